@@ -1,0 +1,184 @@
+"""The reference stack's configuration: ports, sizes, tunables and defect switches.
+
+One `StackConfig` describes one running stack. `gameday stack up` resolves it
+(defaults < config file < flags), writes it to `<state_dir>/stack.json`, and
+every process of the stack reads that file, so all of them agree on ports.
+
+Port map, relative to `base_port` (every port can be overridden by name):
+
+    +0   proxy_api              Toxiproxy-compatible HTTP API of the fault proxy
+    +1   gateway                public gateway address (proxy hop client-gateway)
+    +2   gateway_upstream       the gateway's own listener
+    +3   broker                 the Tansu broker; observers (ledger readers) use it directly
+    +4   kafka_gateway          proxy hop gateway-kafka (what the gateway bootstraps to)
+    +5   kafka_gateway_upstream Tansu proxy that advertises kafka_gateway
+    +6   kafka_scorer           proxy hop scorer-kafka
+    +7   kafka_scorer_upstream  Tansu proxy that advertises kafka_scorer
+    +8   supervisor             supervisord's XML-RPC interface
+    +20+i replica i (1-based)   proxy hop gateway-replica-i
+    +60+i replica i upstream    the replica's own listener
+
+Why two Tansu proxies: a Kafka client connects to whatever address the broker
+advertises in metadata, so a single advertised address would force the gateway
+and the scorers through one hop. A `tansu proxy` rewrites metadata to its own
+advertised address, which lets each client group have its own fault hop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack.errors import StackError
+
+DEFECTS = {
+    "commit-before-produce": "scorer commits the input offset before its output is acknowledged; a crash loses events",
+    "no-retry": "gateway does not retry a failed replica call on another replica",
+    "breaker-never-recovers": "an open circuit breaker never half-opens, so a replica that comes back gets no traffic",
+    "unbounded-queue": "gateway accepts every request under overload instead of shedding with 503",
+}
+
+FIXED_PORTS = {
+    "proxy_api": 0,
+    "gateway": 1,
+    "gateway_upstream": 2,
+    "broker": 3,
+    "kafka_gateway": 4,
+    "kafka_gateway_upstream": 5,
+    "kafka_scorer": 6,
+    "kafka_scorer_upstream": 7,
+    "supervisor": 8,
+}
+REPLICA_PROXY_OFFSET = 20
+REPLICA_UPSTREAM_OFFSET = 60
+MAX_REPLICAS = 39
+
+TOPIC_IN = "transactions"
+TOPIC_OUT = "scores"
+TOPIC_PARTITIONS = 4
+SCORER_GROUP = "scorer"
+
+
+@dataclass(frozen=True)
+class GatewayTuning:
+    """Resilience settings of the gateway; defaults suit a laptop-sized stack."""
+
+    replica_timeout_s: float = 0.5
+    breaker_failures: int = 3          # consecutive failures that open a breaker
+    breaker_cooldown_s: float = 2.0    # open -> half-open after this long
+    rate_limit_rps: float = 1000.0     # token refill per client per second
+    rate_limit_burst: float = 2000.0   # bucket size per client
+    cache_size: int = 1024             # LRU entries
+    max_inflight: int = 256            # beyond this, shed with 503 (unless unbounded-queue)
+    canary_weight: float = 0.0         # share of uncached score requests sent to canary
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    name: str = "default"
+    host: str = "127.0.0.1"
+    base_port: int = 19100
+    replicas: int = 3
+    canary_replicas: int = 1           # the last N replicas serve the canary model
+    scorers: int = 2
+    defects: tuple[str, ...] = ()
+    model_work: int = 4                # repetitions of the forward pass, sets per-request CPU cost
+    toxic_ttl_s: float = 300.0         # TTL given to a toxic created without one
+    gateway: GatewayTuning = field(default_factory=GatewayTuning)
+    port_overrides: dict[str, int] = field(default_factory=dict)
+    state_root: str = ".gameday/stacks"
+
+    # ---- derived -------------------------------------------------------
+    def port(self, name: str) -> int:
+        """The port called `name` in the module docstring's map."""
+        if name in self.port_overrides:
+            return self.port_overrides[name]
+        if name in FIXED_PORTS:
+            return self.base_port + FIXED_PORTS[name]
+        kind, _, index = name.rpartition("_")
+        if kind in ("replica", "replica_upstream") and index.isdigit():
+            offset = REPLICA_PROXY_OFFSET if kind == "replica" else REPLICA_UPSTREAM_OFFSET
+            return self.base_port + offset + int(index)
+        raise StackError(f"unknown port name '{name}'")
+
+    def url(self, port_name: str) -> str:
+        return f"http://{self.host}:{self.port(port_name)}"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state_root) / self.name
+
+    @property
+    def replica_names(self) -> list[str]:
+        return [f"replica-{i}" for i in range(1, self.replicas + 1)]
+
+    @property
+    def scorer_names(self) -> list[str]:
+        return [f"scorer-{i}" for i in range(1, self.scorers + 1)]
+
+    def replica_version(self, index: int) -> str:
+        """'canary' for the last `canary_replicas` replicas, else 'stable' (index is 1-based)."""
+        return "canary" if index > self.replicas - self.canary_replicas else "stable"
+
+    def has_defect(self, name: str) -> bool:
+        return name in self.defects
+
+    def proxies(self) -> dict[str, tuple[int, int]]:
+        """Proxy hop name -> (listen port, upstream port)."""
+        hops = {
+            "client-gateway": (self.port("gateway"), self.port("gateway_upstream")),
+            "gateway-kafka": (self.port("kafka_gateway"), self.port("kafka_gateway_upstream")),
+            "scorer-kafka": (self.port("kafka_scorer"), self.port("kafka_scorer_upstream")),
+        }
+        for i in range(1, self.replicas + 1):
+            hops[f"gateway-replica-{i}"] = (self.port(f"replica_{i}"), self.port(f"replica_upstream_{i}"))
+        return hops
+
+    def validate(self) -> list[str]:
+        """Every problem with this config, as lowercase messages quoting the bad value."""
+        problems = []
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            problems.append(f"replicas: {self.replicas!r} is not between 1 and {MAX_REPLICAS}")
+        if not 0 <= self.canary_replicas < max(self.replicas, 1):
+            problems.append(f"canary_replicas: {self.canary_replicas!r} must leave at least one stable replica")
+        if self.scorers < 1:
+            problems.append(f"scorers: {self.scorers!r} must be at least 1")
+        for defect in self.defects:
+            if defect not in DEFECTS:
+                problems.append(f"defects: unknown defect '{defect}' (known: {', '.join(sorted(DEFECTS))})")
+        if not 1024 <= self.base_port <= 65535 - 100:
+            problems.append(f"base_port: {self.base_port!r} is out of range 1024..65435")
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            problems.append(f"host: '{self.host}' is not a loopback address; the stack only binds loopback")
+        if not 0.0 <= self.gateway.canary_weight <= 1.0:
+            problems.append(f"gateway.canary_weight: {self.gateway.canary_weight!r} is not between 0 and 1")
+        return problems
+
+    # ---- (de)serialisation ----------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StackConfig":
+        data = dict(data)
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise StackError(f"unknown stack setting(s): {', '.join(sorted(unknown))}")
+        gateway = data.pop("gateway", {}) or {}
+        unknown = set(gateway) - {f.name for f in dataclasses.fields(GatewayTuning)}
+        if unknown:
+            raise StackError(f"unknown gateway setting(s): {', '.join(sorted(unknown))}")
+        data["defects"] = tuple(data.get("defects", ()))
+        return cls(gateway=GatewayTuning(**gateway), **data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "StackConfig":
+        """Read the `stack.json` that `gameday stack up` wrote."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise StackError(f"no stack config at {path}; is the stack up? run `gameday stack up`") from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise StackError(f"{path}: not a valid stack config: {exc}") from None
