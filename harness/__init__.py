@@ -1,0 +1,1 @@
+"""gameday: the harness package."""
