@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,15 @@ TOPIC_PARTITIONS = 4
 SCORER_GROUP = "scorer"
 
 
+def default_state_root() -> str:
+    """Where stacks keep their state: $GAMEDAY_HOME/stacks, else ~/.gameday/stacks.
+
+    Absolute, so that chaos actions run from any directory find the same stack.
+    """
+    home = os.environ.get("GAMEDAY_HOME") or os.path.expanduser("~/.gameday")
+    return os.path.join(os.path.abspath(home), "stacks")
+
+
 @dataclass(frozen=True)
 class GatewayTuning:
     """Resilience settings of the gateway; defaults suit a laptop-sized stack."""
@@ -88,7 +98,7 @@ class StackConfig:
     toxic_ttl_s: float = 300.0         # TTL given to a toxic created without one
     gateway: GatewayTuning = field(default_factory=GatewayTuning)
     port_overrides: dict[str, int] = field(default_factory=dict)
-    state_root: str = ".gameday/stacks"
+    state_root: str = field(default_factory=lambda: default_state_root())
 
     # ---- derived -------------------------------------------------------
     def port(self, name: str) -> int:
@@ -122,6 +132,13 @@ class StackConfig:
         """'canary' for the last `canary_replicas` replicas, else 'stable' (index is 1-based)."""
         return "canary" if index > self.replicas - self.canary_replicas else "stable"
 
+    def port_names(self) -> list[str]:
+        """Every port name this stack uses (see the module docstring's map)."""
+        names = list(FIXED_PORTS)
+        names += [f"replica_{i}" for i in range(1, self.replicas + 1)]
+        names += [f"replica_upstream_{i}" for i in range(1, self.replicas + 1)]
+        return names
+
     def has_defect(self, name: str) -> bool:
         return name in self.defects
 
@@ -152,6 +169,14 @@ class StackConfig:
             problems.append(f"base_port: {self.base_port!r} is out of range 1024..65435")
         if self.host not in ("127.0.0.1", "localhost", "::1"):
             problems.append(f"host: '{self.host}' is not a loopback address; the stack only binds loopback")
+        for name, port in self.port_overrides.items():
+            if name not in self.port_names():
+                problems.append(f"port_overrides.{name}: unknown port name (known: {', '.join(self.port_names())})")
+            elif not isinstance(port, int) or not 1 <= port <= 65535:
+                problems.append(f"port_overrides.{name}: {port!r} is not a port number")
+        ports = [self.port(n) for n in self.port_names()]
+        if len(set(ports)) != len(ports):
+            problems.append("port_overrides: two ports of the stack are the same; every port must differ")
         if not 0.0 <= self.gateway.canary_weight <= 1.0:
             problems.append(f"gateway.canary_weight: {self.gateway.canary_weight!r} is not between 0 and 1")
         return problems

@@ -1,0 +1,1 @@
+"""Targets: the systems a game day runs against (local, http, kubernetes)."""

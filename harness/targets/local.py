@@ -1,0 +1,145 @@
+"""The `local` target: the reference stack in stack/, started and stopped by gameday.
+
+This is the boundary between the harness and the stack package: stack errors
+become `TargetError` (or `SpecError` for bad settings) here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from harness.errors import SpecError, TargetError
+from stack import lifecycle
+from stack.config import DEFECTS, GatewayTuning, StackConfig
+from stack.errors import StackError
+from stack.supervise import Supervisor
+
+SIGNALS = {"KILL", "TERM", "INT", "STOP", "CONT", "HUP", "USR1", "USR2", "QUIT"}
+
+
+def resolve_config(name: str = "default", config_file: str | None = None, replicas: int | None = None,
+                   scorers: int | None = None, base_port: int | None = None,
+                   ports: dict[str, int] | None = None, defects: list[str] | None = None) -> StackConfig:
+    """Defaults < YAML config file < flags. Raises SpecError listing every problem."""
+    data = _read_config_file(config_file) if config_file else {}
+    flags = {"replicas": replicas, "scorers": scorers, "base_port": base_port}
+    data.update({k: v for k, v in flags.items() if v is not None})
+    data["name"] = name
+    if ports:
+        data["port_overrides"] = {**data.get("port_overrides", {}), **ports}
+    if defects:
+        data["defects"] = sorted(set(data.get("defects", [])) | set(defects))
+    source = config_file or "command line"
+    try:
+        config = StackConfig.from_dict(data)
+    except (StackError, TypeError) as exc:
+        raise SpecError(f"{source}: {exc}") from None
+    problems = config.validate()
+    if problems:
+        raise SpecError([f"{source}: {p}" for p in problems])
+    return config
+
+
+def _read_config_file(path: str) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such stack config file") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a stack config must be a mapping, got {type(data).__name__}")
+    if isinstance(data.get("gateway"), dict):
+        allowed = {f.name for f in dataclasses.fields(GatewayTuning)}
+        bad = sorted(set(data["gateway"]) - allowed)
+        if bad:
+            raise SpecError([f"{path}: gateway.{b}: unknown setting (known: {', '.join(sorted(allowed))})"
+                             for b in bad])
+    return data
+
+
+def up(config: StackConfig, progress: Callable[[str], None] = print) -> StackConfig:
+    try:
+        return lifecycle.up(config, progress=progress)
+    except StackError as exc:
+        raise TargetError(str(exc)) from None
+
+
+def down(name: str = "default", progress: Callable[[str], None] = print) -> list[str]:
+    config = _running_config(name, must_run=False)
+    if config is None:
+        progress(f"stack '{name}' was never started here; nothing to do")
+        return []
+    return lifecycle.down(config, progress=progress)
+
+
+def status(name: str = "default") -> dict:
+    config = _running_config(name)
+    try:
+        return lifecycle.status(config)
+    except StackError as exc:
+        raise TargetError(str(exc)) from None
+
+
+def control(name: str, verb: str, process: str, signal: str | None = None) -> None:
+    """Start, stop or signal one process of a running stack by name."""
+    config = _running_config(name)
+    supervisor = Supervisor(config)
+    try:
+        names = [p["name"] for p in supervisor.processes()]
+        if process not in names:
+            raise SpecError(f"unknown process '{process}' (known: {', '.join(names)})")
+        if verb == "signal":
+            sig = (signal or "").upper().removeprefix("SIG")
+            if sig not in SIGNALS:
+                raise SpecError(f"unknown signal '{signal}' (known: {', '.join(sorted(SIGNALS))})")
+            supervisor.signal(process, sig)
+        elif verb == "start":
+            supervisor.start(process)
+        else:
+            supervisor.stop(process)
+    except StackError as exc:
+        raise TargetError(str(exc)) from None
+
+
+def _running_config(name: str, must_run: bool = True) -> StackConfig | None:
+    try:
+        return lifecycle.load_running(name)
+    except StackError as exc:
+        if must_run:
+            raise TargetError(str(exc)) from None
+        return None
+
+
+def defects() -> dict[str, str]:
+    return dict(DEFECTS)
+
+
+def describe(config: StackConfig) -> str:
+    urls = lifecycle.endpoints(config)
+    lines = [f"stack '{config.name}' is up" + (f" with defects: {', '.join(config.defects)}" if config.defects else "")]
+    lines += [f"  {k:<16} {v}" for k, v in urls.items()]
+    lines.append(f"  {'try':<16} curl -s -XPOST {urls['gateway']}/v1/score -d '{{\"features\": [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]}}'")
+    return "\n".join(lines)
+
+
+def format_status(doc: dict) -> str:
+    lines = [f"stack '{doc['name']}'  ({doc['state_dir']})"]
+    if doc["defects"]:
+        lines.append(f"defects: {', '.join(doc['defects'])}")
+    lines += [f"  {k:<16} {v}" for k, v in doc["urls"].items()]
+    lines.append(f"  {'PROCESS':<22} {'STATE':<9} {'PID':>7} {'RESTARTS':>8} {'UPTIME':>8}")
+    for p in doc["processes"]:
+        lines.append(f"  {p['name']:<22} {p['state']:<9} {p['pid'] or '-':>7} {p['restarts']:>8} {p['uptime_s']:>7}s")
+    lines.append(f"  {'PROXY':<22} {'LISTEN':<18} {'UPSTREAM':<18} ENABLED TOXICS")
+    for p in doc["proxies"]:
+        if "error" in p:
+            lines.append(f"  {p['error']}")
+            continue
+        lines.append(f"  {p['name']:<22} {p['listen']:<18} {p['upstream']:<18} {str(p['enabled']):<7} "
+                     f"{', '.join(p['toxics']) or '-'}")
+    return "\n".join(lines)
