@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from harness.errors import GamedayError, SpecError
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # SIGTERM gets the same clean-up path as Ctrl-C: whatever was started is taken down.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return args.func(args) or 0
     except GamedayError as exc:
@@ -28,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 3
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:

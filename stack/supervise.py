@@ -81,7 +81,9 @@ def supervisord_conf(config: StackConfig, progs: list[Program]) -> str:
         "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface",
     }
     ini["supervisorctl"] = {"serverurl": f"http://127.0.0.1:{config.port('supervisor')}"}
-    env = f'{MARKER_ENV}="{state}",PYTHONUNBUFFERED="1"'
+    # One BLAS thread per process: N replicas each spawning a thread per core would
+    # fight over the cores and turn CPU saturation into scheduler noise.
+    env = f'{MARKER_ENV}="{state}",PYTHONUNBUFFERED="1",OPENBLAS_NUM_THREADS="1",OMP_NUM_THREADS="1"'
     for prog in progs:
         ini[f"program:{prog.name}"] = {
             "command": " ".join(_quote(a) for a in (sys.executable, "-m", "stack.launch", "--", *prog.argv)),

@@ -29,6 +29,8 @@ def resolve_config(name: str = "default", config_file: str | None = None, replic
     flags = {"replicas": replicas, "scorers": scorers, "base_port": base_port}
     data.update({k: v for k, v in flags.items() if v is not None})
     data["name"] = name
+    if "canary_replicas" not in data and data.get("replicas", 3) < 2:
+        data["canary_replicas"] = 0  # a single replica serves stable; there is no room for a canary
     if ports:
         data["port_overrides"] = {**data.get("port_overrides", {}), **ports}
     if defects:

@@ -1,0 +1,80 @@
+"""Where the plugin records, and the append-only files it writes there.
+
+The run directory is `--gameday-run-dir`, else $GAMEDAY_RUN_DIR, else (plain
+`locust -f ...`) a new `reports/runs/<UTC YYYYmmddTHHMMSSZ>-adhoc/` under the current
+directory, whose path is logged. Files (see DESIGN.md, "Run directory"):
+
+    samples/samples.jsonl   sample rows (harness.samples), appended and flushed every second
+    events.jsonl            {ts, source: "load", kind, name, detail} lines, flushed per line
+    live.json               live SLIs, replaced every second (harness.load.live)
+
+Appends are flushed as they are written, so a crashed Locust keeps every second it
+had already written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, TypedDict
+
+from harness.samples import SAMPLES_FILE
+
+logger = logging.getLogger(__name__)
+
+
+class Event(TypedDict):
+    ts: float
+    source: str
+    kind: str
+    name: str
+    detail: dict[str, Any]
+
+
+def resolve_run_dir(option: str | None, cwd: Path | None = None, now: float | None = None) -> Path:
+    """The run directory to record into (created if missing); see the module docstring."""
+    if option:
+        path = Path(option)
+    else:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+        path = (cwd or Path.cwd()) / "reports" / "runs" / f"{stamp}-adhoc"
+        logger.info("gameday: recording to %s", path)
+    (path / "samples").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class JsonlAppender:
+    """Appends JSON lines to one file, flushing after every batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = path.open("a", encoding="utf-8")
+
+    def append(self, rows: list[Any]) -> None:
+        """Write `rows` as lines and flush them to the OS."""
+        if not rows:
+            return
+        self._handle.write("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows))
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class RunDirWriter:
+    """The plugin's handle on a run directory: samples, events and live SLIs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.samples = JsonlAppender(run_dir / SAMPLES_FILE)
+        self.events = JsonlAppender(run_dir / "events.jsonl")
+
+    def event(self, kind: str, name: str, **detail: Any) -> None:
+        """Append one timeline event with source "load"."""
+        self.events.append([Event(ts=round(time.time(), 3), source="load", kind=kind, name=name, detail=detail)])
+
+    def close(self) -> None:
+        self.samples.close()
+        self.events.close()

@@ -1,0 +1,171 @@
+"""Load shapes: pure functions of run time, and the Locust shape class that serves them.
+
+Each shape is a pure function of `t`, the seconds since the load started:
+
+    constant_rate(t, rate)                     open model, `rate` req/s
+    ramp(t, start, end, over)                  open model, linear from start to end over `over` s, then end
+    step(t, start, step, every, maximum)       open model, +step req/s every `every` s, capped at maximum
+    spike(t, base, peak, at, length)           open model, peak req/s during [at, at+length), else base
+    diurnal(t, minimum, maximum, period)       open model, a sine from minimum (t=0) up to maximum and back
+    steady(t, users)                           closed model, `users` Locust users looping on their tasks
+
+Rate shapes give requests per second; the open-model schedule (`schedule.py`) turns
+them into send times and a fixed pool of Locust users keeps them. `steady` gives a
+user count for Locust's ordinary closed model.
+
+`GamedayShape` is a Locust `LoadTestShape` whose `tick()` reads the `--gameday-*`
+options (`options.py`) and calls these functions: for a rate shape it returns
+(pool size, pool size) so the whole pool is up within a second, for `steady`
+(users, spawn rate); after `--gameday-duration` it returns None, which ends the test.
+A locustfile exposes it only when a shape was asked for, so plain `locust -f` keeps
+Locust's own -u/-r behaviour and web UI form:
+
+    from harness.load.shapes import shape_requested
+    if shape_requested():
+        from harness.load.shapes import GamedayShape  # noqa: F401
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from locust import LoadTestShape
+
+RATE_SHAPES = ("constant_rate", "ramp", "step", "spike", "diurnal")
+USER_SHAPES = ("steady",)
+SHAPES = RATE_SHAPES + USER_SHAPES
+
+
+def constant_rate(t: float, rate: float) -> float:
+    """`rate` req/s at every t >= 0."""
+    return float(rate)
+
+
+def ramp(t: float, start: float, end: float, over: float) -> float:
+    """Linear from `start` to `end` req/s over `over` seconds, then `end`."""
+    if over <= 0 or t >= over:
+        return float(end)
+    return start + (end - start) * max(t, 0.0) / over
+
+
+def step(t: float, start: float, step: float, every: float, maximum: float) -> float:
+    """`start` req/s, plus `step` every `every` seconds, never above `maximum`."""
+    steps = math.floor(max(t, 0.0) / every) if every > 0 else 0
+    return float(min(start + steps * step, maximum))
+
+
+def spike(t: float, base: float, peak: float, at: float, length: float) -> float:
+    """`peak` req/s for t in [at, at + length), `base` otherwise."""
+    return float(peak if at <= t < at + length else base)
+
+
+def diurnal(t: float, minimum: float, maximum: float, period: float) -> float:
+    """A sine between `minimum` (at t = 0, period, ...) and `maximum` (at period/2)."""
+    phase = 2 * math.pi * t / period
+    return minimum + (maximum - minimum) * (1 - math.cos(phase)) / 2
+
+
+def steady(t: float, users: int) -> int:
+    """`users` Locust users at every t >= 0 (closed model)."""
+    return int(users)
+
+
+@dataclass(frozen=True)
+class ShapeSpec:
+    """One chosen shape and its parameters; `duration` 0 means run until stopped."""
+
+    kind: str
+    params: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    pool: int = 0
+    spawn_rate: float = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """True when the shape is a request rate (open model)."""
+        return self.kind in RATE_SHAPES
+
+    def rate_at(self, t: float) -> float:
+        """Requests per second at run time `t` (open-model shapes only)."""
+        return _RATE_FUNCTIONS[self.kind](t, **self.params)
+
+    def users_at(self, t: float) -> int:
+        """Locust users at run time `t`: the pool for open shapes, the count for steady."""
+        return self.pool if self.is_open else steady(t, **self.params)
+
+    def peak_rate(self) -> float:
+        """The highest rate the shape ever asks for."""
+        p = self.params
+        return {
+            "constant_rate": lambda: p["rate"],
+            "ramp": lambda: max(p["start"], p["end"]),
+            "step": lambda: p["maximum"],
+            "spike": lambda: max(p["base"], p["peak"]),
+            "diurnal": lambda: max(p["minimum"], p["maximum"]),
+        }[self.kind]()
+
+    def tick(self, t: float) -> tuple[int, float] | None:
+        """What `LoadTestShape.tick` returns at run time `t`."""
+        if self.duration and t >= self.duration:
+            return None
+        users = self.users_at(t)
+        return users, (self.spawn_rate or float(max(users, 1)))
+
+
+_RATE_FUNCTIONS = {
+    "constant_rate": constant_rate,
+    "ramp": ramp,
+    "step": step,
+    "spike": spike,
+    "diurnal": diurnal,
+}
+
+# Default pool: enough users to keep the peak rate while each request takes up to
+# POOL_SECONDS (Little's law: concurrency = rate x latency). Beyond that, slots run
+# late and the seconds are marked `behind`.
+POOL_SECONDS = 1.0
+MIN_POOL = 50
+
+
+def default_pool(peak_rate: float) -> int:
+    """Pool size for a peak rate: max(50, ceil(peak_rate * 1 s))."""
+    return max(MIN_POOL, math.ceil(peak_rate * POOL_SECONDS))
+
+
+def shape_requested(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> bool:
+    """True when `--gameday-shape` is on the command line or GAMEDAY_SHAPE is set.
+
+    Locust imports locustfiles before it parses options, so a locustfile uses this to
+    decide whether to expose `GamedayShape` (see the module docstring).
+    """
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    on_command_line = any(a == "--gameday-shape" or a.startswith("--gameday-shape=") for a in argv)
+    return on_command_line or bool(environ.get("GAMEDAY_SHAPE"))
+
+
+class GamedayShape(LoadTestShape):
+    """Serves the shape chosen by the `--gameday-*` options (see module docstring)."""
+
+    use_common_options = False
+
+    def tick(self) -> tuple[int, float] | None:
+        spec = current_spec(self.runner.environment) if self.runner else None
+        if spec is None:
+            return None
+        return spec.tick(self.get_run_time())
+
+
+def current_spec(environment: Any) -> ShapeSpec | None:
+    """The ShapeSpec for this Locust environment, parsed once from its options."""
+    spec = getattr(environment, "_gameday_shape_spec", None)
+    if spec is None and environment.parsed_options is not None:
+        from harness.load.options import spec_from_options
+
+        spec = spec_from_options(environment.parsed_options)
+        environment._gameday_shape_spec = spec
+    return spec

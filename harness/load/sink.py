@@ -1,0 +1,255 @@
+"""Run a sink reader and record what comes out of the pipeline in `ledger/consumed.jsonl`.
+
+The reader runs in a process of its own:
+
+    python -m harness.load.sink --run-dir D --kind kafka --bootstrap 127.0.0.1:19103 [--topic scores]
+    python -m harness.load.sink --run-dir D --kind http --url http://127.0.0.1:8080/out
+    python -m harness.load.sink --run-dir D --kind callable --callable mypkg.taps:scored_ids
+
+It flushes the ledger each second, and stops on SIGTERM or SIGINT after a last
+flush (exit 0). Whoever started it should stop it a few seconds after the load
+stops, so events still in flight are not counted as lost.
+
+Why a process and not a greenlet in Locust: the reader must not steal time from
+the load generator's schedule, and it must see events whatever Locust is doing
+(a worker may be stopping or busy). `run_in_greenlet` exists too, for embedding
+a Kafka reader in a gevent process: it polls on gevent's native thread pool, so
+the blocking librdkafka call never stalls the hub (tests/load/test_sink_kafka.py
+proves it). Calling `poll` directly in a greenlet would freeze every other
+greenlet for the whole poll timeout, GIL release or not.
+
+Who starts it: the orchestrator in a game day (with `SinkProcess`), or, under
+plain `locust -f loadprofiles/inference.py --gameday-sink kafka ...`, the
+profile's test_start hook on the master (see `add_locust_arguments`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from harness.load.ledger import CONSUMED, LedgerWriter, ledger_dir
+from harness.load.sinks import KINDS, SinkConfigError, Source, open_source
+
+POLL_TIMEOUT_S = 0.2
+FLUSH_EVERY_S = 1.0
+
+
+def run(source: Source, writer: LedgerWriter, should_stop: Callable[[], bool]) -> int:
+    """Poll `source` into `writer` until `should_stop()`; flush each second and at the end.
+
+    Returns how many ids were recorded. The source is closed and the writer
+    flushed (not closed) even if polling raises.
+    """
+    recorded, last_flush = 0, time.monotonic()
+    try:
+        while not should_stop():
+            seen = source.poll(POLL_TIMEOUT_S)
+            writer.record_many(seen)
+            recorded += len(seen)
+            if time.monotonic() - last_flush >= FLUSH_EVERY_S:
+                writer.flush()
+                last_flush = time.monotonic()
+    finally:
+        source.close()
+        writer.flush()
+    return recorded
+
+
+def run_in_greenlet(source: Source, writer: LedgerWriter):
+    """Start a greenlet that polls `source` on gevent's thread pool into `writer`.
+
+    Kill the greenlet to stop it (`greenlet.kill()`); the writer is flushed and
+    closed on the way out. Only for sources whose `poll` may run on any native
+    thread (the Kafka source); use the process for the others.
+    """
+    import gevent
+
+    pool = gevent.get_hub().threadpool
+
+    def loop() -> None:
+        last_flush, pending = time.monotonic(), None
+        try:
+            while True:
+                pending = pool.spawn(source.poll, POLL_TIMEOUT_S)
+                writer.record_many(pending.get())
+                pending = None
+                if time.monotonic() - last_flush >= FLUSH_EVERY_S:
+                    writer.flush()
+                    last_flush = time.monotonic()
+        finally:
+            if pending is not None:  # a poll still runs on a native thread: let it end before closing
+                writer.record_many(pending.get())
+            source.close()
+            writer.close()
+
+    return gevent.spawn(loop)
+
+
+# ---- command line --------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harness.load.sink", description=__doc__.split("\n\n")[0])
+    p.add_argument("--run-dir", required=True, help="run directory; ids go to <run-dir>/ledger/consumed.jsonl")
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--output", default=f"{CONSUMED}.jsonl", help="file name inside ledger/ (default %(default)s)")
+    k = p.add_argument_group("kafka")
+    k.add_argument("--bootstrap", help="host:port of a broker")
+    k.add_argument("--topic", default="scores")
+    k.add_argument("--id-field", default="event_id", help="JSON field of a message holding the event id")
+    k.add_argument("--start-at", default="start", choices=("start", "earliest", "latest"))
+    k.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra librdkafka setting, repeatable (e.g. security.protocol=SSL)")
+    h = p.add_argument_group("http")
+    h.add_argument("--url")
+    h.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    c = p.add_argument_group("callable")
+    c.add_argument("--callable", dest="target", metavar="MODULE:FUNCTION")
+    return p
+
+
+def source_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of the chosen kind's Source, or SinkConfigError naming the missing flag."""
+    if args.kind == "kafka":
+        if not args.bootstrap:
+            raise SinkConfigError("--kind kafka needs --bootstrap host:port")
+        return {"bootstrap": args.bootstrap, "topic": args.topic, "id_field": args.id_field,
+                "start_at": args.start_at, "config": _key_values(args.kafka_config)}
+    if args.kind == "http":
+        if not args.url:
+            raise SinkConfigError("--kind http needs --url")
+        return {"url": args.url, "interval": args.interval}
+    if not args.target:
+        raise SinkConfigError("--kind callable needs --callable module:function")
+    return {"target": args.target}
+
+
+def _key_values(items: list[str]) -> dict:
+    pairs = [item.partition("=") for item in items]
+    bad = [item for item, (_, eq, _) in zip(items, pairs) if not eq]
+    if bad:
+        raise SinkConfigError(f"--kafka-config '{bad[0]}' must look like key=value")
+    return {key: value for key, _, value in pairs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    stop = _stop_on_signals()
+    try:
+        source = open_source(args.kind, source_options(args))
+    except SinkConfigError as exc:
+        print(f"SinkConfigError: {exc}", file=sys.stderr)
+        return 2
+    writer = LedgerWriter(ledger_dir(args.run_dir) / args.output)
+    print(f"sink: reading {args.kind} into {writer.path}", file=sys.stderr, flush=True)
+    # From here on nothing that comes out is missed (see sinks/kafka.py on start offsets).
+    ready_path(args.run_dir, args.output).write_text(f"{os.getpid()}\n")
+    try:
+        recorded = run(source, writer, lambda: stop["now"])
+    finally:
+        writer.close()
+    print(f"sink: stopped after {recorded} ids", file=sys.stderr, flush=True)
+    return 0
+
+
+def ready_path(run_dir: str | Path, output: str = f"{CONSUMED}.jsonl") -> Path:
+    """The file a sink process creates once it is reading (holds its pid)."""
+    return ledger_dir(run_dir) / f"{Path(output).stem}.ready"
+
+
+def _stop_on_signals() -> dict:
+    stop = {"now": False}
+
+    def handler(signum, frame) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+# ---- starting and stopping the process ---------------------------------------------
+
+
+class SinkProcess:
+    """A `python -m harness.load.sink` child; `stop()` sends SIGTERM and waits for the last flush."""
+
+    def __init__(self, run_dir: str | Path, argv: list[str], log: Path | None = None) -> None:
+        log = log or ledger_dir(run_dir) / "sink.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self._ready = ready_path(run_dir)
+        self._ready.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "harness.load.sink", "--run-dir", str(run_dir), *argv]
+        with open(log, "ab") as out:
+            # Its own session: a Ctrl-C meant for Locust must not cut the last flush short.
+            self.process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        """Block until the reader is reading, so events sent from now on are seen.
+
+        Raises RuntimeError quoting the sink log if it exits or takes longer than `timeout`.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"sink reader did not start (exit {self.process.returncode}); {self.log}:\n{tail}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL after `timeout` s; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def add_locust_arguments(parser) -> None:
+    """Locust options that make a profile start a sink reader itself (plain `locust -f` runs).
+
+    Each has a GAMEDAY_SINK_* environment variable. `--gameday-sink` empty (the
+    default) starts nothing: in a game day the orchestrator runs the reader.
+    """
+    group = parser.add_argument_group("gameday sink reader")
+    group.add_argument("--gameday-sink", default="", choices=("", *KINDS), env_var="GAMEDAY_SINK",
+                       help="start a sink reader of this kind at test start, writing ledger/consumed.jsonl")
+    group.add_argument("--gameday-sink-bootstrap", default="", env_var="GAMEDAY_SINK_BOOTSTRAP",
+                       help="kafka sink: host:port of a broker")
+    group.add_argument("--gameday-sink-topic", default="scores", env_var="GAMEDAY_SINK_TOPIC",
+                       help="kafka sink: topic to read (default scores)")
+    group.add_argument("--gameday-sink-id-field", default="event_id", env_var="GAMEDAY_SINK_ID_FIELD",
+                       help="kafka sink: JSON field holding the event id (default event_id)")
+    group.add_argument("--gameday-sink-url", default="", env_var="GAMEDAY_SINK_URL",
+                       help="http sink: URL to poll for ids")
+    group.add_argument("--gameday-sink-callable", default="", env_var="GAMEDAY_SINK_CALLABLE",
+                       help="callable sink: module:function yielding ids")
+    group.add_argument("--gameday-sink-drain", type=float, default=3.0, env_var="GAMEDAY_SINK_DRAIN",
+                       help="seconds the reader keeps reading after Locust quits (default 3)")
+
+
+def argv_from_locust_options(options) -> list[str]:
+    """The `python -m harness.load.sink` flags for the `--gameday-sink*` Locust options."""
+    kind = options.gameday_sink
+    if kind == "kafka":
+        return ["--kind", "kafka", "--bootstrap", options.gameday_sink_bootstrap,
+                "--topic", options.gameday_sink_topic, "--id-field", options.gameday_sink_id_field]
+    if kind == "http":
+        return ["--kind", "http", "--url", options.gameday_sink_url]
+    return ["--kind", "callable", "--callable", options.gameday_sink_callable]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

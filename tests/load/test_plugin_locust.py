@@ -1,0 +1,115 @@
+"""The plugin inside real `locust --headless` runs against a real aiohttp server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from support import free_port, wait_for_port
+
+from harness.load.histogram import Histogram
+from harness.load.live import read_live
+from harness.samples import generator_rows, request_rows
+
+HERE = Path(__file__).parent
+LOCUSTFILE = HERE / "plugin_locustfile.py"
+pytestmark = pytest.mark.slow
+
+
+def _server(stall_at: float = 0.0, stall_seconds: float = 0.0) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "target_server.py"), str(port), str(stall_at), str(stall_seconds)])
+    wait_for_port(port)
+    return proc, port
+
+
+def _locust(run_dir: Path, port: int, *args: str, mix: str = "mixed", wait: str = "0") -> None:
+    env = {**os.environ, "GAMEDAY_TEST_MIX": mix, "GAMEDAY_TEST_WAIT": wait}
+    cmd = ["locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary", "-H", f"http://127.0.0.1:{port}",
+           "--gameday-run-dir", str(run_dir), *args]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: the run had failed requests
+
+
+@pytest.fixture
+def server():
+    proc, port = _server()
+    yield port
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
+    _locust(tmp_path, server, "--gameday-shape", "constant_rate", "--gameday-rate", "100", "--gameday-duration", "5s")
+    rows = list(request_rows(tmp_path))
+    by_outcome = defaultdict(int)
+    for row in rows:
+        by_outcome[(row["endpoint"], row["outcome"])] += row["count"]
+    assert set(by_outcome) == {("GET /ok", "ok"), ("GET /status/500", "error"), ("GET /status/429", "rate_limited")}
+    ok_rows = [r for r in rows if r["outcome"] == "ok"]
+    assert sum(r["checked"] for r in ok_rows) == sum(r["correct"] for r in ok_rows) == by_outcome[("GET /ok", "ok")]
+    generators = list(generator_rows(tmp_path))
+    offered = sum(g["offered"] for g in generators)
+    assert offered == pytest.approx(500, rel=0.03)  # 5 s at 100 req/s, give or take stop latency
+    assert sum(by_outcome.values()) == pytest.approx(offered, abs=5)
+    assert not any(g["behind"] for g in generators)
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert kinds[0] == "test_start" and "test_stop" in kinds
+    live = read_live(tmp_path)
+    assert live["windows"]["5s"]["endpoints"]["GET /ok"]["requests"] > 0
+
+
+def _steady_per_second(run_dir: Path) -> float:
+    """Mean requests per second over full seconds (first and last second left out)."""
+    counts = defaultdict(int)
+    for row in request_rows(run_dir):
+        counts[row["ts"]] += row["count"]
+    seconds = sorted(counts)[1:-1]
+    return sum(counts[s] for s in seconds) / len(seconds)
+
+
+def test_two_processes_give_the_same_totals_as_one(tmp_path, server):
+    shape = ["--gameday-shape", "constant_rate", "--gameday-rate", "200", "--gameday-duration", "7s"]
+    _locust(tmp_path / "one", server, *shape)
+    _locust(tmp_path / "two", server, *shape, "--processes", "2")
+    one, two = _steady_per_second(tmp_path / "one"), _steady_per_second(tmp_path / "two")
+    assert one == pytest.approx(200, rel=0.02)
+    assert two == pytest.approx(one, rel=0.02)
+    workers = {g["workers"] for g in generator_rows(tmp_path / "two")}
+    assert 2 in workers
+
+
+def _slow_samples(run_dir: Path, threshold_ms: float = 250) -> tuple[int, float]:
+    hist = Histogram()
+    for row in request_rows(run_dir):
+        hist.add(Histogram.decode(row["hist"]))
+    slow = sum(c for i, c in hist.counts.items() if Histogram({i: 1}).percentile(100) >= threshold_ms * 1000)
+    return slow, hist.percentile(99) / 1000
+
+
+def test_open_model_reports_a_stall_that_a_closed_model_hides(tmp_path):
+    # The server stops answering for 1 s, about 2 s into each run (Locust starts in ~2 s).
+    results = {}
+    for model, args, wait in [
+        ("open", ["--gameday-shape", "constant_rate", "--gameday-rate", "50"], "0"),
+        # Same ~50 req/s, closed: 2 users, each waiting 40 ms between requests.
+        ("closed", ["--gameday-shape", "steady", "--gameday-users", "2"], "0.04"),
+    ]:
+        proc, port = _server(stall_at=time.time() + 4.0, stall_seconds=1.0)
+        try:
+            _locust(tmp_path / model, port, *args, "--gameday-duration", "7s", mix="stall", wait=wait)
+        finally:
+            proc.terminate()
+            proc.wait(5)
+        results[model] = _slow_samples(tmp_path / model)
+    (open_slow, open_p99), (closed_slow, closed_p99) = results["open"], results["closed"]
+    assert open_p99 >= 900
+    assert closed_p99 < 100  # two stuck requests among ~300: p99 never sees the stall
+    assert closed_slow <= 2  # one stuck request per user
+    assert open_slow >= 30  # requests due in the stall's last 750 ms (~37)
