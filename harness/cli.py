@@ -41,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(title="commands")
     _add_stack(sub)
+    from harness.chaos import commands as chaos_commands
+    from harness.run import commands as run_commands
+
+    run_commands.register(sub)
+    chaos_commands.register(sub)
+    try:
+        from harness.report import commands as report_commands
+    except ImportError:  # the report package is not there yet
+        report_commands = None
+    if report_commands:
+        report_commands.register(sub)
     demo = sub.add_parser("demo", help="bring up the reference stack, send traffic through it, take it down")
     demo.add_argument("--base-port", type=int, default=19300, help="port block of the demo stack (default 19300)")
     demo.set_defaults(func=cmd_demo)

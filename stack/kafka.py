@@ -31,10 +31,12 @@ from stack.errors import StackError
 # day instead of as requests that never finish.
 DELIVERY_TIMEOUT_MS = 10_000
 
-# Measured in docs/kafka-tuning.md: a dead member is evicted after one session
-# timeout; a new group gets its first assignment after about half of it.
-SESSION_TIMEOUT_MS = 6_000
-HEARTBEAT_INTERVAL_MS = 1_000
+# Measured in docs/kafka-tuning.md: on Tansu every rebalance takes about half a
+# session timeout, and a SIGKILLed member is noticed after a full one. 3 s gives
+# kill ~5 s, graceful leave ~2 s, join ~3 s, and still tolerates ~2 s of
+# injected latency on the scorer's Kafka hop before members get evicted.
+SESSION_TIMEOUT_MS = 3_000
+HEARTBEAT_INTERVAL_MS = 500
 # The broker waits up to this long for every member to rejoin a rebalance, so
 # it bounds a rebalance when a member is alive but stuck; it must stay above
 # the time a scorer needs for one batch.
@@ -76,6 +78,7 @@ def consumer_config(bootstrap: str, group: str, client_id: str | None = None) ->
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
         "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+        # cooperative-sticky measured slower on Tansu (a join takes two rounds: 8 s vs 3 s).
         "partition.assignment.strategy": "range",
     }
     if client_id:

@@ -55,7 +55,6 @@ _PRIOR_BIAS = -1.2
 _MLP_SCALE = 0.5
 
 
-
 class ScoreRequest(TypedDict):
     """Body of `POST /score` (replica) and `POST /v1/score` (gateway)."""
 

@@ -32,7 +32,7 @@ from aiohttp import web  # noqa: E402
 
 from stack.config import StackConfig  # noqa: E402
 from stack.errors import StackError  # noqa: E402
-from stack.model import KIND_TO_VERSION, Model, ScoreResponse, load, validate_features  # noqa: E402
+from stack.model import KIND_TO_VERSION, N_FEATURES, Model, ScoreResponse, load, validate_features  # noqa: E402
 
 SHUTDOWN_TIMEOUT_S = 2.0  # in-flight requests get this long to finish after SIGTERM
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         print(f"StackError: {exc}", file=sys.stderr)
         return 2
-    settings.model.score([0.0] * 8)  # build the weights before the first request, not during it
+    settings.model.score([0.0] * N_FEATURES)  # build the weights before the first request, not during it
     print(f"{settings.name}: serving {settings.model.version} (work={settings.work}) "
           f"on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     try:

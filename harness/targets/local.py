@@ -145,3 +145,54 @@ def format_status(doc: dict) -> str:
         lines.append(f"  {p['name']:<22} {p['listen']:<18} {p['upstream']:<18} {str(p['enabled']):<7} "
                      f"{', '.join(p['toxics']) or '-'}")
     return "\n".join(lines)
+
+
+class LocalRun:
+    """The local stack during one game day.
+
+    If a stack called `name` is already running it is used as it is and left
+    running (its defects must match); otherwise it is started with the game
+    day's defects and taken down at the end.
+    """
+
+    def __init__(self, name: str, defects: tuple[str, ...], base_port: int | None = None):
+        self.name, self.defects, self.base_port = name, tuple(sorted(set(defects))), base_port
+        self.config: StackConfig | None = None
+        self.started = False
+
+    def up(self, ctx=None) -> None:
+        running = _running_config(self.name, must_run=False)
+        if running is not None and Supervisor(running).alive():
+            if tuple(sorted(running.defects)) != self.defects:
+                raise TargetError(
+                    f"stack '{self.name}' is already running with defects {list(running.defects) or 'none'}, "
+                    f"but this game day needs {list(self.defects) or 'none'}; run `gameday stack down "
+                    f"--name {self.name}` first, or pass --stack-name to use another stack")
+            self.config = running
+            return
+        config = resolve_config(name=self.name, base_port=self.base_port, defects=list(self.defects))
+        progress = ctx.progress.line if ctx is not None else print
+        self.config = up(config, progress=lambda msg: progress(f"  {msg}"))
+        self.started = True
+
+    def down(self, ctx=None) -> None:
+        if self.started and self.config is not None:
+            lifecycle.down(self.config, progress=lambda _msg: None)
+
+    @property
+    def host(self) -> str:
+        return self.config.url("gateway")
+
+    def env(self) -> dict[str, str]:
+        """What the chaos child needs to find this stack."""
+        return {"GAMEDAY_STACK_NAME": self.name}
+
+    def sink_argv(self) -> list[str]:
+        """The data-flow sink reader: the `scores` topic, read straight from the broker (no fault hop)."""
+        return ["--kind", "kafka", "--bootstrap", f"127.0.0.1:{self.config.port('broker')}", "--topic", "scores"]
+
+    def describe(self) -> str:
+        return f"local stack '{self.name}'"
+
+    def detail(self) -> dict:
+        return {"gateway": self.host, "defects": list(self.config.defects), "started_by_run": self.started}

@@ -256,6 +256,7 @@ class Connection:
         """Called when the listener accepts: hold the client's bytes until upstream answers."""
         self.client.pause("connecting")
         self.proxy.connections.add(self)
+        self.apply(self.proxy.active_toxics())   # before any byte can arrive
         asyncio.get_running_loop().create_task(self._connect_upstream())
 
     async def _connect_upstream(self) -> None:
@@ -268,7 +269,6 @@ class Connection:
         if self.closed:
             self.upstream.shut("close")
             return
-        self.apply(self.proxy.active_toxics())
         self.client.resume("connecting")
 
     def apply(self, toxics: list[Toxic]) -> None:

@@ -1,0 +1,255 @@
+"""The analysis of a run directory, and the versioned `result.json` document built from it.
+
+    analyse(run_dir, gameday=None) -> Analysis     pure function of the directory's files
+    result_document(analysis) -> ResultDoc         JSON-ready; fields in docs/result-json.md
+    write_result(run_dir) -> Path                  analyse + write result.json; returns its path
+    exit_code(analysis) -> int                     DESIGN.md's exit codes
+
+The game day is read from the run directory's `gameday.yaml` when not given. The
+versions are those the orchestrator recorded in `run-start` detail `versions`,
+else the ones installed now (the only input not from the directory).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pandas as pd
+
+from harness.analysis import status as run_status
+from harness.analysis.degradation import Degradation, degradation
+from harness.analysis.phases import Phases, Window, phases
+from harness.analysis.recovery import Recovery, criteria, recoveries
+from harness.analysis.rundir import Ledger, read_events, read_ledger, read_samples
+from harness.analysis.slis import DEFAULT_PERCENTILES, PhaseSlis, Request, per_second, phase_slis
+from harness.analysis.verdicts import Verdict, judge
+from harness.spec import catalogue
+from harness.spec.loader import load_gameday
+from harness.spec.models import GameDay
+
+RESULT_VERSION = 1
+RESULT_FILE = "result.json"
+PACKAGES = {"harness": "gameday", "locust": "locust", "chaostoolkit": "chaostoolkit",
+            "chaostoolkit-lib": "chaostoolkit-lib"}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the reports need, computed once from a run directory."""
+
+    run_dir: str
+    gameday: GameDay | None
+    events: tuple[dict, ...]
+    status: str
+    phases: Phases
+    slis: dict[str, PhaseSlis]
+    per_second: pd.DataFrame
+    verdicts: tuple[Verdict, ...]
+    recoveries: tuple[Recovery, ...]
+    degradation: tuple[Degradation, ...]
+    ledger: Ledger
+
+    @property
+    def states(self) -> list[str]:
+        return [v.state for v in self.verdicts]
+
+
+def analyse(run_dir: str | Path, gameday: GameDay | None = None) -> Analysis:
+    """The Analysis of `run_dir`; `gameday` defaults to the directory's gameday.yaml (None if absent)."""
+    run_dir = Path(run_dir)
+    gameday = gameday or _stored_gameday(run_dir)
+    events = read_events(run_dir)
+    windows = phases(events, warmup=gameday.warmup if gameday else 0.0)
+    request = _request(gameday)
+    samples, ledger = read_samples(run_dir), read_ledger(run_dir)
+    table = phase_slis(samples, ledger, windows, request)
+    seconds = per_second(samples, request)
+    slos = gameday.slos if gameday else ()
+    found = recoveries(seconds, windows["fault"], windows["recovery"], criteria(slos, table.get("baseline")))
+    return Analysis(str(run_dir), gameday, tuple(events), run_status.run_status(events), windows, table, seconds,
+                    tuple(judge(slos, table, found)), tuple(found),
+                    tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger)
+
+
+def _stored_gameday(run_dir: Path) -> GameDay | None:
+    path = run_dir / "gameday.yaml"
+    return load_gameday(path, check_files=False) if path.exists() else None
+
+
+def _request(gameday: GameDay | None) -> Request:
+    """Default percentiles plus any the SLOs name; the SLOs' apdex Ts."""
+    wanted = set(DEFAULT_PERCENTILES)
+    for slo in gameday.slos if gameday else ():
+        found = catalogue.percentile_of(slo.sli)
+        if found:
+            wanted.add(found[1])
+    return Request(tuple(sorted(wanted)), gameday.apdex_ts if gameday else ())
+
+
+def exit_code(analysis: Analysis) -> int:
+    """0 pass, 1 an SLO failed or had no data, 3 aborted/interrupted, 4 target or harness failed."""
+    return run_status.exit_code(analysis.status, analysis.states)
+
+
+# ---- the document ---------------------------------------------------------------
+
+
+class VerdictDoc(TypedDict):
+    slo: str
+    sli: str
+    phase: str
+    endpoint: str | None
+    objective: str
+    state: str
+    observed: float | None
+    observed_text: str
+    reason: str
+    evidence: dict[str, Any]
+
+
+class ResultDoc(TypedDict):
+    version: int
+    gameday: dict[str, Any]
+    run: dict[str, Any]
+    versions: dict[str, str | None]
+    phases: dict[str, Any]
+    slis: dict[str, dict[str, dict[str, float | int | None]]]
+    verdicts: list[VerdictDoc]
+    recovery: list[dict[str, Any]]
+    degradation: list[Degradation]
+    ledger: dict[str, int]
+    exit_code: int
+
+
+def result_document(analysis: Analysis) -> ResultDoc:
+    """The JSON-ready result (docs/result-json.md); NaN and infinity never appear in it."""
+    return ResultDoc(
+        version=RESULT_VERSION,
+        gameday=_gameday_doc(analysis.gameday),
+        run=_run_doc(analysis),
+        versions=versions(analysis.events),
+        phases={name: _phase_doc(windows, analysis.slis.get(name)) for name, windows in analysis.phases.items()},
+        slis={name: _clean(table.endpoints) for name, table in analysis.slis.items()},
+        verdicts=[_verdict_doc(v) for v in analysis.verdicts],
+        recovery=[_recovery_doc(r) for r in analysis.recoveries],
+        degradation=_clean(list(analysis.degradation)),
+        ledger=_ledger_doc(analysis.ledger),
+        exit_code=exit_code(analysis),
+    )
+
+
+def write_result(run_dir: str | Path, gameday: GameDay | None = None) -> Path:
+    """Analyse `run_dir` and write its result.json; returns the file's path."""
+    document = result_document(analyse(run_dir, gameday))
+    path = Path(run_dir) / RESULT_FILE
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def versions(events: tuple[dict, ...] = ()) -> dict[str, str | None]:
+    """Versions recorded at run start, else the installed ones (None if not installed)."""
+    for event in events:
+        if event.get("kind") == "run-start" and isinstance((event.get("detail") or {}).get("versions"), dict):
+            return dict(event["detail"]["versions"])
+    out: dict[str, str | None] = {}
+    for key, package in PACKAGES.items():
+        try:
+            out[key] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+def _gameday_doc(gameday: GameDay | None) -> dict[str, Any]:
+    if gameday is None:
+        return {"name": None, "path": None, "description": "", "target": None}
+    target = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(gameday.target).items()}
+    return {"name": gameday.name, "path": gameday.path, "description": gameday.description, "target": target,
+            "experiments": [c.experiment for c in gameday.chaos], "profile": gameday.load.profile}
+
+
+def _run_doc(analysis: Analysis) -> dict[str, Any]:
+    events = analysis.events
+    run = analysis.phases.get("run") or ()
+    load_start = (analysis.phases.get("warmup") or run or (None,))[0]
+    return {
+        "dir": analysis.run_dir,
+        "status": analysis.status,
+        "outcome": run_status.outcome(analysis.status, analysis.states),
+        "started": events[0]["ts"] if events else None,
+        "ended": events[-1]["ts"] if events else None,
+        "load": {"start": load_start.start if load_start else None, "end": run[-1].end if run else None},
+        "aborts": [{"ts": e["ts"], "source": e.get("source"), "name": e.get("name"), "detail": e.get("detail")}
+                   for e in events if e.get("kind") == "abort"],
+    }
+
+
+def _phase_doc(windows: tuple[Window, ...], table: PhaseSlis | None) -> dict[str, Any]:
+    return {
+        "windows": [[w.start, w.end] for w in windows],
+        "seconds": table.seconds if table else 0,
+        "generator_bound_seconds": table.generator_bound_seconds if table else 0,
+        "generator_bound": table.generator_bound if table else False,
+    }
+
+
+def _verdict_doc(verdict: Verdict) -> VerdictDoc:
+    observed = verdict.observed
+    never = observed is not None and math.isinf(observed)
+    evidence = verdict.evidence
+    return VerdictDoc(
+        slo=verdict.slo.label, sli=verdict.slo.sli, phase=verdict.slo.phase, endpoint=verdict.slo.endpoint,
+        objective=verdict.slo.objective.text, state=verdict.state,
+        observed=None if (observed is None or never) else observed,
+        observed_text=_show(verdict.slo.sli, observed), reason=verdict.reason,
+        evidence={"start": evidence.start, "end": evidence.end, "windows": [[w.start, w.end] for w in evidence.windows],
+                  "seconds": evidence.seconds, "samples": evidence.samples,
+                  "generator_bound_seconds": evidence.generator_bound_seconds,
+                  "generator_bound": evidence.generator_bound},
+    )
+
+
+def _show(sli: str, value: float | None) -> str:
+    """A human form of an observed value: '142.0ms', '99.95%', 'never', 'no data'."""
+    if value is None:
+        return "no data"
+    if math.isinf(value):
+        return "never"
+    kind = catalogue.kind_of(sli)
+    if kind == "time":
+        return f"{value * 1000:.1f}ms" if value < 1 else f"{value:.2f}s"
+    if kind == "ratio":
+        return f"{value * 100:.2f}%"
+    if kind == "rate":
+        return f"{value:.1f}/s"
+    return f"{value:g}"
+
+
+def _recovery_doc(recovery: Recovery) -> dict[str, Any]:
+    return {"fault": [recovery.fault.start, recovery.fault.end], "seconds": recovery.seconds,
+            "never": recovery.seconds is None,
+            "proof": [recovery.proof.start, recovery.proof.end] if recovery.proof else None,
+            "criteria": [{"sli": c.sli, "endpoint": c.endpoint, "objective": c.objective.text, "source": c.source}
+                         for c in recovery.criteria]}
+
+
+def _ledger_doc(ledger: Ledger) -> dict[str, int]:
+    events = ledger.events
+    return {"produced": int(len(events)), "delivered": int((events["deliveries"] > 0).sum()) if len(events) else 0,
+            "unexpected": ledger.unexpected, "bad_lines": ledger.bad_lines}
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become None, recursively, so the document is strict JSON."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value

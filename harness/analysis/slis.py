@@ -1,0 +1,246 @@
+"""SLIs per phase and endpoint, and per second, from the arrays of `rundir`.
+
+Definitions (units as in harness.spec.catalogue: seconds, fractions, per second):
+
+    requests       ok + error + rate_limited responses
+    availability   ok / (ok + error); a 429 is neither a success nor a failure here,
+                   it is counted on its own as `rate_limited`. So availability = 1 - error_rate.
+    error_rate     error / (ok + error)
+    rate_limited   rate_limited / requests
+    throughput     requests / seconds of the phase (completed responses per second)
+    offered_rate   requests the generator intended to send / seconds (whole run only)
+    latency.pN     nearest-rank percentile over ok and error responses; 429s are left out
+                   because a fast rejection would flatter the latency. mean and max likewise.
+    apdex(T)       (ok with latency <= T + ok with latency <= 4T, halved) / (ok + error):
+                   errors count as frustrated, whatever their latency
+    correctness    correct / checked (responses whose body the profile checked); None unchecked
+    events.*       over events *produced* in the phase (ledger): produced, lost (never consumed,
+                   or consumed after load end + grace), duplicated (extra deliveries),
+                   e2e_latency.pN/mean/max (first delivery - production) of delivered events
+
+A value is None when it has no data (no requests, nothing checked, nothing produced);
+a verdict on None is `no-data`. Endpoint "*" is all endpoints together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.hist import group_count_at_most, group_percentiles
+from harness.analysis.phases import Phases, Window, second_mask, seconds_in, time_mask
+from harness.analysis.rundir import Ledger, Samples
+from harness.spec.durations import format_duration
+
+ALL = "*"
+DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+DEFAULT_GRACE_S = 10.0
+Value = float | int | None
+
+
+def pct_name(family: str, p: float) -> str:
+    """'latency.p99', 'latency.p99.9', 'events.e2e_latency.p50'."""
+    return f"{family}.p{p:g}"
+
+
+def apdex_name(t: float) -> str:
+    """The canonical SLI name of apdex with T seconds, e.g. 'apdex(300ms)'."""
+    return f"apdex({format_duration(t)})"
+
+
+@dataclass(frozen=True)
+class PhaseSlis:
+    """SLIs of one phase: `endpoints[endpoint][sli]`, and the evidence every verdict cites."""
+
+    phase: str
+    windows: tuple[Window, ...]
+    seconds: int
+    generator_bound_seconds: int
+    endpoints: dict[str, dict[str, Value]]
+
+    @property
+    def generator_bound(self) -> bool:
+        """More than 10% of the phase's seconds had the load generator behind schedule or CPU-bound."""
+        return self.seconds > 0 and self.generator_bound_seconds > 0.1 * self.seconds
+
+
+@dataclass(frozen=True)
+class Request:
+    """Which parametrised SLIs to compute beyond the defaults."""
+
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
+    apdex_ts: tuple[float, ...] = ()
+    grace: float = DEFAULT_GRACE_S
+
+
+def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Request = Request()) -> dict[str, PhaseSlis]:
+    """PhaseSlis for every phase that has windows (warmup included, for the reports only)."""
+    codes, names = pd.factorize(samples.requests["endpoint"], sort=True)
+    load_end = max((w.end for w in phases.get("run", ())), default=math.inf)
+    out = {}
+    for phase, windows in phases.items():
+        if windows:
+            out[phase] = _one_phase(samples, ledger, phase, windows, codes, list(names), request, load_end)
+    return out
+
+
+def _one_phase(samples: Samples, ledger: Ledger, phase: str, windows: tuple[Window, ...], codes: np.ndarray,
+               names: list[str], request: Request, load_end: float) -> PhaseSlis:
+    seconds = seconds_in(windows)
+    in_phase = second_mask(samples.requests["ts"].to_numpy(), windows)
+    groups = np.where(in_phase, codes, -1)
+    per_endpoint = _derive(_aggregate(samples, groups, len(names), request), seconds, request)
+    everything = _derive(_aggregate(samples, np.where(in_phase, 0, -1), 1, request), seconds, request)
+    table = {name: _column(per_endpoint, i) for i, name in enumerate(names)}
+    table[ALL] = _column(everything, 0)
+    table[ALL].update(generator_slis(samples.generator, windows, seconds))
+    table[ALL].update(event_slis(ledger, windows, load_end + request.grace, request.percentiles))
+    bound = _bound_seconds(samples.generator, windows)
+    return PhaseSlis(phase, windows, seconds, bound, table)
+
+
+def _aggregate(samples: Samples, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
+    """Per-group sums, maxima, percentiles and apdex counts; rows with group -1 are left out."""
+    req = samples.requests
+    outcome, count = req["outcome"].to_numpy(), req["count"].to_numpy()
+    valid = groups >= 0
+    out = {name: _sum(groups, count, valid & (outcome == name), n) for name in ("ok", "error", "rate_limited")}
+    timed = valid & ((outcome == "ok") | (outcome == "error"))
+    out["sum_ms"] = _sum(groups, req["sum_ms"].to_numpy(), timed, n)
+    out["max_ms"] = np.full(n, np.nan)
+    np.fmax.at(out["max_ms"], groups[timed], req["max_ms"].to_numpy()[timed])
+    out["checked"] = _sum(groups, req["checked"].to_numpy(), valid & (outcome == "ok"), n)
+    out["correct"] = _sum(groups, req["correct"].to_numpy(), valid & (outcome == "ok"), n)
+    rows = samples.hist_row
+    tri = timed[rows]
+    tri_groups = groups[rows]
+    out["percentiles"] = group_percentiles(tri_groups[tri], samples.hist_bucket[tri], samples.hist_count[tri], n,
+                                           request.percentiles)
+    ok_tri = (valid & (outcome == "ok"))[rows]
+    for t in request.apdex_ts:
+        args = (tri_groups[ok_tri], samples.hist_bucket[ok_tri], samples.hist_count[ok_tri], n)
+        out[f"sat:{t}"] = group_count_at_most(*args, t * 1e6)
+        out[f"tol:{t}"] = group_count_at_most(*args, 4 * t * 1e6)
+    return out
+
+
+def _sum(groups: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(groups[mask], weights=values[mask].astype(np.float64), minlength=n)
+
+
+def _derive(agg: dict[str, np.ndarray], seconds: int | np.ndarray, request: Request) -> dict[str, np.ndarray]:
+    """SLI arrays (NaN = no data) from the per-group aggregates."""
+    ok, error, limited = agg["ok"], agg["error"], agg["rate_limited"]
+    timed, requests = ok + error, ok + error + limited
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slis = {
+            "requests": requests,
+            "requests.ok": ok, "requests.error": error, "requests.rate_limited": limited,
+            "availability": _ratio(ok, timed), "error_rate": _ratio(error, timed),
+            "rate_limited": _ratio(limited, requests),
+            "throughput": requests / seconds if np.all(np.asarray(seconds) > 0) else np.full(len(ok), np.nan),
+            "latency.mean": _ratio(agg["sum_ms"], timed) / 1000.0,
+            "latency.max": agg["max_ms"] / 1000.0,
+            "correctness": _ratio(agg["correct"], agg["checked"]),
+            "checked": agg["checked"],
+        }
+        for j, p in enumerate(request.percentiles):
+            slis[pct_name("latency", p)] = agg["percentiles"][:, j] / 1e6
+        for t in request.apdex_ts:
+            sat, tol = agg[f"sat:{t}"], agg[f"tol:{t}"] - agg[f"sat:{t}"]
+            slis[apdex_name(t)] = _ratio(sat + tol / 2.0, timed)
+    return slis
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _column(slis: dict[str, np.ndarray], i: int) -> dict[str, Value]:
+    out: dict[str, Value] = {}
+    for name, values in slis.items():
+        value = float(values[i])
+        if name == "requests" or name.startswith("requests.") or name == "checked":
+            out[name] = int(value)
+        else:
+            out[name] = None if math.isnan(value) else value
+    return out
+
+
+def generator_slis(generator: pd.DataFrame, windows: Sequence[Window], seconds: int) -> dict[str, Value]:
+    """offered_rate over the windows (None without generator rows)."""
+    rows = generator[second_mask(generator["ts"].to_numpy(), windows)]
+    if rows.empty or seconds <= 0:
+        return {"offered_rate": None}
+    return {"offered_rate": float(rows["offered"].sum()) / seconds}
+
+
+def _bound_seconds(generator: pd.DataFrame, windows: Sequence[Window]) -> int:
+    rows = generator[second_mask(generator["ts"].to_numpy(), windows)]
+    return int((rows["behind"].astype(bool) | rows["cpu_warning"].astype(bool)).sum()) if not rows.empty else 0
+
+
+def event_slis(ledger: Ledger, windows: Sequence[Window], deadline: float,
+               percentiles: Sequence[float]) -> dict[str, Value]:
+    """events.* for events produced in `windows`; all None when none were produced there."""
+    names = ["events.produced", "events.lost", "events.duplicated", "events.e2e_latency.mean",
+             "events.e2e_latency.max", *(pct_name("events.e2e_latency", p) for p in percentiles)]
+    events = ledger.events
+    if events.empty:
+        return dict.fromkeys(names)
+    chosen = events[time_mask(events["produced"].to_numpy(), windows)]
+    if chosen.empty:
+        return dict.fromkeys(names)
+    consumed = chosen["consumed"].to_numpy()
+    delivered = ~np.isnan(consumed) & (consumed <= deadline)
+    latency = (consumed - chosen["produced"].to_numpy())[delivered]
+    out: dict[str, Value] = {
+        "events.produced": int(len(chosen)),
+        "events.lost": int((~delivered).sum()),
+        "events.duplicated": int(np.maximum(chosen["deliveries"].to_numpy() - 1, 0).sum()),
+        "events.e2e_latency.mean": float(latency.mean()) if len(latency) else None,
+        "events.e2e_latency.max": float(latency.max()) if len(latency) else None,
+    }
+    for p in percentiles:
+        value = np.percentile(latency, p, method="inverted_cdf") if len(latency) else None
+        out[pct_name("events.e2e_latency", p)] = None if value is None else float(value)
+    return out
+
+
+def per_second(samples: Samples, request: Request = Request()) -> pd.DataFrame:
+    """One row per (second, endpoint) with requests, and per second for endpoint "*".
+
+    Columns: ts, endpoint, every SLI of `_derive` (throughput = requests in that second),
+    and for "*" rows offered_rate and generator_bound. The timeline charts and
+    recovery/degradation read this.
+    """
+    req = samples.requests
+    if req.empty:
+        return pd.DataFrame(columns=["ts", "endpoint", "requests"])
+    ts = req["ts"].to_numpy()
+    t0, span = int(ts.min()), int(ts.max() - ts.min()) + 1
+    codes, names = pd.factorize(req["endpoint"], sort=True)
+    frames = [_series(samples, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names)),
+              _series(samples, ts - t0, span, request, t0, [ALL])]
+    return _with_generator(pd.concat(frames, ignore_index=True), samples.generator)
+
+
+def _series(samples: Samples, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str]) -> pd.DataFrame:
+    slis = _derive(_aggregate(samples, groups, n, request), 1, request)
+    frame = pd.DataFrame(slis)
+    index = np.arange(n)
+    frame.insert(0, "endpoint", np.array(names, dtype=object)[index % len(names)])
+    frame.insert(0, "ts", t0 + index // len(names))
+    return frame[frame["requests"] > 0].reset_index(drop=True)
+
+
+def _with_generator(frame: pd.DataFrame, generator: pd.DataFrame) -> pd.DataFrame:
+    gen = generator.assign(offered_rate=generator["offered"].astype(float),
+                           generator_bound=generator["behind"].astype(bool) | generator["cpu_warning"].astype(bool),
+                           endpoint=ALL)[["ts", "endpoint", "offered_rate", "generator_bound"]]
+    return frame.merge(gen, on=["ts", "endpoint"], how="left")

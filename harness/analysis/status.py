@@ -1,0 +1,50 @@
+"""The run's status from its timeline, and the process exit code from status and verdicts.
+
+Status (the orchestrator writes it as `run-end` detail `status`):
+
+    completed      the run went to the end
+    aborted        a guardrail aborted the chaos (an `abort` event, or run-end says so)
+    interrupted    SIGINT/SIGTERM
+    target-failed  the target failed (did not start, went away)
+    crashed        the harness failed, or there is no `run-end` at all
+
+Exit codes (DESIGN.md): 0 every SLO passed; 1 an SLO failed or had no data;
+3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
+is raised before any run directory exists.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+COMPLETED, ABORTED, INTERRUPTED, TARGET_FAILED, CRASHED = (
+    "completed", "aborted", "interrupted", "target-failed", "crashed")
+STATUSES = (COMPLETED, ABORTED, INTERRUPTED, TARGET_FAILED, CRASHED)
+
+
+def run_status(events: Iterable[dict[str, Any]]) -> str:
+    """One of STATUSES, read from the harness's run-end and abort events."""
+    events = list(events)
+    ends = [e for e in events if e.get("source") == "harness" and e.get("kind") == "run-end"]
+    status = (ends[-1].get("detail") or {}).get("status") if ends else None
+    if status in STATUSES:
+        return status
+    if any(e.get("kind") == "abort" for e in events):
+        return ABORTED
+    return COMPLETED if ends else CRASHED
+
+
+def outcome(status: str, states: Sequence[str]) -> str:
+    """pass | fail for a completed run, else the status itself."""
+    if status != COMPLETED:
+        return status
+    return "pass" if all(s == "pass" for s in states) else "fail"
+
+
+def exit_code(status: str, states: Sequence[str]) -> int:
+    """The process exit code for a run with `status` and verdict `states` (module docstring)."""
+    if status in (ABORTED, INTERRUPTED):
+        return 3
+    if status in (TARGET_FAILED, CRASHED):
+        return 4
+    return 0 if all(s == "pass" for s in states) else 1

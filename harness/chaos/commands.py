@@ -1,0 +1,100 @@
+"""`gameday chaos run` and `gameday cleanup`: thin commands over the chaos driver and cleanup.
+
+`register(subparsers)` adds both to the `gameday` parser; harness/cli.py calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from pathlib import Path
+
+from chaoslib.exceptions import ActivityFailed
+
+from harness.chaos.stackref import STACK_ENV
+from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
+
+# `chaos run` journal status -> gameday exit code (DESIGN.md "Exit codes")
+EXIT_CODES = {"completed": 0, "deviated": 1, "failed": 1, "aborted": 3, "interrupted": 3}
+
+
+def register(subparsers) -> None:
+    """Add `chaos run` and `cleanup` to the `gameday` subparsers."""
+    chaos = subparsers.add_parser("chaos", help="run one Chaos Toolkit experiment against a stack")
+    csub = chaos.add_subparsers(title="chaos commands")
+    run = csub.add_parser("run", help="run EXPERIMENT with `chaos run`, rollbacks always, timeline attached")
+    run.add_argument("experiment", help="a Chaos Toolkit experiment file, e.g. experiments/kill-model-replica.json")
+    run.add_argument("--target", default="local", choices=["local"], help="where to run it (only 'local' for now)")
+    run.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
+    run.add_argument("--run-dir", default=None,
+                     help="where journal.json, chaos.log and events.jsonl go (default: reports/runs/<UTC>-<name>)")
+    run.set_defaults(func=cmd_chaos_run)
+
+    cleanup = subparsers.add_parser("cleanup", help="remove every fault still present on a stack")
+    cleanup.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
+    cleanup.set_defaults(func=cmd_cleanup)
+
+
+def default_run_dir(experiment: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path("reports") / "runs" / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]', '-', experiment.stem)}"
+
+
+def cmd_chaos_run(args: argparse.Namespace) -> int:
+    from harness.run.chaos_driver import ChaosDriver
+
+    experiment = Path(args.experiment)
+    if not experiment.is_file():
+        raise SpecError(f"experiment: '{experiment}' is not a file; pass a path such as "
+                        "experiments/kill-model-replica.json")
+    stack = _stack_config(args.stack)
+    run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(experiment)
+    driver = ChaosDriver(experiment, run_dir, env={**os.environ, STACK_ENV: stack.name})
+    driver.start()
+    print(f"chaos run {experiment} against stack '{stack.name}' (pid {driver.pid}); run dir {run_dir}", flush=True)
+    try:
+        driver.wait()
+    except KeyboardInterrupt:
+        print("interrupted: stopping the method and running the rollbacks...", flush=True)
+        driver.interrupt()
+        driver.wait()
+    return _report(driver, run_dir)
+
+
+def _report(driver, run_dir: Path) -> int:
+    status = driver.status
+    if status is None:
+        raise GamedayError(f"chaos run exited {driver.returncode} without a journal; see {run_dir / 'chaos.out'}")
+    print(f"experiment ended: {status} (journal {run_dir / 'journal.json'})")
+    if status == "interrupted":
+        raise RunInterrupted(f"experiment interrupted; rollbacks ran (journal {run_dir / 'journal.json'})")
+    return EXIT_CODES.get(status, 4)
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.chaos.cleanup import clean
+    from stack.errors import StackError
+
+    config = _stack_config(args.stack)
+    try:
+        removed = clean(config)
+    except (ActivityFailed, StackError) as exc:
+        raise TargetError(f"cleanup of stack '{config.name}' incomplete: {exc}") from None
+    for line in removed:
+        print(f"removed  {line}")
+    print(f"stack '{config.name}': {len(removed)} fault(s) removed" if removed
+          else f"stack '{config.name}': no fault found, nothing to remove")
+    return 0
+
+
+def _stack_config(name: str | None):
+    from harness.chaos.stackref import running_stack, supervisor
+
+    try:
+        config = running_stack(name)
+        supervisor(config)
+    except ActivityFailed as exc:
+        raise TargetError(str(exc)) from None
+    return config

@@ -1,0 +1,151 @@
+"""The data behind the report's timeline charts: one shared time axis, phases and markers.
+
+    chart_data(analysis, max_points=MAX_POINTS) -> ChartData   JSON-ready
+
+Every series is aligned on `t` (UTC epoch seconds, one point per `step` seconds) and
+holds None where nothing was measured, so a chart shows a gap instead of a made-up line.
+Series (all endpoints together):
+
+    latency.p50|p95|p99     ms, from the per-second histograms (429s left out, as in the SLIs)
+    ok, error, rate_limited responses per second
+    error_rate              % of ok + error
+    e2e.p50, e2e.p99        ms, Kafka end-to-end latency of events *produced* in that second
+    lost, duplicated        events produced in that second that never came out (or came out
+                            after load end + grace), and extra deliveries
+
+A run longer than `max_points` seconds is downsampled into buckets of `step` seconds:
+latency and error rate take the bucket's worst second (a one-second spike must stay
+visible), rates the bucket's mean, lost/duplicated the bucket's sum. That keeps the
+report of a one-hour run far below 5 MB.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.slis import ALL, DEFAULT_GRACE_S
+
+MAX_POINTS = 1800
+LATENCY = ("latency.p50", "latency.p95", "latency.p99")
+WORST = (*LATENCY, "error_rate", "e2e.p50", "e2e.p99")
+SUMMED = ("lost", "duplicated")
+SHADED = ("warmup", "baseline", "fault", "recovery")
+
+
+class PhaseBand(TypedDict):
+    name: str
+    start: float
+    end: float
+
+
+class Marker(TypedDict):
+    ts: float
+    kind: str  # chaos | abort | error
+    label: str
+
+
+class ChartData(TypedDict):
+    t: list[float]
+    step: int
+    series: dict[str, list[float | None]]
+    phases: list[PhaseBand]
+    markers: list[Marker]
+    has_events: bool
+
+
+def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
+    """The charts' data for `analysis` (a harness.analysis.result.Analysis)."""
+    start, end = _span(analysis)
+    frame = _request_series(analysis.per_second, start, end)
+    frame = frame.join(_event_series(analysis.ledger.events, start, end, _load_end(analysis)))
+    step = max(1, math.ceil(len(frame) / max_points))
+    frame = _downsample(frame, step)
+    return ChartData(
+        t=[float(t) for t in frame.index], step=step,
+        series={name: _json_list(frame[name]) for name in frame.columns},
+        phases=phase_bands(analysis.phases), markers=markers(analysis.events),
+        has_events=not analysis.ledger.events.empty)
+
+
+def _span(analysis: Any) -> tuple[int, int]:
+    """Integer seconds [start, end) covering the load (warmup included), else the samples."""
+    windows = [w for name in ("warmup", "run") for w in analysis.phases.get(name, ())]
+    if windows:
+        return math.floor(min(w.start for w in windows)), math.ceil(max(w.end for w in windows))
+    ts = analysis.per_second["ts"] if "ts" in analysis.per_second else pd.Series(dtype="int64")
+    return (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 0)
+
+
+def _load_end(analysis: Any) -> float:
+    return max((w.end for w in analysis.phases.get("run", ())), default=math.inf)
+
+
+def _request_series(per_second: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
+    index = pd.RangeIndex(start, end, name="t")
+    columns = [*LATENCY, "ok", "error", "rate_limited", "error_rate"]
+    if per_second.empty or "endpoint" not in per_second:
+        return pd.DataFrame(np.nan, index=index, columns=columns)
+    rows = per_second[per_second["endpoint"] == ALL].set_index("ts")
+    out = pd.DataFrame(index=index)
+    for name in LATENCY:
+        out[name] = rows[name].astype(float) * 1000.0 if name in rows else np.nan
+    out["ok"], out["error"] = rows["requests.ok"].astype(float), rows["requests.error"].astype(float)
+    out["rate_limited"] = rows["requests.rate_limited"].astype(float)
+    out["error_rate"] = rows["error_rate"].astype(float) * 100.0
+    return out.reindex(index)
+
+
+def _event_series(events: pd.DataFrame, start: int, end: int, load_end: float) -> pd.DataFrame:
+    index = pd.RangeIndex(start, end, name="t")
+    if events.empty:
+        return pd.DataFrame(np.nan, index=index, columns=["e2e.p50", "e2e.p99", *SUMMED])
+    second = np.floor(events["produced"].to_numpy()).astype(np.int64)
+    consumed = events["consumed"].to_numpy(dtype=float)
+    delivered = ~np.isnan(consumed) & (consumed <= load_end + DEFAULT_GRACE_S)
+    frame = pd.DataFrame({"t": second, "latency": np.where(delivered, (consumed - events["produced"]) * 1000, np.nan),
+                          "lost": (~delivered).astype(int),
+                          "duplicated": np.maximum(events["deliveries"].to_numpy() - 1, 0)})
+    grouped = frame.groupby("t")
+    out = pd.DataFrame({"e2e.p50": grouped["latency"].quantile(0.5), "e2e.p99": grouped["latency"].quantile(0.99),
+                        "lost": grouped["lost"].sum(), "duplicated": grouped["duplicated"].sum()})
+    return out.reindex(index)
+
+
+def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
+    if step == 1 or frame.empty:
+        return frame
+    buckets = frame.groupby((frame.index - frame.index[0]) // step)
+    rules = {c: ("max" if c in WORST else "sum" if c in SUMMED else "mean") for c in frame.columns}
+    out = buckets.agg(rules)
+    # a bucket with no measured second stays a gap, not a zero
+    out[list(SUMMED)] = out[list(SUMMED)].where(buckets[list(SUMMED)].count() > 0)
+    out.index = frame.index[0] + out.index * step
+    return out
+
+
+def _json_list(series: pd.Series) -> list[float | None]:
+    return [None if (v is None or math.isnan(v)) else round(float(v), 3) for v in series.to_numpy(dtype=float)]
+
+
+def phase_bands(phases: dict[str, tuple]) -> list[PhaseBand]:
+    """Every window of the shaded phases, in time order."""
+    bands = [PhaseBand(name=name, start=w.start, end=w.end) for name in SHADED for w in phases.get(name, ())]
+    return sorted(bands, key=lambda b: b["start"])
+
+
+def markers(events: tuple[dict, ...]) -> list[Marker]:
+    """A labelled vertical line for each chaos method/rollback activity, guardrail abort and harness error."""
+    out = []
+    for event in events:
+        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        if event.get("kind") == "activity-start" and detail.get("phase") in ("method", "rollback"):
+            out.append(Marker(ts=event["ts"], kind="chaos", label=f"{detail['phase']}: {event.get('name', '')}"))
+        elif event.get("kind") == "abort":
+            out.append(Marker(ts=event["ts"], kind="abort", label=f"abort: {event.get('name', '')}"))
+        elif event.get("source") == "harness" and event.get("kind") == "error":
+            out.append(Marker(ts=event["ts"], kind="error", label=f"error: {event.get('name', '')}"))
+    return out

@@ -1,0 +1,126 @@
+"""report.html: one self-contained page a person reads to judge a run.
+
+    render_report(analysis, document) -> str
+
+jinja2 with autoescape on: everything that came from the target (error messages,
+journal outputs, endpoint names) is escaped. The only markup marked safe is ours:
+the vendored uPlot script and stylesheet (harness/report/static/, MIT) and the
+chart data, which is JSON with `<`, `>` and `&` written as \\u escapes so that no
+string inside it can close the <script> element that holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from harness.report.charts import chart_data
+from harness.report.journal import experiment_view
+from harness.report.summary import format_duration, headline
+
+PHASE_ORDER = ("warmup", "baseline", "fault", "recovery", "run")
+ENDPOINT_COLUMNS = ("requests", "throughput", "availability", "latency.p50", "latency.p95", "latency.p99")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The report templates' environment (autoescaped, undefined names are errors)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(ms=fmt_ms, pct=fmt_pct, num=fmt_num, utc=fmt_utc, duration=format_duration)
+    env.globals.update(static=static, json_script=json_script)
+    return env
+
+
+def render_report(analysis: Any, document: dict[str, Any]) -> str:
+    """The HTML report of one run (see the module docstring)."""
+    t0 = _t0(document)
+    context = {
+        "doc": document, "head": headline(document), "t0": t0, "rel": lambda ts: fmt_rel(ts, t0),
+        "verdicts": document["verdicts"], "phase_rows": _phase_rows(document),
+        "endpoint_tables": _endpoint_tables(document), "degradation": document["degradation"],
+        "recovery": document["recovery"], "experiment": experiment_view(analysis.run_dir),
+        "charts": chart_data(analysis)
+    }
+    return environment().get_template("report.html.j2").render(**context)
+
+
+def _t0(document: dict[str, Any]) -> float | None:
+    return (document["run"].get("load") or {}).get("start") or document["run"].get("started")
+
+
+def _phase_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name in PHASE_ORDER:
+        phase = document["phases"].get(name) or {}
+        for start, end in phase.get("windows", ()):
+            rows.append({"name": name, "start": start, "end": end, "seconds": phase.get("seconds", 0),
+                         "generator_bound": phase.get("generator_bound", False)})
+    return rows
+
+
+def _endpoint_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per phase (warmup left out), one row per endpoint with the report's columns and apdex if computed."""
+    tables = []
+    for name in PHASE_ORDER[1:]:
+        endpoints = document["slis"].get(name)
+        if not endpoints:
+            continue
+        rows = [{"endpoint": ep, **{c: values.get(c) for c in ENDPOINT_COLUMNS},
+                 "apdex": _apdex(values)} for ep, values in sorted(endpoints.items(), key=lambda kv: kv[0] != "*")
+                if values.get("requests")]
+        if rows:
+            tables.append({"phase": name, "rows": rows})
+    return tables
+
+
+def _apdex(values: dict[str, Any]) -> str:
+    found = [(k, v) for k, v in values.items() if k.startswith("apdex(") and v is not None]
+    return ", ".join(f"{k[6:-1]}: {v:.3f}" for k, v in found) or "–"
+
+
+# ---- filters and globals ---------------------------------------------------------
+
+
+def fmt_ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def fmt_pct(ratio: float | None, digits: int = 2) -> str:
+    return "–" if ratio is None else f"{ratio * 100:.{digits}f}%"
+
+
+def fmt_num(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def fmt_utc(ts: float | None) -> str:
+    return "–" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_rel(ts: float | None, t0: float | None) -> str:
+    """Seconds since load start, e.g. 't+42.0s' (what the chart axis shows)."""
+    if ts is None:
+        return "–"
+    return f"t+{ts - t0:.1f}s" if t0 is not None else fmt_utc(ts)
+
+
+def json_script(value: Any) -> Markup:
+    """JSON safe to inline inside <script type="application/json">: no '<', '>' or '&' survive."""
+    text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@lru_cache(maxsize=None)
+def static(name: str) -> Markup:
+    """A vendored file from harness/report/static/, inlined as trusted markup."""
+    return Markup(resources.files("harness.report").joinpath("static", name).read_text(encoding="utf-8"))

@@ -1,0 +1,111 @@
+"""junit.xml: the run's SLO verdicts in the JUnit XML that CI systems read.
+
+    junit_xml(document) -> bytes     from a result document (harness.analysis.result.result_document)
+
+Shape (valid against Jenkins' junit-10.xsd, which GitLab and the GitHub Actions
+JUnit reporters also accept):
+
+    <testsuites name="gameday" tests failures errors time>
+      <testsuite name="<game day>" tests failures errors skipped="0" time timestamp hostname>
+        <properties> outcome, status, run dir, versions </properties>
+        <testcase classname="gameday.<game day>.<phase>" name="<SLO label>" time="<evidence seconds>">
+          <failure type="fail|no-data" message="observed X, objective Y">details</failure>
+        </testcase>
+        ... one testcase per SLO, in spec order ...
+        <testcase classname="gameday.<game day>" name="run status">   only when the run did
+          <error type="aborted|interrupted|..." message="..."/>          not complete
+        </testcase>
+      </testsuite>
+    </testsuites>
+"""
+
+from __future__ import annotations
+
+import socket
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Any
+
+
+def junit_xml(document: dict[str, Any]) -> bytes:
+    """The JUnit XML of a result document, UTF-8 with an XML declaration."""
+    name = document["gameday"].get("name") or "gameday"
+    cases = [_slo_case(name, v) for v in document["verdicts"]]
+    status_case = _status_case(name, document["run"])
+    if status_case is not None:
+        cases.append(status_case)
+    failures = sum(c.find("failure") is not None for c in cases)
+    errors = sum(c.find("error") is not None for c in cases)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors)}
+    root = ET.Element("testsuites", {"name": "gameday", **counts, "time": _duration(document["run"])})
+    suite = ET.SubElement(root, "testsuite", {"name": name, **counts, "skipped": "0",
+                                              "time": _duration(document["run"]),
+                                              "timestamp": _timestamp(document["run"].get("started")),
+                                              "hostname": socket.gethostname()})
+    suite.append(_properties(document))
+    suite.extend(cases)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _slo_case(gameday: str, verdict: dict[str, Any]) -> ET.Element:
+    case = ET.Element("testcase", {"classname": f"gameday.{gameday}.{verdict['phase']}", "name": verdict["slo"],
+                                   "time": f"{verdict['evidence'].get('seconds') or 0:.3f}"})
+    if verdict["state"] != "pass":
+        message = f"observed {verdict['observed_text']}, objective {verdict['objective']}"
+        failure = ET.SubElement(case, "failure", {"type": verdict["state"], "message": message})
+        failure.text = _details(verdict)
+    return case
+
+
+def _details(verdict: dict[str, Any]) -> str:
+    evidence = verdict["evidence"]
+    lines = [f"SLO: {verdict['slo']}", f"verdict: {verdict['state']}",
+             f"observed: {verdict['observed_text']}", f"objective: {verdict['objective']}",
+             f"evidence: {evidence.get('seconds')} s, {evidence.get('samples')} samples, "
+             f"window {_iso(evidence.get('start'))} .. {_iso(evidence.get('end'))}"]
+    if verdict.get("reason"):
+        lines.append(f"reason: {verdict['reason']}")
+    if evidence.get("generator_bound"):
+        lines.append("warning: the load generator was behind schedule in this window; suspect the generator")
+    return _xml_safe("\n".join(lines))
+
+
+def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
+    if run.get("status") == "completed":
+        return None
+    case = ET.Element("testcase", {"classname": f"gameday.{gameday}", "name": "run status", "time": "0"})
+    aborts = "; ".join(f"{a.get('name')}: {a.get('detail')}" for a in run.get("aborts") or ())
+    message = f"the run ended {run.get('status')}" + (f" ({aborts})" if aborts else "")
+    ET.SubElement(case, "error", {"type": str(run.get("status")), "message": _xml_safe(message)})
+    return case
+
+
+def _properties(document: dict[str, Any]) -> ET.Element:
+    props = ET.Element("properties")
+    values = {"outcome": document["run"].get("outcome"), "status": document["run"].get("status"),
+              "run_dir": document["run"].get("dir"), "exit_code": document.get("exit_code"),
+              **{f"version.{k}": v for k, v in document.get("versions", {}).items()}}
+    for key, value in values.items():
+        ET.SubElement(props, "property", {"name": key, "value": _xml_safe(str(value))})
+    return props
+
+
+def _duration(run: dict[str, Any]) -> str:
+    load = run.get("load") or {}
+    if load.get("start") is None or load.get("end") is None:
+        return "0"
+    return f"{max(0.0, load['end'] - load['start']):.3f}"
+
+
+def _timestamp(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts or 0, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _iso(ts: float | None) -> str:
+    return "?" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+
+
+def _xml_safe(text: str) -> str:
+    """Drop the control characters XML 1.0 cannot hold (a target's error text may contain them)."""
+    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)

@@ -1,0 +1,78 @@
+"""Plain-text forms of a run's outcome, for the terminal and for webhooks.
+
+    summary_line(analysis) -> str    one line for the end of `gameday run`
+    verdict_table(analysis) -> str   the SLO verdicts as an aligned text table
+    headline(document) -> Headline   the facts both of those and the HTML headline show
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.analysis.result import exit_code, result_document
+
+OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "aborted": "ABORTED", "interrupted": "INTERRUPTED",
+                 "target-failed": "TARGET FAILED", "crashed": "CRASHED"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    outcome: str         # pass | fail | aborted | interrupted | target-failed | crashed
+    word: str            # PASS, FAIL, ...
+    name: str
+    target: str
+    duration_s: float | None
+    passed: int
+    total: int
+    exit_code: int
+
+
+def headline(document: dict[str, Any]) -> Headline:
+    """The headline facts of a result document (harness.analysis.result.result_document)."""
+    run, gameday = document["run"], document["gameday"]
+    load = run.get("load") or {}
+    duration = (load["end"] - load["start"]) if load.get("start") is not None and load.get("end") is not None else None
+    verdicts = document["verdicts"]
+    return Headline(run["outcome"], OUTCOME_WORDS.get(run["outcome"], run["outcome"].upper()),
+                    gameday.get("name") or "(unnamed game day)", describe_target(gameday.get("target")),
+                    duration, sum(v["state"] == "pass" for v in verdicts), len(verdicts), document["exit_code"])
+
+
+def describe_target(target: dict[str, Any] | None) -> str:
+    """'local (default)', 'http https://staging.example', 'kubernetes ns=serving'..."""
+    if not target:
+        return "unknown target"
+    kind = target.get("kind", "?")
+    extra = [f"{k}={v}" for k, v in target.items() if k != "kind" and v not in (None, "", [], {})]
+    return f"{kind} ({', '.join(map(str, extra))})" if extra else str(kind)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown duration"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def summary_line(analysis: Any) -> str:
+    """E.g. 'FAIL kill-one-model-replica: 3/4 SLOs passed in 2m00s; failed: latency.p99 ... (exit 1)'."""
+    document = result_document(analysis)
+    head = headline(document)
+    line = f"{head.word} {head.name}: {head.passed}/{head.total} SLOs passed in {format_duration(head.duration_s)}"
+    failed = [f"{v['slo']} (observed {v['observed_text']})" for v in document["verdicts"] if v["state"] != "pass"]
+    if failed:
+        line += "; not passed: " + "; ".join(failed)
+    return f"{line} (exit {exit_code(analysis)})"
+
+
+def verdict_table(analysis: Any) -> str:
+    """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
+    rows = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
+    for v in result_document(analysis)["verdicts"]:
+        rows.append((v["state"].upper(), v["sli"], v["phase"], v["endpoint"] or "*", v["objective"],
+                     v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")))
+    if len(rows) == 1:
+        return "no SLOs in this game day"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]) for r in rows)

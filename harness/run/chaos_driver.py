@@ -1,0 +1,153 @@
+"""The chaos child: `chaos run` in its own session, stopped with SIGINT so rollbacks run.
+
+Facts this relies on (DESIGN.md, "Stopping chaos run"): with
+`--rollback-strategy=always`, SIGINT stops the method and plays the rollbacks;
+SIGTERM only fails the current activity. A child of a non-interactive shell
+inherits SIGINT as ignored, so the child restores the default handler before
+exec, and it leads its own process group so that a signal reaches any
+`process` provider it started too.
+
+The experiment gets the gameday control (events.jsonl) either from its own
+`controls` block or, when it has none, from a `--control-file` the driver writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+CONTROL_MODULE = "harness.chaos.control"
+CONTROL_FILE = "chaos-controls.json"
+
+
+def chaos_argv(experiment: Path, run_dir: Path, control_file: Path | None) -> list[str]:
+    """The `chaos` command line the driver runs."""
+    argv = [*_chaos_command(), "--no-version-check", "--log-file", str(run_dir / "chaos.log"), "run",
+            "--rollback-strategy=always", "--journal-path", str(run_dir / "journal.json")]
+    if control_file is not None:
+        argv += ["--control-file", str(control_file)]
+    return argv + [str(experiment)]
+
+
+def _chaos_command() -> list[str]:
+    """`chaos` from this interpreter's environment, so the child sees the same packages."""
+    beside = Path(sys.executable).with_name("chaos")
+    if beside.exists():
+        return [str(beside)]
+    return [sys.executable, "-m", "chaostoolkit"]
+
+
+def declares_control(experiment: Path) -> bool:
+    """True when the experiment file lists harness.chaos.control among its controls."""
+    text = experiment.read_text()
+    try:
+        doc = json.loads(text) if experiment.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError):
+        return False   # `chaos run` reports the syntax error itself
+    controls = doc.get("controls", []) if isinstance(doc, dict) else []
+    return any((c.get("provider") or {}).get("module") == CONTROL_MODULE for c in controls if isinstance(c, dict))
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class ChaosDriver:
+    """Runs one experiment as a `chaos run` child; the orchestrator's handle on it.
+
+    `start()` launches it; `running` says it is going; `interrupt()` stops it so
+    that its rollbacks run; `wait()` returns its exit code; `journal()` is the
+    journal it wrote (None before it wrote one). `interrupted` is True once
+    `interrupt()` was called.
+    """
+
+    def __init__(self, experiment: str | Path, run_dir: str | Path, env: Mapping[str, str] | None = None):
+        self.experiment = Path(experiment).resolve()
+        self.run_dir = Path(run_dir).resolve()
+        self.env = dict(os.environ if env is None else env)
+        self.env["GAMEDAY_RUN_DIR"] = str(self.run_dir)
+        self.interrupted = False
+        self.started_at: float | None = None
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Launch `chaos run`; its output goes to <run_dir>/chaos.out."""
+        if self._proc is not None:
+            raise RuntimeError("this ChaosDriver was already started")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        argv = chaos_argv(self.experiment, self.run_dir, self._control_file())
+        with open(self.run_dir / "chaos.out", "ab") as out:
+            self._proc = subprocess.Popen(argv, cwd=self.run_dir, env=self.env, stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                          preexec_fn=_default_sigint)
+        self.started_at = time.time()
+
+    def _control_file(self) -> Path | None:
+        if declares_control(self.experiment):
+            return None
+        path = self.run_dir / CONTROL_FILE
+        path.write_text(json.dumps({"gameday": {"provider": {"type": "python", "module": CONTROL_MODULE}}}))
+        return path
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code, waiting up to `timeout` seconds (None: as long as it takes); None if still running."""
+        if self._proc is None:
+            raise RuntimeError("ChaosDriver.wait() before start()")
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def interrupt(self) -> None:
+        """SIGINT to the child's process group: the method stops and the rollbacks run."""
+        self.interrupted = True
+        if self.running:
+            try:
+                os.killpg(self._proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: the last resort when rollbacks hang (faults still expire by TTL)."""
+        if self.running:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._proc.wait()
+
+    def journal(self) -> dict[str, Any] | None:
+        """The Chaos Toolkit journal, once `chaos run` has written it."""
+        try:
+            return json.loads((self.run_dir / "journal.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    @property
+    def status(self) -> str | None:
+        """The journal's status ('completed', 'failed', 'interrupted', 'aborted'), 'deviated' when
+        the steady state deviated, or None while no journal exists."""
+        journal = self.journal()
+        if journal is None:
+            return None
+        return "deviated" if journal.get("deviated") else journal.get("status")

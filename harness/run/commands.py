@@ -1,0 +1,64 @@
+"""`gameday run` and `gameday validate`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.errors import SpecError
+from harness.run import orchestrator
+from harness.run.drivers import RunOptions, real_drivers
+from harness.run.progress import Progress
+from harness.spec.loader import load_gameday, load_gamedays
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="run a game day: load + chaos + SLO verdicts + reports")
+    run.add_argument("gameday", help="a game day spec, e.g. gamedays/kill-model-replica.yaml")
+    run.add_argument("--defect", action="append", default=[], metavar="NAME",
+                     help="start the local stack with this defect switched on (repeatable)")
+    run.add_argument("--stack-name", help="local target: which stack to use or start (default: the spec's)")
+    run.add_argument("--base-port", type=int, help="local target: port block when the stack is started")
+    run.add_argument("--reports", default="reports/runs", help="where run directories go (default reports/runs)")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check game day specs; exit 2 listing every problem")
+    validate.add_argument("gamedays", nargs="+", metavar="FILE")
+    validate.add_argument("--no-chaos-validate", action="store_true",
+                          help="skip running `chaos validate` on the experiments (faster)")
+    validate.set_defaults(func=cmd_validate)
+
+
+def cmd_validate(args) -> int:
+    specs = load_gamedays(args.gamedays, check_experiments=not args.no_chaos_validate)
+    for spec in specs:
+        print(f"{spec.path}: ok ({len(spec.slos)} SLOs, {len(spec.chaos)} chaos block(s), "
+              f"{spec.load.duration:g}s of {spec.load.shape})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    gameday = load_gameday(args.gameday)
+    if gameday.target.kind == "local" and args.defect:
+        from stack.config import DEFECTS
+
+        bad = [d for d in args.defect if d not in DEFECTS]
+        if bad:
+            raise SpecError([f"--defect '{d}': unknown defect (known: {', '.join(sorted(DEFECTS))})" for d in bad])
+    run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
+    progress = Progress()
+    progress.line(f"game day '{gameday.name}' -> {run_dir}")
+    options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
+    orchestrator.run(gameday, run_dir, real_drivers(options), progress)
+    return finish(run_dir, progress)
+
+
+def finish(run_dir: Path, progress: Progress) -> int:
+    """Analyse the run directory, write every report, print the verdicts; return the exit code."""
+    from harness.report import summary_line, verdict_table, write_reports
+
+    written = write_reports(run_dir)
+    progress.line(verdict_table(written.analysis))
+    progress.line(summary_line(written.analysis))
+    progress.line(f"report: {written.html}")
+    return written.exit_code

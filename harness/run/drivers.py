@@ -1,0 +1,86 @@
+"""The real children of a run, made from the spec: target, sink reader, Locust, `chaos run`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import TargetError
+from harness.run.chaos_driver import ChaosDriver
+from harness.run.load_driver import LocustDriver, locust_argv
+from harness.run.orchestrator import Drivers, RunContext
+from harness.spec.models import ChaosBlock, HttpTarget, LocalTarget
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices that are not part of the spec."""
+
+    stack_name: str | None = None
+    base_port: int | None = None
+    defects: tuple[str, ...] = ()
+
+
+class SinkDriver:
+    """The ledger's sink reader as a child process (harness.load.sink)."""
+
+    def __init__(self, run_dir: Path, argv: list[str]):
+        self.run_dir, self.argv, self.process = run_dir, argv, None
+
+    def start(self) -> None:
+        from harness.load.sink import SinkProcess
+
+        self.process = SinkProcess(self.run_dir, self.argv)
+        try:
+            self.process.wait_ready()
+        except RuntimeError as exc:
+            raise TargetError(f"the data-flow sink reader did not start: {exc}") from None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def describe(self) -> str:
+        return " ".join(self.argv)
+
+
+def real_drivers(options: RunOptions) -> Drivers:
+    return Drivers(target=lambda ctx: _target(ctx, options), load=_load, sink=_sink, chaos=_chaos)
+
+
+def _target(ctx: RunContext, options: RunOptions):
+    spec = ctx.gameday.target
+    if isinstance(spec, LocalTarget):
+        from harness.targets.local import LocalRun
+
+        return LocalRun(options.stack_name or spec.stack, (*spec.defects, *options.defects), options.base_port)
+    if isinstance(spec, HttpTarget):
+        from harness.targets.http import HttpRun
+
+        return HttpRun(spec.base_url)
+    raise TargetError(f"target kind '{spec.kind}' cannot run here yet; use local or http")
+
+
+def _sink(ctx: RunContext):
+    """The spec's sink reader; a local target fills in what it knows (the broker's address)."""
+    spec, default = ctx.gameday.load.sink, ctx.target.sink_argv()
+    if spec is None:
+        return SinkDriver(ctx.run_dir, default) if default else None
+    options = dict(spec.options)
+    if spec.kind == "kafka" and "bootstrap" not in options and default:
+        options["bootstrap"] = default[default.index("--bootstrap") + 1]
+    argv = ["--kind", spec.kind]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return SinkDriver(ctx.run_dir, argv)
+
+
+def _load(ctx: RunContext):
+    load = ctx.gameday.load
+    argv = locust_argv(ctx.gameday.resolve(load.profile).resolve(), ctx.target.host, ctx.run_dir, load.shape,
+                       load.duration, load.params, load.processes, load.options)
+    return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **ctx.target.env()})
+
+
+def _chaos(ctx: RunContext, block: ChaosBlock):
+    return ChaosDriver(ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()})

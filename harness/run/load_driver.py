@@ -1,0 +1,105 @@
+"""The Locust child: `locust --headless` with the gameday plugin injected.
+
+The orchestrator never imports locust (its gevent monkey-patching would change
+the orchestrator's threads and sockets); it runs Locust as a child in its own
+session and talks to it through files in the run directory: samples/ and
+events.jsonl (appended by the plugin) and live.json (rewritten every second).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import harness.load
+
+INJECT = Path(harness.load.__file__).with_name("inject.py")
+
+
+class LoadDriver(Protocol):
+    """What the orchestrator needs from a load generator."""
+
+    def start(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
+    def stop(self, timeout: float = 15.0) -> int | None: ...
+    def live(self) -> Mapping[str, Any] | None: ...
+
+
+def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: float,
+                params: Mapping[str, float], processes: int | None, options: Mapping[str, Any]) -> list[str]:
+    """The locust command line: plugin first, then the profile, shape options as --gameday-*."""
+    argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{profile}", "--headless", "--host", host,
+            "--gameday-run-dir", str(run_dir), "--gameday-shape", shape, "--gameday-duration", f"{duration:g}",
+            # a backstop only: the shape ends the test at `duration`
+            "--run-time", f"{int(duration) + 30}s", "--stop-timeout", "5", "--only-summary",
+            "--loglevel", "WARNING"]
+    for key, value in params.items():
+        argv += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    if processes and processes > 1:
+        argv += ["--processes", str(processes)]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+class LocustDriver:
+    """Runs one Locust child for one run; output goes to <run_dir>/locust.log."""
+
+    def __init__(self, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None):
+        self.argv, self.run_dir = argv, Path(run_dir)
+        self.env = {**(os.environ if env is None else env), "GAMEDAY_RUN_DIR": str(self.run_dir)}
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.run_dir / "locust.log", "ab") as log:
+            self._proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True, cwd=self.run_dir)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc else None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self._proc.wait(timeout) if self._proc else None
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM the Locust group (it stops users and writes its last second), SIGKILL if it hangs."""
+        if not self.running:
+            return self.returncode
+        _signal_group(self._proc.pid, signal.SIGTERM)
+        code = self.wait(timeout)
+        if code is None:
+            _signal_group(self._proc.pid, signal.SIGKILL)
+            code = self.wait(5)
+        return code
+
+    def live(self) -> Mapping[str, Any] | None:
+        from harness.load.live import read_live
+
+        try:
+            return read_live(self.run_dir)
+        except ValueError:  # a torn read cannot happen (atomic rename), but a bad file must not kill the run
+            return None
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,294 @@
+"""The orchestrator: one game day from spec to verdict, as a list of named steps.
+
+    prepare run dir ▶ target up ▶ sink start ▶ load start ▶ warmup ▶ baseline
+      ▶ chaos blocks (guardrails watched every second) ▶ recovery ▶ load end
+    finally: chaos interrupt (rollbacks) ▶ load stop ▶ sink stop ▶ target down ▶ run-end
+    then: analysis ▶ reports
+
+Every step goes on the timeline. The teardown steps sit in `finally`, so a
+failure, a guardrail abort, SIGINT or SIGTERM still rolls back the faults, stops
+the load and the stack, and writes a report. Signals only set a flag that the
+main loop checks every 200 ms, so teardown never runs inside a signal handler.
+
+The orchestrator talks to the load generator and to Chaos Toolkit through
+`LoadDriver` and `ChaosDriver`-shaped objects that `Drivers` makes, so a unit
+test can hand it fakes; real runs use the Locust and `chaos run` children.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from harness.errors import GamedayError, HarnessError, RunInterrupted, TargetError
+from harness.run import guardrail
+from harness.run.progress import Progress
+from harness.run.timeline import Timeline
+from harness.spec.models import ChaosBlock, GameDay
+
+TICK_S = 0.2
+SINK_GRACE_S = 5.0   # keep reading the pipeline's output this long after the load stops
+
+
+@dataclass
+class RunContext:
+    """What the steps share while a run is going."""
+
+    gameday: GameDay
+    run_dir: Path
+    timeline: Timeline
+    progress: Progress
+    env: dict[str, str]
+    target: Any = None                 # a started target handle (see harness.run.targets)
+    load: Any = None
+    sink: Any = None
+    chaos: Any = None
+    load_started: float = 0.0
+    status: str = "completed"
+    stop: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """Factories for the children of a run; tests replace them with fakes."""
+
+    target: Callable[[RunContext], Any]
+    load: Callable[[RunContext], Any]
+    sink: Callable[[RunContext], Any]
+    chaos: Callable[[RunContext, ChaosBlock], Any]
+
+
+def new_run_dir(root: str | Path, name: str) -> Path:
+    """reports/runs/<UTC timestamp>-<name>/, unique even for two runs in one second."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(root) / f"{stamp}-{name}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress) -> str:
+    """Run `gameday` into `run_dir`; return the run status (completed|aborted|interrupted|target-failed|crashed).
+
+    Never raises for a failure of the target or of a child: the status says it,
+    and the timeline and samples written so far stay on disk.
+    """
+    ctx = RunContext(gameday, run_dir, Timeline(run_dir), progress, dict(os.environ))
+    _copy_spec(gameday, run_dir)
+    restore = _catch_signals(ctx)
+    ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid())
+    try:
+        _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
+        _step(ctx, "sink-start", lambda: _sink_start(ctx, drivers))
+        _step(ctx, "load-start", lambda: _load_start(ctx, drivers))
+        _warmup(ctx)
+        for block in gameday.chaos:
+            _chaos_block(ctx, drivers, block)
+        _until_load_end(ctx)
+    except RunInterrupted as exc:
+        ctx.status = "aborted" if ctx.stop_reason == "guardrail" else "interrupted"
+        progress.line(f"run {ctx.status}: {exc}")
+    except TargetError as exc:
+        ctx.status = "target-failed"
+        ctx.timeline.emit("harness", "error", "target", message=str(exc))
+        progress.line(f"target failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a harness bug must still roll back and report
+        ctx.status = "crashed"
+        ctx.timeline.emit("harness", "error", type(exc).__name__, message=str(exc))
+        progress.line(f"harness error: {type(exc).__name__}: {exc}")
+    finally:
+        _teardown(ctx)
+        restore()
+    return ctx.status
+
+
+def _step(ctx: RunContext, name: str, action: Callable[[], None]) -> None:
+    _check_stop(ctx)
+    ctx.progress.line(f"{name} ...")
+    action()
+
+
+def _copy_spec(gameday: GameDay, run_dir: Path) -> None:
+    try:
+        shutil.copyfile(gameday.path, run_dir / "gameday.yaml")
+    except OSError as exc:
+        raise HarnessError(f"cannot copy the spec into {run_dir}: {exc}") from None
+
+
+def _catch_signals(ctx: RunContext) -> Callable[[], None]:
+    """SIGINT/SIGTERM set the stop flag; the loop turns it into RunInterrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        if not ctx.stop.is_set():
+            ctx.stop_reason = signal.Signals(signum).name
+            ctx.stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+def _check_stop(ctx: RunContext) -> None:
+    if ctx.stop.is_set():
+        raise RunInterrupted(f"stopped by {ctx.stop_reason}")
+
+
+def _sleep_until(ctx: RunContext, deadline: float, watch: Callable[[], None] | None = None) -> None:
+    """Sleep in small ticks until `deadline`, checking the stop flag and the load child."""
+    while time.time() < deadline:
+        _check_stop(ctx)
+        if watch:
+            watch()
+        ctx.progress.tick(ctx)
+        time.sleep(min(TICK_S, max(0.0, deadline - time.time())))
+    _check_stop(ctx)
+
+
+# ---- steps ------------------------------------------------------------------------
+def _target_up(ctx: RunContext, drivers: Drivers) -> None:
+    ctx.target = drivers.target(ctx)
+    ctx.target.up(ctx)
+    ctx.timeline.emit("target", "up", ctx.target.describe(), **ctx.target.detail())
+
+
+def _sink_start(ctx: RunContext, drivers: Drivers) -> None:
+    ctx.sink = drivers.sink(ctx)
+    if ctx.sink is not None:
+        ctx.sink.start()
+        ctx.timeline.emit("harness", "sink-start", ctx.sink.describe())
+
+
+def _load_start(ctx: RunContext, drivers: Drivers) -> None:
+    ctx.load = drivers.load(ctx)
+    ctx.load.start()
+    ctx.load_started = time.time()
+    ctx.timeline.emit("harness", "load-start", ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
+                      duration=ctx.gameday.load.duration)
+
+
+def _warmup(ctx: RunContext) -> None:
+    _sleep_until(ctx, ctx.load_started + ctx.gameday.warmup, lambda: _watch_load(ctx))
+    ctx.timeline.emit("harness", "warmup-end", "", warmup=ctx.gameday.warmup)
+
+
+def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
+    _sleep_until(ctx, ctx.load_started + block.start_after, lambda: _watch_load(ctx))
+    ctx.chaos = drivers.chaos(ctx, block)
+    ctx.chaos.start()
+    ctx.timeline.emit("harness", "chaos-start", block.experiment, pid=getattr(ctx.chaos, "pid", None))
+    ctx.progress.line(f"chaos: {block.experiment} started")
+    while ctx.chaos.running:
+        _check_stop(ctx)
+        _watch_load(ctx)
+        _watch_guardrails(ctx)
+        ctx.progress.tick(ctx)
+        time.sleep(TICK_S)
+    _chaos_end(ctx, block)
+
+
+def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
+    code = ctx.chaos.wait(0)
+    journal = ctx.chaos.journal() or {}
+    ctx.timeline.emit("harness", "chaos-end", block.experiment, returncode=code, status=journal.get("status"),
+                      deviated=journal.get("deviated"))
+    ctx.progress.line(f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
+                      + (" (steady state deviated)" if journal.get("deviated") else ""))
+    ctx.chaos = None
+
+
+def _until_load_end(ctx: RunContext) -> None:
+    deadline = ctx.load_started + ctx.gameday.load.duration
+    while time.time() < deadline and ctx.load.running:
+        _check_stop(ctx)
+        ctx.progress.tick(ctx)
+        time.sleep(TICK_S)
+    # the shape ends the test at `duration`; give Locust a moment to write its last second
+    ctx.load.wait(10)
+
+
+def _watch_load(ctx: RunContext) -> None:
+    if ctx.load is not None and not ctx.load.running:
+        code = ctx.load.returncode
+        raise HarnessError(f"the load generator exited early (exit {code}); see {ctx.run_dir / 'locust.log'}")
+
+
+def _watch_guardrails(ctx: RunContext) -> None:
+    if not ctx.gameday.guardrails:
+        return
+    breach = guardrail.check(ctx.gameday.guardrails, ctx.load.live())
+    if breach is None:
+        return
+    ctx.timeline.emit("guardrail", "abort", breach.guardrail.sli, observed=breach.observed,
+                      abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window,
+                      window_end=breach.window_end)
+    ctx.progress.line(f"guardrail: {breach.describe()}; aborting the chaos")
+    ctx.stop_reason = "guardrail"
+    ctx.chaos.interrupt()
+    raise RunInterrupted(f"guardrail breached: {breach.describe()}")
+
+
+# ---- teardown (always) --------------------------------------------------------------
+def _teardown(ctx: RunContext) -> None:
+    for name, action in (("chaos-rollback", _stop_chaos), ("load-stop", _stop_load),
+                         ("sink-stop", _stop_sink), ("target-down", _target_down)):
+        try:
+            action(ctx)
+        except Exception as exc:  # noqa: BLE001 - one failed teardown must not skip the others
+            ctx.timeline.emit("harness", "error", name, message=f"{type(exc).__name__}: {exc}")
+            ctx.progress.line(f"{name} failed: {exc}")
+            if ctx.status == "completed":
+                ctx.status = "crashed"
+    ctx.timeline.emit("harness", "run-end", ctx.gameday.name, status=ctx.status)
+    ctx.timeline.close()
+
+
+def _stop_chaos(ctx: RunContext) -> None:
+    if ctx.chaos is None:
+        return
+    if ctx.chaos.running:
+        ctx.progress.line("chaos: interrupting; rollbacks run now")
+        ctx.chaos.interrupt()
+        if ctx.chaos.wait(120) is None:
+            ctx.chaos.kill()   # rollbacks hung: faults still expire by their TTL
+            ctx.timeline.emit("harness", "error", "chaos-rollback", message="rollbacks hung; killed chaos run")
+    ctx.timeline.emit("harness", "chaos-rollback", "", returncode=ctx.chaos.wait(0))
+    ctx.chaos = None
+
+
+def _stop_load(ctx: RunContext) -> None:
+    if ctx.load is None:
+        return
+    code = ctx.load.stop()
+    ctx.timeline.emit("harness", "load-stop", "", returncode=code)
+
+
+def _stop_sink(ctx: RunContext) -> None:
+    if ctx.sink is None:
+        return
+    if ctx.status == "completed":
+        time.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
+    ctx.sink.stop()
+    ctx.timeline.emit("harness", "sink-stop", "")
+
+
+def _target_down(ctx: RunContext) -> None:
+    if ctx.target is None:
+        return
+    ctx.target.down(ctx)
+    ctx.timeline.emit("target", "down", ctx.target.describe())
+
+
+def env_for_children(ctx: RunContext) -> Mapping[str, str]:
+    return {**ctx.env, "GAMEDAY_RUN_DIR": str(ctx.run_dir)}

@@ -1,0 +1,69 @@
+"""Progress of a running game day: a live status line on a terminal, plain lines in CI logs.
+
+On a TTY the status line (phase, time left, rps, p99, error rate) is redrawn in
+place about once a second. Elsewhere (CI) the same status is printed as a plain
+line every `plain_every_s` seconds, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+class Progress:
+    def __init__(self, stream: TextIO = sys.stdout, tty: bool | None = None, plain_every_s: float = 10.0):
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.plain_every_s = plain_every_s
+        self._last = 0.0
+        self._drawn = False
+
+    def line(self, message: str) -> None:
+        """A message that stays in the log."""
+        self._clear()
+        print(message, file=self.stream, flush=True)
+
+    def tick(self, ctx: Any) -> None:
+        """Redraw (TTY) or print (CI) the status of `ctx` if it is time to."""
+        now = time.time()
+        every = 1.0 if self.tty else self.plain_every_s
+        if now - self._last < every:
+            return
+        self._last = now
+        text = status_text(ctx, now)
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+            self._drawn = True
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self._drawn = False
+
+
+def phase_name(ctx: Any, now: float) -> str:
+    if not ctx.load_started:
+        return "starting"
+    if now < ctx.load_started + ctx.gameday.warmup:
+        return "warmup"
+    if ctx.chaos is not None:
+        return "fault"
+    started = [b for b in ctx.gameday.chaos if now >= ctx.load_started + b.start_after]
+    return "recovery" if started else "baseline"
+
+
+def status_text(ctx: Any, now: float) -> str:
+    left = max(0.0, ctx.load_started + ctx.gameday.load.duration - now) if ctx.load_started else ctx.gameday.load.duration
+    text = f"[{phase_name(ctx, now):<8}] {left:5.0f}s left"
+    live = ctx.load.live() if ctx.load is not None else None
+    overall = (((live or {}).get("windows") or {}).get("5s") or {}).get("overall") or {}
+    if overall.get("requests"):
+        p99 = overall.get("p99_ms")
+        text += (f" | {overall['throughput']:7.1f} rps | p99 {p99:7.1f} ms" if p99 is not None else "")
+        text += f" | errors {overall['error_rate']:6.2%}"
+    return text

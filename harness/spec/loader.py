@@ -1,0 +1,407 @@
+"""Load game day specs: YAML in, a frozen `GameDay` out, or `SpecError` listing every problem.
+
+    load_gameday(path, check_experiments=True) -> GameDay
+    load_gamedays(paths, ...) -> list[GameDay]      problems of all files in one SpecError
+
+Each problem reads `<file>: <yaml.path>: <message quoting the bad value>`. Any input
+at all, valid YAML or not, ends in either a GameDay or a SpecError; nothing else
+escapes (tests/spec/test_fuzz.py feeds it arbitrary text).
+
+Relative paths in a spec (profile, experiments) resolve against the first of: the
+spec's directory, its parent (so `gamedays/x.yaml` can name `loadprofiles/y.py`
+from the project root), and the current directory, in which they exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable
+
+import yaml
+
+from harness.errors import SpecError
+from harness.spec import catalogue
+from harness.spec.durations import parse_duration
+from harness.spec.models import (
+    PHASES, ChaosBlock, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec, Slo,
+)
+from harness.spec.reader import Node, Problems, child, number, strings, text
+from harness.spec.slo_expr import parse_objective, unit_problem
+from harness.spec import validate
+
+TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails")
+TARGET_KEYS = {
+    "local": ("kind", "stack", "defects"),
+    "http": ("kind", "base_url"),
+    "kubernetes": ("kind", "context", "namespace", "allowed_namespaces"),
+}
+# Shape parameters as `--gameday-*` option names with underscores. Kept here, not
+# imported from harness.load.shapes, because that module imports locust (and with
+# it gevent's monkey-patching), which the orchestrator process must never do.
+SHAPE_PARAMS = {
+    "constant_rate": ("rate",),
+    "ramp": ("rate", "rate_to", "over"),
+    "step": ("rate", "rate_step", "every", "rate_max"),
+    "spike": ("rate", "rate_peak", "at", "length"),
+    "diurnal": ("rate", "rate_max", "period"),
+    "steady": ("users",),
+}
+DURATION_PARAMS = ("over", "every", "at", "length", "period")
+OPTIONAL_PARAMS = ("spawn_rate", "pool", "behind_ms")
+ALL_PARAMS = tuple(dict.fromkeys(p for ps in SHAPE_PARAMS.values() for p in ps)) + OPTIONAL_PARAMS
+LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", *ALL_PARAMS)
+SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",)}
+
+
+def load_gameday(path: str | Path, *, check_experiments: bool = True, check_files: bool = True) -> GameDay:
+    """The GameDay in `path`, fully validated; SpecError with every problem otherwise.
+
+    `check_experiments=False` skips running `chaos validate` (seconds per experiment);
+    `check_files=False` also skips every check that reads other files (profiles,
+    experiments), for re-reading the resolved spec kept in a run directory.
+    """
+    problems = Problems(str(path))
+    gameday = _load(Path(path), problems, check_experiments and check_files, check_files)
+    if problems.items or gameday is None:
+        raise SpecError(problems.items or [f"{path}: could not be loaded"])
+    return gameday
+
+
+def load_gamedays(paths: Iterable[str | Path], **checks: bool) -> list[GameDay]:
+    """Every game day in `paths`; one SpecError listing the problems of all files."""
+    loaded, problems = [], []
+    for path in paths:
+        try:
+            loaded.append(load_gameday(path, **checks))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return loaded
+
+
+def _load(path: Path, problems: Problems, check_experiments: bool, check_files: bool) -> GameDay | None:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add("", f"cannot read the file ({exc.__class__.__name__}: {exc})")
+        return None
+    return parse_gameday(source, path, problems, check_experiments=check_experiments, check_files=check_files)
+
+
+def parse_gameday(source: str, path: Path, problems: Problems, *, check_experiments: bool = True,
+                  check_files: bool = True) -> GameDay | None:
+    """Parse spec text as if read from `path`, adding every problem to `problems`; the GameDay or None."""
+    data = _parse_yaml(source, problems)
+    if data is None:
+        return None
+    root = Node(data, "", problems)
+    children = root.mapping(TOP_KEYS)
+    if children is None:
+        return None
+    parsed = _sections(root, children, path)
+    base_dir = validate.base_dir(path, parsed["files"]) if check_files else str(path.parent)
+    context = validate.Context(problems, Path(base_dir), check_experiments, check_files)
+    validate.check(context, parsed)
+    return None if problems.items else _assemble(parsed, path, base_dir, data)
+
+
+def _parse_yaml(source: str, problems: Problems) -> Any:
+    try:
+        data = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        problems.add("", f"cannot parse YAML: {' '.join(str(exc).split())}")
+        return None
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        # PyYAML's constructors raise plain errors for values like `2020-99-99`.
+        problems.add("", f"cannot parse YAML: {exc}")
+        return None
+    if not isinstance(data, dict):
+        problems.add("", f"expected a mapping with name, target, load, slos..., got {type(data).__name__}")
+        return None
+    return data
+
+
+def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, Any]:
+    load, load_node = _load_spec(child(children, "load", root, required=True))
+    chaos = _chaos(child(children, "chaos", root))
+    parsed = {
+        "name": text(child(children, "name", root), default=path.stem),
+        "description": text(child(children, "description", root), default="") or "",
+        "target": _target(child(children, "target", root)),
+        "load": load, "load_node": load_node,
+        "chaos": chaos,
+        "warmup": _duration(child(children, "warmup", root), 0.0),
+        "slos": _slos(child(children, "slos", root), bool(chaos)),
+        "guardrails": _guardrails(child(children, "guardrails", root)),
+    }
+    parsed["files"] = [p for p in [load and load.profile, *(c.experiment for _, c in chaos)] if p]
+    return parsed
+
+
+def _duration(node: Node | None, default: float | None) -> float | None:
+    if node is None:
+        return default
+    return node.convert(parse_duration)
+
+
+def _target(node: Node | None):
+    if node is None:
+        return LocalTarget()
+    kind = node.value.get("kind", "local") if isinstance(node.value, dict) else None
+    if not isinstance(kind, str) or kind not in TARGET_KEYS:
+        if kind is not None:
+            node.problems.add(node.child_path("kind"), f"unknown target kind {kind!r}; expected local, http or kubernetes")
+        else:
+            node.mapping(())
+        return None
+    children = node.mapping(TARGET_KEYS[kind])
+    return {"local": _local, "http": _http, "kubernetes": _kubernetes}[kind](node, children)
+
+
+def _local(node: Node, children: dict[str, Node]) -> LocalTarget:
+    from stack.config import DEFECTS
+
+    defects_node = child(children, "defects", node)
+    defects = strings(defects_node)
+    for i, defect in enumerate(defects):
+        if defect not in DEFECTS:
+            node.problems.add(f"{node.path}.defects[{i}]", f"unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}")
+    return LocalTarget(text(child(children, "stack", node), "default"), defects)
+
+
+def _http(node: Node, children: dict[str, Node]) -> HttpTarget | None:
+    url_node = child(children, "base_url", node, required=True)
+    url = text(url_node)
+    if url and not url.startswith(("http://", "https://")):
+        url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
+    return HttpTarget(url.rstrip("/")) if url else None
+
+
+def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | None:
+    context = text(child(children, "context", node, required=True))
+    namespace_node = child(children, "namespace", node, required=True)
+    namespace = text(namespace_node)
+    allowed = strings(child(children, "allowed_namespaces", node, required=True))
+    if namespace and allowed and namespace not in allowed:
+        namespace_node.fail(f"namespace {namespace!r} is not in allowed_namespaces {list(allowed)}")
+    if context and namespace and allowed:
+        return KubernetesTarget(context, namespace, allowed)
+    return None
+
+
+def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
+    if node is None:
+        return None, None
+    children = node.mapping(LOAD_KEYS)
+    if children is None:
+        return None, node
+    profile = text(child(children, "profile", node, required=True))
+    shape_node = child(children, "shape", node)
+    shape = text(shape_node, "constant_rate")
+    if shape not in SHAPE_PARAMS:
+        shape_node.fail(f"unknown shape {shape!r}; expected one of {', '.join(SHAPE_PARAMS)}")
+        shape = None
+    duration = _duration(child(children, "duration", node, required=True), None)
+    if duration == 0:
+        children["duration"].fail("must be longer than 0s")
+    params = _params(node, children, shape)
+    processes = _processes(child(children, "processes", node))
+    options = _options(child(children, "options", node))
+    sink = _sink(child(children, "sink", node))
+    if profile is None:
+        return None, node
+    # Built even when other fields had problems (already reported), so the checks
+    # that need the profile still run in this pass; the GameDay is not assembled.
+    return LoadSpec(profile, shape or "", duration or 0.0, MappingProxyType(params or {}), processes, options,
+                    sink), node
+
+
+def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[str, float] | None:
+    required = SHAPE_PARAMS.get(shape, ())
+    params, ok = {}, True
+    for name in ALL_PARAMS:
+        param = child(children, name, node, required=name in required)
+        if param is None:
+            ok = ok and name not in required
+            continue
+        if shape is not None and name not in required and name not in OPTIONAL_PARAMS:
+            param.fail(f"{name!r} does not apply to shape {shape!r}, which takes {', '.join(required)}")
+        value = _duration(param, None) if name in DURATION_PARAMS else number(param)
+        ok = ok and value is not None
+        params[name] = value
+    return params if ok else None
+
+
+def _processes(node: Node | None) -> int | None:
+    if node is None:
+        return None
+    if isinstance(node.value, bool) or not isinstance(node.value, int) or node.value < 1:
+        node.fail(f"expected a whole number >= 1, got {node.value!r}")
+        return None
+    return node.value
+
+
+def _options(node: Node | None) -> MappingProxyType:
+    if node is None:
+        return MappingProxyType({})
+    if not isinstance(node.value, dict):
+        node.fail(f"expected a mapping of profile options, got {node.value!r}")
+        return MappingProxyType({})
+    for key, value in node.value.items():
+        if not isinstance(value, (str, int, float, bool)):
+            node.problems.add(node.child_path(str(key)), f"expected a string, number or boolean, got {value!r}")
+    return MappingProxyType({str(k): v for k, v in node.value.items()})
+
+
+def _sink(node: Node | None) -> SinkSpec | None:
+    if node is None:
+        return None
+    if not isinstance(node.value, dict):
+        node.fail(f"expected a mapping such as {{kind: kafka, topic: scores}}, got {node.value!r}")
+        return None
+    kind = node.value.get("kind")
+    if not isinstance(kind, str) or kind not in SINK_REQUIRED:
+        node.problems.add(node.child_path("kind"), f"unknown sink kind {kind!r}; expected kafka, http or callable")
+        return None
+    for key in SINK_REQUIRED[kind]:
+        if not isinstance(node.value.get(key), str):
+            node.problems.add(node.child_path(key), f"is required for a {kind} sink")
+    options = {str(k): v for k, v in node.value.items() if k != "kind"}
+    return SinkSpec(kind, MappingProxyType(options))
+
+
+def _chaos(node: Node | None) -> list[tuple[str, ChaosBlock]]:
+    if node is None:
+        return []
+    nodes = node.items() if isinstance(node.value, list) else [node]
+    blocks = []
+    for item in nodes:
+        children = item.mapping(("experiment", "start_after"))
+        if children is None:
+            continue
+        experiment = text(child(children, "experiment", item, required=True))
+        start_after = _duration(child(children, "start_after", item, required=True), None)
+        if experiment and start_after is not None:
+            blocks.append((item.path, ChaosBlock(experiment, start_after)))
+    return blocks
+
+
+def _slos(node: Node | None, has_chaos: bool) -> list[tuple[str, Slo]]:
+    if node is None:
+        return []
+    slos = []
+    for item in node.items():
+        slo = _slo(item, has_chaos)
+        if slo is not None:
+            slos.append((item.path, slo))
+    return slos
+
+
+def _slo(item: Node, has_chaos: bool) -> Slo | None:
+    children = item.mapping(("sli", "phase", "endpoint", "objective", "T"))
+    if children is None:
+        return None
+    objective_node = child(children, "objective", item, required=True)
+    objective = objective_node.convert(parse_objective) if objective_node else None
+    sli = _sli_name(item, children, objective)
+    phase = _phase(item, children, sli, has_chaos)
+    endpoint = text(child(children, "endpoint", item))
+    apdex_t = _apdex_t(item, children, sli)
+    if sli and endpoint and not catalogue.per_endpoint(sli):
+        children["endpoint"].fail(f"{sli!r} is measured for the whole run, not per endpoint; remove 'endpoint'")
+    if sli and objective:
+        problem = unit_problem(objective, catalogue.kind_of(sli))
+        if problem:
+            objective_node.fail(problem)
+    if None in (sli, phase, objective) or (catalogue.base_name(sli) == "apdex" and apdex_t is None):
+        return None
+    return Slo(sli, phase, objective, endpoint, apdex_t)
+
+
+def _sli_name(item: Node, children: dict[str, Node], objective) -> str | None:
+    sli_node = child(children, "sli", item)
+    implied = objective.implied_sli if objective else None
+    if sli_node is None:
+        if implied:
+            return implied
+        item.problems.add(item.child_path("sli"), "is required (or write the objective as 'p(99) < 300ms')")
+        return None
+    sli = text(sli_node)
+    if sli is None:
+        return None
+    if catalogue.kind_of(sli) is None:
+        sli_node.fail(f"unknown SLI {sli!r}; expected one of {catalogue.known_names()}")
+        return None
+    if implied and catalogue.base_name(sli) == "latency" and implied != sli:
+        children["objective"].fail(f"{objective.text!r} implies {implied!r} but sli is {sli!r}")
+        return None
+    return sli
+
+
+def _phase(item: Node, children: dict[str, Node], sli: str | None, has_chaos: bool) -> str | None:
+    default = "recovery" if sli == "recovery_time" else "run"
+    phase_node = child(children, "phase", item)
+    phase = text(phase_node, default)
+    if phase not in PHASES:
+        hint = "; warmup is left out of every SLI" if phase == "warmup" else ""
+        phase_node.fail(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}{hint}")
+        return None
+    if phase in ("fault", "recovery") and not has_chaos:
+        (phase_node or item).fail(f"phase {phase!r} needs a chaos experiment, and this game day has none")
+    if sli == "recovery_time" and phase != "recovery":
+        phase_node.fail(f"recovery_time is measured after the fault; use phase 'recovery', not {phase!r}")
+    return phase
+
+
+def _apdex_t(item: Node, children: dict[str, Node], sli: str | None) -> float | None:
+    t_node = child(children, "T", item)
+    t_value = _duration(t_node, None)
+    if sli is None or catalogue.base_name(sli) != "apdex":
+        if t_node is not None:
+            t_node.fail("T applies only to the apdex SLI")
+        return None
+    try:
+        in_name = catalogue.apdex_t(sli)
+    except ValueError as exc:
+        children["sli"].fail(str(exc))
+        return None
+    if in_name is not None and t_value is not None and in_name != t_value:
+        t_node.fail(f"T {t_node.value!r} contradicts {sli!r}")
+    if in_name is None and t_value is None and t_node is None:
+        item.problems.add(item.child_path("T"), "apdex needs a T: write 'apdex(0.3s)' or add 'T: 0.3s'")
+    return in_name if in_name is not None else t_value
+
+
+def _guardrails(node: Node | None) -> list[tuple[str, Guardrail]]:
+    if node is None:
+        return []
+    guardrails = []
+    for item in node.items():
+        children = item.mapping(("sli", "window", "abort_if", "endpoint"))
+        if children is None:
+            continue
+        sli_node = child(children, "sli", item, required=True)
+        sli = text(sli_node)
+        if sli and not (catalogue.kind_of(sli) and catalogue.per_second(sli)):
+            sli_node.fail(f"{sli!r} cannot be watched live; use error_rate, availability, throughput or latency.pN")
+            sli = None
+        window = _duration(child(children, "window", item, required=True), None)
+        abort_node = child(children, "abort_if", item, required=True)
+        abort_if = abort_node.convert(parse_objective) if abort_node else None
+        if sli and abort_if and unit_problem(abort_if, catalogue.kind_of(sli)):
+            abort_node.fail(unit_problem(abort_if, catalogue.kind_of(sli)))
+        endpoint = text(child(children, "endpoint", item))
+        if sli and window and abort_if:
+            guardrails.append((item.path, Guardrail(sli, window, abort_if, endpoint)))
+    return guardrails
+
+
+def _assemble(parsed: dict[str, Any], path: Path, base_dir: str, raw: dict) -> GameDay:
+    return GameDay(
+        name=parsed["name"], path=str(path), target=parsed["target"], load=parsed["load"],
+        chaos=tuple(c for _, c in parsed["chaos"]), warmup=parsed["warmup"],
+        slos=tuple(s for _, s in parsed["slos"]), guardrails=tuple(g for _, g in parsed["guardrails"]),
+        description=parsed["description"], base_dir=base_dir, raw=MappingProxyType(raw),
+    )

@@ -1,0 +1,137 @@
+"""The game day, as frozen dataclasses. `loader.load_gameday` builds them; nothing else should.
+
+Every duration is in seconds and every path is as written in the spec, resolved
+against the spec file's directory's parent project by the loader (see `GameDay.base_dir`).
+Mappings (`params`, `options`) are read-only views: a spec is not edited after loading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from harness.spec.slo_expr import Objective
+
+PHASES = ("baseline", "fault", "recovery", "run")
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """The reference stack, started and stopped by the harness."""
+
+    stack: str = "default"
+    defects: tuple[str, ...] = ()
+    kind: str = "local"
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    """A stack someone else runs, reached at `base_url`."""
+
+    base_url: str
+    kind: str = "http"
+
+
+@dataclass(frozen=True)
+class KubernetesTarget:
+    """A namespace of a cluster, reached through kubeconfig `context`; only `allowed_namespaces` are touched."""
+
+    context: str
+    namespace: str
+    allowed_namespaces: tuple[str, ...]
+    kind: str = "kubernetes"
+
+
+Target = LocalTarget | HttpTarget | KubernetesTarget
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Where the data-flow ledger reads produced events back: kafka | http | callable, plus its options."""
+
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The Locust side. `params` are the shape's numbers keyed like the `--gameday-*` options
+    with underscores (`rate`, `rate_to`, `over`, `users`, ...), durations already in seconds;
+    `options` are extra profile options passed through as `--<key>` flags."""
+
+    profile: str
+    shape: str
+    duration: float
+    params: Mapping[str, float] = field(default_factory=_empty)
+    processes: int | None = None
+    options: Mapping[str, Any] = field(default_factory=_empty)
+    sink: SinkSpec | None = None
+
+
+@dataclass(frozen=True)
+class ChaosBlock:
+    """One experiment, started `start_after` seconds after the load starts."""
+
+    experiment: str
+    start_after: float
+
+
+@dataclass(frozen=True)
+class Slo:
+    """An objective on an SLI in a phase. `endpoint` None means all endpoints together.
+    `apdex_t` is T in seconds for apdex SLIs (from `apdex(T)` or the SLO's `T:`)."""
+
+    sli: str
+    phase: str
+    objective: Objective
+    endpoint: str | None = None
+    apdex_t: float | None = None
+
+    @property
+    def label(self) -> str:
+        """A stable one-line name, e.g. 'latency.p99[POST /v1/score]@baseline < 150ms'."""
+        where = f"[{self.endpoint}]" if self.endpoint else ""
+        return f"{self.sli}{where}@{self.phase} {self.objective.text}"
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """Abort the chaos when `abort_if` holds for the live SLI over the last `window` seconds."""
+
+    sli: str
+    window: float
+    abort_if: Objective
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class GameDay:
+    """A loaded, validated game day. `path` is the spec file; `base_dir` is what relative paths resolve against."""
+
+    name: str
+    path: str
+    target: Target
+    load: LoadSpec
+    chaos: tuple[ChaosBlock, ...] = ()
+    warmup: float = 0.0
+    slos: tuple[Slo, ...] = ()
+    guardrails: tuple[Guardrail, ...] = ()
+    description: str = ""
+    base_dir: str = "."
+    raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
+
+    def resolve(self, relative: str) -> Path:
+        """A spec path (profile, experiment) as a path on disk."""
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def apdex_ts(self) -> tuple[float, ...]:
+        """Every apdex T the SLOs ask for, in seconds (the analysis computes these)."""
+        return tuple(sorted({s.apdex_t for s in self.slos if s.apdex_t is not None}))

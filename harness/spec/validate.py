@@ -1,0 +1,146 @@
+"""Checks of a game day that look beyond the YAML: files, endpoints, timing, `chaos validate`.
+
+`check(context, parsed)` runs every check on whatever parsed, so a spec with a
+typo in one SLO still gets its missing experiment reported in the same pass.
+Each check adds `<file>: <yaml.path>: <message>` lines to `context.problems`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.spec.profile_scan import ProfileFacts, scan_profile
+from harness.spec.reader import Problems
+
+CHAOS_VALIDATE_TIMEOUT_S = 60
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class Context:
+    problems: Problems
+    base_dir: Path
+    check_experiments: bool = True
+    check_files: bool = True
+
+
+def base_dir(spec_path: Path, files: list[str]) -> str:
+    """The directory relative spec paths resolve against (see harness.spec.loader's docstring)."""
+    spec_dir = spec_path.parent
+    candidates = (spec_dir, spec_dir.parent, Path.cwd())
+    # The directory where most named files exist; a missing file then gets reported
+    # against the directory where its siblings are.
+    found = [sum((c / f).exists() for f in files) for c in candidates]
+    return str(candidates[found.index(max(found))])
+
+
+def check(context: Context, parsed: dict[str, Any]) -> None:
+    """Every check below, on the parts of the spec that parsed."""
+    facts = check_profile(context, parsed) if context.check_files else None
+    if facts is not None:
+        check_endpoints(context, parsed, facts.endpoints)
+        check_correctness(context, parsed, facts.checks_correctness)
+    if context.check_files:
+        check_experiments(context, parsed)
+    check_timing(context, parsed)
+
+
+def check_profile(context: Context, parsed: dict[str, Any]) -> ProfileFacts | None:
+    """Facts about the load profile; reports a missing or unparseable file."""
+    load = parsed["load"]
+    if load is None:
+        return None
+    path = _resolve(context, load.profile)
+    if not path.is_file():
+        context.problems.add("load.profile", f"profile {load.profile!r} not found (looked for {path})")
+        return None
+    try:
+        return scan_profile(path.read_text(encoding="utf-8"))
+    except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+        context.problems.add("load.profile", f"profile {load.profile!r} is not valid Python: {exc}")
+        return None
+
+
+def check_endpoints(context: Context, parsed: dict[str, Any], endpoints: frozenset[str] | None) -> None:
+    """SLO and guardrail endpoints must be ones the profile requests (unknowable sets accept any)."""
+    if endpoints is None:
+        return
+    for path, item in [*parsed["slos"], *parsed["guardrails"]]:
+        if item.endpoint and item.endpoint not in endpoints:
+            known = ", ".join(sorted(endpoints)) or "none found"
+            context.problems.add(f"{path}.endpoint", f"unknown endpoint {item.endpoint!r}; the profile requests {known}")
+
+
+def check_correctness(context: Context, parsed: dict[str, Any], checks: bool) -> None:
+    """A correctness SLO needs a profile that checks responses, or it could only ever be no-data."""
+    if checks:
+        return
+    profile = parsed["load"].profile
+    for path, slo in parsed["slos"]:
+        if slo.sli == "correctness":
+            context.problems.add(f"{path}.sli", f"'correctness' needs response checks, and profile {profile!r} has none; "
+                                 "call harness.load.mark_correct(response, ok) in a catch_response block, "
+                                 "or drop this SLO")
+
+
+def check_experiments(context: Context, parsed: dict[str, Any]) -> None:
+    """Each experiment file exists and (unless skipped) passes the real `chaos validate`."""
+    for path, block in parsed["chaos"]:
+        file = _resolve(context, block.experiment)
+        if not file.is_file():
+            context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r} not found (looked for {file})")
+        elif context.check_experiments:
+            error = chaos_validate(file)
+            if error:
+                context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r} fails chaos validate: {error}")
+
+
+def chaos_validate(path: Path) -> str | None:
+    """None when `chaos validate path` succeeds, else its error lines (or why it could not run)."""
+    chaos = shutil.which("chaos")
+    if chaos is None:
+        return "the `chaos` command is not installed (pip install chaostoolkit)"
+    try:
+        result = subprocess.run([chaos, "--no-version-check", "--no-log-file", "validate", str(path)],
+                                capture_output=True, text=True, timeout=CHAOS_VALIDATE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {CHAOS_VALIDATE_TIMEOUT_S}s"
+    if result.returncode == 0:
+        return None
+    lines = _ANSI.sub("", result.stdout + result.stderr).splitlines()
+    errors = [line.split("ERROR]", 1)[1].strip() for line in lines if "ERROR]" in line]
+    return "; ".join(errors) or (lines[-1] if lines else f"exit {result.returncode}")
+
+
+def check_timing(context: Context, parsed: dict[str, Any]) -> None:
+    """Warmup, chaos starts and the load's duration must leave a baseline and fit inside the load."""
+    load, warmup = parsed["load"], parsed["warmup"]
+    if load is None or warmup is None or not load.duration:
+        return
+    if warmup >= load.duration:
+        context.problems.add("warmup", f"warmup {warmup:g}s leaves no time: the load lasts {load.duration:g}s")
+    previous = None
+    for path, block in parsed["chaos"]:
+        _check_start(context, path, block.start_after, warmup, load.duration, previous)
+        previous = block.start_after
+
+
+def _check_start(context: Context, path: str, start: float, warmup: float, duration: float,
+                 previous: float | None) -> None:
+    where = f"{path}.start_after"
+    if start >= duration:
+        context.problems.add(where, f"chaos starts at {start:g}s, after the load ends at {duration:g}s")
+    elif start <= warmup:
+        context.problems.add(where, f"chaos starts at {start:g}s, within the {warmup:g}s warmup: there is no baseline")
+    if previous is not None and start <= previous:
+        context.problems.add(where, f"chaos blocks run in sequence: {start:g}s is not after the previous {previous:g}s")
+
+
+def _resolve(context: Context, relative: str) -> Path:
+    path = Path(relative)
+    return path if path.is_absolute() else context.base_dir / path

@@ -1,0 +1,78 @@
+"""The gameday control writes the timeline as it happens, and lines up with the journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from harness.chaos import control
+
+CONTROLS = [{"name": "gameday", "provider": {"type": "python", "module": "harness.chaos.control"}}]
+
+
+def test_emit_appends_one_json_line_per_event(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_RUN_DIR", str(tmp_path))
+    control.emit("activity-start", "a", {"phase": "method"}, ts=1.5)
+    control.emit("activity-end", "a")
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert lines[0] == {"ts": 1.5, "source": "chaos", "kind": "activity-start", "name": "a", "detail": {"phase": "method"}}
+    assert lines[1]["kind"] == "activity-end" and lines[1]["ts"] > 1e9
+
+
+def test_emit_does_nothing_without_a_run_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("GAMEDAY_RUN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert control.emit("activity-start", "a") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def write_experiment(path: Path) -> Path:
+    """A stack-free experiment: python probes/actions from the standard library, with pauses."""
+    def act(name, func, args, kind="action", pauses=None):
+        a = {"type": kind, "name": name, "provider": {"type": "python", "module": "os.path", "func": func,
+                                                      "arguments": args}}
+        if kind == "probe":
+            a["tolerance"] = True
+        if pauses:
+            a["pauses"] = pauses
+        return a
+    doc = {"title": "timeline", "description": "stack-free", "controls": CONTROLS,
+           "steady-state-hypothesis": {"title": "tmp exists", "probes": [act("tmp", "isdir", {"s": "/tmp"}, "probe")]},
+           "method": [act("first", "exists", {"path": "/"}, pauses={"before": 0.3, "after": 0.2}),
+                      act("second", "exists", {"path": "/tmp"})],
+           "rollbacks": [act("undo", "exists", {"path": "/"})]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def test_events_line_up_with_the_journal_within_100ms(tmp_path):
+    experiment = write_experiment(tmp_path / "exp.json")
+    env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
+    chaos = Path(sys.executable).with_name("chaos")
+    subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "run", "--rollback-strategy=always",
+                    "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
+                   env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    runs = journal["steady_states"]["before"]["probes"] + journal["run"] + journal["rollbacks"] \
+        + journal["steady_states"]["after"]["probes"]
+    starts = [e for e in events if e["kind"] == "activity-start"]
+    ends = [e for e in events if e["kind"] == "activity-end"]
+    assert len(starts) == len(ends) == len(runs) == 5
+    ordered = sorted(runs, key=lambda r: r["start"])
+    for run, start, end in zip(ordered, starts, ends):
+        assert start["name"] == end["name"] == run["activity"]["name"]
+        assert abs(start["ts"] - epoch(run["start"])) < 0.1
+        assert abs(end["ts"] - epoch(run["end"])) < 0.1
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "experiment-start" and kinds[-1] == "experiment-end"
+    assert events[-1]["detail"]["status"] == "completed"
+    assert [e["detail"]["phase"] for e in starts] == ["hypothesis", "method", "method", "hypothesis", "rollback"]

@@ -1,0 +1,83 @@
+"""ChaosDriver runs the real `chaos run`; SIGINT to its group stops the method and plays rollbacks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from harness.run.chaos_driver import ChaosDriver, declares_control
+
+CONTROLS = [{"name": "gameday", "provider": {"type": "python", "module": "harness.chaos.control"}}]
+
+
+def experiment(path: Path, with_control: bool = True, pause: float = 30) -> Path:
+    """A stack-free experiment whose method sleeps in a `process` action, so it can be interrupted."""
+    def act(name, args, kind="action", pauses=None):
+        a = {"type": kind, "name": name, "provider": {"type": "process", "path": "sleep", "arguments": args}}
+        if pauses:
+            a["pauses"] = pauses
+        return a
+    doc = {"title": "driver", "description": "stack-free",
+           "method": [act("long-sleep", str(pause))],
+           "rollbacks": [act("rollback-sleep", "0")]}
+    if with_control:
+        doc["controls"] = CONTROLS
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def events(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def wait_for_event(run_dir: Path, kind: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (run_dir / "events.jsonl").exists() and any(e["kind"] == kind for e in events(run_dir)):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind} event in {run_dir} after {timeout}s")
+
+
+def test_completed_run_writes_journal_and_exits_zero(tmp_path):
+    driver = ChaosDriver(experiment(tmp_path / "e.json", pause=0), tmp_path / "run")
+    driver.start()
+    assert driver.wait(60) == 0
+    assert driver.status == "completed" and not driver.running
+    assert driver.journal()["rollbacks"][0]["activity"]["name"] == "rollback-sleep"
+
+
+def test_interrupt_runs_rollbacks_even_when_the_parent_ignores_sigint(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # as under a non-interactive shell
+    try:
+        driver = ChaosDriver(experiment(tmp_path / "e.json"), tmp_path / "run")
+        driver.start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    wait_for_event(tmp_path / "run", "activity-start")
+    started = time.monotonic()
+    driver.interrupt()
+    assert driver.wait(30) is not None
+    assert time.monotonic() - started < 10          # the 30 s sleep did not run out
+    assert driver.interrupted and driver.status == "interrupted"
+    assert [r["activity"]["name"] for r in driver.journal()["rollbacks"]] == ["rollback-sleep"]
+    assert "rollback-start" in [e["kind"] for e in events(tmp_path / "run")]
+
+
+def test_control_is_added_when_the_experiment_does_not_declare_it(tmp_path):
+    path = experiment(tmp_path / "e.json", with_control=False, pause=0)
+    assert not declares_control(path)
+    driver = ChaosDriver(path, tmp_path / "run")
+    driver.start()
+    assert driver.wait(60) == 0
+    kinds = [e["kind"] for e in events(tmp_path / "run")]
+    assert kinds.count("experiment-start") == 1 and "activity-end" in kinds
+
+
+def test_declared_control_is_not_added_twice(tmp_path):
+    driver = ChaosDriver(experiment(tmp_path / "e.json", pause=0), tmp_path / "run")
+    driver.start()
+    assert driver.wait(60) == 0
+    assert [e["kind"] for e in events(tmp_path / "run")].count("experiment-start") == 1
