@@ -12,11 +12,12 @@ from __future__ import annotations
 from harness.chaos import faults
 from harness.chaos.httpjson import call
 from harness.chaos.network import heal_hop
-from harness.chaos.replicas import is_frozen
+from harness.chaos.replicas import is_frozen, start_if_down
 from stack.config import StackConfig
 from stack.supervise import Supervisor
 
-NOT_RUNNING = ("STOPPED", "EXITED", "FATAL", "BACKOFF")
+# States supervisord will not leave by itself (EXITED and BACKOFF are restarts in progress).
+NOT_RUNNING = ("STOPPED", "FATAL")
 
 
 def clean(config: StackConfig) -> list[str]:
@@ -55,7 +56,8 @@ def _processes(config: StackConfig) -> list[str]:
             sup.signal(name, "CONT")
             removed.append(f"{name}: was frozen (SIGSTOP), resumed")
         elif info["statename"] in NOT_RUNNING:
-            sup.start(name, False)
+            if not start_if_down(sup, name):
+                continue
             removed.append(f"{name}: was {info['statename'].lower()}, started")
     return removed
 

@@ -16,6 +16,7 @@ from stack.lifecycle import load_running
 from stack.supervise import Supervisor
 from harness.chaos import faults
 from harness.chaos.httpjson import call
+from harness.chaos.replicas import start_if_down
 
 
 def undo(config: StackConfig, record: faults.FaultRecord) -> str:
@@ -27,8 +28,7 @@ def undo(config: StackConfig, record: faults.FaultRecord) -> str:
     if record["undo"] == "cont":
         sup.signal(record["target"], "CONT")
         return f"resumed {record['target']}"
-    if sup.process(record["target"])["statename"] not in ("RUNNING", "STARTING"):
-        sup.start(record["target"], False)
+    start_if_down(sup, record["target"], wait=False)
     return f"started {record['target']}"
 
 

@@ -17,6 +17,7 @@ from chaoslib.exceptions import ActivityFailed
 from harness.chaos import DEFAULT_TTL_S, faults
 from harness.chaos.stackref import running_stack, supervisor, supervisor_call
 from stack.config import StackConfig
+from stack.errors import StackError
 
 Names = list[str] | str | None
 
@@ -52,8 +53,7 @@ def start_replica(replica: str, stack: str | None = None, configuration: dict[st
     config = running_stack(stack, configuration)
     name = _one(config.replica_names, replica, "replica")
     sup = supervisor(config)
-    if sup.process(name)["statename"] not in ("RUNNING", "STARTING"):
-        supervisor_call(f"start {name}", sup.start, name)
+    start_if_down(sup, name)
     _disarm(config, f"stop-{name}")
     return name
 
@@ -137,9 +137,8 @@ def _revive(config: StackConfig, sup, info: dict) -> bool:
     name = info["name"]
     _disarm(config, f"stop-{name}")
     _disarm(config, f"pause-{name}")
-    if info["statename"] in ("STOPPED", "EXITED", "FATAL", "BACKOFF"):
-        supervisor_call(f"start {name}", sup.start, name)
-        return True
+    if info["statename"] in ("STOPPED", "FATAL"):
+        return start_if_down(sup, name)
     if info["statename"] == "RUNNING" and is_frozen(info["pid"]):
         supervisor_call(f"resume {name}", sup.signal, name, "CONT")
         return True
@@ -154,3 +153,16 @@ def is_frozen(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_STOPPED
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+
+
+def start_if_down(sup, name: str, wait: bool = True) -> bool:
+    """Start `name` unless supervisord already runs or restarts it; True if this call started it."""
+    if sup.process(name)["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+        return False
+    try:
+        sup.start(name, wait)
+    except StackError as exc:
+        if "ALREADY_STARTED" in str(exc):
+            return False
+        raise ActivityFailed(f"start {name}: {exc}") from None
+    return True

@@ -22,10 +22,30 @@ import jinja2
 from markupsafe import Markup
 
 from harness.report.charts import chart_data
+from harness.report.failures import top_errors
 from harness.report.journal import experiment_view
 from harness.report.summary import format_duration, headline
 
 PHASE_ORDER = ("warmup", "baseline", "fault", "recovery", "run")
+REQUEST_CHARTS = [
+    {"id": "chart-latency", "title": "Latency (all endpoints)", "unit": "ms",
+     "series": [{"key": "latency.p50", "label": "p50", "color": "#0969da"},
+                {"key": "latency.p95", "label": "p95", "color": "#bf8700"},
+                {"key": "latency.p99", "label": "p99", "color": "#cf222e"}]},
+    {"id": "chart-throughput", "title": "Throughput by outcome", "unit": "req/s",
+     "series": [{"key": "ok", "label": "ok", "color": "#1a7f37"},
+                {"key": "error", "label": "error", "color": "#cf222e"},
+                {"key": "rate_limited", "label": "rate-limited (429)", "color": "#8250df"}]},
+    {"id": "chart-errors", "title": "Error rate", "unit": "%",
+     "series": [{"key": "error_rate", "label": "error rate", "color": "#cf222e"}]},
+]
+EVENTS_CHART = {"id": "chart-events", "title": "Kafka end-to-end delivery (by production second)", "unit": "ms",
+                "series": [{"key": "e2e.p50", "label": "e2e p50", "color": "#0969da"},
+                           {"key": "e2e.p99", "label": "e2e p99", "color": "#cf222e"},
+                           {"key": "lost", "label": "lost events", "color": "#000000", "scale": "events",
+                            "points": True},
+                           {"key": "duplicated", "label": "duplicated events", "color": "#bf8700",
+                            "scale": "events", "points": True}]}
 ENDPOINT_COLUMNS = ("requests", "throughput", "availability", "latency.p50", "latency.p95", "latency.p99")
 
 
@@ -42,12 +62,14 @@ def environment() -> jinja2.Environment:
 def render_report(analysis: Any, document: dict[str, Any]) -> str:
     """The HTML report of one run (see the module docstring)."""
     t0 = _t0(document)
+    charts = dict(chart_data(analysis), t0=t0)
     context = {
         "doc": document, "head": headline(document), "t0": t0, "rel": lambda ts: fmt_rel(ts, t0),
         "verdicts": document["verdicts"], "phase_rows": _phase_rows(document),
         "endpoint_tables": _endpoint_tables(document), "degradation": document["degradation"],
         "recovery": document["recovery"], "experiment": experiment_view(analysis.run_dir),
-        "charts": chart_data(analysis)
+        "charts": charts, "errors": top_errors(analysis.run_dir),
+        "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else []),
     }
     return environment().get_template("report.html.j2").render(**context)
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from harness.errors import GamedayError, HarnessError, RunInterrupted, TargetError
+from harness.errors import HarnessError, RunInterrupted, TargetError
 from harness.run import guardrail
 from harness.run.progress import Progress
 from harness.run.timeline import Timeline

@@ -1,0 +1,223 @@
+"""The orchestrator's step order, teardown and statuses, with small fake drivers.
+
+Real Locust and `chaos run` children are exercised by the end-to-end tests; here
+the fakes only stand in for them so the orchestrator's own logic can be checked
+quickly and deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import TargetError
+from harness.run import orchestrator
+from harness.run.orchestrator import Drivers
+from harness.run.progress import Progress
+from harness.spec.models import ChaosBlock, GameDay, Guardrail, LoadSpec, LocalTarget
+from harness.spec.slo_expr import parse_objective
+
+
+class FakeTarget:
+    def __init__(self, fail_up: bool = False):
+        self.fail_up, self.calls = fail_up, []
+
+    def up(self, ctx):
+        self.calls.append("up")
+        if self.fail_up:
+            raise TargetError("stack would not start")
+
+    def down(self, ctx):
+        self.calls.append("down")
+
+    host = "http://127.0.0.1:1"
+
+    def env(self):
+        return {}
+
+    def sink_argv(self):
+        return None
+
+    def describe(self):
+        return "fake target"
+
+    def detail(self):
+        return {}
+
+
+class FakeLoad:
+    """Runs for `duration` seconds from start(); `live` is what live() returns; can die early."""
+
+    def __init__(self, duration: float, live=None, dies_after: float | None = None):
+        self.duration, self._live, self.dies_after = duration, live, dies_after
+        self.started = None
+        self.stopped = False
+
+    pid = 4242
+
+    def start(self):
+        self.started = time.time()
+
+    @property
+    def running(self):
+        if self.started is None or self.stopped:
+            return False
+        limit = self.dies_after if self.dies_after is not None else self.duration
+        return time.time() - self.started < limit
+
+    @property
+    def returncode(self):
+        return None if self.running else (1 if self.dies_after is not None else 0)
+
+    def wait(self, timeout=None):
+        return self.returncode
+
+    def stop(self, timeout=15.0):
+        self.stopped = True
+        return 0
+
+    def live(self):
+        return self._live
+
+
+class FakeChaos:
+    def __init__(self, duration: float, on_start=None):
+        self.duration, self.on_start = duration, on_start
+        self.started = None
+        self.interrupted = False
+
+    pid = 4343
+
+    def start(self):
+        self.started = time.time()
+        if self.on_start:
+            self.on_start()
+
+    @property
+    def running(self):
+        return not self.interrupted and time.time() - self.started < self.duration
+
+    def wait(self, timeout=None):
+        return 1 if self.interrupted else (None if self.running else 0)
+
+    def interrupt(self):
+        self.interrupted = True
+
+    def kill(self):
+        self.interrupted = True
+
+    def journal(self):
+        return {"status": "interrupted" if self.interrupted else "completed", "deviated": False}
+
+
+def gameday(tmp_path: Path, duration=1.2, chaos_at=0.3, guardrails=()) -> GameDay:
+    spec = tmp_path / "gd.yaml"
+    spec.write_text("name: fake\n")
+    return GameDay(name="fake", path=str(spec), target=LocalTarget(),
+                   load=LoadSpec(profile="p.py", shape="constant_rate", duration=duration),
+                   chaos=(ChaosBlock("exp.json", chaos_at),) if chaos_at is not None else (),
+                   warmup=0.1, guardrails=tuple(guardrails))
+
+
+def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, dict]:
+    made = {"target": target or FakeTarget(), "load": load or FakeLoad(1.2), "chaos": chaos or FakeChaos(0.3)}
+    return Drivers(target=lambda ctx: made["target"], load=lambda ctx: made["load"], sink=lambda ctx: None,
+                   chaos=lambda ctx, block: made["chaos"]), made
+
+
+def events(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def kinds(run_dir: Path) -> list[str]:
+    return [e["kind"] for e in events(run_dir) if e["source"] in ("harness", "target", "guardrail")]
+
+
+def quiet() -> Progress:
+    return Progress(stream=open(os.devnull, "w"), tty=False)
+
+
+def test_completed_run_records_every_step_in_order(tmp_path):
+    d, made = drivers()
+    status = orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+    assert status == "completed"
+    assert kinds(tmp_path) == ["run-start", "up", "load-start", "warmup-end", "chaos-start", "chaos-end",
+                               "load-stop", "down", "run-end"]
+    assert events(tmp_path)[-1]["detail"]["status"] == "completed"
+    assert made["target"].calls == ["up", "down"]
+
+
+def test_run_copies_the_spec_into_the_run_directory(tmp_path):
+    d, _ = drivers()
+    (tmp_path / "run").mkdir()
+    orchestrator.run(gameday(tmp_path), tmp_path / "run", d, quiet())
+    assert (tmp_path / "run" / "gameday.yaml").read_text() == "name: fake\n"
+
+
+def test_guardrail_breach_interrupts_chaos_and_ends_aborted(tmp_path):
+    live = {"window_end": 1, "windows": {"5s": {"overall": {"requests": 10, "ok": 2, "error_rate": 0.8}}}}
+    rail = Guardrail(sli="error_rate", window=5.0, abort_if=parse_objective("> 50%"))
+    d, made = drivers(load=FakeLoad(1.5, live=live), chaos=FakeChaos(5.0))
+    status = orchestrator.run(gameday(tmp_path, duration=1.5, guardrails=[rail]), tmp_path, d, quiet())
+    assert status == "aborted"
+    assert made["chaos"].interrupted
+    abort = next(e for e in events(tmp_path) if e["kind"] == "abort")
+    assert abort["source"] == "guardrail" and abort["detail"]["observed"] == pytest.approx(0.8)
+    assert made["load"].stopped and made["target"].calls[-1] == "down"
+
+
+def test_guardrail_that_holds_does_not_abort(tmp_path):
+    live = {"window_end": 1, "windows": {"5s": {"overall": {"requests": 10, "ok": 10, "error_rate": 0.0}}}}
+    rail = Guardrail(sli="error_rate", window=5.0, abort_if=parse_objective("> 50%"))
+    d, made = drivers(load=FakeLoad(1.0, live=live))
+    assert orchestrator.run(gameday(tmp_path, duration=1.0, guardrails=[rail]), tmp_path, d, quiet()) == "completed"
+    assert not made["chaos"].interrupted
+
+
+def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
+    chaos = FakeChaos(5.0, on_start=lambda: os.kill(os.getpid(), signal.SIGINT))
+    d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
+    status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, quiet())
+    assert status == "interrupted"
+    assert made["chaos"].interrupted and made["load"].stopped
+    assert "chaos-rollback" in kinds(tmp_path)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_target_that_fails_to_start_ends_target_failed_without_load(tmp_path):
+    d, made = drivers(target=FakeTarget(fail_up=True))
+    assert orchestrator.run(gameday(tmp_path), tmp_path, d, quiet()) == "target-failed"
+    assert made["load"].started is None
+    assert kinds(tmp_path)[-1] == "run-end"
+
+
+def test_load_generator_dying_early_crashes_the_run_but_still_rolls_back(tmp_path):
+    d, made = drivers(load=FakeLoad(3.0, dies_after=0.5), chaos=FakeChaos(5.0))
+    status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, quiet())
+    assert status == "crashed"
+    assert made["chaos"].interrupted
+    error = next(e for e in events(tmp_path) if e["kind"] == "error")
+    assert "exited early" in error["detail"]["message"]
+
+
+def test_failed_teardown_step_does_not_skip_the_others(tmp_path):
+    class BadLoad(FakeLoad):
+        def stop(self, timeout=15.0):
+            raise RuntimeError("locust would not stop")
+
+    d, made = drivers(load=BadLoad(1.0))
+    status = orchestrator.run(gameday(tmp_path, duration=1.0, chaos_at=None), tmp_path, d, quiet())
+    assert status == "crashed"
+    assert made["target"].calls == ["up", "down"]
+    assert kinds(tmp_path)[-1] == "run-end"
+
+
+def test_new_run_dir_is_unique_within_one_second(tmp_path):
+    first = orchestrator.new_run_dir(tmp_path, "x")
+    second = orchestrator.new_run_dir(tmp_path, "x")
+    assert first != second and first.is_dir() and second.is_dir()
