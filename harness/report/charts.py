@@ -11,7 +11,8 @@ Series (all endpoints together):
     error_rate              % of ok + error
     e2e.p50, e2e.p99        ms, Kafka end-to-end latency of events *produced* in that second
     lost, duplicated        events produced in that second that never came out (or came out
-                            after load end + grace), and extra deliveries
+                            after load end + grace), and extra deliveries; None when 0,
+                            so the chart marks only the seconds that lost or duplicated
 
 A run longer than `max_points` seconds is downsampled into buckets of `step` seconds:
 latency and error rate take the bucket's worst second (a one-second spike must stay
@@ -66,7 +67,7 @@ def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
     frame = _downsample(frame, step)
     return ChartData(
         t=[float(t) for t in frame.index], step=step,
-        series={name: _json_list(frame[name]) for name in frame.columns},
+        series={name: _json_list(frame[name], zero_is_gap=name in SUMMED) for name in frame.columns},
         phases=phase_bands(analysis.phases), markers=markers(analysis.events),
         has_events=not analysis.ledger.events.empty)
 
@@ -100,9 +101,13 @@ def _request_series(per_second: pd.DataFrame, start: int, end: int) -> pd.DataFr
 
 
 def _event_series(events: pd.DataFrame, start: int, end: int, load_end: float) -> pd.DataFrame:
-    index = pd.RangeIndex(start, end, name="t")
+    return event_seconds(events, load_end).reindex(pd.RangeIndex(start, end, name="t"))
+
+
+def event_seconds(events: pd.DataFrame, load_end: float) -> pd.DataFrame:
+    """Per production second (index t): e2e.p50, e2e.p99 (ms), lost and duplicated events (ledger rows)."""
     if events.empty:
-        return pd.DataFrame(np.nan, index=index, columns=["e2e.p50", "e2e.p99", *SUMMED])
+        return pd.DataFrame(columns=["e2e.p50", "e2e.p99", *SUMMED], index=pd.Index([], name="t"), dtype=float)
     second = np.floor(events["produced"].to_numpy()).astype(np.int64)
     consumed = events["consumed"].to_numpy(dtype=float)
     delivered = ~np.isnan(consumed) & (consumed <= load_end + DEFAULT_GRACE_S)
@@ -112,7 +117,7 @@ def _event_series(events: pd.DataFrame, start: int, end: int, load_end: float) -
     grouped = frame.groupby("t")
     out = pd.DataFrame({"e2e.p50": grouped["latency"].quantile(0.5), "e2e.p99": grouped["latency"].quantile(0.99),
                         "lost": grouped["lost"].sum(), "duplicated": grouped["duplicated"].sum()})
-    return out.reindex(index)
+    return out
 
 
 def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
@@ -127,8 +132,10 @@ def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
     return out
 
 
-def _json_list(series: pd.Series) -> list[float | None]:
-    return [None if (v is None or math.isnan(v)) else round(float(v), 3) for v in series.to_numpy(dtype=float)]
+def _json_list(series: pd.Series, zero_is_gap: bool = False) -> list[float | None]:
+    """Rounded floats, None for gaps; with `zero_is_gap` zeros too, so only real losses get a marker."""
+    return [None if (math.isnan(v) or (zero_is_gap and v == 0)) else round(float(v), 3)
+            for v in series.to_numpy(dtype=float)]
 
 
 def phase_bands(phases: dict[str, tuple]) -> list[PhaseBand]:

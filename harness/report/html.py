@@ -146,3 +146,21 @@ def json_script(value: Any) -> Markup:
 def static(name: str) -> Markup:
     """A vendored file from harness/report/static/, inlined as trusted markup."""
     return Markup(resources.files("harness.report").joinpath("static", name).read_text(encoding="utf-8"))
+
+
+COMPARE_CHARTS = [
+    {"id": "chart-compare-p99", "title": "Latency p99, reference (A) and candidate (B)", "unit": "ms",
+     "series": [{"key": "a.p99", "label": "A p99", "color": "#0969da"},
+                {"key": "b.p99", "label": "B p99", "color": "#cf222e"}]},
+    {"id": "chart-compare-errors", "title": "Error rate, A and B", "unit": "%",
+     "series": [{"key": "a.error_rate", "label": "A error rate", "color": "#0969da"},
+                {"key": "b.error_rate", "label": "B error rate", "color": "#cf222e"}]},
+]
+
+
+def render_comparison(a: Any, b: Any, comparison: Any) -> str:
+    """The comparison page of two runs (harness.report.compare.Comparison), A's phases shaded."""
+    from harness.report.compare import overlay_data
+
+    return environment().get_template("compare.html.j2").render(
+        c=comparison, charts=overlay_data(a, b), chart_specs=COMPARE_CHARTS)

@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from support import free_port, wait_for_port
 
 from stack import kafka
 from stack.config import TOPIC_IN, TOPIC_OUT, TOPIC_PARTITIONS, StackConfig
 from stack.model import example_features
-from support import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 

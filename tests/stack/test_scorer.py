@@ -7,13 +7,19 @@ import signal
 
 import pytest
 from confluent_kafka import Producer
+from tansu_support import (
+    produce_events,
+    read_scores,
+    running_broker,
+    start_scorer,
+    wait_for_line,
+    write_config,
+)
 
 from stack import kafka
 from stack.config import TOPIC_IN
 from stack.model import example_features, load
 from stack.scorer import MalformedEvent, parse_event
-from tansu_support import (produce_events, read_scores, running_broker, start_scorer, stop,
-                           wait_for_line, write_config)
 
 OWNS_SOME = r"owns \[\d"
 

@@ -1,0 +1,118 @@
+"""`gameday run` end to end on the real reference stack: verdicts, exit codes, planted defects.
+
+Each test runs a real short game day (tens of seconds): the stack under
+supervisord, Locust in a child process, `chaos run` in another, and the
+analysis and reports at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from e2e_support import GAMEDAY, ROOT, Stack, gameday, result_of, verdicts, write_spec
+from support import free_base_port
+
+pytestmark = pytest.mark.slow
+
+SCORE = "POST /v1/score"
+
+
+def kill_replica_spec(stack: str, **overrides) -> dict:
+    spec = {
+        "name": "kill-model-replica",
+        "target": {"kind": "local", "stack": stack},
+        "load": {"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40, "duration": "30s"},
+        "chaos": {"experiment": "experiments/kill-model-replica.json", "start_after": "10s"},
+        "warmup": "3s",
+        "slos": [
+            {"sli": "availability", "phase": "baseline", "objective": ">= 99%"},
+            {"sli": "availability", "endpoint": SCORE, "phase": "fault", "objective": ">= 99%"},
+            {"sli": "correctness", "endpoint": SCORE, "phase": "run", "objective": ">= 99.9%"},
+            {"sli": "recovery_time", "objective": "< 20s"},
+        ],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def run(spec_path, home, reports, *extra) -> subprocess.CompletedProcess:
+    return gameday("run", str(spec_path), "--reports", str(reports), *extra, home=home)
+
+
+def test_kill_model_replica_passes_on_a_healthy_stack(healthy_stack, tmp_path):
+    spec = write_spec(tmp_path / "gd.yaml", **kill_replica_spec(healthy_stack.name))
+    result = run(spec, healthy_stack.home, tmp_path / "runs")
+    run_dir, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert set(verdicts(doc).values()) == {"pass"}
+    assert (run_dir / "report.html").exists() and (run_dir / "junit.xml").exists()
+    assert "report:" in result.stdout and str(run_dir / "report.html") in result.stdout
+
+
+def test_kill_model_replica_fails_under_the_no_retry_defect(tmp_path):
+    """The planted defect: without a retry on another replica, killed requests reach users."""
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "gd.yaml", **kill_replica_spec("no-retry"))
+    result = run(spec, home, tmp_path / "runs", "--defect", "no-retry", "--base-port", str(free_base_port()))
+    _, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    states = verdicts(doc)
+    assert states[f"availability[{SCORE}]@fault >= 99%"] == "fail"
+    assert doc["run"]["status"] == "completed"
+
+
+def test_invalid_spec_exits_2_listing_every_problem(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: bad\ntarget: {kind: local}\nload: {profile: nowhere.py, shape: warp, duration: 10s}\n"
+                    "slos:\n  - {sli: latency.p99, phase: lunch, objective: '<< 5'}\n")
+    result = gameday("run", str(spec), home=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for fragment in ("nowhere.py", "warp", "lunch", "<< 5"):
+        assert fragment in result.stderr, result.stderr
+
+
+def test_impossible_guardrail_aborts_chaos_and_exits_3(healthy_stack, tmp_path):
+    spec = write_spec(tmp_path / "gd.yaml", **kill_replica_spec(
+        healthy_stack.name, guardrails=[{"sli": "throughput", "window": "5s", "abort_if": "> 1rps"}]))
+    result = run(spec, healthy_stack.home, tmp_path / "runs")
+    run_dir, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 3, result.stdout[-3000:]
+    assert doc["run"]["status"] == "aborted"
+    events = [line for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert any('"abort"' in line for line in events)
+    assert _healthy(healthy_stack)
+
+
+def test_sigint_mid_fault_exits_3_with_a_report_and_no_fault_left(healthy_stack, tmp_path):
+    spec = write_spec(tmp_path / "gd.yaml", **kill_replica_spec(
+        healthy_stack.name, chaos={"experiment": "experiments/partition-kafka.json", "start_after": "5s"}))
+    env = {**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)}
+    proc = subprocess.Popen([*GAMEDAY, "run", str(spec), "--reports", str(tmp_path / "runs")], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not _has_toxic(healthy_stack):
+        time.sleep(0.2)
+    assert _has_toxic(healthy_stack), "the partition never started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    run_dir, doc = result_of(tmp_path / "runs")
+    assert proc.returncode == 3, out[-3000:]
+    assert doc["run"]["status"] == "interrupted"
+    assert (run_dir / "report.html").exists()
+    assert not _has_toxic(healthy_stack), "a fault was left behind"
+
+
+def _has_toxic(stack: Stack) -> bool:
+    proxies = stack.status().get("proxies", [])
+    return any(p.get("toxics") or p.get("enabled") is False for p in proxies)
+
+
+def _healthy(stack: Stack) -> bool:
+    doc = stack.status()
+    return all(p["state"] == "RUNNING" for p in doc["processes"]) and not _has_toxic(stack)
