@@ -1,0 +1,134 @@
+"""report.html from fixture run directories, asserted on the parsed page."""
+
+import json
+
+import lxml.html
+import pytest
+
+from harness.report import write_reports
+from report_runs import HOSTILE, T0, aborted_run, failed_run, healthy_run, hostile_run, no_data_run
+
+
+def page(run_dir):
+    paths = write_reports(run_dir)
+    return lxml.html.fromstring(paths.html.read_bytes()), paths
+
+
+def verdict_rows(doc):
+    return [(tr.get("data-sli"), tr.get("data-phase"), tr.get("data-state")) for tr in doc.cssselect("tr.verdict")]
+
+
+def chart_data(doc):
+    return json.loads(doc.get_element_by_id("chart-data").text)
+
+
+def test_healthy_run_headline_says_pass_and_every_verdict_row_passes(tmp_path):
+    doc, paths = page(healthy_run(tmp_path))
+    assert doc.get_element_by_id("outcome").get("data-outcome") == "pass"
+    assert verdict_rows(doc) == [("latency.p99", "baseline", "pass"), ("availability", "fault", "pass"),
+                                 ("recovery_time", "recovery", "pass"), ("events.lost", "run", "pass")]
+    assert paths.exit_code == 0
+
+
+def test_headline_names_game_day_target_and_versions(tmp_path):
+    doc, _ = page(healthy_run(tmp_path))
+    text = doc.get_element_by_id("headline").text_content()
+    assert "kill-one-model-replica" in text and "local" in text and "1m00s" in text
+    assert "Locust 2." in text and "Chaos Toolkit 1." in text
+
+
+def test_failed_run_marks_the_failing_slos_with_observed_values(tmp_path):
+    doc, paths = page(failed_run(tmp_path))
+    assert doc.get_element_by_id("outcome").get("data-outcome") == "fail"
+    assert [r[2] for r in verdict_rows(doc)] == ["pass", "fail", "fail", "fail"]
+    cells = [td.text_content() for td in doc.cssselect("tr.verdict")[1].cssselect("td")]
+    assert cells[5].strip() == "70.00%" and cells[4] == ">= 99%"
+    assert "never" in doc.cssselect("tr.verdict")[2].text_content()
+    assert paths.exit_code == 1
+
+
+def test_phase_table_and_chart_data_share_the_fault_window(tmp_path):
+    doc, _ = page(healthy_run(tmp_path))
+    rows = {tr.get("data-phase"): (float(tr.get("data-start")), float(tr.get("data-end")))
+            for tr in doc.cssselect("tr.phase")}
+    assert rows["fault"] == (T0 + 25, T0 + 35) and rows["warmup"] == (T0, T0 + 5)
+    bands = {b["name"]: (b["start"], b["end"]) for b in chart_data(doc)["phases"]}
+    assert bands["fault"] == rows["fault"] and set(bands) == {"warmup", "baseline", "fault", "recovery"}
+
+
+def test_chart_series_share_one_time_axis_and_show_the_fault(tmp_path):
+    data = chart_data(page(healthy_run(tmp_path))[0])
+    assert data["t"][0] == T0 and len(data["t"]) == 60 and data["step"] == 1
+    assert all(len(values) == 60 for values in data["series"].values())
+    p99 = data["series"]["latency.p99"]
+    assert p99[30] > 1.5 * p99[10]  # 40 ms during the fault, 20 ms before it
+    assert data["series"]["ok"][10] == 20
+
+
+def test_chaos_activities_are_labelled_markers_in_table_and_chart_data(tmp_path):
+    doc, _ = page(healthy_run(tmp_path))
+    labels = [m["label"] for m in chart_data(doc)["markers"]]
+    assert labels == ["method: probe-before", "method: act", "rollback: act"]
+    assert [tr.get("data-kind") for tr in doc.cssselect("tr.marker")] == ["chaos"] * 3
+
+
+def test_aborted_run_shows_the_guardrail_abort_as_a_marker(tmp_path):
+    doc, paths = page(aborted_run(tmp_path))
+    assert doc.get_element_by_id("outcome").get("data-outcome") == "aborted"
+    aborts = [m for m in chart_data(doc)["markers"] if m["kind"] == "abort"]
+    assert aborts == [{"ts": T0 + 28, "kind": "abort", "label": "abort: error_rate"}]
+    assert doc.cssselect("p.abort") and paths.exit_code == 3
+
+
+def test_no_data_run_reports_every_slo_as_no_data_and_draws_empty_series(tmp_path):
+    doc, paths = page(no_data_run(tmp_path))
+    assert {r[2] for r in verdict_rows(doc)} == {"no-data"}
+    data = chart_data(doc)
+    assert all(v is None for v in data["series"]["latency.p99"])
+    assert "Kafka" not in doc.get_element_by_id("charts").text_content()  # no ledger, no events chart
+    assert paths.exit_code == 1
+
+
+def test_lost_events_are_marked_only_in_the_seconds_that_lost_them(tmp_path):
+    data = chart_data(page(failed_run(tmp_path))[0])
+    lost = [i for i, v in enumerate(data["series"]["lost"]) if v]
+    assert lost == list(range(25, 35)) and data["series"]["lost"][25] == 2
+
+
+def test_experiment_section_lists_method_and_failed_rollback(tmp_path):
+    doc, _ = page(failed_run(tmp_path))
+    rows = doc.cssselect("tr.activity")
+    failed = [tr.cssselect("td")[0].text_content() for tr in rows if tr.get("data-failed") == "true"]
+    assert failed == ["restart-replica"]
+    assert "TimeoutError: replica-1 did not come back" in doc.cssselect("pre.error")[0].text_content()
+
+
+def test_hostile_content_is_rendered_as_text_never_as_markup(tmp_path):
+    doc, paths = page(hostile_run(tmp_path))
+    scripts = doc.cssselect("script")
+    assert all(s.get("type") == "application/json" or "alert(" not in (s.text or "") for s in scripts)
+    assert not doc.cssselect("img")  # the onerror image stayed text
+    assert HOSTILE in doc.get_element_by_id("errors").text_content()
+    assert HOSTILE in " ".join(p.text_content() for p in doc.cssselect("pre"))
+    raw = paths.html.read_text()
+    assert "<script>alert" not in raw and "<img src=x" not in raw
+    # JSON data blocks cannot close their <script> element either
+    assert "</script><img" not in doc.get_element_by_id("chart-data").text
+
+
+def test_report_is_self_contained_with_no_network_reference(tmp_path):
+    doc, _ = page(healthy_run(tmp_path))
+    assert not [s for s in doc.cssselect("script") if s.get("src")]
+    assert not doc.cssselect("link[rel=stylesheet]")
+    assert "uPlot" in doc.cssselect("script")[-2].text
+
+
+@pytest.mark.slow
+def test_report_of_a_one_hour_run_stays_under_5_mb(tmp_path):
+    from report_runs import long_run
+
+    doc, paths = page(long_run(tmp_path))
+    assert paths.html.stat().st_size < 5 * 1024 * 1024
+    data = chart_data(doc)
+    assert len(data["t"]) <= 1800 and data["step"] == 2
+    assert len([b for b in data["phases"] if b["name"] == "fault"]) == 6
