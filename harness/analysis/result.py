@@ -221,6 +221,8 @@ def _show(sli: str, value: float | None) -> str:
     if math.isinf(value):
         return "never"
     kind = catalogue.kind_of(sli)
+    if sli == "recovery_time":
+        return f"{value:.1f}s"
     if kind == "time":
         return f"{value * 1000:.1f}ms" if value < 1 else f"{value:.2f}s"
     if kind == "ratio":

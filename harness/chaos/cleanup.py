@@ -8,7 +8,6 @@ to run at any time; on a stack with no fault it removes nothing.
 
 from __future__ import annotations
 
-
 from harness.chaos import faults
 from harness.chaos.httpjson import call
 from harness.chaos.network import heal_hop

@@ -95,12 +95,13 @@ def consumer_lag(group: str = SCORER_GROUP, topic: str = TOPIC_IN, stack: str | 
 
 def live_sli(name: str, window: str = "5s", endpoint: str | None = None, run_dir: str | None = None,
              max_age_s: float = LIVE_MAX_AGE_S) -> float | None:
-    """The live SLI `name` (e.g. 'p99', 'error_rate', 'throughput') over `window` ('5s' or '30s').
+    """The live SLI `name` over `window` ('5s' or '30s'): a key of harness.load.live's Stats, such as
+    'p99_ms' (or just 'p99'), 'error_rate', 'throughput', 'requests'.
 
     Read from `<run_dir>/live.json` (run_dir defaults to $GAMEDAY_RUN_DIR), which
     the load plugin rewrites every second. `endpoint` picks one endpoint such as
     'POST /v1/score'; without it the overall figure is returned. Latencies are
-    in milliseconds. Returns None when the window has no samples yet. Raises
+    in milliseconds. Returns None when the window has no samples (or no requests) yet. Raises
     ActivityFailed when there is no run directory, no live.json, or it is older
     than `max_age_s` (no load is running, so there is nothing to judge).
     """
@@ -112,9 +113,10 @@ def live_sli(name: str, window: str = "5s", endpoint: str | None = None, run_dir
     stats = scope.get("overall", {}) if endpoint is None else scope.get("endpoints", {}).get(endpoint)
     if stats is None:
         return None
-    if name not in stats:
+    key = name if name in stats else f"{name}_ms"   # 'p99' is short for live.json's 'p99_ms'
+    if key not in stats:
         raise ActivityFailed(f"name: unknown live SLI '{name}' (known: {', '.join(sorted(stats))})")
-    return stats[name]
+    return stats[key]
 
 
 def _read_live(run_dir: str | None, max_age_s: float) -> dict:

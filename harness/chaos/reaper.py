@@ -11,12 +11,12 @@ import argparse
 import sys
 import time
 
-from stack.config import StackConfig
-from stack.lifecycle import load_running
-from stack.supervise import Supervisor
 from harness.chaos import faults
 from harness.chaos.httpjson import call
 from harness.chaos.replicas import start_if_down
+from stack.config import StackConfig
+from stack.lifecycle import load_running
+from stack.supervise import Supervisor
 
 
 def undo(config: StackConfig, record: faults.FaultRecord) -> str:

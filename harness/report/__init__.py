@@ -15,13 +15,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.analysis.result import RESULT_FILE, Analysis, analyse, exit_code, result_document
+from harness.analysis.result import (
+    RESULT_FILE,
+    Analysis,
+    analyse,
+    exit_code,
+    result_document,
+)
 from harness.errors import SpecError
 from harness.report.html import render_report
 from harness.report.junit import junit_xml
 from harness.report.summary import summary_line, verdict_table
 
-__all__ = ["ReportPaths", "write_reports", "summary_line", "verdict_table", "load_analysis"]
+__all__ = ["ReportPaths", "load_analysis", "summary_line", "verdict_table", "write_reports"]
 
 HTML_FILE, JUNIT_FILE = "report.html", "junit.xml"
 

@@ -167,7 +167,7 @@ def judge_metric(phase: str, metric: str, a: np.ndarray, b: np.ndarray) -> Metri
         p_value = None if math.isnan(p) else p
     score, why = _score(THRESHOLDS[metric], med_a, change, p_value)
     return MetricComparison(phase, metric, UNITS[metric], med_a, med_b, change, ratio, p_value,
-                            int(len(a)), int(len(b)), score, why)
+                            len(a), len(b), score, why)
 
 
 def _score(limits: Threshold, med_a: float | None, change: float | None, p_value: float | None) -> tuple[str, str]:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.result import RESULT_FILE, RESULT_VERSION, analyse, result_document
+from harness.analysis.result import (
+    RESULT_FILE,
+    RESULT_VERSION,
+    analyse,
+    result_document,
+)
 from harness.errors import SpecError
 from harness.report.html import environment
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from harness.report.charts import chart_data
 from harness.report.failures import top_errors
-from harness.report.journal import experiment_view
+from harness.report.journal import experiment_views
 from harness.report.summary import format_duration, headline
 
 PHASE_ORDER = ("warmup", "baseline", "fault", "recovery", "run")
@@ -67,7 +67,7 @@ def render_report(analysis: Any, document: dict[str, Any]) -> str:
         "doc": document, "head": headline(document), "t0": t0, "rel": lambda ts: fmt_rel(ts, t0),
         "verdicts": document["verdicts"], "phase_rows": _phase_rows(document),
         "endpoint_tables": _endpoint_tables(document), "degradation": document["degradation"],
-        "recovery": document["recovery"], "experiment": experiment_view(analysis.run_dir),
+        "recovery": document["recovery"], "experiments": experiment_views(analysis.run_dir),
         "charts": charts, "errors": top_errors(analysis.run_dir),
         "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else []),
     }
@@ -126,7 +126,7 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
 
 
 def fmt_utc(ts: float | None) -> str:
-    return "–" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "–" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fmt_rel(ts: float | None, t0: float | None) -> str:
@@ -142,7 +142,7 @@ def json_script(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def static(name: str) -> Markup:
     """A vendored file from harness/report/static/, inlined as trusted markup."""
     return Markup(resources.files("harness.report").joinpath("static", name).read_text(encoding="utf-8"))

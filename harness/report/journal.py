@@ -57,9 +57,22 @@ class ExperimentView:
         return tuple(a for a in (*self.method, *self.rollbacks) if a.failed)
 
 
-def experiment_view(run_dir: str | Path) -> ExperimentView | None:
-    """The journal as the report shows it; an unreadable journal reads as absent."""
-    path = Path(run_dir) / JOURNAL_FILE
+def journal_paths(run_dir: str | Path) -> list[Path]:
+    """journal.json, then journal-2.json, journal-3.json... (one per chaos block, in run order)."""
+    run_dir = Path(run_dir)
+    extra = sorted(run_dir.glob("journal-*.json"), key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else 0)
+    return [p for p in [run_dir / JOURNAL_FILE, *extra] if p.exists()]
+
+
+def experiment_views(run_dir: str | Path) -> list[ExperimentView]:
+    """Every experiment of the run as the report shows it, in run order."""
+    views = [experiment_view(run_dir, path) for path in journal_paths(run_dir)]
+    return [v for v in views if v is not None]
+
+
+def experiment_view(run_dir: str | Path, path: Path | None = None) -> ExperimentView | None:
+    """One journal (default journal.json) as the report shows it; an unreadable journal reads as absent."""
+    path = path or Path(run_dir) / JOURNAL_FILE
     try:
         journal = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -62,8 +62,8 @@ def _details(verdict: dict[str, Any]) -> str:
     evidence = verdict["evidence"]
     lines = [f"SLO: {verdict['slo']}", f"verdict: {verdict['state']}",
              f"observed: {verdict['observed_text']}", f"objective: {verdict['objective']}",
-             f"evidence: {evidence.get('seconds')} s, {evidence.get('samples')} samples, "
-             f"window {_iso(evidence.get('start'))} .. {_iso(evidence.get('end'))}"]
+             (f"evidence: {evidence.get('seconds')} s, {evidence.get('samples')} samples, "
+              f"window {_iso(evidence.get('start'))} .. {_iso(evidence.get('end'))}")]
     if verdict.get("reason"):
         lines.append(f"reason: {verdict['reason']}")
     if evidence.get("generator_bound"):
@@ -99,11 +99,11 @@ def _duration(run: dict[str, Any]) -> str:
 
 
 def _timestamp(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts or 0, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(ts or 0, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _iso(ts: float | None) -> str:
-    return "?" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+    return "?" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S")
 
 
 def _xml_safe(text: str) -> str:

@@ -51,7 +51,7 @@ def describe_target(target: dict[str, Any] | None) -> str:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown duration"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 

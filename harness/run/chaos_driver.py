@@ -19,8 +19,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -28,10 +29,11 @@ CONTROL_MODULE = "harness.chaos.control"
 CONTROL_FILE = "chaos-controls.json"
 
 
-def chaos_argv(experiment: Path, run_dir: Path, control_file: Path | None) -> list[str]:
+def chaos_argv(experiment: Path, run_dir: Path, control_file: Path | None,
+               journal: str = "journal.json") -> list[str]:
     """The `chaos` command line the driver runs."""
     argv = [*_chaos_command(), "--no-version-check", "--log-file", str(run_dir / "chaos.log"), "run",
-            "--rollback-strategy=always", "--journal-path", str(run_dir / "journal.json")]
+            "--rollback-strategy=always", "--journal-path", str(run_dir / journal)]
     if control_file is not None:
         argv += ["--control-file", str(control_file)]
     return argv + [str(experiment)]
@@ -69,11 +71,13 @@ class ChaosDriver:
     `interrupt()` was called.
     """
 
-    def __init__(self, experiment: str | Path, run_dir: str | Path, env: Mapping[str, str] | None = None):
+    def __init__(self, experiment: str | Path, run_dir: str | Path, env: Mapping[str, str] | None = None,
+                 journal: str = "journal.json"):
         self.experiment = Path(experiment).resolve()
         self.run_dir = Path(run_dir).resolve()
         self.env = dict(os.environ if env is None else env)
         self.env["GAMEDAY_RUN_DIR"] = str(self.run_dir)
+        self.journal_name = journal   # one journal per chaos block: journal.json, journal-2.json, ...
         self.interrupted = False
         self.started_at: float | None = None
         self._proc: subprocess.Popen | None = None
@@ -83,11 +87,11 @@ class ChaosDriver:
         if self._proc is not None:
             raise RuntimeError("this ChaosDriver was already started")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        argv = chaos_argv(self.experiment, self.run_dir, self._control_file())
+        argv = chaos_argv(self.experiment, self.run_dir, self._control_file(), self.journal_name)
         with open(self.run_dir / "chaos.out", "ab") as out:
             self._proc = subprocess.Popen(argv, cwd=self.run_dir, env=self.env, stdin=subprocess.DEVNULL,
                                           stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                          preexec_fn=_default_sigint)
+                                          preexec_fn=_default_sigint)  # noqa: PLW1509 - SIG_DFL must be set in the child before exec
         self.started_at = time.time()
 
     def _control_file(self) -> Path | None:
@@ -139,7 +143,7 @@ class ChaosDriver:
     def journal(self) -> dict[str, Any] | None:
         """The Chaos Toolkit journal, once `chaos run` has written it."""
         try:
-            return json.loads((self.run_dir / "journal.json").read_text())
+            return json.loads((self.run_dir / self.journal_name).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 

@@ -19,6 +19,8 @@ def register(sub) -> None:
     run.add_argument("--stack-name", help="local target: which stack to use or start (default: the spec's)")
     run.add_argument("--base-port", type=int, help="local target: port block when the stack is started")
     run.add_argument("--reports", default="reports/runs", help="where run directories go (default reports/runs)")
+    run.add_argument("--notify", metavar="URL", help="POST a short JSON summary to this webhook at the end "
+                                                    "(a failure to post never changes the verdict)")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check game day specs; exit 2 listing every problem")
@@ -49,10 +51,10 @@ def cmd_run(args) -> int:
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
     orchestrator.run(gameday, run_dir, real_drivers(options), progress)
-    return finish(run_dir, progress)
+    return finish(run_dir, progress, notify=args.notify)
 
 
-def finish(run_dir: Path, progress: Progress) -> int:
+def finish(run_dir: Path, progress: Progress, notify: str | None = None) -> int:
     """Analyse the run directory, write every report, print the verdicts; return the exit code."""
     from harness.report import summary_line, verdict_table, write_reports
 
@@ -60,4 +62,10 @@ def finish(run_dir: Path, progress: Progress) -> int:
     progress.line(verdict_table(written.analysis))
     progress.line(summary_line(written.analysis))
     progress.line(f"report: {written.html}")
+    if notify:
+        from harness.report.notify import post_summary
+
+        problem = post_summary(notify, written.analysis)
+        if problem:
+            progress.line(f"notify: {problem}")
     return written.exit_code

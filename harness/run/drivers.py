@@ -83,4 +83,7 @@ def _load(ctx: RunContext):
 
 
 def _chaos(ctx: RunContext, block: ChaosBlock):
-    return ChaosDriver(ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()})
+    index = ctx.gameday.chaos.index(block)
+    journal = "journal.json" if index == 0 else f"journal-{index + 1}.json"
+    return ChaosDriver(ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()},
+                       journal=journal)

@@ -34,7 +34,7 @@ TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", 
 TARGET_KEYS = {
     "local": ("kind", "stack", "defects"),
     "http": ("kind", "base_url"),
-    "kubernetes": ("kind", "context", "namespace", "allowed_namespaces"),
+    "kubernetes": ("kind", "context", "namespace", "allowed_namespaces", "image", "gateway_url"),
 }
 # Shape parameters as `--gameday-*` option names with underscores. Kept here, not
 # imported from harness.load.shapes, because that module imports locust (and with
@@ -50,7 +50,8 @@ SHAPE_PARAMS = {
 DURATION_PARAMS = ("over", "every", "at", "length", "period")
 OPTIONAL_PARAMS = ("spawn_rate", "pool", "behind_ms")
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in SHAPE_PARAMS.values() for p in ps)) + OPTIONAL_PARAMS
-LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", *ALL_PARAMS)
+LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", *ALL_PARAMS)
+LOAD_WHERE = ("local", "cluster")
 SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",)}
 
 
@@ -186,8 +187,13 @@ def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | Non
     allowed = strings(child(children, "allowed_namespaces", node, required=True))
     if namespace and allowed and namespace not in allowed:
         namespace_node.fail(f"namespace {namespace!r} is not in allowed_namespaces {list(allowed)}")
+    image = text(child(children, "image", node), KubernetesTarget.image)
+    url_node = child(children, "gateway_url", node)
+    gateway_url = text(url_node)
+    if gateway_url and not gateway_url.startswith(("http://", "https://")):
+        url_node.fail(f"expected an http:// or https:// URL, got {gateway_url!r}")
     if context and namespace and allowed:
-        return KubernetesTarget(context, namespace, allowed)
+        return KubernetesTarget(context, namespace, allowed, image, gateway_url and gateway_url.rstrip("/"))
     return None
 
 
@@ -210,12 +216,17 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
     processes = _processes(child(children, "processes", node))
     options = _options(child(children, "options", node))
     sink = _sink(child(children, "sink", node))
+    where_node = child(children, "where", node)
+    where = text(where_node, "local")
+    if where not in LOAD_WHERE:
+        where_node.fail(f"unknown load.where {where!r}; expected local or cluster")
+    workers = _processes(child(children, "workers", node))
     if profile is None:
         return None, node
     # Built even when other fields had problems (already reported), so the checks
     # that need the profile still run in this pass; the GameDay is not assembled.
     return LoadSpec(profile, shape or "", duration or 0.0, MappingProxyType(params or {}), processes, options,
-                    sink), node
+                    sink, where if where in LOAD_WHERE else "local", workers), node
 
 
 def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[str, float] | None:

@@ -45,6 +45,8 @@ class KubernetesTarget:
     context: str
     namespace: str
     allowed_namespaces: tuple[str, ...]
+    image: str = "gameday:0.1.0"          # the image of deploy/Dockerfile, for Locust pods
+    gateway_url: str | None = None        # with load.where: local, how this machine reaches the gateway
     kind: str = "kubernetes"
 
 
@@ -72,6 +74,8 @@ class LoadSpec:
     processes: int | None = None
     options: Mapping[str, Any] = field(default_factory=_empty)
     sink: SinkSpec | None = None
+    where: str = "local"                  # kubernetes targets: run Locust here, or in the cluster
+    workers: int | None = None            # where: cluster: Locust worker pods (default 2)
 
 
 @dataclass(frozen=True)

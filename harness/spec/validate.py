@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.spec import k8s_scope
 from harness.spec.profile_scan import ProfileFacts, scan_profile
 from harness.spec.reader import Problems
 
@@ -48,6 +50,7 @@ def check(context: Context, parsed: dict[str, Any]) -> None:
     if context.check_files:
         check_experiments(context, parsed)
     check_timing(context, parsed)
+    k8s_scope.check(context, parsed, lambda relative: _resolve(context, relative))
 
 
 def check_profile(context: Context, parsed: dict[str, Any]) -> ProfileFacts | None:
@@ -102,7 +105,9 @@ def check_experiments(context: Context, parsed: dict[str, Any]) -> None:
 
 def chaos_validate(path: Path) -> str | None:
     """None when `chaos validate path` succeeds, else its error lines (or why it could not run)."""
-    chaos = shutil.which("chaos")
+    # the `chaos` beside this interpreter first: `.venv/bin/gameday` works without an activated venv
+    beside = Path(sys.executable).with_name("chaos")
+    chaos = str(beside) if beside.exists() else shutil.which("chaos")
     if chaos is None:
         return "the `chaos` command is not installed (pip install chaostoolkit)"
     try:

@@ -12,11 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
-
 from support import free_base_port
 
 from stack.config import StackConfig
@@ -28,7 +27,7 @@ def gameday(*args: str, home: Path, check: bool = True, timeout: float = 120,
             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real `gameday` CLI with GAMEDAY_HOME=home."""
     full_env = {**os.environ, **(env or {}), "GAMEDAY_HOME": str(home)}
-    result = subprocess.run([*GAMEDAY, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run([*GAMEDAY, *args], env=full_env, check=False, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"gameday {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

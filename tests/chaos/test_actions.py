@@ -10,9 +10,15 @@ import socket
 import time
 
 import pytest
+from chaos.stack_support import (
+    faults_present,
+    get_json,
+    running_stack,
+    stack_healthy,
+    wait_until,
+)
 from chaoslib.exceptions import ActivityFailed
 
-from chaos.stack_support import faults_present, get_json, running_stack, stack_healthy, wait_until
 from harness.chaos import broker, cleanup, faults, gateway, network, probes, replicas
 from stack.supervise import Supervisor
 

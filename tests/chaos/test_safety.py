@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from chaos.stack_support import faults_present, running_stack, stack_healthy, wait_until
+
 from harness.chaos import commands, network, replicas
 from harness.run.chaos_driver import ChaosDriver
 

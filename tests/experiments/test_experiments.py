@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chaos.stack_support import faults_present, running_stack, stack_healthy, wait_until
+
 from harness.run.chaos_driver import ChaosDriver
 
 ROOT = Path(__file__).resolve().parents[2] / "experiments"
@@ -22,7 +22,7 @@ REQUIRED = ["kill-model-replica", "freeze-model-replica", "kill-scorer", "partit
 def chaos_validate(path: Path) -> subprocess.CompletedProcess:
     chaos = Path(sys.executable).with_name("chaos")
     return subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "validate", str(path)],
-                          capture_output=True, text=True, timeout=60)
+                          check=False, capture_output=True, text=True, timeout=60)
 
 
 def test_every_required_scenario_exists_locally_and_for_kubernetes():

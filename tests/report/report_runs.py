@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 
-from rundir_factory import T0, event, generator_row, request_row, timeline, write_run  # noqa: E402
+from rundir_factory import T0, event, generator_row, request_row, timeline, write_run
 
 ENDPOINT = "POST /v1/score"
 SPEC = """
