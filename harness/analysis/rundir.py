@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from binascii import a2b_base64
+from zlib import decompress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis import rowcodec
 from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
 
@@ -64,41 +67,61 @@ class Samples:
 
 
 def read_samples(run_dir: str | Path) -> Samples:
-    """Every sample row of the run directory (a missing file gives empty tables)."""
-    requests, generator, encoded, errors = [], [], [], []
+    """Every sample row of the run directory (a missing file gives empty tables).
+
+    Rows that are not JSON objects with a numeric ts, or request rows missing a field
+    or holding one of the wrong type, are skipped (a torn line, a foreign writer).
+    """
     path = samples_path(run_dir)
-    if path.exists():
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                row = _json(line)
-                if not isinstance(row, dict) or not isinstance(row.get("ts"), (int, float)):
-                    continue
-                if row.get("outcome") == GENERATOR:
-                    generator.append(row)
-                else:
-                    _request_row(row, requests, encoded, errors)
-    rows, buckets, counts = decode_many(encoded)
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    requests: list[Any] = []
+    generator: list[dict] = []
+    for line, fields in zip(lines, rowcodec.decode_lines(lines)):
+        if fields is None or fields.outcome == GENERATOR:
+            _slow_row(line, requests, generator)
+        else:
+            requests.append(fields)
+    rows, buckets, counts = decode_many([r.hist or "" for r in requests])
     return Samples(_requests_frame(requests), rows, buckets, counts, _generator_frame(generator),
-                   pd.DataFrame(errors, columns=["ts", "endpoint", "message", "count"]))
+                   _errors_frame(requests))
 
 
-def _request_row(row: dict, requests: list, encoded: list, errors: list) -> None:
-    try:
-        values = (int(row["ts"]), str(row["endpoint"]), str(row["outcome"]), int(row.get("count", 0)),
-                  float(row.get("sum_ms", 0.0)), float(row.get("max_ms", 0.0)),
-                  int(row.get("checked", 0)), int(row.get("correct", 0)))
-    except (KeyError, TypeError, ValueError):
+def _slow_row(line: bytes, requests: list, generator: list) -> None:
+    """The lenient path, for lines the typed decoder refused and for generator rows."""
+    row = _json(line.decode("utf-8", errors="replace"))
+    if not isinstance(row, dict) or not isinstance(row.get("ts"), (int, float)):
         return
-    requests.append(values)
-    encoded.append(row.get("hist") or "")
-    for message, count in (row.get("errors") or {}).items():
-        errors.append((values[0], values[1], str(message), int(count)))
+    if row.get("outcome") == GENERATOR:
+        generator.append(row)
+        return
+    fields = _request_fields(row)
+    if fields is not None:
+        requests.append(fields)
 
 
-def _requests_frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(REQUEST_COLUMNS))
+def _request_fields(row: dict) -> rowcodec.RequestFields | None:
+    hist = row.get("hist") or ""
+    try:
+        return rowcodec.RequestFields(
+            ts=int(row["ts"]), endpoint=str(row["endpoint"]), outcome=str(row["outcome"]),
+            count=int(row.get("count", 0)), hist=hist if isinstance(hist, str) else "",
+            sum_ms=float(row.get("sum_ms", 0.0)), max_ms=float(row.get("max_ms", 0.0)),
+            checked=int(row.get("checked", 0)), correct=int(row.get("correct", 0)),
+            errors={str(m): int(c) for m, c in (row.get("errors") or {}).items()})
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _requests_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: [getattr(r, name) for r in rows] for name in REQUEST_COLUMNS})
     return frame.astype({"ts": "int64", "count": "int64", "sum_ms": "float64", "max_ms": "float64",
                          "checked": "int64", "correct": "int64"})
+
+
+def _errors_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
+    errors = [(r.ts, r.endpoint, str(message), int(count))
+              for r in rows if r.errors for message, count in r.errors.items()]
+    return pd.DataFrame(errors, columns=["ts", "endpoint", "message", "count"])
 
 
 def _generator_frame(rows: list[dict]) -> pd.DataFrame:
@@ -115,28 +138,35 @@ def _generator_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def decode_many(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, bucket, count) arrays for every encoded histogram; row i is encoded[i].
+    """(row, bucket, count) int32 arrays for every encoded histogram; row i is encoded[i].
 
-    Undecodable text counts as an empty histogram, like a torn row.
+    Undecodable text counts as an empty histogram, like a torn row. Counts keep
+    their low 32 bits (no second of one endpoint reaches 2**31 requests).
     """
-    diffs, counts, lengths = [], [], []
-    for text in encoded:
-        raw = _raw(text)
-        n = len(raw) // 12
-        diffs.append(raw[: 4 * n])
-        counts.append(raw[4 * n: 12 * n])
-        lengths.append(n)
-    lengths_arr = np.array(lengths, dtype=np.int64)
-    diff = np.frombuffer(b"".join(diffs), dtype=np.uint32).astype(np.int64)
-    count = np.frombuffer(b"".join(counts), dtype=np.uint64).astype(np.int64)
-    rows = np.repeat(np.arange(len(encoded), dtype=np.int64), lengths_arr)
-    # Buckets are delta-encoded per row: a global cumsum minus the sum before each row.
-    total = np.cumsum(diff)
-    starts = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]) if len(encoded) else np.zeros(0, np.int64)
-    before = np.where(starts > 0, total[np.maximum(starts - 1, 0)] if len(total) else 0, 0)
-    buckets = total - np.repeat(before, lengths_arr)
-    # Narrow types: these arrays hold every bucket of every row (millions for an hour).
-    return rows.astype(np.int32), buckets.astype(np.int32), count.astype(np.int32)
+    raws = _raws(encoded)
+    lengths = np.fromiter((len(raw) // 12 for raw in raws), dtype=np.int64, count=len(raws))
+    # Each raw is n uint32 bucket deltas then n uint64 counts; split them without copying per value.
+    diffs = b"".join([raw[: 4 * n] for raw, n in zip(raws, lengths.tolist())])
+    counts = b"".join([raw[4 * n: 12 * n] for raw, n in zip(raws, lengths.tolist())])
+    rows = np.repeat(np.arange(len(raws), dtype=np.int32), lengths)
+    # Buckets are delta-encoded per row: a running sum minus the sum before each row. uint32
+    # arithmetic wraps, but the difference is exact because every bucket fits in 32 bits.
+    total = np.cumsum(np.frombuffer(diffs, dtype=np.uint32), dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    before = np.zeros(len(raws), dtype=np.uint32)
+    before[1:] = total[ends[:-1] - 1] if len(total) else 0
+    buckets = (total - np.repeat(before, lengths)).view(np.int32)
+    # The low half of each little-endian uint64 count, as the old int32 narrowing kept.
+    count = np.frombuffer(counts, dtype=np.uint32)[0::2].view(np.int32)
+    return rows, buckets, np.ascontiguousarray(count)
+
+
+def _raws(encoded: list[str]) -> list[bytes]:
+    """The decompressed bytes of each histogram; b"" for empty or undecodable text."""
+    try:
+        return [decompress(a2b_base64(text)) if text else b"" for text in encoded]
+    except (ValueError, zlib.error):
+        return [_raw(text) for text in encoded]
 
 
 def _raw(text: str) -> bytes:

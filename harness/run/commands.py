@@ -19,6 +19,8 @@ def register(sub) -> None:
     run.add_argument("--stack-name", help="local target: which stack to use or start (default: the spec's)")
     run.add_argument("--base-port", type=int, help="local target: port block when the stack is started")
     run.add_argument("--reports", default="reports/runs", help="where run directories go (default reports/runs)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the plan (objects to create, experiments, SLOs) and touch nothing")
     run.add_argument("--notify", metavar="URL", help="POST a short JSON summary to this webhook at the end "
                                                     "(a failure to post never changes the verdict)")
     run.set_defaults(func=cmd_run)
@@ -46,12 +48,24 @@ def cmd_run(args) -> int:
         bad = [d for d in args.defect if d not in DEFECTS]
         if bad:
             raise SpecError([f"--defect '{d}': unknown defect (known: {', '.join(sorted(DEFECTS))})" for d in bad])
+    if args.dry_run:
+        return dry_run(gameday)
     run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
     progress = Progress()
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
     orchestrator.run(gameday, run_dir, real_drivers(options), progress)
     return finish(run_dir, progress, notify=args.notify)
+
+
+def dry_run(gameday) -> int:
+    """Print what `gameday run` would do; no directory, process, or cluster object is made."""
+    import time
+
+    from harness.targets.k8s.plan import plan_lines
+
+    print("\n".join(plan_lines(gameday, "dry-run", time.time())))
+    return 0
 
 
 def finish(run_dir: Path, progress: Progress, notify: str | None = None) -> int:

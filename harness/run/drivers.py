@@ -9,7 +9,7 @@ from harness.errors import TargetError
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.load_driver import LocustDriver, locust_argv
 from harness.run.orchestrator import Drivers, RunContext
-from harness.spec.models import ChaosBlock, HttpTarget, LocalTarget
+from harness.spec.models import ChaosBlock, HttpTarget, KubernetesTarget, LocalTarget
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,12 @@ def _target(ctx: RunContext, options: RunOptions):
         from harness.targets.http import HttpRun
 
         return HttpRun(spec.base_url)
-    raise TargetError(f"target kind '{spec.kind}' cannot run here yet; use local or http")
+    if isinstance(spec, KubernetesTarget):
+        from harness.targets.kubernetes import KubernetesRun, kubeconfig_file
+
+        budget = ctx.gameday.load.duration + sum(b.start_after for b in ctx.gameday.chaos[:1])
+        return KubernetesRun(spec, ctx.gameday.load.where, budget, config_file=kubeconfig_file())
+    raise TargetError(f"target kind '{spec.kind}' cannot run here; use local, http or kubernetes")
 
 
 def _sink(ctx: RunContext):
@@ -77,6 +82,10 @@ def _sink(ctx: RunContext):
 
 def _load(ctx: RunContext):
     load = ctx.gameday.load
+    if load.where == "cluster":
+        from harness.targets.k8s.plan import cluster_locust
+
+        return cluster_locust(ctx.gameday, ctx.target, ctx.run_dir)
     argv = locust_argv(ctx.gameday.resolve(load.profile).resolve(), ctx.target.host, ctx.run_dir, load.shape,
                        load.duration, load.params, load.processes, load.options)
     return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **ctx.target.env()})

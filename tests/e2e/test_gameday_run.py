@@ -7,6 +7,7 @@ analysis and reports at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,15 +78,38 @@ def test_invalid_spec_exits_2_listing_every_problem(tmp_path):
         assert fragment in result.stderr, result.stderr
 
 
-def test_impossible_guardrail_aborts_chaos_and_exits_3(healthy_stack, tmp_path):
+def slow_gateway_experiment(stack: str) -> dict:
+    """500 ms of latency on the client->gateway hop for 20 s, healed in the rollbacks."""
+    hop = {"hop": "client-gateway", "stack": stack}
+    return {
+        "version": "1.0.0", "title": "slow gateway", "description": "latency on the public hop",
+        "method": [{"type": "action", "name": "slow-down-gateway", "pauses": {"after": 20},
+                    "provider": {"type": "python", "module": "harness.chaos.network", "func": "add_latency",
+                                 "arguments": {**hop, "ms": 500, "ttl": 60}}}],
+        "rollbacks": [{"type": "action", "name": "heal-gateway",
+                       "provider": {"type": "python", "module": "harness.chaos.network", "func": "heal",
+                                    "arguments": hop}}],
+    }
+
+
+def test_guardrail_breach_aborts_the_chaos_within_2s_and_rolls_back(healthy_stack, tmp_path):
+    experiment = tmp_path / "slow-gateway.json"
+    experiment.write_text(json.dumps(slow_gateway_experiment(healthy_stack.name)))
     spec = write_spec(tmp_path / "gd.yaml", **kill_replica_spec(
-        healthy_stack.name, guardrails=[{"sli": "throughput", "window": "5s", "abort_if": "> 1rps"}]))
+        healthy_stack.name, chaos={"experiment": str(experiment), "start_after": "8s"},
+        guardrails=[{"sli": "latency.p99", "window": "5s", "abort_if": "> 300ms"}]))
     result = run(spec, healthy_stack.home, tmp_path / "runs")
     run_dir, doc = result_of(tmp_path / "runs")
     assert result.returncode == 3, result.stdout[-3000:]
     assert doc["run"]["status"] == "aborted"
-    events = [line for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert any('"abort"' in line for line in events)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    fault = next(e["ts"] for e in events if e["kind"] == "activity-start" and e["name"] == "slow-down-gateway")
+    abort = next(e for e in events if e["kind"] == "abort")
+    # the breach: the first second whose requests were slowed; its live window closes a second later
+    assert abort["ts"] - fault < 2 + 2, "the guardrail reacted more than 2 s after the breach"
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert journal["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["heal-gateway"]
     assert _healthy(healthy_stack)
 
 

@@ -12,21 +12,28 @@ HTTP server registered with `proxy_to`. Every request is recorded in `calls`.
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import http.server
+import json
+import re
 import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
-from aiohttp import web
 
 from support import free_port
 
-ROUTE = r"/{prefix:(api/v1|apis/[a-z.]+/v1)}/namespaces/{ns}/{plural}"
+# A stdlib server, not aiohttp: tests run with gevent's monkey-patching (conftest
+# imports locust first), under which asyncio loops in threads share one OS thread.
+BASE = r"^/(?P<prefix>api/v1|apis/[a-z0-9.]+/v1)/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)"
+COLLECTION = re.compile(BASE + "$")
+ITEM = re.compile(BASE + r"/(?P<name>[^/]+?)(?P<status>/status)?$")
+PROXY = re.compile(BASE + r"/(?P<name>[^/]+)/proxy/(?P<path>.*)$")
 
 
 def write_kubeconfig(path: Path, server: str, contexts: list[str]) -> Path:
@@ -46,8 +53,6 @@ class FakeApiServer:
         self.proxies: dict[tuple[str, str], str] = {}                   # (ns, "svc:port") -> base url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
 
     # ---- test helpers --------------------------------------------------------------
     def put(self, plural: str, ns: str, body: dict[str, Any]) -> None:
@@ -62,58 +67,69 @@ class FakeApiServer:
 
     # ---- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> "FakeApiServer":
-        threading.Thread(target=self._serve, daemon=True).start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake API server did not start")
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self): fake._handle(self)
+            def do_POST(self): fake._handle(self)
+            def do_DELETE(self): fake._handle(self)
+            def log_message(self, *args): pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("*", ROUTE, self._collection)
-        app.router.add_route("*", ROUTE + "/{name}", self._item)
-        app.router.add_route("GET", ROUTE + "/{name}/status", self._item)
-        app.router.add_route("GET", ROUTE + "/{name}/proxy/{path:.*}", self._proxy)
-        runner = web.AppRunner(app)
-        self._loop.run_until_complete(runner.setup())
-        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
+        self._server.shutdown()
+        self._server.server_close()
 
     # ---- handlers ------------------------------------------------------------------
-    async def _collection(self, request: web.Request) -> web.Response:
-        plural, ns = request.match_info["plural"], request.match_info["ns"]
-        self.calls.append((request.method, request.path_qs))
-        if request.method == "POST":
-            body = await request.json()
+    def _handle(self, req: http.server.BaseHTTPRequestHandler) -> None:
+        url = urlparse(req.path)
+        self.calls.append((req.command, req.path))
+        length = int(req.headers.get("Content-Length") or 0)
+        body = json.loads(req.rfile.read(length)) if length else None
+        for pattern, handler in ((PROXY, self._proxy), (COLLECTION, self._collection), (ITEM, self._item)):
+            match = pattern.match(url.path)
+            if match:
+                groups = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+                status, payload = handler(req.command, groups, parse_qs(url.query), body)
+                break
+        else:
+            status, payload = _status(404, "NotFound", f"no route for {url.path}")
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        req.send_response(status)
+        req.send_header("Content-Type", "application/octet-stream" if isinstance(payload, bytes) else "application/json")
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)
+
+    def _collection(self, method: str, m: dict, query: dict, body: Any):
+        plural, ns = m["plural"], m["ns"]
+        if method == "POST":
             if (plural, ns, body["metadata"]["name"]) in self.objects:
                 return _status(409, "AlreadyExists", f"{plural} {body['metadata']['name']!r} already exists")
-            return web.json_response(self._store(plural, ns, body), status=201)
-        if request.method == "GET":
+            return 201, self._store(plural, ns, body)
+        if method == "GET":
+            selector = query.get("labelSelector", [""])[0]
             items = [o for (p, n, _), o in sorted(self.objects.items()) if p == plural and n == ns
-                     and _matches(o, request.query.get("labelSelector", ""))]
-            return web.json_response({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items})
-        return _status(405, "MethodNotAllowed", request.method)
+                     and _matches(o, selector)]
+            return 200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}
+        return _status(405, "MethodNotAllowed", method)
 
-    async def _item(self, request: web.Request) -> web.Response:
-        key = (request.match_info["plural"], request.match_info["ns"], request.match_info["name"])
-        self.calls.append((request.method, request.path_qs))
+    def _item(self, method: str, m: dict, query: dict, body: Any):
+        key = (m["plural"], m["ns"], m["name"])
         if key not in self.objects:
             return _status(404, "NotFound", f"{key[0]} {key[2]!r} not found")
-        if request.method == "DELETE":
-            return web.json_response(self.objects.pop(key))
-        return web.json_response(self.objects[key])
+        if method == "DELETE":
+            return 200, self.objects.pop(key)
+        return 200, self.objects[key]
 
-    async def _proxy(self, request: web.Request) -> web.Response:
-        self.calls.append((request.method, request.path_qs))
-        base = self.proxies.get((request.match_info["ns"], request.match_info["name"]))
+    def _proxy(self, method: str, m: dict, query: dict, body: Any):
+        base = self.proxies.get((m["ns"], m["name"]))
         if base is None:
             return _status(503, "ServiceUnavailable", "no endpoints available for service")
-        status, body = await asyncio.to_thread(_get, f"{base}/{request.match_info['path']}")
-        return web.Response(status=status, body=body)
+        return _get(f"{base}/{m['path']}")
 
     def _store(self, plural: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
         meta = body.setdefault("metadata", {})
@@ -143,6 +159,6 @@ def _matches(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
-def _status(code: int, reason: str, message: str) -> web.Response:
-    return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
-                              "reason": reason, "code": code}, status=code)
+def _status(code: int, reason: str, message: str) -> tuple[int, dict]:
+    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+                  "reason": reason, "code": code}

@@ -96,12 +96,18 @@ class ClusterLocust:
         """A file of the master's run directory, or None while it does not exist (or the pod is not serving)."""
         from kubernetes.client.rest import ApiException
 
+        # param_serialize + call_api rather than connect_get_namespaced_service_proxy_with_path,
+        # which percent-encodes the slashes of `path` into one segment
+        api = self.cluster.core.api_client
+        request = api.param_serialize(
+            "GET", f"/api/v1/namespaces/{{namespace}}/services/{{name}}/proxy/{path}",
+            path_params={"namespace": self.plan.namespace, "name": f"{self.plan.name}:{FILES_PORT}"},
+            auth_settings=["BearerToken"])
         try:
-            response = self.cluster.core.connect_get_namespaced_service_proxy_with_path(
-                f"{self.plan.name}:{FILES_PORT}", self.plan.namespace, path, _preload_content=False)
+            response = api.call_api(*request)
         except ApiException:
             return None
-        return response.data
+        return response.read() if response.status == 200 else None
 
     def _append_new(self, name: str) -> None:
         data = self.fetch(name)

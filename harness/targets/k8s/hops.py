@@ -1,0 +1,52 @@
+"""`python -m harness.targets.k8s.hops --config stack.json`: the gateway pod's fault-proxy sidecar.
+
+The stack's processes reach each other at 127.0.0.1 ports named in stack.json. In
+a pod, the gateway's neighbours are Services instead, so this sidecar runs the
+stack's own fault proxy (Toxiproxy-compatible API on 8474) with these hops:
+
+    client-gateway      0.0.0.0:8080          -> 127.0.0.1:<gateway_upstream>   (what the Service targets)
+    gateway-replica-i   127.0.0.1:<replica_i> -> $MODEL_SERVICE (model-replica:8000)
+    gateway-kafka       127.0.0.1:<kafka_gw>  -> $KAFKA_SERVICE (kafka:9092)
+
+kube-proxy balances each connection of a replica hop across the model-replica
+pods, so the gateway's per-replica breakers act per hop, not per pod.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from stack.config import StackConfig
+
+LISTEN_PORT = 8080
+API_PORT = 8474
+
+
+def hops(config: StackConfig, model: str, kafka: str, listen_port: int = LISTEN_PORT) -> dict[str, tuple[str, str]]:
+    """name -> (listen, upstream) for the gateway pod."""
+    out = {"client-gateway": (f"0.0.0.0:{listen_port}", f"127.0.0.1:{config.port('gateway_upstream')}"),
+           "gateway-kafka": (f"127.0.0.1:{config.port('kafka_gateway')}", kafka)}
+    for name, (listen, _upstream) in config.proxies().items():
+        if name.startswith("gateway-replica-"):
+            out[name] = (f"127.0.0.1:{listen}", model)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.targets.k8s.hops", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    from stack.proxy.server import serve
+
+    config = StackConfig.load(args.config)
+    plan = hops(config, os.environ.get("MODEL_SERVICE", "model-replica:8000"),
+                os.environ.get("KAFKA_SERVICE", "kafka:9092"))
+    asyncio.run(serve("0.0.0.0", API_PORT, config.toxic_ttl_s, plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""What a game day will do, as text, without touching anything (`gameday run --dry-run`).
+
+    plan_lines(gameday, run_id) -> list[str]
+    cluster_locust(gameday, target, run_dir) -> ClusterLocust   the same objects, for a real run
+
+The dry run builds the very manifests a real run creates, so what it prints is
+what would be created.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.run.load_driver import INJECT
+from harness.spec.models import GameDay
+from harness.targets.k8s.labels import expiry_annotation
+from harness.targets.k8s.locust_objects import LocustPlan, manifests
+
+DEFAULT_WORKERS = 2
+EXPIRY_MARGIN_S = 300.0
+
+
+def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan:
+    """The distributed-Locust plan of a `where: cluster` game day."""
+    load, target = gameday.load, gameday.target
+    profile = gameday.resolve(load.profile)
+    return LocustPlan(run=run, namespace=target.namespace, image=target.image,
+                      workers=load.workers or DEFAULT_WORKERS, host=host, profile_name=profile.name,
+                      profile_text=profile.read_text(encoding="utf-8"), inject_text=INJECT.read_text(encoding="utf-8"),
+                      locust_args=tuple(shape_args(gameday)), expires_at=now + load.duration + EXPIRY_MARGIN_S)
+
+
+def shape_args(gameday: GameDay) -> list[str]:
+    """The --gameday-* shape flags and profile options, as for a local Locust (no paths, no --processes)."""
+    load = gameday.load
+    args = ["--gameday-shape", load.shape, "--gameday-duration", f"{load.duration:g}",
+            "--run-time", f"{int(load.duration) + 30}s", "--stop-timeout", "5", "--only-summary"]
+    for key, value in load.params.items():
+        args += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    for key, value in load.options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def cluster_locust(gameday: GameDay, target: Any, run_dir: Path):
+    """The ClusterLocust driver for a started KubernetesRun target."""
+    import time
+
+    from harness.targets.k8s.cluster_load import ClusterLocust
+    from harness.targets.k8s.labels import run_id
+
+    plan = locust_plan(gameday, run_id(Path(run_dir).name), target.host, time.time())
+    return ClusterLocust(target.cluster, plan, run_dir)
+
+
+def plan_lines(gameday: GameDay, run: str, now: float) -> list[str]:
+    """Every line of the dry-run plan: target, load, objects, experiments, SLOs, guardrails."""
+    lines = [f"game day '{gameday.name}' ({gameday.path}): dry run, nothing is touched", "", *_target(gameday), ""]
+    lines += _load(gameday, run, now)
+    lines += ["", "experiments:"]
+    for block in gameday.chaos:
+        lines.append(f"  at +{block.start_after:g}s: chaos run --rollback-strategy=always {block.experiment}")
+        lines += [f"    {line}" for line in _activities(gameday.resolve(block.experiment))]
+    if not gameday.chaos:
+        lines.append("  none")
+    lines += ["", f"SLOs (warmup {gameday.warmup:g}s left out):"]
+    lines += [f"  {slo.label}" for slo in gameday.slos] or ["  none"]
+    lines += ["", "guardrails:"]
+    lines += [f"  abort if {g.sli} {g.abort_if.text} over {g.window:g}s" for g in gameday.guardrails] or ["  none"]
+    return lines
+
+
+def _target(gameday: GameDay) -> list[str]:
+    t = gameday.target
+    if t.kind != "kubernetes":
+        return [f"target: {t.kind} " + (getattr(t, "base_url", "") or f"stack '{getattr(t, 'stack', '')}'")]
+    return [f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
+            f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
+            "  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context",
+            "  gateway: the Service labelled app.kubernetes.io/name=gateway"]
+
+
+def _load(gameday: GameDay, run: str, now: float) -> list[str]:
+    load = gameday.load
+    params = ", ".join(f"{k}={v:g}" for k, v in load.params.items())
+    lines = [f"load: {load.profile}, {load.shape} ({params}) for {load.duration:g}s, Locust {load.where}"]
+    if load.where != "cluster":
+        return lines + ["objects to create: none"]
+    plan = locust_plan(gameday, run, f"http://gateway.{gameday.target.namespace}.svc:80", now)
+    lines.append(f"objects to create in '{plan.namespace}' (deleted at the end; expire "
+                 f"{expiry_annotation(plan.expires_at)}, then `gameday cleanup --kubernetes` removes them):")
+    for body in manifests(plan):
+        replicas = body.get("spec", {}).get("replicas")
+        lines.append(f"  {body['kind']} {body['metadata']['name']}" + (f" replicas={replicas}" if replicas else ""))
+    return lines
+
+
+def _activities(path: Path) -> list[str]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))   # JSON is YAML
+    except (OSError, yaml.YAMLError) as exc:
+        return [f"(cannot read: {exc})"]
+    out = []
+    for section in ("method", "rollbacks"):
+        for act in doc.get(section) or []:
+            provider = act.get("provider", {})
+            func = ".".join(filter(None, [provider.get("module"), provider.get("func")])) or provider.get("path", "")
+            out.append(f"{section[:-1] if section == 'rollbacks' else section}: {act.get('type')} "
+                       f"{act.get('name')} -> {func}")
+    return out

@@ -1,0 +1,203 @@
+"""Contract tests of every Kubernetes API call the harness makes, against a real HTTP server (k8s_api)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from functools import partial
+
+import pytest
+
+from harness.errors import SpecError, TargetError
+from harness.spec.models import KubernetesTarget
+from harness.targets.k8s import objects
+from harness.targets.k8s.cleanup import cleanup_kubernetes, delete_run
+from harness.targets.k8s.client import Cluster
+from harness.targets.k8s.cluster_load import ClusterLocust
+from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, expiry_annotation
+from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan
+from harness.targets.kubernetes import KubernetesRun
+from k8s_api import FakeApiServer, write_kubeconfig
+from support import free_port
+
+
+@pytest.fixture
+def api():
+    with FakeApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_ALLOWED_CONTEXTS", "dev")
+    return str(write_kubeconfig(tmp_path / "kubeconfig", api.url, ["dev", "prod"]))
+
+
+def make_plan(run="r1", workers=3, expires_at=None) -> LocustPlan:
+    return LocustPlan(run=run, namespace="gameday", image="gameday:test", workers=workers,
+                      host="http://gateway.gameday.svc:80", profile_name="inference.py", profile_text="# profile\n",
+                      inject_text="# inject\n", locust_args=("--gameday-shape", "constant_rate"),
+                      expires_at=expires_at if expires_at is not None else time.time() + 600)
+
+
+def gateway_service(api):
+    api.put("services", "gameday", {"apiVersion": "v1", "kind": "Service",
+                                    "metadata": {"name": "gateway", "labels": {"app.kubernetes.io/name": "gateway"}},
+                                    "spec": {"ports": [{"name": "http", "port": 80}]}})
+
+
+def policy(name: str, annotations: dict) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "labels": {MANAGED_BY: "gameday"}, "annotations": annotations},
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}}
+
+
+def target(**overrides) -> KubernetesTarget:
+    fields = {"context": "dev", "namespace": "gameday", "allowed_namespaces": ("gameday",), **overrides}
+    return KubernetesTarget(**fields)
+
+
+def test_up_finds_the_gateway_service_by_label(api, kubeconfig):
+    gateway_service(api)
+    run = KubernetesRun(target(), where="cluster", config_file=kubeconfig)
+    run.up()
+    assert run.host == "http://gateway.gameday.svc:80"
+
+
+def test_up_without_a_gateway_service_says_to_deploy_the_stack(api, kubeconfig):
+    run = KubernetesRun(target(), config_file=kubeconfig)
+    with pytest.raises(TargetError, match="kubectl apply -k deploy/stack"):
+        run.up()
+
+
+def test_local_load_without_a_reachable_gateway_says_to_port_forward(api, kubeconfig):
+    gateway_service(api)
+    run = KubernetesRun(target(), where="local", config_file=kubeconfig)
+    run.up()
+    with pytest.raises(TargetError, match="port-forward"):
+        run.host
+
+
+def test_context_not_in_the_allowed_list_is_refused_before_any_call(api, kubeconfig):
+    run = KubernetesRun(target(context="prod"), config_file=kubeconfig)
+    with pytest.raises(SpecError, match="context 'prod' is not allowed"):
+        run.up()
+    assert api.calls == []
+
+
+def test_context_missing_from_kubeconfig_is_refused(api, kubeconfig, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_ALLOWED_CONTEXTS", "dev,staging")
+    with pytest.raises(SpecError, match="not in the kubeconfig"):
+        KubernetesRun(target(context="staging"), config_file=kubeconfig).up()
+    assert api.calls == []
+
+
+def test_namespace_outside_allowed_namespaces_is_refused_before_any_call(api, kubeconfig):
+    run = KubernetesRun(target(), extra_namespaces=("kube-system",), config_file=kubeconfig)
+    with pytest.raises(SpecError, match="namespace 'kube-system' is not in allowed_namespaces"):
+        run.up()
+    assert api.calls == []
+
+
+def test_chaos_child_env_names_context_namespace_and_expiry(kubeconfig):
+    env = KubernetesRun(target(), fault_budget_s=100, config_file=kubeconfig).env()
+    assert env["KUBERNETES_CONTEXT"] == "dev" and env["GAMEDAY_K8S_NAMESPACE"] == "gameday"
+    assert env["GAMEDAY_FAULT_EXPIRES_AT"].endswith("Z")
+
+
+def test_cluster_locust_creates_labelled_objects_with_expiry(api, kubeconfig):
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(workers=3), run_dir=".", ready_timeout_s=5)
+    driver.start()
+    assert api.names("configmaps", "gameday") == ["gameday-locust-r1"]
+    assert api.names("services", "gameday") == ["gameday-locust-r1"]
+    assert api.names("deployments", "gameday") == ["gameday-locust-r1-master", "gameday-locust-r1-worker"]
+    worker = api.objects[("deployments", "gameday", "gameday-locust-r1-worker")]
+    assert worker["spec"]["replicas"] == 3
+    assert worker["metadata"]["labels"]["gameday.io/run"] == "r1"
+    assert EXPIRES_AT in worker["metadata"]["annotations"]
+
+
+def test_cluster_locust_stop_deletes_every_object_of_its_run_only(api, kubeconfig, tmp_path):
+    cluster = Cluster.connect("dev", kubeconfig)
+    other = ClusterLocust(cluster, make_plan(run="other"), tmp_path, ready_timeout_s=5)
+    other.start()
+    driver = ClusterLocust(cluster, make_plan(run="r1"), tmp_path, ready_timeout_s=5)
+    driver.start()
+    driver.stop()
+    assert [k for k in api.objects if "r1" in k[2]] == []
+    assert len([k for k in api.objects if "other" in k[2]]) == 4
+
+
+def test_a_duplicate_object_fails_with_the_api_reason(api, kubeconfig, tmp_path):
+    cluster = Cluster.connect("dev", kubeconfig)
+    ClusterLocust(cluster, make_plan(), tmp_path, ready_timeout_s=5).start()
+    with pytest.raises(TargetError, match="create ConfigMap gameday/gameday-locust-r1 failed: 409"):
+        ClusterLocust(cluster, make_plan(), tmp_path, ready_timeout_s=5).start()
+
+
+@pytest.fixture
+def master_files(tmp_path):
+    """A real HTTP server on a directory, standing in for the master's file-server container."""
+    served = tmp_path / "master"
+    (served / "samples").mkdir(parents=True)
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
+                                             partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{port}"
+    server.shutdown()
+
+
+def test_samples_are_copied_from_the_master_through_the_service_proxy(api, kubeconfig, tmp_path, master_files):
+    served, url = master_files
+    api.proxy_to("gameday", f"gameday-locust-r1:{FILES_PORT}", url)
+    run_dir = tmp_path / "run"
+    (run_dir / "samples").mkdir(parents=True)
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), run_dir, ready_timeout_s=5)
+    driver.start()
+    (served / "samples" / "samples.jsonl").write_text('{"ts": 1}\n{"ts": 2}\n{"ts": 3')   # last line torn
+    driver.sync(force=True)
+    assert driver.running is True
+    (served / "samples" / "samples.jsonl").write_text('{"ts": 1}\n{"ts": 2}\n{"ts": 3}\n')
+    (served / EXIT_FILE).write_text("0\n")
+    driver.sync(force=True)
+    assert (run_dir / "samples" / "samples.jsonl").read_text() == '{"ts": 1}\n{"ts": 2}\n{"ts": 3}\n'
+    assert driver.returncode == 0 and driver.running is False
+
+
+def test_cleanup_removes_expired_objects_and_keeps_live_ones(api, kubeconfig):
+    now = time.time()
+    api.put("networkpolicies", "gameday", policy("expired", {EXPIRES_AT: expiry_annotation(now - 5)}))
+    api.put("networkpolicies", "gameday", policy("expired-epoch", {EXPIRES_AT: str(int(now - 5))}))
+    api.put("networkpolicies", "gameday", policy("live", {EXPIRES_AT: expiry_annotation(now + 600)}))
+    api.put("networkpolicies", "gameday", policy("no-expiry", {}))
+    removed = cleanup_kubernetes("dev", ["gameday"], now, config_file=kubeconfig)
+    assert sorted(removed) == ["NetworkPolicy gameday/expired", "NetworkPolicy gameday/expired-epoch"]
+    assert api.names("networkpolicies", "gameday") == ["live", "no-expiry"]
+
+
+def test_cleanup_falls_back_to_creation_plus_ttl_when_expiry_is_zero(api, kubeconfig):
+    api.put("networkpolicies", "gameday", policy("ttl", {EXPIRES_AT: "0", "gameday.io/ttl-seconds": "120"}))
+    assert cleanup_kubernetes("dev", ["gameday"], time.time() + 60, config_file=kubeconfig) == []
+    assert cleanup_kubernetes("dev", ["gameday"], time.time() + 200, config_file=kubeconfig) == [
+        "NetworkPolicy gameday/ttl"]
+
+
+def test_cleanup_finds_expired_locust_objects_after_a_crashed_run(api, kubeconfig, tmp_path):
+    cluster = Cluster.connect("dev", kubeconfig)
+    ClusterLocust(cluster, make_plan(expires_at=time.time() - 1), tmp_path, ready_timeout_s=5).start()
+    removed = cleanup_kubernetes("dev", ["gameday"], time.time(), config_file=kubeconfig)
+    assert len(removed) == 4 and api.names("deployments", "gameday") == []
+
+
+def test_cleanup_refuses_a_context_that_is_not_allowed(api, kubeconfig):
+    with pytest.raises(SpecError, match="context 'prod' is not allowed"):
+        cleanup_kubernetes("prod", ["gameday"], time.time(), config_file=kubeconfig)
+    assert api.calls == []
+
+
+def test_delete_of_an_object_already_gone_is_not_an_error(api, kubeconfig):
+    cluster = Cluster.connect("dev", kubeconfig)
+    assert objects.delete(cluster, "Deployment", "gameday", "nothing") is False
+    assert delete_run(cluster, "gameday", "r9") == []
