@@ -4,11 +4,19 @@ Same bucket layout and nearest-rank percentile definition as
 `harness.load.histogram` (its module docstring), computed for many groups at once:
 merging rows is just giving them the same group id.
 
-How, without sorting millions of entries: bucket indexes are small integers (under
-~3,500 for any latency below an hour in microseconds), so the buckets present are
-renumbered densely, and each chunk of groups becomes a dense groups x buckets
-matrix built with one `bincount`; a cumulative sum along the buckets then gives
-every percentile by a vectorised search. Chunks keep that matrix near 4 M cells.
+Two shapes, one lookup:
+
+    group_percentiles   many groups (a series per second and endpoint): sort the
+                        entries by (group, bucket). Each row's buckets are already
+                        ascending, so a stable sort only merges short runs, near linear.
+                        With few groups it uses the dense form below instead.
+    histogram_matrix    few groups (phases x endpoints): one `bincount` into a dense
+                        groups x buckets matrix; `matrix_percentiles` reads it.
+
+Either way the counts end up in (group, bucket) order, so one running sum over
+all of them answers every percentile of every group with one `searchsorted`:
+the p-th percentile of group g is the first entry whose running sum reaches the
+sum before g plus ceil(total_g * p / 100).
 """
 
 from __future__ import annotations
@@ -16,8 +24,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-
-CHUNK_CELLS = 4_000_000
 
 
 def bucket_values(buckets: np.ndarray) -> np.ndarray:
@@ -29,58 +35,113 @@ def bucket_values(buckets: np.ndarray) -> np.ndarray:
     return np.where(buckets < 256, buckets.astype(np.float64), wide)
 
 
-def _dense_buckets(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(dense index of each bucket, value of each dense index), in bucket order."""
-    present = np.zeros(int(buckets.max()) + 1, dtype=bool)
-    present[buckets] = True
-    dense = np.cumsum(present) - 1
-    return dense[buckets], bucket_values(np.flatnonzero(present))
-
-
 def group_percentiles(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
                       ps: Sequence[float]) -> np.ndarray:
-    """Array [n_groups, len(ps)] of nearest-rank percentiles per group; NaN for an empty group."""
-    out = np.full((n_groups, len(ps)), np.nan)
+    """Array [n_groups, len(ps)] of nearest-rank percentiles per group; NaN for an empty group.
+
+    Entries with a negative group or a count <= 0 are left out.
+    """
     keep = (counts > 0) & (groups >= 0)
     if not keep.any():
-        return out
-    groups, counts = groups[keep], counts[keep]
-    index, values = _dense_buckets(buckets[keep])
-    width = len(values)
-    per_chunk = max(1, CHUNK_CELLS // width)
-    chunk_of = groups // per_chunk
-    order = np.argsort(chunk_of, kind="stable")
-    bounds = np.searchsorted(chunk_of[order], np.arange((n_groups + per_chunk - 1) // per_chunk + 1))
-    for chunk in range(len(bounds) - 1):
-        sel = order[bounds[chunk]:bounds[chunk + 1]]
-        if len(sel):
-            first = chunk * per_chunk
-            size = min(per_chunk, n_groups - first)
-            out[first:first + size] = _chunk_percentiles(groups[sel] - first, index[sel], counts[sel], size,
-                                                         width, values, ps)
-    return out
+        return np.full((n_groups, len(ps)), np.nan)
+    groups, buckets, counts = groups[keep], buckets[keep], counts[keep]
+    del keep
+    index, columns = _dense(buckets)
+    if n_groups * len(columns) <= len(buckets):
+        # Few groups (a series per second over all endpoints): a dense matrix is smaller than the entries.
+        return matrix_percentiles(_bincount_matrix(groups, index, counts, n_groups, len(columns)), columns, ps)
+    del index  # from here on, arrays of every entry are freed as soon as they are used up
+    sizes = np.bincount(groups, minlength=n_groups)
+    width = int(columns[-1]) + 1
+    key_type = np.int32 if n_groups * width < 2**31 else np.int64
+    key = groups.astype(key_type)
+    del groups
+    key *= key_type(width)
+    key += buckets
+    order = np.argsort(key, kind="stable")
+    del key
+    buckets = buckets[order]
+    cumulative = np.cumsum(counts[order], dtype=np.int64)
+    del order, counts
+    return _lookup(buckets, cumulative, sizes, ps)
 
 
-def _chunk_percentiles(groups, index, counts, size, width, values, ps) -> np.ndarray:
-    dense = np.bincount(groups * width + index, weights=counts, minlength=size * width).reshape(size, width)
-    cumulative = np.cumsum(dense, axis=1)
-    totals = cumulative[:, -1]
-    out = np.full((size, len(ps)), np.nan)
-    present = totals > 0
-    cumulative, totals = cumulative[present], totals[present]
-    for j, p in enumerate(ps):
-        # Same float arithmetic as Histogram.percentiles (ceil(total * (p / 100))), so both agree.
-        ranks = np.maximum(1.0, np.ceil(totals * (p / 100.0)))
-        out[present, j] = values[(cumulative >= ranks[:, None]).argmax(axis=1)]
-    return out
+def histogram_matrix(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray,
+                     n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix, columns): dense int64 counts [n_groups, len(columns)], where row g, column k holds
+    group g's count of bucket `columns[k]`; `columns` are the buckets present, ascending.
+
+    Entries with a negative group or a count <= 0 are left out.
+    """
+    keep = (groups >= 0) & (counts > 0)
+    groups, buckets, counts = groups[keep], buckets[keep], counts[keep]
+    index, columns = _dense(buckets)
+    return _bincount_matrix(groups, index, counts, n_groups, len(columns)), columns
+
+
+def _bincount_matrix(groups: np.ndarray, index: np.ndarray, counts: np.ndarray, n_groups: int,
+                     width: int) -> np.ndarray:
+    dense = np.bincount(groups.astype(np.int64) * width + index, weights=counts, minlength=n_groups * width)
+    # float64 sums of integer counts are exact below 2**53.
+    return dense.astype(np.int64).reshape(n_groups, width)
+
+
+def matrix_percentiles(matrix: np.ndarray, columns: np.ndarray, ps: Sequence[float]) -> np.ndarray:
+    """Array [rows, len(ps)] of nearest-rank percentiles of each row of a `histogram_matrix`."""
+    n_groups, width = matrix.shape
+    if width == 0:
+        return np.full((n_groups, len(ps)), np.nan)
+    return _lookup(np.tile(columns, n_groups), np.cumsum(matrix.ravel()), np.full(n_groups, width), ps)
+
+
+def matrix_count_at_most(matrix: np.ndarray, columns: np.ndarray, limit: float) -> np.ndarray:
+    """Per row of a `histogram_matrix`, how many values have a representative value <= `limit`."""
+    return matrix[:, bucket_values(columns) <= limit].sum(axis=1)
+
+
+def _dense(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dense index of each bucket, the buckets present in ascending order)."""
+    if not len(buckets):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    present = np.zeros(int(buckets.max()) + 1, dtype=bool)
+    present[buckets] = True
+    dense = (np.cumsum(present) - 1).astype(np.int32)
+    return dense[buckets], np.flatnonzero(present)
 
 
 def group_count_at_most(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
                         limit: float) -> np.ndarray:
     """Per group, how many values have a representative value <= `limit` (same units as the histogram)."""
+    return group_counts_at_most(groups, buckets, counts, n_groups, [limit])[0]
+
+
+def group_counts_at_most(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
+                         limits: Sequence[float]) -> list[np.ndarray]:
+    """`group_count_at_most` for each of `limits`, selecting the entries once."""
     keep = groups >= 0
     if not keep.any():
-        return np.zeros(n_groups, dtype=np.int64)
-    index, values = _dense_buckets(buckets[keep])
-    weights = np.where(values[index] <= limit, counts[keep], 0)
-    return np.bincount(groups[keep], weights=weights, minlength=n_groups).astype(np.int64)
+        return [np.zeros(n_groups, dtype=np.int64) for _ in limits]
+    groups, counts = groups[keep], counts[keep]
+    index, columns = _dense(buckets[keep])
+    values = bucket_values(columns)
+    return [np.bincount(groups, weights=np.where((values <= limit)[index], counts, 0),
+                        minlength=n_groups).astype(np.int64) for limit in limits]
+
+
+def _lookup(buckets: np.ndarray, cumulative: np.ndarray, sizes: np.ndarray, ps: Sequence[float]) -> np.ndarray:
+    """Percentiles from counts sorted by (group, bucket): `buckets` and the running sum of their
+    counts, and how many entries each group has, in group order."""
+    out = np.full((len(sizes), len(ps)), np.nan)
+    ends = np.cumsum(sizes)
+    last = cumulative[np.maximum(ends - 1, 0)] if len(cumulative) else np.zeros(len(sizes), np.int64)
+    before = np.where(ends - sizes > 0, cumulative[np.maximum(ends - sizes - 1, 0)], 0)
+    totals = np.where(sizes > 0, last - before, 0)
+    present = totals > 0
+    totals, before = totals[present], before[present]
+    for j, p in enumerate(ps):
+        # Same float arithmetic as Histogram.percentiles (ceil(total * (p / 100))), so both agree;
+        # clipped to the total so p = 100 (or rounding above it) is the group's largest value.
+        ranks = np.minimum(np.maximum(1.0, np.ceil(totals * (p / 100.0))), totals).astype(np.int64)
+        positions = np.searchsorted(cumulative, before + ranks, side="left")
+        out[present, j] = bucket_values(buckets[positions])
+    return out

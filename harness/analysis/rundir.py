@@ -30,6 +30,7 @@ from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
 
 EVENTS_FILE = "events.jsonl"
+DECODE_CHUNK = 20_000  # histograms decompressed at a time
 REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct")
 
 
@@ -55,6 +56,8 @@ class Samples:
     `hist_row[i]` is the `requests` row (positional) that bucket `hist_bucket[i]` with
     `hist_count[i]` values belongs to; values are microseconds.
     `generator` columns: ts, offered, behind, cpu_warning, lag_ms_p99, users (one row per second).
+    `short_seconds` are the seconds in which fewer workers reported than the run's peak
+    (a Locust worker went missing): the generator, not the target, fell short there.
     `errors` maps (endpoint, message) to a count over the whole run.
     """
 
@@ -64,6 +67,7 @@ class Samples:
     hist_count: np.ndarray
     generator: pd.DataFrame
     errors: pd.DataFrame
+    short_seconds: frozenset[int] = frozenset()
 
 
 def read_samples(run_dir: str | Path) -> Samples:
@@ -81,9 +85,22 @@ def read_samples(run_dir: str | Path) -> Samples:
             _slow_row(line, requests, generator)
         else:
             requests.append(fields)
-    rows, buckets, counts = decode_many([r.hist or "" for r in requests])
-    return Samples(_requests_frame(requests), rows, buckets, counts, _generator_frame(generator),
-                   _errors_frame(requests))
+    del lines  # the raw text of every row: free it before decoding the histograms
+    frame, errors, encoded = _requests_frame(requests), _errors_frame(requests), [r.hist or "" for r in requests]
+    del requests
+    rows, buckets, counts = decode_many(encoded)
+    return Samples(frame, rows, buckets, counts, _generator_frame(generator), errors, _short_seconds(generator))
+
+
+def _short_seconds(rows: list[dict]) -> frozenset[int]:
+    """Seconds with fewer reporting workers than the run's peak (see Samples)."""
+    per_second: dict[int, int] = {}
+    for row in rows:
+        workers = row.get("workers")
+        if isinstance(workers, int) and not isinstance(workers, bool) and isinstance(row.get("ts"), (int, float)):
+            per_second[int(row["ts"])] = per_second.get(int(row["ts"]), 0) + workers
+    peak = max(per_second.values(), default=0)
+    return frozenset(ts for ts, n in per_second.items() if 0 < n < peak)
 
 
 def _slow_row(line: bytes, requests: list, generator: list) -> None:
@@ -143,22 +160,43 @@ def decode_many(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     Undecodable text counts as an empty histogram, like a torn row. Counts keep
     their low 32 bits (no second of one endpoint reaches 2**31 requests).
     """
+    # In chunks, so the decompressed bytes of an hour of rows never sit in memory at once.
+    lengths, buckets, counts = [], [], []
+    for i in range(0, len(encoded), DECODE_CHUNK):
+        part = _decode_chunk(encoded[i:i + DECODE_CHUNK])
+        lengths.append(part[0])
+        buckets.append(part[1])
+        counts.append(part[2])
+    rows = np.repeat(np.arange(len(encoded), dtype=np.int32), np.concatenate([np.zeros(0, np.int64), *lengths]))
+    return rows, _concatenate(buckets), _concatenate(counts)
+
+
+def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
+    """One int32 array of the parts, emptying `parts` (a copy of every part would double the peak)."""
+    out = np.concatenate([np.zeros(0, np.int32), *parts])
+    parts.clear()
+    return out
+
+
+def _decode_chunk(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(entries per histogram, buckets, counts) of a list of encoded histograms."""
     raws = _raws(encoded)
     lengths = np.fromiter((len(raw) // 12 for raw in raws), dtype=np.int64, count=len(raws))
-    # Each raw is n uint32 bucket deltas then n uint64 counts; split them without copying per value.
+    # Each raw is n uint32 bucket deltas then n uint64 counts; split them without a Python loop per value.
     diffs = b"".join([raw[: 4 * n] for raw, n in zip(raws, lengths.tolist())])
     counts = b"".join([raw[4 * n: 12 * n] for raw, n in zip(raws, lengths.tolist())])
-    rows = np.repeat(np.arange(len(raws), dtype=np.int32), lengths)
+    del raws
     # Buckets are delta-encoded per row: a running sum minus the sum before each row. uint32
     # arithmetic wraps, but the difference is exact because every bucket fits in 32 bits.
     total = np.cumsum(np.frombuffer(diffs, dtype=np.uint32), dtype=np.uint32)
     ends = np.cumsum(lengths)
-    before = np.zeros(len(raws), dtype=np.uint32)
-    before[1:] = total[ends[:-1] - 1] if len(total) else 0
+    before = np.zeros(len(lengths), dtype=np.uint32)
+    if len(total):
+        before[1:] = np.where(ends[:-1] > 0, total[np.maximum(ends[:-1] - 1, 0)], 0)
     buckets = (total - np.repeat(before, lengths)).view(np.int32)
-    # The low half of each little-endian uint64 count, as the old int32 narrowing kept.
+    # The low half of each little-endian uint64 count, as narrowing to int32 keeps.
     count = np.frombuffer(counts, dtype=np.uint32)[0::2].view(np.int32)
-    return rows, buckets, np.ascontiguousarray(count)
+    return lengths, buckets, np.ascontiguousarray(count)
 
 
 def _raws(encoded: list[str]) -> list[bytes]:

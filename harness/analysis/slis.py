@@ -31,7 +31,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.analysis.hist import group_count_at_most, group_percentiles
+from harness.analysis.hist import (group_counts_at_most, group_percentiles, histogram_matrix,
+                                   matrix_count_at_most, matrix_percentiles)
 from harness.analysis.phases import Phases, Window, second_mask, seconds_in, time_mask
 from harness.analysis.rundir import Ledger, Samples
 from harness.spec.durations import format_duration
@@ -81,50 +82,131 @@ def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Reques
     """PhaseSlis for every phase that has windows (warmup included, for the reports only)."""
     codes, names = pd.factorize(samples.requests["endpoint"], sort=True)
     load_end = max((w.end for w in phases.get("run", ())), default=math.inf)
-    out = {}
-    for phase, windows in phases.items():
-        if windows:
-            out[phase] = _one_phase(samples, ledger, phase, windows, codes, list(names), request, load_end)
-    return out
+    live = {phase: windows for phase, windows in phases.items() if windows}
+    cols = _columns(samples)
+    hists = _phase_histograms(cols, live, codes.astype(np.int32), len(names), request)
+    return {phase: _one_phase(samples, cols, ledger, phase, windows, codes, list(names), request, load_end,
+                              hists[phase])
+            for phase, windows in live.items()}
 
 
-def _one_phase(samples: Samples, ledger: Ledger, phase: str, windows: tuple[Window, ...], codes: np.ndarray,
-               names: list[str], request: Request, load_end: float) -> PhaseSlis:
+def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, windows: tuple[Window, ...], codes: np.ndarray,
+               names: list[str], request: Request, load_end: float,
+               hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> PhaseSlis:
     seconds = seconds_in(windows)
-    in_phase = second_mask(samples.requests["ts"].to_numpy(), windows)
-    groups = np.where(in_phase, codes, -1)
-    per_endpoint = _derive(_aggregate(samples, groups, len(names), request), seconds, request)
-    everything = _derive(_aggregate(samples, np.where(in_phase, 0, -1), 1, request), seconds, request)
+    in_phase = second_mask(cols.ts, windows)
+    per_endpoint = _derive(_aggregate(cols, np.where(in_phase, codes, -1), len(names)) | hists[0], seconds, request)
+    everything = _derive(_aggregate(cols, np.where(in_phase, 0, -1), 1) | hists[1], seconds, request)
     table = {name: _column(per_endpoint, i) for i, name in enumerate(names)}
     table[ALL] = _column(everything, 0)
     table[ALL].update(generator_slis(samples.generator, windows, seconds))
     table[ALL].update(event_slis(ledger, windows, load_end + request.grace, request.percentiles))
-    bound = _bound_seconds(samples.generator, windows)
+    bound = _bound_seconds(samples, windows)
     return PhaseSlis(phase, windows, seconds, bound, table)
 
 
-def _aggregate(samples: Samples, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
-    """Per-group sums, maxima, percentiles and apdex counts; rows with group -1 are left out."""
+def _phase_histograms(cols: _Columns, phases: Phases, codes: np.ndarray, n: int,
+                      request: Request) -> dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """Per phase, latency percentiles and apdex counts per endpoint and for all endpoints together.
+
+    Phases overlap (run holds baseline, fault and recovery), so rather than reading
+    every histogram once per phase, the rows are split into segments by the set of
+    phases that hold their second; one pass builds a dense histogram per segment and
+    endpoint, and each phase adds up its segments.
+    """
+    membership = np.zeros(len(cols.ts), dtype=np.int64)
+    for bit, windows in enumerate(phases.values()):
+        membership |= second_mask(cols.ts, windows).astype(np.int64) << bit
+    signatures, segment = np.unique(membership, return_inverse=True)
+    groups = segment.reshape(-1).astype(np.int32) * np.int32(n) + codes
+    timed = _matrix(cols, groups, cols.timed, len(signatures) * n)
+    ok = _matrix(cols, groups, cols.ok, len(signatures) * n) if request.apdex_ts else None
+    out = {}
+    for bit, phase in enumerate(phases):
+        chosen = (signatures >> bit) & 1 == 1
+        out[phase] = (_matrix_hists(timed, ok, chosen, n, request, False),
+                      _matrix_hists(timed, ok, chosen, n, request, True))
+    return out
+
+
+def _matrix(cols: _Columns, groups: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return histogram_matrix(_entry_groups(cols, groups, rows), cols.hist_bucket, cols.hist_count, n)
+
+
+def _entry_groups(cols: _Columns, groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The group of each histogram entry: its row's group where `rows` holds, else -1."""
+    return np.where(rows, groups, -1).astype(np.int32)[cols.hist_row]
+
+
+def _matrix_hists(timed: tuple[np.ndarray, np.ndarray], ok: tuple[np.ndarray, np.ndarray] | None,
+                  chosen: np.ndarray, n: int, request: Request, together: bool) -> dict[str, np.ndarray]:
+    """Percentiles and apdex counts of the chosen segments' matrices, per endpoint or all together."""
+    def pick(matrix: np.ndarray) -> np.ndarray:
+        summed = matrix.reshape(-1, n, matrix.shape[1])[chosen].sum(axis=0)
+        return summed.sum(axis=0, keepdims=True) if together else summed
+
+    out = {"percentiles": matrix_percentiles(pick(timed[0]), timed[1], request.percentiles)}
+    if ok is not None:
+        ok_matrix = pick(ok[0])
+        for t in request.apdex_ts:
+            out[f"sat:{t}"] = matrix_count_at_most(ok_matrix, ok[1], t * 1e6)
+            out[f"tol:{t}"] = matrix_count_at_most(ok_matrix, ok[1], 4 * t * 1e6)
+    return out
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The request rows as numpy arrays (outcomes as masks), extracted once per public call."""
+
+    ts: np.ndarray
+    ok: np.ndarray
+    error: np.ndarray
+    rate_limited: np.ndarray
+    timed: np.ndarray
+    count: np.ndarray
+    sum_ms: np.ndarray
+    max_ms: np.ndarray
+    checked: np.ndarray
+    correct: np.ndarray
+    hist_row: np.ndarray
+    hist_bucket: np.ndarray
+    hist_count: np.ndarray
+
+
+def _columns(samples: Samples) -> _Columns:
     req = samples.requests
-    outcome, count = req["outcome"].to_numpy(), req["count"].to_numpy()
+    outcome = req["outcome"].to_numpy()
+    ok, error = outcome == "ok", outcome == "error"
+    return _Columns(req["ts"].to_numpy(), ok, error, outcome == "rate_limited", ok | error,
+                    *(req[name].to_numpy() for name in ("count", "sum_ms", "max_ms", "checked", "correct")),
+                    samples.hist_row, samples.hist_bucket, samples.hist_count)
+
+
+def _aggregate(cols: _Columns, groups: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per-group sums and maxima of the row columns; rows with group -1 are left out."""
     valid = groups >= 0
-    out = {name: _sum(groups, count, valid & (outcome == name), n) for name in ("ok", "error", "rate_limited")}
-    timed = valid & ((outcome == "ok") | (outcome == "error"))
-    out["sum_ms"] = _sum(groups, req["sum_ms"].to_numpy(), timed, n)
+    out = {name: _sum(groups, cols.count, valid & getattr(cols, name), n) for name in ("ok", "error", "rate_limited")}
+    timed = valid & cols.timed
+    out["sum_ms"] = _sum(groups, cols.sum_ms, timed, n)
     out["max_ms"] = np.full(n, np.nan)
-    np.fmax.at(out["max_ms"], groups[timed], req["max_ms"].to_numpy()[timed])
-    out["checked"] = _sum(groups, req["checked"].to_numpy(), valid & (outcome == "ok"), n)
-    out["correct"] = _sum(groups, req["correct"].to_numpy(), valid & (outcome == "ok"), n)
-    rows = samples.hist_row
-    tri = timed[rows]
-    tri_groups = groups[rows]
-    out["percentiles"] = group_percentiles(tri_groups[tri], samples.hist_bucket[tri], samples.hist_count[tri], n,
-                                           request.percentiles)
-    ok_tri = (valid & (outcome == "ok"))[rows]
-    for t in request.apdex_ts:
-        args = (tri_groups[ok_tri], samples.hist_bucket[ok_tri], samples.hist_count[ok_tri], n)
-        out[f"sat:{t}"] = group_count_at_most(*args, t * 1e6)
-        out[f"tol:{t}"] = group_count_at_most(*args, 4 * t * 1e6)
+    np.fmax.at(out["max_ms"], groups[timed], cols.max_ms[timed])
+    out["checked"] = _sum(groups, cols.checked, valid & cols.ok, n)
+    out["correct"] = _sum(groups, cols.correct, valid & cols.ok, n)
+    return out
+
+
+def _entry_hists(cols: _Columns, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
+    """Percentiles (ok and error responses) and apdex counts (ok responses) per group, from the entries."""
+    buckets, counts = cols.hist_bucket, cols.hist_count
+    timed = _entry_groups(cols, groups, cols.timed)
+    out = {"percentiles": group_percentiles(timed, buckets, counts, n, request.percentiles)}
+    del timed  # millions of entries: free them before the next selection
+    if request.apdex_ts:
+        ok = _entry_groups(cols, groups, cols.ok)
+        limits = [limit for t in request.apdex_ts for limit in (t * 1e6, 4 * t * 1e6)]
+        found = iter(group_counts_at_most(ok, buckets, counts, n, limits))
+        for t in request.apdex_ts:
+            out[f"sat:{t}"], out[f"tol:{t}"] = next(found), next(found)
     return out
 
 
@@ -180,9 +262,21 @@ def generator_slis(generator: pd.DataFrame, windows: Sequence[Window], seconds: 
     return {"offered_rate": float(rows["offered"].sum()) / seconds}
 
 
-def _bound_seconds(generator: pd.DataFrame, windows: Sequence[Window]) -> int:
-    rows = generator[second_mask(generator["ts"].to_numpy(), windows)]
-    return int((rows["behind"].astype(bool) | rows["cpu_warning"].astype(bool)).sum()) if not rows.empty else 0
+def generator_bound_mask(generator: pd.DataFrame, short_seconds: frozenset[int] = frozenset()) -> pd.Series:
+    """Seconds the load generator cannot vouch for: behind schedule, CPU-bound, or short of a worker.
+
+    A worker that went missing (a Locust worker pod evicted or killed) leaves seconds
+    with fewer workers reporting than the run's peak (`Samples.short_seconds`); those
+    seconds measured less load than intended: the generator's failure, not the target's.
+    """
+    flags = generator["behind"].astype(bool) | generator["cpu_warning"].astype(bool)
+    return flags | generator["ts"].isin(short_seconds) if short_seconds else flags
+
+
+def _bound_seconds(samples: Samples, windows: Sequence[Window]) -> int:
+    generator = samples.generator
+    mask = generator_bound_mask(generator, samples.short_seconds)[second_mask(generator["ts"].to_numpy(), windows)]
+    return int(mask.sum()) if not mask.empty else 0
 
 
 def event_slis(ledger: Ledger, windows: Sequence[Window], deadline: float,
@@ -225,13 +319,14 @@ def per_second(samples: Samples, request: Request = Request()) -> pd.DataFrame:
     ts = req["ts"].to_numpy()
     t0, span = int(ts.min()), int(ts.max() - ts.min()) + 1
     codes, names = pd.factorize(req["endpoint"], sort=True)
-    frames = [_series(samples, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names)),
-              _series(samples, ts - t0, span, request, t0, [ALL])]
-    return _with_generator(pd.concat(frames, ignore_index=True), samples.generator)
+    cols = _columns(samples)
+    frames = [_series(cols, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names)),
+              _series(cols, ts - t0, span, request, t0, [ALL])]
+    return _with_generator(pd.concat(frames, ignore_index=True), samples.generator, samples.short_seconds)
 
 
-def _series(samples: Samples, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str]) -> pd.DataFrame:
-    slis = _derive(_aggregate(samples, groups, n, request), 1, request)
+def _series(cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str]) -> pd.DataFrame:
+    slis = _derive(_aggregate(cols, groups, n) | _entry_hists(cols, groups, n, request), 1, request)
     frame = pd.DataFrame(slis)
     index = np.arange(n)
     frame.insert(0, "endpoint", np.array(names, dtype=object)[index % len(names)])
@@ -239,8 +334,9 @@ def _series(samples: Samples, groups: np.ndarray, n: int, request: Request, t0: 
     return frame[frame["requests"] > 0].reset_index(drop=True)
 
 
-def _with_generator(frame: pd.DataFrame, generator: pd.DataFrame) -> pd.DataFrame:
+def _with_generator(frame: pd.DataFrame, generator: pd.DataFrame,
+                    short_seconds: frozenset[int] = frozenset()) -> pd.DataFrame:
     gen = generator.assign(offered_rate=generator["offered"].astype(float),
-                           generator_bound=generator["behind"].astype(bool) | generator["cpu_warning"].astype(bool),
+                           generator_bound=generator_bound_mask(generator, short_seconds),
                            endpoint=ALL)[["ts", "endpoint", "offered_rate", "generator_bound"]]
     return frame.merge(gen, on=["ts", "endpoint"], how="left")

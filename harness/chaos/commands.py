@@ -34,6 +34,11 @@ def register(subparsers) -> None:
 
     cleanup = subparsers.add_parser("cleanup", help="remove every fault still present on a stack")
     cleanup.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
+    cleanup.add_argument("--kubernetes", action="store_true",
+                         help="instead: delete expired objects gameday made in a cluster (see docs/kubernetes.md)")
+    cleanup.add_argument("--context", help="with --kubernetes: the kubeconfig context (must be allowed)")
+    cleanup.add_argument("--namespace", action="append", default=[], metavar="NS",
+                         help="with --kubernetes: a namespace to clean (repeatable)")
     cleanup.set_defaults(func=cmd_cleanup)
 
 
@@ -74,6 +79,8 @@ def _report(driver, run_dir: Path) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
+    if args.kubernetes:
+        return _cleanup_kubernetes(args)
     from harness.chaos.cleanup import clean
     from stack.errors import StackError
 
@@ -86,6 +93,18 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         print(f"removed  {line}")
     print(f"stack '{config.name}': {len(removed)} fault(s) removed" if removed
           else f"stack '{config.name}': no fault found, nothing to remove")
+    return 0
+
+
+def _cleanup_kubernetes(args: argparse.Namespace) -> int:
+    if not args.context or not args.namespace:
+        raise SpecError("cleanup --kubernetes needs --context and at least one --namespace")
+    from harness.targets.k8s.cleanup import cleanup_kubernetes
+
+    removed = cleanup_kubernetes(args.context, args.namespace)
+    for line in removed:
+        print(f"removed  {line}")
+    print(f"{len(removed)} expired object(s) removed" if removed else "no expired gameday object found")
     return 0
 
 

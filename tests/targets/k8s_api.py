@@ -19,13 +19,12 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import yaml
-
 from support import free_port
 
 # A stdlib server, not aiohttp: tests run with gevent's monkey-patching (conftest
@@ -66,7 +65,7 @@ class FakeApiServer:
         self.proxies[(ns, service_port)] = base_url.rstrip("/")
 
     # ---- lifecycle -----------------------------------------------------------------
-    def __enter__(self) -> "FakeApiServer":
+    def __enter__(self) -> FakeApiServer:
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,7 +78,7 @@ class FakeApiServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
 
@@ -134,7 +133,7 @@ class FakeApiServer:
     def _store(self, plural: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
         meta = body.setdefault("metadata", {})
         meta.update(namespace=ns, uid=f"uid-{len(self.objects)}")
-        meta.setdefault("creationTimestamp", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if plural == "deployments":
             n = body.get("spec", {}).get("replicas", 1)
             body["status"] = {"replicas": n, "readyReplicas": n, "availableReplicas": n}

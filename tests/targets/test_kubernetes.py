@@ -8,6 +8,8 @@ import time
 from functools import partial
 
 import pytest
+from k8s_api import FakeApiServer, write_kubeconfig
+from support import free_port
 
 from harness.errors import SpecError, TargetError
 from harness.spec.models import KubernetesTarget
@@ -18,8 +20,6 @@ from harness.targets.k8s.cluster_load import ClusterLocust
 from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, expiry_annotation
 from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan
 from harness.targets.kubernetes import KubernetesRun
-from k8s_api import FakeApiServer, write_kubeconfig
-from support import free_port
 
 
 @pytest.fixture

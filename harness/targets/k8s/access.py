@@ -11,7 +11,7 @@ Two locks, both checked before anything runs:
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from harness.errors import SpecError
 

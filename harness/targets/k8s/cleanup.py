@@ -10,7 +10,7 @@ was killed with -9 is cleaned up by the next `gameday cleanup --kubernetes`.
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.targets.k8s import access, objects
 from harness.targets.k8s.client import Cluster, kube_contexts

@@ -33,7 +33,7 @@ class Cluster:
     networking: Any
 
     @classmethod
-    def connect(cls, context: str, config_file: str | None = None) -> "Cluster":
+    def connect(cls, context: str, config_file: str | None = None) -> Cluster:
         from kubernetes import client, config
 
         try:

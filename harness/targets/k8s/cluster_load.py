@@ -11,13 +11,19 @@ time and deletes every object of the run.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from harness.targets.k8s import objects
 from harness.targets.k8s.cleanup import delete_run
 from harness.targets.k8s.client import Cluster
-from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan, manifests
+from harness.targets.k8s.locust_objects import (
+    EXIT_FILE,
+    FILES_PORT,
+    LocustPlan,
+    manifests,
+)
 
 READY_TIMEOUT_S = 180.0
 SYNC_EVERY_S = 1.0

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "gameday"
@@ -35,7 +36,7 @@ def run_selector(run: str) -> str:
 
 def expiry_annotation(expires_at: float) -> str:
     """The expires-at value gameday writes: RFC 3339 in UTC, readable in `kubectl describe`."""
-    return datetime.fromtimestamp(int(expires_at), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(expires_at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> float | None:

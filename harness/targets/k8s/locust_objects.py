@@ -17,10 +17,17 @@ code lands in `locust.exit` in the run directory.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, MANAGER, RUN_LABEL, expiry_annotation
+from harness.targets.k8s.labels import (
+    EXPIRES_AT,
+    MANAGED_BY,
+    MANAGER,
+    RUN_LABEL,
+    expiry_annotation,
+)
 
 MASTER_PORT = 5557
 FILES_PORT = 8090

@@ -9,7 +9,8 @@ back as the client's models, read through `meta()` into plain dicts.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from harness.targets.k8s.client import Cluster, api_error
 
