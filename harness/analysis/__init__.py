@@ -1,6 +1,7 @@
 """The analysis stage: pure functions of a run directory (no network, no processes).
 
     rundir       read events.jsonl, samples/, ledger/ into arrays
+    rowcodec     strict, fast decoding of sample rows (msgspec), falling back to json
     phases       warmup/baseline/fault/recovery/run windows from the timeline
     hist         vectorised percentiles over many merged histograms at once
     slis         every SLI per phase and endpoint, and per second

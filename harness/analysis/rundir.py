@@ -14,11 +14,13 @@ The encoding read here is `harness.load.histogram.Histogram.encode`'s.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import zlib
 from binascii import a2b_base64
 from zlib import decompress
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
 
 EVENTS_FILE = "events.jsonl"
-DECODE_CHUNK = 20_000  # histograms decompressed at a time
+DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
 REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct")
 
 
@@ -77,35 +79,53 @@ def read_samples(run_dir: str | Path) -> Samples:
     or holding one of the wrong type, are skipped (a torn line, a foreign writer).
     """
     path = samples_path(run_dir)
-    lines = path.read_bytes().splitlines() if path.exists() else []
-    requests: list[Any] = []
+    chunks: list[_Chunk] = []
     generator: list[dict] = []
+    if path.exists():
+        with path.open("rb") as handle:
+            # In chunks of rows, so the Python objects of an hour of rows never exist at once.
+            while lines := list(islice(handle, DECODE_CHUNK)):
+                chunks.append(_read_chunk(lines, generator))
+    frames = [chunk.requests for chunk in chunks if len(chunk.requests)]
+    requests = pd.concat(frames, ignore_index=True) if frames else _requests_frame([])
+    errors = pd.DataFrame([e for chunk in chunks for e in chunk.errors], columns=["ts", "endpoint", "message", "count"])
+    lengths = np.concatenate([np.zeros(0, np.int64), *(chunk.lengths for chunk in chunks)])
+    rows = np.repeat(np.arange(len(requests), dtype=np.int32), lengths)
+    buckets = _concatenate([chunk.buckets for chunk in chunks])
+    counts = _concatenate([chunk.counts for chunk in chunks])
+    return Samples(requests, rows, buckets, counts, _generator_frame(generator), errors, _short_seconds(generator))
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    requests: pd.DataFrame
+    errors: list[tuple]
+    lengths: np.ndarray
+    buckets: np.ndarray
+    counts: np.ndarray
+
+
+def _read_chunk(lines: list[bytes], generator: list[dict]) -> _Chunk:
+    """A chunk of lines: its request rows and their histograms; generator rows go to `generator`."""
+    requests: list[Any] = []
     for line, fields in zip(lines, rowcodec.decode_lines(lines)):
         if fields is None or fields.outcome == GENERATOR:
-            _slow_row(line, requests, generator)
+            for text in io.StringIO(line.decode("utf-8", errors="replace"), newline=None):
+                _slow_row(text, requests, generator)
         else:
             requests.append(fields)
-    del lines  # the raw text of every row: free it before decoding the histograms
-    frame, errors, encoded = _requests_frame(requests), _errors_frame(requests), [r.hist or "" for r in requests]
-    del requests
-    rows, buckets, counts = decode_many(encoded)
-    return Samples(frame, rows, buckets, counts, _generator_frame(generator), errors, _short_seconds(generator))
+    errors = [(r.ts, r.endpoint, str(message), int(count))
+              for r in requests if r.errors for message, count in r.errors.items()]
+    return _Chunk(_requests_frame(requests), errors, *_decode_chunk([r.hist or "" for r in requests]))
 
 
-def _short_seconds(rows: list[dict]) -> frozenset[int]:
-    """Seconds with fewer reporting workers than the run's peak (see Samples)."""
-    per_second: dict[int, int] = {}
-    for row in rows:
-        workers = row.get("workers")
-        if isinstance(workers, int) and not isinstance(workers, bool) and isinstance(row.get("ts"), (int, float)):
-            per_second[int(row["ts"])] = per_second.get(int(row["ts"]), 0) + workers
-    peak = max(per_second.values(), default=0)
-    return frozenset(ts for ts, n in per_second.items() if 0 < n < peak)
+def _slow_row(line: str, requests: list, generator: list) -> None:
+    """The lenient path, for lines the typed decoder refused and for generator rows.
 
-
-def _slow_row(line: bytes, requests: list, generator: list) -> None:
-    """The lenient path, for lines the typed decoder refused and for generator rows."""
-    row = _json(line.decode("utf-8", errors="replace"))
+    The file is split on b"\\n" only; `line` is one piece of that split as a text-mode
+    reader would see it (a lone \\r also ends a line), so both read the same rows.
+    """
+    row = _json(line)
     if not isinstance(row, dict) or not isinstance(row.get("ts"), (int, float)):
         return
     if row.get("outcome") == GENERATOR:
@@ -135,10 +155,15 @@ def _requests_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
                          "checked": "int64", "correct": "int64"})
 
 
-def _errors_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
-    errors = [(r.ts, r.endpoint, str(message), int(count))
-              for r in rows if r.errors for message, count in r.errors.items()]
-    return pd.DataFrame(errors, columns=["ts", "endpoint", "message", "count"])
+def _short_seconds(rows: list[dict]) -> frozenset[int]:
+    """Seconds with fewer reporting workers than the run's peak (see Samples)."""
+    per_second: dict[int, int] = {}
+    for row in rows:
+        workers = row.get("workers")
+        if isinstance(workers, int) and not isinstance(workers, bool) and isinstance(row.get("ts"), (int, float)):
+            per_second[int(row["ts"])] = per_second.get(int(row["ts"]), 0) + workers
+    peak = max(per_second.values(), default=0)
+    return frozenset(ts for ts, n in per_second.items() if 0 < n < peak)
 
 
 def _generator_frame(rows: list[dict]) -> pd.DataFrame:
@@ -160,22 +185,13 @@ def decode_many(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     Undecodable text counts as an empty histogram, like a torn row. Counts keep
     their low 32 bits (no second of one endpoint reaches 2**31 requests).
     """
-    # In chunks, so the decompressed bytes of an hour of rows never sit in memory at once.
-    lengths, buckets, counts = [], [], []
-    for i in range(0, len(encoded), DECODE_CHUNK):
-        part = _decode_chunk(encoded[i:i + DECODE_CHUNK])
-        lengths.append(part[0])
-        buckets.append(part[1])
-        counts.append(part[2])
-    rows = np.repeat(np.arange(len(encoded), dtype=np.int32), np.concatenate([np.zeros(0, np.int64), *lengths]))
-    return rows, _concatenate(buckets), _concatenate(counts)
+    lengths, buckets, counts = _decode_chunk(encoded)
+    return np.repeat(np.arange(len(encoded), dtype=np.int32), lengths), buckets, counts
 
 
 def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
-    """One int32 array of the parts, emptying `parts` (a copy of every part would double the peak)."""
-    out = np.concatenate([np.zeros(0, np.int32), *parts])
-    parts.clear()
-    return out
+    """One int32 array of the parts (an empty one without parts)."""
+    return np.concatenate([np.zeros(0, np.int32), *parts])
 
 
 def _decode_chunk(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

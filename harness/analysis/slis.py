@@ -142,7 +142,7 @@ def _matrix_hists(timed: tuple[np.ndarray, np.ndarray], ok: tuple[np.ndarray, np
                   chosen: np.ndarray, n: int, request: Request, together: bool) -> dict[str, np.ndarray]:
     """Percentiles and apdex counts of the chosen segments' matrices, per endpoint or all together."""
     def pick(matrix: np.ndarray) -> np.ndarray:
-        summed = matrix.reshape(-1, n, matrix.shape[1])[chosen].sum(axis=0)
+        summed = matrix.reshape(len(chosen), n, matrix.shape[1])[chosen].sum(axis=0)
         return summed.sum(axis=0, keepdims=True) if together else summed
 
     out = {"percentiles": matrix_percentiles(pick(timed[0]), timed[1], request.percentiles)}

@@ -40,16 +40,24 @@ def hops_for(config: StackConfig, service: str) -> list[str]:
 
 def partition(service: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
               configuration: dict[str, Any] | None = None) -> list[str]:
-    """Blackhole a hop (or alias, e.g. `kafka`) both ways: data is swallowed, connections hang.
+    """Partition a hop (or alias, e.g. `kafka`) both ways: nothing gets through until it heals.
 
-    Open connections are cut off at once, as in a real partition; the proxy
-    removes the blackhole after `ttl` seconds. Returns the hops partitioned.
+    Data is *held*, not dropped: a real partition loses packets, but TCP
+    retransmits them once the network heals, so connections stall and then carry
+    on. Toxiproxy's `timeout` toxic drops bytes from the middle of a stream
+    instead, which breaks every open connection for good (a Kafka client then
+    waits out its 60 s request timeout after the heal). Holding is done with a
+    latency toxic longer than the TTL; heal or the TTL releases the held data.
+    Returns the hops partitioned.
     """
     config = running_stack(stack, configuration)
+    _check_number("ttl", ttl, positive=True)
     hops = hops_for(config, service)
+    hold_ms = (ttl + 60) * 1000
     for hop in hops:
         for stream in STREAMS:
-            _set_toxic(config, hop, "timeout", stream, {"timeout": 0}, ttl)
+            _set_toxic(config, hop, "latency", stream, {"latency": hold_ms, "jitter": 0}, ttl,
+                       name=f"{TOXIC_PREFIX}-partition-{stream}")
     return hops
 
 
@@ -125,10 +133,11 @@ def heal_hop(config: StackConfig, hop: str) -> list[str]:
 
 
 # ---- helpers ---------------------------------------------------------------------
-def _set_toxic(config: StackConfig, hop: str, kind: str, stream: str, attributes: dict, ttl: float) -> None:
+def _set_toxic(config: StackConfig, hop: str, kind: str, stream: str, attributes: dict, ttl: float,
+               name: str | None = None) -> None:
     """Create the toxic, or replace the attributes and TTL of ours if it is already there."""
     _check_number("ttl", ttl, positive=True)
-    name = f"{TOXIC_PREFIX}-{kind}-{stream}"
+    name = name or f"{TOXIC_PREFIX}-{kind}-{stream}"
     base = f"{config.url('proxy_api')}/proxies/{hop}/toxics"
     body = {"name": name, "type": kind, "stream": stream, "toxicity": 1.0, "attributes": attributes, "ttl": ttl}
     try:

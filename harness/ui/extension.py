@@ -1,0 +1,270 @@
+"""The Game day tab of the Locust web UI. Runs inside Locust, as the last locustfile:
+
+    locust -f harness/load/inject.py,loadprofiles/x.py,harness/ui/extension.py \\
+        --gameday-run-dir RUN_DIR --gameday-ui-spec RUN_DIR/gameday.yaml
+
+`gameday ui` starts it that way. Locust's own pages stay as they are; this adds:
+
+    a "Game day" tab (Locust's extended tabs and tables): the SLOs with live verdicts,
+        refreshed with Locust's own stats poll (2 s), and below them the panel page
+    GET  /gameday/panel               experiments with Run/Abort, timeline, chart with chaos markers
+    GET  /gameday/state               everything the panel shows, as JSON (polled every second)
+    POST /gameday/experiments/run     {"name": "<file in experiments/>"}; 400 unknown, 409 busy or no test
+    POST /gameday/experiments/abort   interrupt the running experiment; its rollbacks run
+    GET  /gameday/reports/<run>/report.html   the report of a test this session recorded
+
+Every test (start to stop) is one run directory (harness.ui.runs). Stopping the
+test, or quitting Locust, interrupts a running experiment and waits for its
+rollbacks; then `gameday report` builds the run's reports. With --web-login every
+route needs the login too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import gevent
+from flask import Blueprint, jsonify, render_template, request, send_file
+from locust import events
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+
+from harness.run import guardrail
+from harness.spec.loader import load_gameday
+from harness.ui import catalog
+from harness.ui.live_slos import live_rows
+from harness.ui.runner import Busy, ExperimentRunner, chaos_events
+from harness.ui.runs import UiRuns
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+REPORT_STATIC = HERE.parent / "report" / "static"
+TAB_KEY = "gameday"
+SERIES_KEEP_S = 3600
+QUIT_WAIT_S = 300.0   # a stopped test's rollbacks and report, before Locust exits
+TABLE = [{"key": "slo", "title": "SLO"}, {"key": "endpoint", "title": "Endpoint"},
+         {"key": "objective", "title": "Objective"}, {"key": "value", "title": "Live value"},
+         {"key": "state", "title": "Live verdict"}, {"key": "window", "title": "Window"}]
+
+
+class GamedayTab:
+    """The tab's state in one Locust process (master or standalone)."""
+
+    def __init__(self, environment: Any):
+        self.environment = environment
+        self.recorder = environment._gameday_recorder
+        spec_file = getattr(environment.parsed_options, "gameday_ui_spec", "") or ""
+        self.gameday = load_gameday(spec_file, check_experiments=False) if spec_file else None
+        name = self.gameday.name if self.gameday else "adhoc-ui"
+        self.runs = UiRuns(self.recorder, Path(spec_file) if spec_file else None, name,
+                           getattr(environment, "_gameday_produced", None))
+        self.runner = ExperimentRunner()
+        self.series: deque[list[float | None]] = deque(maxlen=SERIES_KEEP_S)
+        self.test_started = 0.0
+        self.status = "completed"
+        self.closing: list[gevent.Greenlet] = []
+        self.quitting = False
+        self.pending: Path | None = None   # the run quitting ended, reported at quit
+        self.ticker = gevent.spawn(self._tick_forever)
+
+    # ---- Locust events -----------------------------------------------------------
+    def on_test_start(self, **kwargs: Any) -> None:
+        """Runs before the plugin's own test_start, so the plugin records into the new directory."""
+        self.runs.begin()
+        self.test_started, self.status = time.time(), "completed"
+        self.series.clear()
+        self.recorder.on_test_start(**kwargs)
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self.quitting or self.runs.timeline is None:
+            return
+        self.runner.abort("test stopped")
+        self.closing.append(gevent.spawn(self._close_run, self.status))
+
+    def on_quitting(self, **_: Any) -> None:
+        """Fires before the plugin closes its files (Locust runs quitting listeners in reverse)."""
+        self.quitting = True
+        self.ticker.kill(block=False)
+        self.runner.finish(reason="locust quit")
+        gevent.joinall(self.closing, timeout=QUIT_WAIT_S)
+        if self.runs.timeline is not None:
+            self.pending = self.runs.end("interrupted" if self._test_running() else self.status)
+
+    def on_quit(self, **_: Any) -> None:
+        """After the plugin wrote its last second: report the test that quitting ended, drop an unused dir."""
+        if self.pending is not None:
+            self.runs.report(self.pending)
+        self.runs.discard_unused()
+
+    def _close_run(self, status: str) -> None:
+        self.runner.finish(reason="test stopped")
+        run_dir = self.runs.end(status)
+        if run_dir is not None:
+            self.runs.report(run_dir)
+
+    # ---- every second ------------------------------------------------------------
+    def _tick_forever(self) -> None:
+        while True:
+            gevent.sleep(1.0)
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the tab must keep working after one bad second
+                logger.exception("gameday ui: tick failed")
+
+    def tick(self) -> None:
+        self.runner.poll()
+        if self._test_running():
+            self.series.append(self._point())
+            self._watch_guardrails()
+
+    def _point(self) -> list[float | None]:
+        total = self.environment.runner.stats.total
+        p50 = total.get_current_response_time_percentile(0.5)
+        p99 = total.get_current_response_time_percentile(0.99)
+        return [round(time.time(), 3), round(total.current_rps, 2), round(total.current_fail_per_sec, 2), p50, p99]
+
+    def _watch_guardrails(self) -> None:
+        if not (self.gameday and self.gameday.guardrails and self.runner.running):
+            return
+        breach = guardrail.check(self.gameday.guardrails, self.recorder.live)
+        if breach is not None:
+            self.runs.emit("guardrail", "abort", breach.guardrail.sli, observed=breach.observed,
+                           abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window)
+            self.status = "aborted"
+            self.runner.abort("guardrail")
+
+    def _test_running(self) -> bool:
+        return self.environment.runner.state in (STATE_RUNNING, STATE_SPAWNING)
+
+    # ---- what the tab shows ------------------------------------------------------
+    def slo_rows(self) -> list[dict]:
+        return live_rows(self.gameday.slos if self.gameday else (), self.recorder.live)
+
+    def state(self) -> dict[str, Any]:
+        since = self.test_started if self.runs.used else time.time()
+        return {"test": {"running": self._test_running(), "state": self.environment.runner.state,
+                         "run_dir": str(self.runs.current) if self.runs.used else None, "started": since},
+                "gameday": self.gameday.name if self.gameday else None,
+                "slos": self.slo_rows(),
+                "experiments": [{"name": e.name, "title": e.title} for e in catalog.list_experiments()],
+                "experiment": self.runner.view(),
+                "events": chaos_events(self.runs.current, since) if self.runs.used else [],
+                "series": list(self.series),
+                "runs": [{**r, "href": f"reports/{r['run']}/report.html" if r["state"] == "ready" else None}
+                         for r in reversed(self.runs.runs.values())]}
+
+    def run_experiment(self, name: object) -> tuple[dict, int]:
+        try:
+            experiment = catalog.find(name)
+        except catalog.UnknownExperiment as exc:
+            return {"error": str(exc)}, 400
+        if not self._test_running() or self.runs.timeline is None:
+            return {"error": "start a test first: an experiment runs while load is on, into that test's run"}, 409
+        try:
+            return {"experiment": self.runner.start(experiment, self.runs.current)}, 200
+        except Busy as exc:
+            return {"error": str(exc)}, 409
+
+    def abort_experiment(self) -> tuple[dict, int]:
+        aborted = self.runner.abort("user")
+        return {"aborted": aborted, "experiment": self.runner.view()}, 200
+
+
+# ---- Flask wiring --------------------------------------------------------------------
+def install(tab: GamedayTab, web_ui: Any) -> None:
+    """Add the blueprint, the extended tab and table, and the tab script to Locust's page."""
+    auth = web_ui.auth_required_if_enabled
+    bp = Blueprint("gameday_ui", __name__, template_folder=str(HERE / "templates"))
+    routes = {
+        ("/gameday/panel", "GET"): lambda: render_template("panel.html.j2"),
+        ("/gameday/state", "GET"): lambda: jsonify(tab.state()),
+        ("/gameday/experiments/run", "POST"): lambda: _reply(*tab.run_experiment(_name_from_request())),
+        ("/gameday/experiments/abort", "POST"): lambda: _reply(*tab.abort_experiment()),
+    }
+    for (rule, method), view in routes.items():
+        bp.add_url_rule(rule, rule.strip("/").replace("/", "_"), auth(view), methods=[method])
+    bp.add_url_rule("/gameday/reports/<run>/report.html", "gameday_report", auth(lambda run: _report(tab, run)))
+    bp.add_url_rule("/gameday/static/<path:name>", "gameday_static", auth(_static))
+    web_ui.app.register_blueprint(bp)
+    web_ui.template_args.update(extended_tabs=[{"title": "Game day", "key": TAB_KEY}],
+                                extended_tables=[{"key": TAB_KEY, "structure": TABLE}])
+    web_ui.app.after_request(lambda response: _add_extended_stats(tab, response))
+    _inject_tab_script(web_ui)
+
+
+def _reply(body: dict, code: int):
+    return jsonify(body), code
+
+
+def _name_from_request() -> object:
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        return body.get("name")
+    return request.form.get("name")
+
+
+def _report(tab: GamedayTab, run: str):
+    path = tab.runs.report_file(run)
+    if path is None or not path.exists():
+        return _reply({"error": f"no report for run {run[:80]!r} in this session (yet)"}, 404)
+    return send_file(path, mimetype="text/html")
+
+
+def _static(name: str):
+    files = {"tab.js": HERE / "static" / "tab.js", "panel.js": HERE / "static" / "panel.js",
+             "panel.css": HERE / "static" / "panel.css", "uPlot.iife.min.js": REPORT_STATIC / "uPlot.iife.min.js",
+             "uPlot.min.css": REPORT_STATIC / "uPlot.min.css"}
+    if name not in files:   # a fixed list: no path from the URL ever reaches the file system
+        return _reply({"error": f"no static file {name[:80]!r}"}, 404)
+    return send_file(files[name], max_age=0)
+
+
+def _add_extended_stats(tab: GamedayTab, response: Any) -> Any:
+    if request.endpoint != "locust.request_stats" or response.status_code != 200 or not response.is_json:
+        return response
+    body = response.get_json()
+    body["extended_stats"] = [{"key": TAB_KEY, "data": tab.slo_rows()}]
+    response.set_data(json.dumps(body))
+    return response
+
+
+def _inject_tab_script(web_ui: Any) -> None:
+    """Wrap Locust's index view: same page, plus the script that puts the panel into the Game day tab."""
+    endpoint = next(e for e in web_ui.app.view_functions if e.endswith(".index") and e.startswith("locust"))
+    original = web_ui.app.view_functions[endpoint]
+    tag = '<script src="./gameday/static/tab.js"></script>'
+
+    def index(*args: Any, **kwargs: Any) -> Any:
+        page = original(*args, **kwargs)
+        return page.replace("</body>", tag + "</body>") if isinstance(page, str) else page
+
+    web_ui.app.view_functions[endpoint] = index
+
+
+# ---- Locust hooks ---------------------------------------------------------------------
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any, **_: Any) -> None:
+    parser.add_argument("--gameday-ui-spec", default="", env_var="GAMEDAY_UI_SPEC", include_in_web_ui=False,
+                        help="gameday ui: the session's game day (SLOs, guardrails) copied into every run")
+
+
+@events.init.add_listener
+def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
+    runner = environment.runner
+    if web_ui is None or isinstance(runner, (WorkerRunner,)) or getattr(environment, "_gameday_recorder", None) is None:
+        return   # headless, a worker, or the plugin is missing: nothing to show
+    if isinstance(runner, MasterRunner):
+        logger.info("gameday ui: distributed runs record on the master; the tab works the same")
+    tab = environment._gameday_tab = GamedayTab(environment)
+    ev = environment.events
+    ev.test_start.remove_listener(tab.recorder.on_test_start)   # re-fired by tab.on_test_start, after begin()
+    ev.test_start.add_listener(tab.on_test_start)
+    ev.test_stop.add_listener(tab.on_test_stop)
+    ev.quitting.add_listener(tab.on_quitting)
+    ev.quit.add_listener(tab.on_quit)
+    install(tab, web_ui)

@@ -1,0 +1,148 @@
+"""The orchestrator side of `gameday ui`: target up, the Locust web UI as a child, clean shutdown.
+
+    launch(options) -> exit code
+
+Steps: build and validate the session's spec (before anything starts) ▶ target up
+(a running local stack is reused and left running) ▶ Locust child with the plugin,
+the profile and the Game day extension ▶ print the URL ▶ wait. Ctrl-C or SIGTERM
+(which `harness.cli` turns into KeyboardInterrupt) ▶ SIGTERM to Locust, which rolls
+back a running experiment and writes the last report before it exits ▶ target down
+(only a stack this command started). Plain Python: locust is never imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import harness.load
+from harness.errors import HarnessError, SpecError
+from harness.run.orchestrator import new_run_dir
+from harness.ui.session import SessionSpec, session_spec
+
+INJECT = Path(harness.load.__file__).with_name("inject.py")
+EXTENSION = Path(__file__).with_name("extension.py")
+STARTUP_TIMEOUT_S = 60.0
+SHUTDOWN_TIMEOUT_S = 330.0   # Locust waits up to 300 s for rollbacks and the last report
+
+
+@dataclass(frozen=True)
+class UiOptions:
+    """What `gameday ui` was asked for."""
+
+    gameday: str | None = None
+    profile: str | None = None
+    target: str = "local"
+    stack_name: str = "default"
+    base_port: int | None = None
+    defects: tuple[str, ...] = ()
+    web_host: str = "127.0.0.1"
+    web_port: int = 8089
+    web_login: bool = False
+    reports: str = "reports/runs"
+
+
+def launch(options: UiOptions, out=print) -> int:
+    """Run the session until Ctrl-C/SIGTERM or until Locust exits; returns Locust's exit code (0 on Ctrl-C)."""
+    spec = session_spec(options.gameday, options.profile, options.stack_name)
+    if options.target != spec.target_kind:
+        raise SpecError(f"--target {options.target}: the session's target is '{spec.target_kind}'")
+    run_dir = new_run_dir(options.reports, spec.name)
+    try:
+        spec.write(run_dir / "gameday.yaml")
+    except SpecError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    for note in spec.notes:
+        out(f"note: {note}")
+    target = _target(spec, options)
+    try:
+        host, env = _target_up(target, spec)
+        return _serve(locust_argv(spec, options, host, run_dir), env, options, out)
+    finally:
+        if target is not None and target.config is not None:
+            out(f"stopping {target.describe()}" if target.started else f"leaving {target.describe()} running")
+            target.down()
+
+
+def locust_argv(spec: SessionSpec, options: UiOptions, host: str, run_dir: Path) -> list[str]:
+    """The Locust web UI command line: plugin, profile, extension; recording into `run_dir`."""
+    argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{spec.profile},{EXTENSION}", "--host", host,
+            "--web-host", options.web_host, "--web-port", str(options.web_port),
+            "--gameday-run-dir", str(run_dir), "--gameday-ui-spec", str(run_dir / "gameday.yaml")]
+    return argv + (["--web-login"] if options.web_login else [])
+
+
+def _target(spec: SessionSpec, options: UiOptions):
+    if spec.target_kind != "local":
+        return None
+    from harness.targets.local import LocalRun
+
+    defects = tuple(spec.document["target"].get("defects") or ()) + options.defects
+    return LocalRun(options.stack_name, defects, options.base_port)
+
+
+def _target_up(target, spec: SessionSpec) -> tuple[str, dict[str, str]]:
+    if target is None:
+        return spec.base_url, dict(os.environ)
+    target.up()
+    return target.host, {**os.environ, **target.env()}
+
+
+def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out) -> int:
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_web(proc, options)
+        out(f"Locust web UI with the Game day tab: http://{options.web_host}:{options.web_port}/  (Ctrl-C to stop)")
+        return proc.wait()
+    except KeyboardInterrupt:
+        out("stopping: a running experiment is rolled back and the last test's report is written ...")
+        return _stop(proc)
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+
+
+def _wait_for_web(proc: subprocess.Popen, options: UiOptions) -> None:
+    import socket
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(f"Locust exited at start-up (exit {proc.returncode}); see its output above")
+        try:
+            with socket.create_connection((options.web_host, options.web_port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise HarnessError(f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
+                       f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port")
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    """SIGTERM to Locust's group and wait for its rollbacks and report; SIGKILL if it hangs."""
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(SHUTDOWN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

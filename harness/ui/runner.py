@@ -1,0 +1,155 @@
+"""One experiment at a time as a `chaos run` child, for the web UI's Run and Abort buttons.
+
+    runner = ExperimentRunner(env)
+    runner.start(experiment, run_dir)   Busy if one is still going (its rollbacks included)
+    runner.abort()                      SIGINT to its process group: the method stops, rollbacks run
+    runner.poll()                       call every second: records chaos-end once it is over
+    runner.finish(timeout)              abort and wait (kill after `timeout`): for test stop and quit
+    runner.view()                       what the tab shows: name, state, current activity
+
+Each experiment writes into the run directory of the test it started in: its
+journal (journal.json, then journal-2.json, ...) and, through the gameday
+control, its activities in events.jsonl, beside the harness events chaos-start,
+chaos-end and chaos-rollback that this runner adds (the orchestrator's names).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, TypedDict
+
+from harness.run.chaos_driver import ChaosDriver
+from harness.run.timeline import Timeline
+from harness.ui.catalog import Experiment
+
+ROLLBACK_TIMEOUT_S = 120.0
+
+
+class Busy(RuntimeError):
+    """An experiment is still running."""
+
+
+class RunnerView(TypedDict):
+    name: str | None
+    title: str | None
+    state: str               # idle | running | aborting | <journal status: completed, interrupted, ...>
+    activity: str | None     # e.g. "kill-one-replica (method)"
+    started: float | None
+    journal: str | None
+    run_dir: str | None
+
+
+class ExperimentRunner:
+    """The UI's handle on at most one `chaos run` child (see the module docstring)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None):
+        self.env = env
+        self.experiment: Experiment | None = None
+        self.driver: ChaosDriver | None = None
+        self.timeline: Timeline | None = None
+        self.ended = True
+
+    @property
+    def running(self) -> bool:
+        return self.driver is not None and self.driver.running
+
+    def start(self, experiment: Experiment, run_dir: Path) -> RunnerView:
+        """Start `experiment` recording into `run_dir`; Busy if another is still going."""
+        if self.running:
+            raise Busy(f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end")
+        self.poll()
+        journal = next_journal(run_dir)
+        self.experiment, self.ended = experiment, False
+        self.driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
+        self.timeline = Timeline(run_dir)
+        self.driver.start()
+        self.timeline.emit("harness", "chaos-start", str(experiment.path), pid=self.driver.pid, via="ui",
+                           journal=journal)
+        return self.view()
+
+    def abort(self, reason: str = "user") -> bool:
+        """Interrupt the running experiment so its rollbacks run; False when none runs."""
+        if not self.running:
+            return False
+        self.timeline.emit("harness", "chaos-abort", self.experiment.name, reason=reason)
+        self.driver.interrupt()
+        return True
+
+    def poll(self) -> None:
+        """Record the end of a finished experiment, once."""
+        if self.driver is None or self.ended or self.driver.running:
+            return
+        journal = self.driver.journal() or {}
+        self.timeline.emit("harness", "chaos-end", str(self.experiment.path), returncode=self.driver.wait(0),
+                           status=journal.get("status"), deviated=journal.get("deviated"))
+        if self.driver.interrupted:
+            self.timeline.emit("harness", "chaos-rollback", "", returncode=self.driver.wait(0))
+        self.timeline.close()
+        self.ended = True
+
+    def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
+        """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
+        if self.abort(reason) and self.driver.wait(timeout) is None:
+            self.timeline.emit("harness", "error", "chaos-rollback", message="rollbacks hung; killed chaos run")
+            self.driver.kill()   # faults still expire by their TTL
+        self.poll()
+
+    def view(self) -> RunnerView:
+        """The current or last experiment, for the tab."""
+        if self.driver is None:
+            return RunnerView(name=None, title=None, state="idle", activity=None, started=None, journal=None,
+                              run_dir=None)
+        state = ("aborting" if self.driver.interrupted else "running") if self.running \
+            else (self.driver.status or f"exited {self.driver.returncode}")
+        return RunnerView(name=self.experiment.name, title=self.experiment.title, state=state,
+                          activity=current_activity(self.driver.run_dir, self.driver.started_at or 0.0)
+                          if self.running else None,
+                          started=self.driver.started_at, journal=self.driver.journal_name,
+                          run_dir=str(self.driver.run_dir))
+
+
+def next_journal(run_dir: Path) -> str:
+    """journal.json for the first experiment of a run, journal-2.json, -3... after it."""
+    if not (run_dir / "journal.json").exists():
+        return "journal.json"
+    n = 2
+    while (run_dir / f"journal-{n}.json").exists():
+        n += 1
+    return f"journal-{n}.json"
+
+
+def current_activity(run_dir: Path, since: float) -> str | None:
+    """The activity that started last and has not ended, e.g. "kill-one-replica (method)"."""
+    open_: dict[str, dict[str, Any]] = {}
+    for event in chaos_events(run_dir, since):
+        if event["kind"] == "activity-start":
+            open_[event["name"]] = event
+        elif event["kind"] == "activity-end":
+            open_.pop(event["name"], None)
+    if not open_:
+        return None
+    last = max(open_.values(), key=lambda e: e["ts"])
+    return f"{last['name']} ({(last.get('detail') or {}).get('phase', '?')})"
+
+
+def chaos_events(run_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:
+    """Events of source chaos or harness chaos-* in run_dir's events.jsonl from `since`, by time."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue   # a line being written right now
+        if isinstance(event, dict) and _is_chaos(event) and event.get("ts", 0) >= since:
+            found.append(event)
+    return sorted(found, key=lambda e: e["ts"])
+
+
+def _is_chaos(event: dict[str, Any]) -> bool:
+    kind = str(event.get("kind", ""))
+    return event.get("source") == "chaos" or (event.get("source") in ("harness", "guardrail")
+                                               and (kind.startswith("chaos-") or kind == "abort"))

@@ -1,0 +1,101 @@
+"""The game day a `gameday ui` session judges against, written as the gameday.yaml of every run.
+
+    session_spec(gameday_path=None, profile=None, stack="default") -> SessionSpec
+
+From a game day file: its target, profile, warmup, SLOs and guardrails. The load
+is set by hand in the web UI, so the recorded spec says `shape: steady` and the
+game day's own chaos blocks are left out (experiments are started from the tab).
+From a profile alone: DEFAULT_SLOS. SLOs on `events.*` need the data-flow sink
+reader, which the UI does not run; they are dropped with a note.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import SpecError
+from harness.spec.loader import load_gameday
+from harness.spec.models import GameDay
+
+DEFAULT_SLOS = (
+    {"sli": "availability", "phase": "run", "objective": ">= 99%"},
+    {"sli": "error_rate", "phase": "run", "objective": "< 1%"},
+    {"sli": "latency.p99", "phase": "run", "objective": "< 250ms"},
+)
+# The load is whatever the user sets in Locust's form; this only makes the spec valid.
+HAND_SET_LOAD = {"shape": "steady", "users": 1, "duration": "1s"}
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """The recorded spec (`document`), what it targets and runs, and notes for the user."""
+
+    document: dict[str, Any]
+    profile: Path
+    target_kind: str
+    base_url: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.document["name"]
+
+    def write(self, path: Path) -> GameDay:
+        """Write the spec as YAML to `path` and return it loaded (SpecError if it does not validate)."""
+        path.write_text(yaml.safe_dump(self.document, sort_keys=False), encoding="utf-8")
+        return load_gameday(path, check_experiments=False)
+
+
+def session_spec(gameday_path: str | None = None, profile: str | None = None, stack: str = "default") -> SessionSpec:
+    """The session's spec from a game day file or a profile (exactly one of them); SpecError otherwise."""
+    if bool(gameday_path) == bool(profile):
+        raise SpecError("give a game day file (gameday ui gamedays/x.yaml) or --profile loadprofiles/x.py, not both")
+    if profile:
+        return _from_profile(Path(profile), stack)
+    return _from_gameday(load_gameday(gameday_path, check_experiments=False), stack)
+
+
+def _from_profile(profile: Path, stack: str) -> SessionSpec:
+    if not profile.is_file():
+        raise SpecError(f"--profile {profile}: no such file; pass a Locust file such as loadprofiles/inference.py")
+    path = profile.resolve()
+    document = {"name": f"{path.stem}-ui", "description": "ad hoc game day in the Locust web UI",
+                "target": {"kind": "local", "stack": stack}, "load": {"profile": str(path), **HAND_SET_LOAD},
+                "slos": [dict(s) for s in DEFAULT_SLOS]}
+    return SessionSpec(document, path, "local")
+
+
+def _from_gameday(gameday: GameDay, stack: str) -> SessionSpec:
+    raw = copy.deepcopy(_plain(gameday.raw))
+    target = raw.get("target") or {"kind": "local"}
+    kind = target.get("kind", "local")
+    if kind == "kubernetes":
+        raise SpecError(f"{gameday.path}: target kind 'kubernetes' is not supported by `gameday ui`; "
+                        "use `gameday run`, or a local or http game day")
+    profile = gameday.resolve(gameday.load.profile).resolve()
+    slos = [s for s in raw.get("slos") or [] if not str(s.get("sli", "")).startswith("events.")]
+    dropped = len(raw.get("slos") or []) - len(slos)
+    notes = (f"{dropped} events.* SLO(s) left out: the UI runs no data-flow sink; use `gameday run` for them",) \
+        if dropped else ()
+    document = {"name": f"{gameday.name}-ui", "description": f"ad hoc run of {gameday.name} in the Locust web UI",
+                "target": {**target, "stack": stack} if kind == "local" else target,
+                "load": {"profile": str(profile), **HAND_SET_LOAD}, "warmup": raw.get("warmup", 0),
+                "slos": slos or [dict(s) for s in DEFAULT_SLOS]}
+    if raw.get("guardrails"):
+        document["guardrails"] = raw["guardrails"]
+    base_url = target.get("base_url") if kind == "http" else None
+    return SessionSpec(document, profile, kind, base_url, notes)
+
+
+def _plain(value: Any) -> Any:
+    """A read-only mapping tree as plain dicts and lists (for YAML and deepcopy)."""
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
