@@ -19,8 +19,11 @@ and the chaos control's `experiment-start`, `activity-start`, `activity-end` wit
 An experiment interrupted mid-fault (no rollback end recorded) ends its fault at
 its `experiment-end`, an `abort`, or the load end, whichever comes first.
 
-Sample seconds belong to a window by their midpoint: second `s` is in [start, end)
-when start <= s + 0.5 < end, so the seconds of consecutive windows never overlap.
+Sample seconds belong to a window only when the whole second lies inside it:
+second `s` is in [start, end) when start <= s and s + 1 <= end. A second that
+straddles a boundary (say, the fault began 0.3 s into it) belongs to neither
+phase, so a baseline is never charged with the first errors of a fault and a
+recovery never with the last ones.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ class Window:
         return max(0.0, self.end - self.start)
 
     def seconds(self) -> range:
-        """The integer sample seconds whose midpoint lies in the window."""
-        return range(math.ceil(self.start - 0.5), math.ceil(self.end - 0.5))
+        """The integer sample seconds that lie wholly inside the window."""
+        return range(math.ceil(self.start), math.floor(self.end))
 
     def contains(self, ts: float) -> bool:
         return self.start <= ts < self.end
@@ -158,11 +161,11 @@ def _last(events: list[Event], source: str, kind: str) -> float | None:
 
 
 def second_mask(ts: np.ndarray, windows: Iterable[Window]) -> np.ndarray:
-    """Boolean mask of integer sample seconds `ts` that fall in any of `windows` (by midpoint)."""
-    mid = ts.astype(np.float64) + 0.5
+    """Boolean mask of integer sample seconds `ts` that lie wholly inside any of `windows`."""
+    start = ts.astype(np.float64)
     mask = np.zeros(len(ts), dtype=bool)
     for window in windows:
-        mask |= (mid >= window.start) & (mid < window.end)
+        mask |= (start >= window.start) & (start + 1 <= window.end)
     return mask
 
 

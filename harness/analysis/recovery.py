@@ -8,7 +8,12 @@ run of seconds exists before the recovery window ends (load end, or the next
 experiment's method), recovery is `never` (seconds None, reported as infinity to SLOs).
 
 Criteria are the game day's baseline SLOs that can be judged one second at a time
-(catalogue.per_second: availability, error_rate, latency.*, apdex, ...). Without any,
+(catalogue.per_second: availability, error_rate, latency.*, apdex, ...), plus its
+baseline SLOs on the data flow's `events.e2e_latency.*`, judged per second of
+*production*: the events produced in second s must have come out within the
+objective (an event never delivered counts as infinitely late). A second in
+which no event was produced does not block recovery on those criteria; request
+traffic is judged by the others. Without any request criterion,
 the run's own baseline is the reference, on all endpoints together:
 error_rate <= baseline error_rate + 1 point, and latency.p99 <= max(1.5 x baseline
 p99, baseline p99 + 10 ms).
@@ -19,9 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from harness.analysis.phases import Window
+from harness.analysis.rundir import Ledger
 from harness.analysis.slis import ALL, PhaseSlis, apdex_name
 from harness.spec import catalogue
 from harness.spec.models import Slo
@@ -52,10 +59,14 @@ class Recovery:
 
 def criteria(slos: Iterable[Slo], baseline: PhaseSlis | None) -> tuple[Criterion, ...]:
     """Baseline SLOs judged per second, else defaults from the measured baseline (module docstring)."""
+    slos = list(slos)
     chosen = tuple(Criterion(_column(s), s.endpoint or ALL, s.objective, s.label) for s in slos
-                   if s.phase == "baseline" and catalogue.per_second(s.sli))
-    if chosen or baseline is None:
+                   if s.phase == "baseline" and (catalogue.per_second(s.sli) or _is_event_latency(s.sli)))
+    if any(not _is_event_latency(c.sli) for c in chosen):
         return chosen
+    events_only = chosen
+    if baseline is None:
+        return events_only
     measured = baseline.endpoints.get(ALL, {})
     defaults = []
     if measured.get("error_rate") is not None:
@@ -66,7 +77,11 @@ def criteria(slos: Iterable[Slo], baseline: PhaseSlis | None) -> tuple[Criterion
         limit = max(1.5 * p99, p99 + 0.010)
         defaults.append(Criterion("latency.p99", ALL, Objective("<=", limit, "s", f"<= {limit * 1000:.1f}ms"),
                                   "baseline p99 x1.5"))
-    return tuple(defaults)
+    return (*events_only, *defaults)
+
+
+def _is_event_latency(sli: str) -> bool:
+    return sli.startswith("events.e2e_latency.")
 
 
 def _column(slo: Slo) -> str:
@@ -74,9 +89,13 @@ def _column(slo: Slo) -> str:
 
 
 def recoveries(per_second: pd.DataFrame, faults: Sequence[Window], recovery_windows: Sequence[Window],
-               rules: Sequence[Criterion]) -> list[Recovery]:
+               rules: Sequence[Criterion], ledger: Ledger | None = None) -> list[Recovery]:
     """One Recovery per fault window, in order."""
-    good = _good_seconds(per_second, rules)
+    request_rules = [r for r in rules if not _is_event_latency(r.sli)]
+    good = _good_seconds(per_second, request_rules)
+    event_rules = [r for r in rules if _is_event_latency(r.sli)]
+    if event_rules and ledger is not None:
+        good -= _late_event_seconds(ledger, event_rules)
     out = []
     for fault in faults:
         window = next((w for w in recovery_windows if abs(w.start - fault.end) < 1e-6), None)
@@ -97,6 +116,32 @@ def _good_seconds(per_second: pd.DataFrame, rules: Sequence[Criterion]) -> set[i
     if ok is None:
         ok = {int(ts) for ts in per_second.loc[per_second["endpoint"] == ALL, "ts"]}
     return ok
+
+
+def _late_event_seconds(ledger: Ledger, rules: Sequence[Criterion]) -> set[int]:
+    """Production seconds whose events miss an e2e latency objective (undelivered = infinitely late)."""
+    events = ledger.events
+    if events.empty:
+        return set()
+    second = np.floor(events["produced"].to_numpy()).astype(np.int64)
+    latency = events["consumed"].to_numpy() - events["produced"].to_numpy()
+    latency = np.where(np.isnan(latency), np.inf, latency)
+    late: set[int] = set()
+    for rule in rules:
+        stat = rule.sli.removeprefix("events.e2e_latency.")
+        for ts in np.unique(second):
+            values = latency[second == ts]
+            if not rule.objective.holds(_statistic(values, stat)):
+                late.add(int(ts))
+    return late
+
+
+def _statistic(values: np.ndarray, stat: str) -> float:
+    if stat == "max":
+        return float(values.max())
+    if stat == "mean":
+        return float(values.mean())
+    return float(np.percentile(values, float(stat.removeprefix("p")), method="inverted_cdf"))
 
 
 def _number(value) -> float | None:

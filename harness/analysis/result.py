@@ -70,7 +70,8 @@ def analyse(run_dir: str | Path, gameday: GameDay | None = None) -> Analysis:
     table = phase_slis(samples, ledger, windows, request)
     seconds = per_second(samples, request)
     slos = gameday.slos if gameday else ()
-    found = recoveries(seconds, windows["fault"], windows["recovery"], criteria(slos, table.get("baseline")))
+    found = recoveries(seconds, windows["fault"], windows["recovery"], criteria(slos, table.get("baseline")),
+                       ledger)
     return Analysis(str(run_dir), gameday, tuple(events), run_status.run_status(events), windows, table, seconds,
                     tuple(judge(slos, table, found)), tuple(found),
                     tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger)

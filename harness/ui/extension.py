@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 REPORT_STATIC = HERE.parent / "report" / "static"
 TAB_KEY = "gameday"
+SINK_ENV = "GAMEDAY_UI_SINK"
 SERIES_KEEP_S = 3600
 QUIT_WAIT_S = 300.0   # a stopped test's rollbacks and report, before Locust exits
 TABLE = [{"key": "slo", "title": "SLO"}, {"key": "endpoint", "title": "Endpoint"},
@@ -62,14 +64,12 @@ class GamedayTab:
         self.gameday = load_gameday(spec_file, check_experiments=False) if spec_file else None
         name = self.gameday.name if self.gameday else "adhoc-ui"
         self.runs = UiRuns(self.recorder, Path(spec_file) if spec_file else None, name,
-                           getattr(environment, "_gameday_produced", None))
+                           getattr(environment, "_gameday_produced", None), _sink_argv())
         self.runner = ExperimentRunner()
         self.series: deque[list[float | None]] = deque(maxlen=SERIES_KEEP_S)
         self.test_started = 0.0
         self.status = "completed"
         self.closing: list[gevent.Greenlet] = []
-        self.quitting = False
-        self.pending: Path | None = None   # the run quitting ended, reported at quit
         self.ticker = gevent.spawn(self._tick_forever)
 
     # ---- Locust events -----------------------------------------------------------
@@ -81,24 +81,23 @@ class GamedayTab:
         self.recorder.on_test_start(**kwargs)
 
     def on_test_stop(self, **_: Any) -> None:
-        if self.quitting or self.runs.timeline is None:
+        if self.runs.timeline is None:
             return
         self.runner.abort("test stopped")
         self.closing.append(gevent.spawn(self._close_run, self.status))
 
     def on_quitting(self, **_: Any) -> None:
-        """Fires before the plugin closes its files (Locust runs quitting listeners in reverse)."""
-        self.quitting = True
+        """Locust is exiting (Ctrl-C, SIGTERM, Quit). Runs before the plugin's and the profile's quitting
+        listeners (Locust fires quitting in reverse), so stopping the test here lets them record its end."""
         self.ticker.kill(block=False)
+        if self._test_running():
+            self.status = "interrupted"
+            self.environment.runner.stop()   # test_stop: the plugin writes the last second, on_test_stop closes
         self.runner.finish(reason="locust quit")
         gevent.joinall(self.closing, timeout=QUIT_WAIT_S)
-        if self.runs.timeline is not None:
-            self.pending = self.runs.end("interrupted" if self._test_running() else self.status)
 
     def on_quit(self, **_: Any) -> None:
-        """After the plugin wrote its last second: report the test that quitting ended, drop an unused dir."""
-        if self.pending is not None:
-            self.runs.report(self.pending)
+        """Locust's last event: drop a run directory that no test used."""
         self.runs.discard_unused()
 
     def _close_run(self, status: str) -> None:
@@ -173,6 +172,12 @@ class GamedayTab:
     def abort_experiment(self) -> tuple[dict, int]:
         aborted = self.runner.abort("user")
         return {"aborted": aborted, "experiment": self.runner.view()}, 200
+
+
+def _sink_argv() -> list[str] | None:
+    """The data-flow sink reader's arguments the launcher chose for the target ($GAMEDAY_UI_SINK, JSON)."""
+    text = os.environ.get(SINK_ENV)
+    return json.loads(text) if text else None
 
 
 # ---- Flask wiring --------------------------------------------------------------------

@@ -12,6 +12,7 @@ back a running experiment and writes the last report before it exits ▶ target 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -92,7 +93,8 @@ def _target_up(target, spec: SessionSpec) -> tuple[str, dict[str, str]]:
     if target is None:
         return spec.base_url, dict(os.environ)
     target.up()
-    return target.host, {**os.environ, **target.env()}
+    sink = {"GAMEDAY_UI_SINK": json.dumps(target.sink_argv())} if target.sink_argv() else {}
+    return target.host, {**os.environ, **target.env(), **sink}
 
 
 def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out) -> int:

@@ -69,8 +69,8 @@ class ExperimentRunner:
         return self.view()
 
     def abort(self, reason: str = "user") -> bool:
-        """Interrupt the running experiment so its rollbacks run; False when none runs."""
-        if not self.running:
+        """Interrupt the running experiment so its rollbacks run; False when none runs or it is already aborting."""
+        if not self.running or self.driver.interrupted:
             return False
         self.timeline.emit("harness", "chaos-abort", self.experiment.name, reason=reason)
         self.driver.interrupt()
@@ -80,23 +80,25 @@ class ExperimentRunner:
         """Record the end of a finished experiment, once."""
         if self.driver is None or self.ended or self.driver.running:
             return
+        self.ended = True   # first: greenlets of the tick, the API and test stop may all get here
         journal = self.driver.journal() or {}
         self.timeline.emit("harness", "chaos-end", str(self.experiment.path), returncode=self.driver.wait(0),
                            status=journal.get("status"), deviated=journal.get("deviated"))
         if self.driver.interrupted:
             self.timeline.emit("harness", "chaos-rollback", "", returncode=self.driver.wait(0))
         self.timeline.close()
-        self.ended = True
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
         """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
-        if self.abort(reason) and self.driver.wait(timeout) is None:
+        self.abort(reason)
+        if self.running and self.driver.wait(timeout) is None:
             self.timeline.emit("harness", "error", "chaos-rollback", message="rollbacks hung; killed chaos run")
             self.driver.kill()   # faults still expire by their TTL
         self.poll()
 
     def view(self) -> RunnerView:
-        """The current or last experiment, for the tab."""
+        """The current or last experiment, for the tab (an ended experiment is recorded first)."""
+        self.poll()
         if self.driver is None:
             return RunnerView(name=None, title=None, state="idle", activity=None, started=None, journal=None,
                               run_dir=None)
@@ -120,17 +122,27 @@ def next_journal(run_dir: Path) -> str:
 
 
 def current_activity(run_dir: Path, since: float) -> str | None:
-    """The activity that started last and has not ended, e.g. "kill-one-replica (method)"."""
+    """What the experiment is doing: the activity that started last and has not ended, e.g.
+    "kill-one-replica (method)", else "after <activity> (<phase>)" during a pause, else the last step."""
     open_: dict[str, dict[str, Any]] = {}
+    last: dict[str, Any] | None = None
     for event in chaos_events(run_dir, since):
+        if event["source"] != "chaos":
+            continue
+        last = event
         if event["kind"] == "activity-start":
             open_[event["name"]] = event
         elif event["kind"] == "activity-end":
             open_.pop(event["name"], None)
-    if not open_:
+    if open_:
+        return _activity_text(max(open_.values(), key=lambda e: e["ts"]))
+    if last is None:
         return None
-    last = max(open_.values(), key=lambda e: e["ts"])
-    return f"{last['name']} ({(last.get('detail') or {}).get('phase', '?')})"
+    return f"after {_activity_text(last)}" if last["kind"] == "activity-end" else last["kind"]
+
+
+def _activity_text(event: dict[str, Any]) -> str:
+    return f"{event['name']} ({(event.get('detail') or {}).get('phase', '?')})"
 
 
 def chaos_events(run_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """One run directory per test started in the web UI, each judged and reported like `gameday run`'s.
 
     runs = UiRuns(recorder, spec_file, ledger)
-    runs.begin()          at test start: a fresh directory if the current one was used; run-start
-    runs.end(status)      at test stop: run-end with the run's status
+    runs.begin()          at test start: a fresh directory if the current one was used; run-start;
+                          the data-flow sink reader (when the target has one) starts reading into it
+    runs.end(status)      at test stop: sink reader stopped after a grace, run-end with the run's status
     runs.report(run_dir)  `gameday report RUN_DIR` in a child process; the tab links to report.html
     runs.discard_unused() at quit: remove the directory no test ever ran in
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -26,6 +28,7 @@ from harness.run.orchestrator import new_run_dir
 from harness.run.timeline import Timeline
 
 REPORT_TIMEOUT_S = 180.0
+SINK_GRACE_S = 5.0   # events still in the pipeline when the load stops count (as in `gameday run`)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,8 +43,10 @@ class ReportState(TypedDict):
 class UiRuns:
     """The UI session's run directories (see the module docstring)."""
 
-    def __init__(self, recorder: Any, spec_file: Path | None, name: str, ledger: Any = None):
+    def __init__(self, recorder: Any, spec_file: Path | None, name: str, ledger: Any = None,
+                 sink_argv: list[str] | None = None):
         self.recorder, self.spec_file, self.name, self.ledger = recorder, spec_file, name, ledger
+        self.sink_argv, self.sink = sink_argv, None
         self.current = Path(recorder.writer.run_dir)
         self.root = self.current.parent
         self.used = False
@@ -57,6 +62,7 @@ class UiRuns:
             shutil.copyfile(self.spec_file, self.current / "gameday.yaml")
         self.timeline = Timeline(self.current)
         self.timeline.emit("harness", "run-start", self.name, run_dir=str(self.current), via="ui")
+        self._start_sink()
         self.runs[self.current.name] = ReportState(run=self.current.name, run_dir=str(self.current),
                                                    state="recording", status="", message="")
         return self.current
@@ -65,6 +71,7 @@ class UiRuns:
         """Record run-end for the test in `current`; None when no test is open."""
         if self.timeline is None:
             return None
+        self._stop_sink()
         self.timeline.emit("harness", "run-end", self.name, status=status)
         self.timeline.close()
         self.timeline = None
@@ -98,6 +105,27 @@ class UiRuns:
         """Remove `current` when no test ran in it (the directory made for a test that never came)."""
         if not self.used and self.current.is_dir():
             shutil.rmtree(self.current, ignore_errors=True)
+
+    def _start_sink(self) -> None:
+        if not self.sink_argv:
+            return
+        from harness.load.sink import SinkProcess
+
+        self.sink = SinkProcess(self.current, self.sink_argv)
+        try:
+            self.sink.wait_ready()
+            self.timeline.emit("harness", "sink-start", " ".join(self.sink_argv))
+        except RuntimeError as exc:   # the run goes on; its events.* SLIs will say no-data
+            self.timeline.emit("harness", "error", "sink-start", message=str(exc))
+            self.sink = None
+
+    def _stop_sink(self) -> None:
+        if self.sink is None:
+            return
+        time.sleep(SINK_GRACE_S)
+        self.sink.stop()
+        self.sink = None
+        self.timeline.emit("harness", "sink-stop", "")
 
     def _switch_to(self, run_dir: Path) -> None:
         old = self.recorder.writer

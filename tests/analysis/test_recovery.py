@@ -51,3 +51,36 @@ def test_without_baseline_slos_the_measured_baseline_is_the_reference(tmp_path):
 def test_recovery_time_is_no_data_without_a_fault(tmp_path):
     run = write_run(tmp_path, timeline(load_s=60, warmup_s=5), steady_rows(0, 60), spec=SPEC)
     assert analyse(run).verdicts[1].state == "no-data"
+
+
+EVENT_SPEC = SPEC.replace('  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n',
+                          '  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n'
+                          '  - {sli: events.e2e_latency.p99, phase: baseline, objective: "< 1s"}\n')
+
+
+def ledger_with_backlog_until(drained_at: float):
+    """2 events a second; those produced before `drained_at` come out at `drained_at`, later ones in 0.1 s."""
+    produced, consumed = [], []
+    for second in range(0, 60):
+        for k in range(2):
+            eid, ts = f"e{second}-{k}", T0 + second + 0.25 + k * 0.5
+            produced.append((eid, ts))
+            consumed.append((eid, max(ts + 0.1, T0 + drained_at) if second >= 20 else ts + 0.1))
+    return produced, consumed
+
+
+def test_a_data_flow_backlog_delays_recovery_even_when_requests_are_fine(tmp_path):
+    produced, consumed = ledger_with_backlog_until(drained_at=38.5)
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
+                    produced=produced, consumed=consumed, spec=EVENT_SPEC)
+    analysis = analyse(run)
+    # events produced from second 38 on come out within 1 s; 38..42 is the first good streak
+    assert analysis.recoveries[0].seconds == 8
+    assert "events.e2e_latency.p99" in {c.sli for c in analysis.recoveries[0].criteria}
+
+
+def test_undelivered_events_count_as_infinitely_late_for_recovery(tmp_path):
+    produced, consumed = ledger_with_backlog_until(drained_at=10_000)  # never drained before the end
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
+                    produced=produced, consumed=[c for c in consumed if c[1] < T0 + 1000], spec=EVENT_SPEC)
+    assert analyse(run).recoveries[0].seconds is None
