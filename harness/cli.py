@@ -42,16 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands")
     _add_stack(sub)
     from harness.chaos import commands as chaos_commands
+    from harness.report import commands as report_commands
     from harness.run import commands as run_commands
+    from harness.ui import commands as ui_commands
 
     run_commands.register(sub)
     chaos_commands.register(sub)
-    try:
-        from harness.report import commands as report_commands
-    except ImportError:  # the report package is not there yet
-        report_commands = None
-    if report_commands:
-        report_commands.register(sub)
+    report_commands.register(sub)
+    ui_commands.register(sub)
     return parser
 
 

@@ -17,9 +17,9 @@ commit means the batch is read again (duplicates, never loss).
 
 Defect `commit-before-produce`: the batch's offsets are committed first, then
 it is scored and handed to the producer without waiting for the broker's
-acknowledgement, with outputs batched for throughput (linger.ms=500), as a
+acknowledgement, with outputs batched for throughput (linger.ms=1000), as a
 "fast" scorer is often written. Whatever sits in the producer's buffer when
-the process is SIGKILLed (about half a second of output) is lost for good.
+the process is SIGKILLed (up to a second of output) is lost for good.
 
 Malformed input is logged and skipped (its offset is committed with its batch).
 SIGTERM or SIGINT finishes the current batch, then closes the consumer so it
@@ -41,7 +41,7 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 
 from stack.config import SCORER_GROUP, TOPIC_IN, TOPIC_OUT, StackConfig
 
-DEFECT_LINGER_MS = 500   # the defective scorer batches outputs and never waits for them
+DEFECT_LINGER_MS = 1000  # the defective scorer batches outputs for a second and never waits for them
 from stack.errors import StackError
 from stack.kafka import consumer_config, ensure_topics, producer_config
 from stack.model import load as load_model

@@ -257,6 +257,8 @@ def read_ledger(run_dir: str | Path) -> Ledger:
     seen = pd.DataFrame(list(consumed.rows), columns=["id", "ts"]).groupby("id")["ts"].agg(["min", "size"])
     events = sent.join(seen, how="left").rename(columns={"min": "consumed", "size": "deliveries"})
     events["deliveries"] = events["deliveries"].fillna(0).astype("int64")
+    # with no consumed rows at all the joined column is object-typed; make it NaN floats
+    events["consumed"] = pd.to_numeric(events["consumed"], errors="coerce").astype("float64")
     unexpected = int((~seen.index.isin(sent.index)).sum())
     return Ledger(events.reset_index(drop=True), unexpected, produced.bad_lines + consumed.bad_lines)
 

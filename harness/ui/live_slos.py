@@ -9,7 +9,8 @@ p99.9...) read `state: "in report"`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from harness.run.guardrail import LIVE_SLIS, live_value
 from harness.spec.models import Slo

@@ -16,8 +16,9 @@ chaos-end and chaos-rollback that this runner adds (the orchestrator's names).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypedDict
+from typing import Any, TypedDict
 
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.timeline import Timeline

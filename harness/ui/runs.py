@@ -88,7 +88,8 @@ class UiRuns:
         state = self.runs[run_dir.name]
         try:
             done = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run_dir), "--quiet"],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S)
+                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
+                                  check=False)
             message = (done.stdout + done.stderr).strip().splitlines()
         except subprocess.TimeoutExpired:
             message = [f"`gameday report` took over {REPORT_TIMEOUT_S:g}s"]

@@ -3,8 +3,10 @@
     session_spec(gameday_path=None, profile=None, stack="default") -> SessionSpec
 
 From a game day file: its target, profile, warmup, SLOs and guardrails. The load
-is set by hand in the web UI, so the recorded spec says `shape: steady` and the
-game day's own chaos blocks are left out (experiments are started from the tab).
+is set by hand in the web UI, so the recorded spec says `shape: steady` for up to
+a day. The game day's chaos blocks stay in the recorded spec, because its fault and
+recovery SLOs need one, but nothing schedules them: experiments are started from
+the tab, and the analysis finds the phases in the timeline.
 From a profile alone: DEFAULT_SLOS.
 """
 
@@ -27,7 +29,7 @@ DEFAULT_SLOS = (
     {"sli": "latency.p99", "phase": "run", "objective": "< 250ms"},
 )
 # The load is whatever the user sets in Locust's form; this only makes the spec valid.
-HAND_SET_LOAD = {"shape": "steady", "users": 1, "duration": "1s"}
+HAND_SET_LOAD = {"shape": "steady", "users": 1, "duration": "24h"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ def _from_gameday(gameday: GameDay, stack: str) -> SessionSpec:
                 "target": {**target, "stack": stack} if kind == "local" else target,
                 "load": {"profile": str(profile), **HAND_SET_LOAD}, "warmup": raw.get("warmup", 0),
                 "slos": slos or [dict(s) for s in DEFAULT_SLOS]}
+    if gameday.chaos:   # absolute paths: the recorded spec lives in the run directory
+        document["chaos"] = [{"experiment": str(gameday.resolve(b.experiment).resolve()), "start_after": b.start_after}
+                             for b in gameday.chaos]
     if raw.get("guardrails"):
         document["guardrails"] = raw["guardrails"]
     base_url = target.get("base_url") if kind == "http" else None

@@ -59,3 +59,15 @@ def test_ledger_keeps_first_delivery_and_counts_deliveries(tmp_path):
     assert rows[0]["consumed"] == T0 + 1.5 and rows[0]["deliveries"] == 2
     assert np.isnan(rows[1]["consumed"]) and rows[1]["deliveries"] == 0
     assert ledger.unexpected == 1
+
+
+def test_a_ledger_without_consumed_rows_reads_every_event_as_undelivered(tmp_path):
+    from harness.analysis.rundir import read_ledger
+    from harness.analysis.slis import event_slis
+    from harness.analysis.phases import Window
+
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "produced.jsonl").write_text('{"id": "a", "ts": 10.0}\n{"id": "b", "ts": 11.0}\n')
+    ledger = read_ledger(tmp_path)
+    out = event_slis(ledger, [Window(0, 100)], deadline=200, percentiles=[99])
+    assert out["events.produced"] == 2 and out["events.lost"] == 2

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ui_support import PROFILE, UiSession, ports
 
 pytestmark = pytest.mark.slow

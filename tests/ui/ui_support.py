@@ -36,7 +36,7 @@ class UiSession:
     def __init__(self, tmp: Path, stack: str, base_port: int, web_port: int, *args: str):
         self.tmp, self.web_port = tmp, web_port
         self.reports = tmp / "runs"
-        self.log = open(tmp / "ui.log", "wb")
+        self.log = open(tmp / "ui.log", "wb")  # noqa: SIM115 - open for the child's whole life
         env = {**os.environ, "GAMEDAY_HOME": str(tmp / "home")}
         argv = [*gameday_command(), "ui", *args, "--stack-name", stack, "--base-port", str(base_port),
                 "--web-port", str(web_port), "--reports", str(self.reports)]

@@ -112,7 +112,8 @@
   function markerOf(e) {
     if (e.source === "chaos" && e.kind === "activity-start") {
       const phase = (e.detail && e.detail.phase) || "";
-      return {ts: e.ts, label: `${e.name} (${phase})`, cls: phase === "rollback" ? "marker-rollback" : "marker-fault"};
+      const cls = {method: "marker-fault", rollback: "marker-rollback"}[phase] || "marker-probe";
+      return {ts: e.ts, label: `${e.name} (${phase})`, cls: cls};
     }
     if (e.source === "harness" && /^chaos-(start|end|abort)$/.test(e.kind)) return {ts: e.ts, label: e.kind, cls: "marker-harness"};
     if (e.kind === "abort") return {ts: e.ts, label: "guardrail abort", cls: "marker-fault"};
