@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sink: reading {args.kind} into {writer.path}", file=sys.stderr, flush=True)
     # From here on nothing that comes out is missed (see sinks/kafka.py on start offsets).
     ready_path(args.run_dir, args.output).write_text(f"{os.getpid()}\n")
+    parent = os.getppid()
+    # An orphan (its starter was SIGKILLed) flushes and exits instead of reading forever.
     try:
-        recorded = run(source, writer, lambda: stop["now"])
+        recorded = run(source, writer, lambda: stop["now"] or os.getppid() != parent)
     finally:
         writer.close()
     print(f"sink: stopped after {recorded} ids", file=sys.stderr, flush=True)

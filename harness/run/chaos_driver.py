@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from stack.launch import set_parent_death_signal
+
 CONTROL_MODULE = "harness.chaos.control"
 CONTROL_FILE = "chaos-controls.json"
 
@@ -59,7 +61,13 @@ def declares_control(experiment: Path) -> bool:
 
 
 def _default_sigint() -> None:
+    """In the child before exec: SIGINT at its default, and SIGINT again if the harness dies.
+
+    The second part means a `kill -9` of `gameday run` still makes `chaos run`
+    stop its method and play its rollbacks, instead of running on unwatched.
+    """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    set_parent_death_signal(signal.SIGINT)
 
 
 class ChaosDriver:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import harness.load
+from stack.launch import set_parent_death_signal
 
 INJECT = Path(harness.load.__file__).with_name("inject.py")
 
@@ -58,7 +59,8 @@ class LocustDriver:
     def start(self) -> None:
         with open(self.run_dir / "locust.log", "ab") as log:
             self._proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True, cwd=self.run_dir)
+                                          stderr=subprocess.STDOUT, start_new_session=True, cwd=self.run_dir,
+                                          preexec_fn=_stop_with_parent)
 
     @property
     def pid(self) -> int | None:
@@ -96,6 +98,11 @@ class LocustDriver:
             return read_live(self.run_dir)
         except ValueError:  # a torn read cannot happen (atomic rename), but a bad file must not kill the run
             return None
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM Locust if the harness dies (no orphan load generator)."""
+    set_parent_death_signal(signal.SIGTERM)
 
 
 def _signal_group(pid: int, sig: int) -> None:

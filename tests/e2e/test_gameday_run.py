@@ -32,7 +32,8 @@ def kill_replica_spec(stack: str, **overrides) -> dict:
         "warmup": "3s",
         "slos": [
             {"sli": "availability", "phase": "baseline", "objective": ">= 99%"},
-            {"sli": "availability", "endpoint": SCORE, "phase": "fault", "objective": ">= 99%"},
+            # the retry on another replica hides a dead one entirely; without it a few requests fail
+            {"sli": "availability", "endpoint": SCORE, "phase": "fault", "objective": ">= 99.9%"},
             {"sli": "correctness", "endpoint": SCORE, "phase": "run", "objective": ">= 99.9%"},
             {"sli": "recovery_time", "objective": "< 20s"},
         ],
@@ -63,7 +64,7 @@ def test_kill_model_replica_fails_under_the_no_retry_defect(tmp_path):
     _, doc = result_of(tmp_path / "runs")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     states = verdicts(doc)
-    assert states[f"availability[{SCORE}]@fault >= 99%"] == "fail"
+    assert states[f"availability[{SCORE}]@fault >= 99.9%"] == "fail"
     assert doc["run"]["status"] == "completed"
 
 

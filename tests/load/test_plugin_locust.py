@@ -31,7 +31,7 @@ def _server(stall_at: float = 0.0, stall_seconds: float = 0.0) -> tuple[subproce
 
 def _locust(run_dir: Path, port: int, *args: str, mix: str = "mixed", wait: str = "0") -> None:
     env = {**os.environ, "GAMEDAY_TEST_MIX": mix, "GAMEDAY_TEST_WAIT": wait}
-    cmd = ["locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary", "-H", f"http://127.0.0.1:{port}",
+    cmd = [str(Path(sys.executable).with_name("locust")), "-f", str(LOCUSTFILE), "--headless", "--only-summary", "-H", f"http://127.0.0.1:{port}",
            "--gameday-run-dir", str(run_dir), *args]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: the run had failed requests

@@ -77,7 +77,7 @@ def test_repeat_share_draws_that_share_from_the_hot_pool(profile):
 def test_headless_run_against_the_stack_records_correctness_and_ledger(tmp_path):
     base = free_base_port()
     name = f"t{base}"
-    up = subprocess.run(["gameday", "stack", "up", "--name", name, "--base-port", str(base)],
+    up = subprocess.run([sys.executable, "-m", "harness.cli", "stack", "up", "--name", name, "--base-port", str(base)],
                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert up.returncode == 0, up.stdout + up.stderr
     try:
@@ -88,7 +88,7 @@ def test_headless_run_against_the_stack_records_correctness_and_ledger(tmp_path)
                         cwd=tmp_path, timeout=90)
         assert result.returncode == 0, result.stderr[-3000:]
     finally:
-        subprocess.run(["gameday", "stack", "down", "--name", name], capture_output=True, timeout=60, cwd=tmp_path)
+        subprocess.run([sys.executable, "-m", "harness.cli", "stack", "down", "--name", name], capture_output=True, timeout=60, cwd=tmp_path)
     rows = [json.loads(line) for line in (run_dir / "samples" / "samples.jsonl").read_text().splitlines()]
     score_ok = [r for r in rows if r["endpoint"] == "POST /v1/score" and r["outcome"] == "ok"]
     assert sum(r["checked"] for r in score_ok) > 100
