@@ -19,11 +19,12 @@ and the chaos control's `experiment-start`, `activity-start`, `activity-end` wit
 An experiment interrupted mid-fault (no rollback end recorded) ends its fault at
 its `experiment-end`, an `abort`, or the load end, whichever comes first.
 
-Sample seconds belong to a window only when the whole second lies inside it:
-second `s` is in [start, end) when start <= s and s + 1 <= end. A second that
-straddles a boundary (say, the fault began 0.3 s into it) belongs to neither
-phase, so a baseline is never charged with the first errors of a fault and a
-recovery never with the last ones.
+Windows are snapped to whole seconds, and a sample second belongs to a window
+when the whole second lies inside it (start <= s and s + 1 <= end). Fault
+windows grow outwards (floor of start, ceil of end) and every other window
+shrinks inwards, so a second touched by a fault belongs to the fault: its
+first errors are never charged to the baseline, nor its last ones to the
+recovery, and they are never lost between two phases either.
 """
 
 from __future__ import annotations
@@ -77,12 +78,21 @@ def phases(events: Iterable[Event], warmup: float = 0.0) -> Phases:
     faults = [_clip(Window(b[1], b[2]), run) for b in blocks if b[1] is not None]
     baseline_end = blocks[0][0] if blocks else load_end
     return {
-        WARMUP: _keep([Window(load_start, warmup_end)]),
-        BASELINE: _keep([_clip(Window(warmup_end, baseline_end), run)]),
-        FAULT: _keep(faults),
-        RECOVERY: _keep(_recoveries(blocks, run)),
-        RUN: _keep([run]),
+        WARMUP: _keep([_outward(Window(load_start, warmup_end))]),
+        BASELINE: _keep([_inward(_clip(Window(warmup_end, baseline_end), run))]),
+        FAULT: _keep([_outward(w) for w in faults]),
+        RECOVERY: _keep([_inward(w) for w in _recoveries(blocks, run)]),
+        RUN: _keep([_inward(run)]),
     }
+
+
+def _outward(window: Window) -> Window:
+    return Window(float(math.floor(window.start)), float(math.ceil(window.end)))
+
+
+def _inward(window: Window) -> Window:
+    """Whole seconds inside `window`; a recovery starting mid-second starts at the next second."""
+    return Window(float(math.ceil(window.start)), float(max(math.floor(window.end), math.ceil(window.start))))
 
 
 def _load_bounds(events: list[Event]) -> tuple[float | None, float | None]:

@@ -22,11 +22,26 @@ from stack.errors import StackError
 Names = list[str] | str | None
 
 
-def kill_replica(replicas: Names = None, count: int = 1, stack: str | None = None,
+def kill_replica(replicas: Names = None, count: int = 1, version: str | None = None, stack: str | None = None,
                  configuration: dict[str, Any] | None = None) -> list[str]:
-    """SIGKILL the named replicas, or `count` replicas chosen at random; returns the names killed."""
+    """SIGKILL the named replicas, or `count` replicas chosen at random; returns the names killed.
+
+    `version` ('stable' or 'canary') limits the random choice to replicas serving that
+    model version, e.g. to be sure the victim is taking traffic while the canary weight is 0.
+    """
     config = running_stack(stack, configuration)
-    return _kill(config, _pick(config.replica_names, replicas, count, "replica"))
+    return _kill(config, _pick(_serving(config, version), replicas, count, "replica"))
+
+
+def _serving(config, version: str | None) -> list[str]:
+    if version is None:
+        return config.replica_names
+    if version not in ("stable", "canary"):
+        raise ActivityFailed(f"version: '{version}' must be 'stable' or 'canary'")
+    names = [name for i, name in enumerate(config.replica_names, start=1) if config.replica_version(i) == version]
+    if not names:
+        raise ActivityFailed(f"this stack has no {version} replica")
+    return names
 
 
 def kill_scorer(scorers: Names = None, count: int = 1, stack: str | None = None,

@@ -5,8 +5,9 @@ from rundir_factory import T0, activity, event, timeline
 def test_phases_of_a_run_with_one_fault_and_rollback():
     result = phases(timeline(load_s=60, warmup_s=5, faults=[(20, 30)]))
     assert result["warmup"] == (Window(T0, T0 + 5),)
-    # baseline ends at the first method activity (a probe half a second before the action)
-    assert result["baseline"] == (Window(T0 + 5, T0 + 19.5),)
+    # baseline ends at the first method activity (a probe half a second before the action),
+    # snapped inwards to whole seconds
+    assert result["baseline"] == (Window(T0 + 5, T0 + 19),)
     assert result["fault"] == (Window(T0 + 20, T0 + 30),)
     assert result["recovery"] == (Window(T0 + 30, T0 + 60),)
     assert result["run"] == (Window(T0 + 5, T0 + 60),)
@@ -21,7 +22,7 @@ def test_several_experiments_give_one_fault_and_recovery_window_each():
     result = phases(timeline(load_s=120, faults=[(20, 30), (60, 70)]))
     assert result["fault"] == (Window(T0 + 20, T0 + 30), Window(T0 + 60, T0 + 70))
     # the first recovery ends where the second experiment's method begins
-    assert result["recovery"] == (Window(T0 + 30, T0 + 59.5), Window(T0 + 70, T0 + 120))
+    assert result["recovery"] == (Window(T0 + 30, T0 + 59), Window(T0 + 70, T0 + 120))
 
 
 def test_no_chaos_makes_the_baseline_the_whole_run():
@@ -51,3 +52,11 @@ def test_no_load_events_gives_no_phases():
 def test_window_seconds_assigns_each_second_by_its_midpoint():
     assert list(Window(10.0, 13.0).seconds()) == [10, 11, 12]
     assert list(Window(10.6, 12.4).seconds()) == [11]
+
+
+def test_a_fault_window_grows_to_whole_seconds_and_its_neighbours_shrink():
+    """A second touched by the fault belongs to the fault, never to baseline or recovery."""
+    result = phases(timeline(load_s=60, warmup_s=5, faults=[(20.6, 30.2)]))
+    assert result["fault"] == (Window(T0 + 20, T0 + 31),)
+    assert result["baseline"] == (Window(T0 + 5, T0 + 20),)
+    assert result["recovery"] == (Window(T0 + 31, T0 + 60),)

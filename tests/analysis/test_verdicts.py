@@ -19,7 +19,7 @@ def verdict(tmp_path, slo: str, rows=None, events=None, **ledger):
 def test_pass_carries_observed_value_and_evidence_window(tmp_path):
     result = verdict(tmp_path, '{sli: latency.p99, phase: baseline, objective: "< 150ms"}')
     assert result.state == "pass" and abs(result.observed - 0.020) < 0.001
-    assert (result.evidence.start, result.evidence.end) == (T0 + 5, T0 + 19.5)
+    assert (result.evidence.start, result.evidence.end) == (T0 + 5, T0 + 19)
     assert result.evidence.samples == 140 and result.evidence.seconds == 14
 
 

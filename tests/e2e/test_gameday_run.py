@@ -27,9 +27,9 @@ def kill_replica_spec(stack: str, **overrides) -> dict:
     spec = {
         "name": "kill-model-replica",
         "target": {"kind": "local", "stack": stack},
-        "load": {"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40, "duration": "30s"},
-        "chaos": {"experiment": "experiments/kill-model-replica.json", "start_after": "10s"},
-        "warmup": "3s",
+        "load": {"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40, "duration": "24s"},
+        "chaos": {"experiment": "experiments/kill-model-replica.json", "start_after": "7s"},
+        "warmup": "2s",
         "slos": [
             {"sli": "availability", "phase": "baseline", "objective": ">= 99%"},
             # the retry on another replica hides a dead one entirely; without it a few requests fail
@@ -141,3 +141,67 @@ def _has_toxic(stack: Stack) -> bool:
 def _healthy(stack: Stack) -> bool:
     doc = stack.status()
     return all(p["state"] == "RUNNING" for p in doc["processes"]) and not _has_toxic(stack)
+
+
+def data_flow_spec(stack: str, chaos, duration: str, slos: list[dict]) -> dict:
+    return {
+        "name": "data-flow",
+        "target": {"kind": "local", "stack": stack},
+        "load": {"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40, "duration": duration,
+                 "options": {"events-weight": 10}, "sink": {"kind": "kafka", "topic": "scores"}},
+        "chaos": chaos, "warmup": "2s", "slos": slos,
+    }
+
+
+def test_data_flow_loses_nothing_through_a_scorer_kill_and_a_partition(healthy_stack, tmp_path):
+    """kill-scorer then partition-kafka in sequence: events are delayed, never lost, and the flow recovers."""
+    # kill-scorer's fault lasts ~13 s; its recovery window must hold 5 good seconds before the partition
+    chaos = [{"experiment": "experiments/kill-scorer.json", "start_after": "7s"},
+             {"experiment": "experiments/partition-kafka.json", "start_after": "28s"}]
+    # p50, not p99: with a short baseline, the few events in flight when the scorer dies
+    # (produced in the baseline's last moments) are a large share of its tail
+    slos = [{"sli": "events.lost", "phase": "run", "objective": "== 0"},
+            {"sli": "events.e2e_latency.p50", "phase": "baseline", "objective": "< 1s"},
+            {"sli": "recovery_time", "objective": "< 20s"}]
+    spec = write_spec(tmp_path / "gd.yaml", **data_flow_spec(healthy_stack.name, chaos, "66s", slos))
+    result = run(spec, healthy_stack.home, tmp_path / "runs")
+    run_dir, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert doc["ledger"]["produced"] > 300
+    fault, baseline = doc["slis"]["fault"]["*"], doc["slis"]["baseline"]["*"]
+    assert fault["events.e2e_latency.p99"] > 5 * baseline["events.e2e_latency.p50"], "the partition did not show"
+    assert len(doc["recovery"]) == 2 and all(r["seconds"] is not None for r in doc["recovery"])
+    assert (run_dir / "journal.json").exists() and (run_dir / "journal-2.json").exists()
+
+
+def test_kill_scorer_loses_events_under_the_commit_before_produce_defect(tmp_path):
+    home = tmp_path / "home"
+    chaos = {"experiment": "experiments/kill-scorer.json", "start_after": "7s"}
+    slos = [{"sli": "events.lost", "phase": "run", "objective": "== 0"},
+            {"sli": "availability", "phase": "run", "objective": ">= 99%"}]
+    spec = write_spec(tmp_path / "gd.yaml", **data_flow_spec("cbp", chaos, "24s", slos))
+    result = run(spec, home, tmp_path / "runs", "--defect", "commit-before-produce",
+                 "--base-port", str(free_base_port()))
+    _, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 1, result.stdout[-3000:]
+    states = verdicts(doc)
+    assert states["events.lost@run == 0"] == "fail"
+    assert states["availability@run >= 99%"] == "pass"
+
+
+def test_trip_breaker_never_recovers_under_the_breaker_defect(tmp_path):
+    home = tmp_path / "home"
+    spec = write_spec(tmp_path / "gd.yaml", name="trip-breaker", target={"kind": "local", "stack": "bnr"},
+                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40,
+                            "duration": "30s"},
+                      chaos={"experiment": "experiments/trip-breaker.json", "start_after": "7s"}, warmup="2s",
+                      slos=[{"sli": "availability", "phase": "baseline", "objective": ">= 99.5%"},
+                            {"sli": "recovery_time", "objective": "< 10s"}])
+    result = run(spec, home, tmp_path / "runs", "--defect", "breaker-never-recovers",
+                 "--base-port", str(free_base_port()))
+    _, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 1, result.stdout[-3000:]
+    states = verdicts(doc)
+    assert states["recovery_time@recovery < 10s"] == "fail"
+    assert doc["recovery"][0]["never"] is True
+    assert states["availability@baseline >= 99.5%"] == "pass"
