@@ -131,7 +131,14 @@ class ChaosDriver:
             return None
 
     def interrupt(self) -> None:
-        """SIGINT to the child's process group: the method stops and the rollbacks run."""
+        """SIGINT to the child's process group: the method stops and the rollbacks run.
+
+        Only the first call signals. Chaos Toolkit treats a *second* SIGINT as
+        "terminate now without running the remaining rollbacks", so a repeated
+        interrupt (a guardrail, then the teardown) must not reach it.
+        """
+        if self.interrupted:
+            return
         self.interrupted = True
         if self.running:
             try:

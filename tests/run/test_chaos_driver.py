@@ -81,3 +81,30 @@ def test_declared_control_is_not_added_twice(tmp_path):
     driver.start()
     assert driver.wait(60) == 0
     assert [e["kind"] for e in events(tmp_path / "run")].count("experiment-start") == 1
+
+
+def test_a_second_interrupt_does_not_cut_the_rollbacks_short(tmp_path):
+    """chaos run skips the remaining rollbacks on a second SIGINT; the driver must send only one."""
+    import json
+    import time
+
+    from harness.run.chaos_driver import ChaosDriver
+
+    marker = tmp_path / "rolled-back"
+    experiment = tmp_path / "exp.json"
+    experiment.write_text(json.dumps({
+        "title": "sleep then roll back slowly", "description": "x",
+        "method": [{"type": "action", "name": "wait", "provider": {"type": "process", "path": "sleep",
+                                                                  "arguments": "30"}}],
+        "rollbacks": [{"type": "action", "name": "slow-rollback",
+                       "provider": {"type": "process", "path": "sh",
+                                    "arguments": ["-c", f"sleep 2; touch {marker}"]}}],
+    }))
+    driver = ChaosDriver(experiment, tmp_path / "run")
+    driver.start()
+    time.sleep(3)
+    driver.interrupt()
+    time.sleep(0.5)
+    driver.interrupt()   # e.g. the teardown after a guardrail abort
+    assert driver.wait(60) is not None
+    assert marker.exists(), "the rollback was cut short"
