@@ -29,9 +29,9 @@ import pandas as pd
 
 from harness.analysis import rowcodec
 from harness.load.ledger import read_rows as read_ledger_rows
+from harness.events import EVENTS_FILE
 from harness.samples import GENERATOR, samples_path
 
-EVENTS_FILE = "events.jsonl"
 DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
 REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct")
 

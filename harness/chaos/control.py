@@ -16,29 +16,19 @@ without a registry the before/after activity hooks are used instead.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
+
+from harness import events
+from harness.events import Event
 
 RUN_DIR_ENV = "GAMEDAY_RUN_DIR"
-EVENTS_FILE = "events.jsonl"
 
 _lock = threading.Lock()
 _state = {"phase": "method", "registry_hooked": False}
-
-
-class Event(TypedDict):
-    """One line of events.jsonl."""
-
-    ts: float
-    source: str
-    kind: str
-    name: str
-    detail: dict[str, Any]
 
 
 def emit(kind: str, name: str, detail: dict[str, Any] | None = None, ts: float | None = None) -> Event | None:
@@ -47,10 +37,8 @@ def emit(kind: str, name: str, detail: dict[str, Any] | None = None, ts: float |
     if not folder:
         return None
     event = Event(ts=time.time() if ts is None else ts, source="chaos", kind=kind, name=name, detail=detail or {})
-    line = json.dumps(event, default=str) + "\n"
-    with _lock, open(Path(folder) / EVENTS_FILE, "a") as out:
-        out.write(line)
-        out.flush()
+    with _lock:
+        events.append(folder, event)
     return event
 
 

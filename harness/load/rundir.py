@@ -18,19 +18,12 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
+from harness.events import EVENTS_FILE, Event
 from harness.samples import SAMPLES_FILE
 
 logger = logging.getLogger(__name__)
-
-
-class Event(TypedDict):
-    ts: float
-    source: str
-    kind: str
-    name: str
-    detail: dict[str, Any]
 
 
 def resolve_run_dir(option: str | None, cwd: Path | None = None, now: float | None = None) -> Path:
@@ -69,7 +62,7 @@ class RunDirWriter:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.samples = JsonlAppender(run_dir / SAMPLES_FILE)
-        self.events = JsonlAppender(run_dir / "events.jsonl")
+        self.events = JsonlAppender(run_dir / EVENTS_FILE)
 
     def event(self, kind: str, name: str, **detail: Any) -> None:
         """Append one timeline event with source "load"."""

@@ -1,30 +1,17 @@
-"""The run's timeline: `events.jsonl`, appended and flushed line by line.
+"""The orchestrator's writer of the run's timeline, `events.jsonl` (see harness/events.py).
 
-Several writers share the file: the orchestrator (source harness|target|guardrail),
-the Chaos Toolkit control in the chaos child (source chaos) and the Locust
-plugin (source load). Each line is one `os.write` of a complete JSON object on an
-O_APPEND descriptor, so lines from different processes never interleave and a
-crash loses at most the line being written.
+Sources harness|target|guardrail; it keeps one O_APPEND descriptor open for the run.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-EVENTS_FILE = "events.jsonl"
-
-
-class Event(TypedDict):
-    ts: float            # UTC epoch seconds
-    source: str          # load | chaos | target | guardrail | harness
-    kind: str
-    name: str
-    detail: dict[str, Any]
+from harness.events import EVENTS_FILE, Event, encode
 
 
 class Timeline:
@@ -38,9 +25,8 @@ class Timeline:
     def emit(self, source: str, kind: str, name: str = "", **detail: Any) -> Event:
         """Record one event now and return it."""
         event: Event = {"ts": time.time(), "source": source, "kind": kind, "name": name, "detail": detail}
-        line = (json.dumps(event, default=str) + "\n").encode()
         with self._lock:
-            os.write(self._fd, line)
+            os.write(self._fd, encode(event))
         return event
 
     def close(self) -> None:
