@@ -87,6 +87,7 @@ class ChaosDriver:
         self.env["GAMEDAY_RUN_DIR"] = str(self.run_dir)
         self.journal_name = journal   # one journal per chaos block: journal.json, journal-2.json, ...
         self.interrupted = False
+        self._redacted = False
         self.started_at: float | None = None
         self._proc: subprocess.Popen | None = None
 
@@ -126,9 +127,21 @@ class ChaosDriver:
         if self._proc is None:
             raise RuntimeError("ChaosDriver.wait() before start()")
         try:
-            return self._proc.wait(timeout)
+            code = self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self._redact_once()
+        return code
+
+    def _redact_once(self) -> None:
+        """chaos run logs resolved secrets and journals probe outputs: scrub them once it has exited."""
+        if self._redacted:
+            return
+        self._redacted = True
+        from harness.chaos import redact
+
+        secrets = redact.secret_values(redact.read_experiment(self.experiment), self.env)
+        redact.redact_run_dir(self.run_dir, secrets)
 
     def interrupt(self) -> None:
         """SIGINT to the child's process group: the method stops and the rollbacks run.
@@ -154,6 +167,7 @@ class ChaosDriver:
             except ProcessLookupError:
                 pass
             self._proc.wait()
+            self._redact_once()
 
     def journal(self) -> dict[str, Any] | None:
         """The Chaos Toolkit journal, once `chaos run` has written it."""

@@ -1,0 +1,112 @@
+"""Secrets never reach a run directory or a report.
+
+A canary travels every way a secret reaches a game day: an env secret of the
+experiment used as a `process` argument and as an `http` probe's Authorization
+header (the target echoes it back in a 401 body, which the journal would record),
+the environment of `gameday run`, and a locustfile sending `Authorization: Bearer
+<canary>` to a target that answers 401 echoing the header (an error path the
+samples record). Then every file of the run directory is grepped for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from e2e_support import GAMEDAY, ROOT, result_of, write_spec
+from support import free_port, wait_for_port
+
+from harness.chaos import redact
+
+CANARY = "CANARY-5f3a9c1e7b2d4a60"
+SERVER = Path(__file__).with_name("misbehaving_server.py")
+
+LOCUSTFILE = '''
+import os
+
+from locust import FastHttpUser, constant, task
+
+
+class Client(FastHttpUser):
+    network_timeout = 2.0
+    wait_time = constant(0)
+
+    @task
+    def whoami(self):
+        self.client.get("/api/whoami", headers={"Authorization": "Bearer " + os.environ["GAMEDAY_TEST_SECRET"]})
+'''
+
+
+def experiment(base_url: str) -> dict:
+    return {
+        "version": "1.0.0",
+        "title": "An experiment that uses a secret",
+        "description": "The secret is a process argument and an http header.",
+        "secrets": {"app": {"token": {"type": "env", "key": "GAMEDAY_TEST_SECRET"}}},
+        "method": [
+            {"type": "action", "name": "use-the-token", "secrets": ["app"],
+             "provider": {"type": "process", "path": "sh",
+                          "arguments": ["-c", 'test -n "$1"', "--", "${token}"]}},
+            {"type": "probe", "name": "who-am-i", "secrets": ["app"],
+             "provider": {"type": "http", "url": f"{base_url}/api/whoami", "timeout": 3,
+                          "headers": {"Authorization": "Bearer ${token}"}}},
+        ],
+        "rollbacks": [],
+    }
+
+
+def test_redaction_keeps_a_journal_valid_json_whatever_the_secret_contains(tmp_path):
+    awkward = 'pa"ss\\word\n' + CANARY
+    experiment = {"secrets": {"a": {"env": {"type": "env", "key": "S"}, "inline": "inline-secret", "short": "ab"}}}
+    values = redact.secret_values(experiment, {"S": awkward})
+    assert values == {awkward, "inline-secret"}
+    (tmp_path / "journal.json").write_text(json.dumps({"output": f"echo {awkward}", "ab": "inline-secret!"}))
+    (tmp_path / "chaos.log").write_text(f"Running: {awkward!r} inline-secret\n")
+    redact.redact_run_dir(tmp_path, values)
+    assert json.loads((tmp_path / "journal.json").read_text()) == {"output": "echo ***", "ab": "***!"}
+    assert CANARY not in (tmp_path / "chaos.log").read_text() and "inline-secret" not in (tmp_path / "chaos.log").read_text()
+
+
+@pytest.fixture
+def echoing_target():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(SERVER), str(port), "echo-401"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, 15)
+    yield f"http://127.0.0.1:{port}"
+    proc.kill()
+    proc.wait(10)
+
+
+def files_containing(run_dir: Path, needle: str) -> list[str]:
+    return [str(path.relative_to(run_dir)) for path in sorted(run_dir.rglob("*"))
+            if path.is_file() and needle.encode() in path.read_bytes()]
+
+
+@pytest.mark.slow
+def test_a_canary_secret_appears_in_no_file_of_the_run_directory(echoing_target, tmp_path):
+    profile, exp = tmp_path / "locustfile.py", tmp_path / "uses-secret.json"
+    profile.write_text(LOCUSTFILE)
+    exp.write_text(json.dumps(experiment(echoing_target)))
+    spec = write_spec(tmp_path / "gd.yaml", name="secrets", target={"kind": "http", "base_url": echoing_target},
+                      load={"profile": str(profile), "shape": "constant_rate", "rate": 10, "duration": "10s"},
+                      chaos={"experiment": str(exp), "start_after": "3s"}, warmup="1s",
+                      slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}])
+    env = {**os.environ, "GAMEDAY_HOME": str(tmp_path), "GAMEDAY_TEST_SECRET": CANARY}
+    result = subprocess.run([*GAMEDAY, "run", str(spec), "--reports", str(tmp_path / "runs")], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    run_dir, _ = result_of(tmp_path / "runs")
+
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]   # every request got a 401
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert [r["activity"]["name"] for r in journal["run"]] == ["use-the-token", "who-am-i"]
+    assert journal["run"][0]["status"] == "succeeded", "the secret did not reach the process provider"
+    assert journal["run"][1]["output"]["status"] == 401
+    assert files_containing(run_dir, CANARY) == []
+    assert CANARY not in result.stdout + result.stderr
