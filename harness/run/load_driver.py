@@ -35,7 +35,7 @@ def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: f
                 params: Mapping[str, float], processes: int | None, options: Mapping[str, Any]) -> list[str]:
     """The locust command line: plugin first, then the profile, shape options as --gameday-*."""
     argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{profile}", "--headless", "--host", host,
-            "--gameday-run-dir", str(run_dir), "--gameday-shape", shape, "--gameday-duration", f"{duration:g}",
+            "--gameday-run-dir", str(Path(run_dir).resolve()), "--gameday-shape", shape, "--gameday-duration", f"{duration:g}",
             # a backstop only: the shape ends the test at `duration`
             "--run-time", f"{int(duration) + 30}s", "--stop-timeout", "5", "--only-summary",
             "--loglevel", "WARNING"]
@@ -52,7 +52,7 @@ class LocustDriver:
     """Runs one Locust child for one run; output goes to <run_dir>/locust.log."""
 
     def __init__(self, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None):
-        self.argv, self.run_dir = argv, Path(run_dir)
+        self.argv, self.run_dir = argv, Path(run_dir).resolve()
         self.env = {**(os.environ if env is None else env), "GAMEDAY_RUN_DIR": str(self.run_dir)}
         self._proc: subprocess.Popen | None = None
 

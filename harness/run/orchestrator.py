@@ -67,9 +67,10 @@ class Drivers:
 
 
 def new_run_dir(root: str | Path, name: str) -> Path:
-    """reports/runs/<UTC timestamp>-<name>/, unique even for two runs in one second."""
+    """reports/runs/<UTC timestamp>-<name>/ as an absolute path (children run in other
+    directories), unique even for two runs in one second."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(root) / f"{stamp}-{name}"
+    base = Path(root).resolve() / f"{stamp}-{name}"
     path, n = base, 1
     while path.exists():
         n += 1

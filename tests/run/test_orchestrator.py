@@ -221,3 +221,10 @@ def test_new_run_dir_is_unique_within_one_second(tmp_path):
     first = orchestrator.new_run_dir(tmp_path, "x")
     second = orchestrator.new_run_dir(tmp_path, "x")
     assert first != second and first.is_dir() and second.is_dir()
+
+
+def test_new_run_dir_is_absolute_even_for_a_relative_reports_root(tmp_path, monkeypatch):
+    """Locust and chaos run with other working directories: a relative path would land elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    run_dir = orchestrator.new_run_dir("reports/runs", "x")
+    assert run_dir.is_absolute() and run_dir.parent == tmp_path / "reports" / "runs"
