@@ -72,6 +72,7 @@ class Recorder:
         self.share = _initial_share(environment, self.role)
         self.schedule: Schedule | None = None
         self.running = False
+        self.closed: int | None = None   # the last second whose generator cell was closed
         self.recent: list[tuple[int, str, str, Cell]] = []
         self.live: dict | None = None
         self.missing: set[str] = set()
@@ -110,6 +111,7 @@ class Recorder:
     # --- Locust events ------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
         self.running = True
+        self.closed = None
         if self.role == "master":
             self.environment.runner.send_message(SHARE_MESSAGE, {"workers": self.environment.runner.worker_count})
         self._start_schedule()
@@ -183,7 +185,12 @@ class Recorder:
         """Close the second that just ended, then push (worker) or write (others)."""
         second = int(now)
         if self.running and self.role != "master":
-            self._close_second(second - 1, now, until=second)
+            # Close every second since the last tick, not only the one that just ended:
+            # a starved process can wake late, and a skipped second would leave a hole.
+            first = second - 1 if self.closed is None else self.closed + 1
+            for ts in range(first, second):
+                self._close_second(ts, now, until=ts + 1)
+            self.closed = second - 1
         if self.role == "worker":
             self._push_rows()
             return

@@ -133,3 +133,25 @@ def test_adhoc_run_dir_is_named_for_utc_time(tmp_path):
 def test_mark_correct_refuses_a_response_without_catch_response():
     with pytest.raises(ValueError, match="catch_response=True"):
         mark_correct(object(), True)
+
+
+def test_a_late_tick_closes_every_second_it_slept_through(tmp_path):
+    """A starved Locust process can wake seconds late; each missed second still gets its generator row."""
+    from locust.env import Environment
+
+    from harness.load.plugin import Recorder
+
+    env = Environment(user_classes=[])
+    env.create_local_runner()
+    env.parsed_options = None
+    recorder = Recorder.__new__(Recorder)   # no ticker greenlet: the test drives tick() itself
+    recorder.environment, recorder.role, recorder.schedule = env, "local", None
+    recorder.running, recorder.closed, recorder.writer = True, None, None
+    recorder.aggregator = __import__("harness.load.aggregate", fromlist=["Aggregator"]).Aggregator(
+        worker=None, open_model=False)
+    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 50.0
+    recorder._flush = recorder._write_live = lambda *args, **kwargs: None   # keep every cell for the check
+    recorder.tick(1000.05)
+    recorder.tick(1003.40)   # slept through the ends of 1000, 1001 and 1002
+    _, gens = recorder.aggregator.pop_before(10_000)
+    assert sorted(ts for ts, _ in gens) == [999, 1000, 1001, 1002]

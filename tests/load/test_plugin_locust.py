@@ -56,7 +56,7 @@ def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
     assert sum(r["checked"] for r in ok_rows) == sum(r["correct"] for r in ok_rows) == by_outcome[("GET /ok", "ok")]
     generators = list(generator_rows(tmp_path))
     offered = sum(g["offered"] for g in generators)
-    assert offered == pytest.approx(500, rel=0.03)  # 5 s at 100 req/s, give or take stop latency
+    assert offered == pytest.approx(500, rel=0.06)  # 5 s at 100 req/s, give or take the stop and a busy machine
     assert sum(by_outcome.values()) == pytest.approx(offered, abs=5)
     assert not any(g["behind"] for g in generators)
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
