@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 import time
 
@@ -14,11 +16,18 @@ def free_port() -> int:
 
 
 def free_base_port(span: int = 100) -> int:
-    """A base port whose next `span` ports are all free (for a whole stack)."""
+    """A base port whose next `span` ports are all free (for a whole stack).
+
+    Drawn below the kernel's ephemeral range (32768+), where outgoing connections
+    would otherwise grab a stack's port between this check and its use, and from a
+    slice of its own for each pytest-xdist worker, so parallel workers never pick
+    overlapping blocks.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slot = int(worker) % 8 if worker.isdigit() else 0
+    low = 20000 + slot * 1500
     for _ in range(200):
-        base = free_port()
-        if base + span > 65000:
-            continue
+        base = random.randrange(low, low + 1500 - span)
         if all(_is_free(base + i) for i in range(span)):
             return base
     raise RuntimeError("no free port range found")

@@ -276,12 +276,13 @@ def test_breaker_closes_after_the_replica_comes_back(make_stack):
     stack.kill_replica(1)
     score_many(stack, 0, 4)
     stack.restart_replica(1)
-    deadline = time.monotonic() + 10
+    deadline, start = time.monotonic() + 10, 100
     while stack.breaker("replica-1")["state"] != "closed" and time.monotonic() < deadline:
-        score_many(stack, 100, 2)
+        score_many(stack, start, 2)   # fresh inputs each time: cached answers would never try replica-1
+        start += 2
         time.sleep(0.1)
     assert stack.breaker("replica-1")["state"] == "closed"
-    assert "replica-1" in {r.body["replica"] for r in score_many(stack, 200, 4)}
+    assert "replica-1" in {r.body["replica"] for r in score_many(stack, 5000, 4)}
 
 
 def test_no_retry_defect_lets_replica_failures_reach_clients(make_stack):
