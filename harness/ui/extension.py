@@ -81,10 +81,11 @@ class GamedayTab:
         self.recorder.on_test_start(**kwargs)
 
     def on_test_stop(self, **_: Any) -> None:
-        if self.runs.timeline is None:
+        run = self.runs.detach()
+        if run is None:
             return
         self.runner.abort("test stopped")
-        self.closing.append(gevent.spawn(self._close_run, self.status))
+        self.closing.append(gevent.spawn(self._close_run, run, self.status))
 
     def on_quitting(self, **_: Any) -> None:
         """Locust is exiting (Ctrl-C, SIGTERM, Quit). Runs before the plugin's and the profile's quitting
@@ -100,11 +101,9 @@ class GamedayTab:
         """Locust's last event: drop a run directory that no test used."""
         self.runs.discard_unused()
 
-    def _close_run(self, status: str) -> None:
+    def _close_run(self, run: Any, status: str) -> None:
         self.runner.finish(reason="test stopped")
-        run_dir = self.runs.end(status)
-        if run_dir is not None:
-            self.runs.report(run_dir)
+        self.runs.report(self.runs.end(run, status))
 
     # ---- every second ------------------------------------------------------------
     def _tick_forever(self) -> None:
@@ -162,7 +161,7 @@ class GamedayTab:
             experiment = catalog.find(name)
         except catalog.UnknownExperiment as exc:
             return {"error": str(exc)}, 400
-        if not self._test_running() or self.runs.timeline is None:
+        if not self._test_running() or self.runs.open is None:
             return {"error": "start a test first: an experiment runs while load is on, into that test's run"}, 409
         try:
             return {"experiment": self.runner.start(experiment, self.runs.current)}, 200

@@ -3,7 +3,9 @@
     runs = UiRuns(recorder, spec_file, ledger)
     runs.begin()          at test start: a fresh directory if the current one was used; run-start;
                           the data-flow sink reader (when the target has one) starts reading into it
-    runs.end(status)      at test stop: sink reader stopped after a grace, run-end with the run's status
+    test = runs.detach()  at test stop, synchronously: the test's run leaves `runs`, so a test started
+                          while this one is still closing gets a run of its own
+    runs.end(test, status) later: sink reader stopped after a grace, run-end with the run's status
     runs.report(run_dir)  `gameday report RUN_DIR` in a child process; the tab links to report.html
     runs.discard_unused() at quit: remove the directory no test ever ran in
 
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -40,17 +43,25 @@ class ReportState(TypedDict):
     message: str
 
 
+@dataclass
+class OpenRun:
+    """One test's run while it records: where, its timeline, its sink reader."""
+    run_dir: Path
+    timeline: Timeline
+    sink: Any = None
+
+
 class UiRuns:
     """The UI session's run directories (see the module docstring)."""
 
     def __init__(self, recorder: Any, spec_file: Path | None, name: str, ledger: Any = None,
                  sink_argv: list[str] | None = None):
         self.recorder, self.spec_file, self.name, self.ledger = recorder, spec_file, name, ledger
-        self.sink_argv, self.sink = sink_argv, None
+        self.sink_argv = sink_argv
         self.current = Path(recorder.writer.run_dir)
         self.root = self.current.parent
         self.used = False
-        self.timeline: Timeline | None = None
+        self.open: OpenRun | None = None
         self.runs: dict[str, ReportState] = {}
 
     def begin(self) -> Path:
@@ -60,28 +71,33 @@ class UiRuns:
         self.used = True
         if self.spec_file is not None and not (self.current / "gameday.yaml").exists():
             shutil.copyfile(self.spec_file, self.current / "gameday.yaml")
-        self.timeline = Timeline(self.current)
-        self.timeline.emit("harness", "run-start", self.name, run_dir=str(self.current), via="ui")
-        self._start_sink()
+        timeline = Timeline(self.current)
+        timeline.emit("harness", "run-start", self.name, run_dir=str(self.current), via="ui")
+        self.open = OpenRun(self.current, timeline, self._start_sink(timeline))
         self.runs[self.current.name] = ReportState(run=self.current.name, run_dir=str(self.current),
                                                    state="recording", status="", message="")
         return self.current
 
-    def end(self, status: str = "completed") -> Path | None:
-        """Record run-end for the test in `current`; None when no test is open."""
-        if self.timeline is None:
-            return None
-        self._stop_sink()
-        self.timeline.emit("harness", "run-end", self.name, status=status)
-        self.timeline.close()
-        self.timeline = None
-        self.runs[self.current.name].update(status=status, state="building")
-        return self.current
+    def detach(self) -> OpenRun | None:
+        """Take the open test's run out of `runs` (at test stop); None when no test is open."""
+        run, self.open = self.open, None
+        return run
+
+    def end(self, run: OpenRun, status: str = "completed") -> Path:
+        """Record run-end for a detached test's run; returns its directory."""
+        if run.sink is not None:
+            time.sleep(SINK_GRACE_S)
+            run.sink.stop()
+            run.timeline.emit("harness", "sink-stop", "")
+        run.timeline.emit("harness", "run-end", self.name, status=status)
+        run.timeline.close()
+        self.runs[run.run_dir.name].update(status=status, state="building")
+        return run.run_dir
 
     def emit(self, source: str, kind: str, name: str = "", **detail: Any) -> None:
         """An event on the open test's timeline (dropped when no test is open)."""
-        if self.timeline is not None:
-            self.timeline.emit(source, kind, name, **detail)
+        if self.open is not None:
+            self.open.timeline.emit(source, kind, name, **detail)
 
     def report(self, run_dir: Path) -> ReportState:
         """Build every report of `run_dir` with `gameday report` in a child process."""
@@ -107,26 +123,19 @@ class UiRuns:
         if not self.used and self.current.is_dir():
             shutil.rmtree(self.current, ignore_errors=True)
 
-    def _start_sink(self) -> None:
+    def _start_sink(self, timeline: Timeline) -> Any:
         if not self.sink_argv:
-            return
+            return None
         from harness.load.sink import SinkProcess
 
-        self.sink = SinkProcess(self.current, self.sink_argv)
+        sink = SinkProcess(self.current, self.sink_argv)
         try:
-            self.sink.wait_ready()
-            self.timeline.emit("harness", "sink-start", " ".join(self.sink_argv))
+            sink.wait_ready()
         except RuntimeError as exc:   # the run goes on; its events.* SLIs will say no-data
-            self.timeline.emit("harness", "error", "sink-start", message=str(exc))
-            self.sink = None
-
-    def _stop_sink(self) -> None:
-        if self.sink is None:
-            return
-        time.sleep(SINK_GRACE_S)
-        self.sink.stop()
-        self.sink = None
-        self.timeline.emit("harness", "sink-stop", "")
+            timeline.emit("harness", "error", "sink-start", message=str(exc))
+            return None
+        timeline.emit("harness", "sink-start", " ".join(self.sink_argv))
+        return sink
 
     def _switch_to(self, run_dir: Path) -> None:
         old = self.recorder.writer

@@ -80,7 +80,7 @@ class UiSession:
 
     def state(self) -> dict:
         code, body = self.get("/gameday/state")
-        assert code == 200, body
+        assert code == 200, (body, self.output()[-3000:])   # Locust's log has the view's traceback
         return body
 
     def wait_state(self, predicate, timeout: float = 60.0) -> dict:
