@@ -79,3 +79,27 @@ def test_next_journal_numbers_experiments_within_a_run(tmp_path):
     assert next_journal(tmp_path) == "journal.json"
     (tmp_path / "journal.json").write_text("{}")
     assert next_journal(tmp_path) == "journal-2.json"
+
+
+def test_a_test_started_while_the_last_one_closes_gets_its_own_run_directory(tmp_path):
+    from types import SimpleNamespace
+
+    from harness.load.rundir import RunDirWriter, resolve_run_dir
+    from harness.ui.runs import UiRuns
+
+    first = tmp_path / "runs" / "first"
+    first.mkdir(parents=True)
+    recorder = SimpleNamespace(writer=RunDirWriter(resolve_run_dir(str(first))))
+    runs = UiRuns(recorder, None, "ui-unit")
+    assert runs.begin() == first
+    closing = runs.detach()                     # test stop: the close goes on in the background...
+    second = runs.begin()                       # ...while the next test starts
+    assert second != first and recorder.writer.run_dir == second
+    assert runs.end(closing, "completed") == first
+
+    def kinds(run_dir):
+        return [json.loads(line)["kind"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+    assert kinds(first) == ["run-start", "run-end"]
+    assert kinds(second) == ["run-start"]       # still recording
+    assert runs.runs[first.name]["state"] == "building" and runs.runs[second.name]["state"] == "recording"
