@@ -26,7 +26,13 @@ process runs rate x share, share = 1/workers (the master broadcasts the worker
 count at test start; --processes N children start at 1/N).
 
 Events written to events.jsonl (source "load"): test_start, spawning_complete,
-test_stop, cpu_warning, worker_missing.
+test_stop, cpu_warning, worker_missing, worker_back.
+
+A lost worker (`--processes N`, one child killed): Locust's master marks it missing
+after about 4 s without a heartbeat and the run goes on. The survivors keep their
+own share of the rate (no rebalancing, see harness.run.load_driver), so from the
+loss on every second offers less load and its generator row counts fewer `workers`
+than the run's peak; the analysis counts those seconds as generator-bound.
 """
 
 from __future__ import annotations
@@ -226,10 +232,19 @@ class Recorder:
             write_atomic(self.writer.run_dir / LIVE_FILE, self.live)
 
     def _note_missing_workers(self) -> None:
-        for client in self.environment.runner.clients.all:
+        """worker_missing when Locust's master marks a worker missing (about 4 s of missed
+        heartbeats), worker_back if it heartbeats again; `remaining` is the live worker count."""
+        runner = self.environment.runner
+        for client in runner.clients.all:
             if client.state == STATE_MISSING and client.id not in self.missing:
                 self.missing.add(client.id)
-                self._event("worker_missing", client.id)
+                self._event("worker_missing", client.id, remaining=runner.worker_count)
+                # Locust logs this at INFO, below the run's --loglevel WARNING: say it in locust.log
+                logger.warning("gameday: load worker %s went missing; %d left, the load is short of it from here",
+                               client.id, runner.worker_count)
+            elif client.state != STATE_MISSING and client.id in self.missing:
+                self.missing.discard(client.id)
+                self._event("worker_back", client.id, remaining=runner.worker_count)
 
     # --- helpers ----------------------------------------------------------------------
     def _start_schedule(self) -> None:

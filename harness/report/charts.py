@@ -23,7 +23,7 @@ report of a one-hour run far below 5 MB.
 from __future__ import annotations
 
 import math
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,9 @@ class PhaseBand(TypedDict):
 
 class Marker(TypedDict):
     ts: float
-    kind: str  # chaos | abort | error
+    kind: str  # chaos | abort | error | generator
     label: str
+    detected: NotRequired[float]  # generator only: when Locust marked the worker missing (ts: when the gap began)
 
 
 class ChartData(TypedDict):
@@ -68,7 +69,7 @@ def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
     return ChartData(
         t=[float(t) for t in frame.index], step=step,
         series={name: _json_list(frame[name], zero_is_gap=name in SUMMED) for name in frame.columns},
-        phases=phase_bands(analysis.phases), markers=markers(analysis.events),
+        phases=phase_bands(analysis.phases), markers=back_to_gap_start(markers(analysis.events), analysis.per_second),
         has_events=not analysis.ledger.events.empty)
 
 
@@ -145,7 +146,8 @@ def phase_bands(phases: dict[str, tuple]) -> list[PhaseBand]:
 
 
 def markers(events: tuple[dict, ...]) -> list[Marker]:
-    """A labelled vertical line for each chaos method/rollback activity, guardrail abort and harness error."""
+    """A labelled vertical line for each chaos method/rollback activity, guardrail abort, harness error
+    and load worker the Locust master marked missing (from then on the load is short of that worker)."""
     out = []
     for event in events:
         detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
@@ -155,4 +157,40 @@ def markers(events: tuple[dict, ...]) -> list[Marker]:
             out.append(Marker(ts=event["ts"], kind="abort", label=f"abort: {event.get('name', '')}"))
         elif event.get("source") == "harness" and event.get("kind") == "error":
             out.append(Marker(ts=event["ts"], kind="error", label=f"error: {event.get('name', '')}"))
+        elif event.get("source") == "load" and event.get("kind") == "worker_missing":
+            out.append(Marker(ts=event["ts"], kind="generator", label=_worker_missing_label(event, detail)))
     return out
+
+
+def _worker_missing_label(event: dict, detail: dict) -> str:
+    left = detail.get("remaining")
+    suffix = f" ({left} left)" if isinstance(left, int) and not isinstance(left, bool) else ""
+    return f"load worker lost: {str(event.get('name', ''))[:60]}{suffix}"
+
+
+def back_to_gap_start(marks: list[Marker], per_second: pd.DataFrame) -> list[Marker]:
+    """Generator markers moved back to where the load fell short, the detection time kept in `detected`.
+
+    Locust marks a worker missing only after about 4 s of missed heartbeats; the
+    seconds short of it began at the loss, which is the first of the unbroken run of
+    generator-bound seconds that ends at the detection. Other markers are unchanged.
+    """
+    bound = _bound_seconds(per_second)
+    out = []
+    for mark in marks:
+        second = int(mark["ts"])
+        if mark["kind"] != "generator" or second not in bound:
+            out.append(mark)
+            continue
+        while second - 1 in bound:
+            second -= 1
+        out.append(Marker(ts=float(min(second, mark["ts"])), kind=mark["kind"], label=mark["label"],
+                          detected=mark["ts"]))
+    return sorted(out, key=lambda m: m["ts"])
+
+
+def _bound_seconds(per_second: pd.DataFrame) -> set[int]:
+    if per_second.empty or "generator_bound" not in per_second:
+        return set()
+    rows = per_second[(per_second["endpoint"] == ALL) & (per_second["generator_bound"] == True)]  # noqa: E712 (NaN)
+    return {int(ts) for ts in rows["ts"]}

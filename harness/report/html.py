@@ -69,6 +69,7 @@ def render_report(analysis: Any, document: dict[str, Any]) -> str:
         "endpoint_tables": _endpoint_tables(document), "degradation": document["degradation"],
         "recovery": document["recovery"], "experiments": experiment_views(analysis.run_dir),
         "charts": charts, "errors": top_errors(analysis.run_dir),
+        "worker_losses": [m for m in charts["markers"] if m["kind"] == "generator"],
         "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else []),
     }
     return environment().get_template("report.html.j2").render(**context)
@@ -84,7 +85,8 @@ def _phase_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
         phase = document["phases"].get(name) or {}
         for start, end in phase.get("windows", ()):
             rows.append({"name": name, "start": start, "end": end, "seconds": phase.get("seconds", 0),
-                         "generator_bound": phase.get("generator_bound", False)})
+                         "generator_bound": phase.get("generator_bound", False),
+                         "generator_bound_seconds": phase.get("generator_bound_seconds", 0)})
     return rows
 
 

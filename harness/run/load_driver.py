@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,21 @@ class LoadDriver(Protocol):
 
 
 def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: float,
-                params: Mapping[str, float], processes: int | None, options: Mapping[str, Any]) -> list[str]:
-    """The locust command line: plugin first, then the profile, shape options as --gameday-*."""
+                params: Mapping[str, float], processes: int | None, options: Mapping[str, Any],
+                master_port: int | None = None) -> list[str]:
+    """The locust command line: plugin first, then the profile, shape options as --gameday-*.
+
+    With `processes` > 1 Locust forks that many workers under its master. No
+    `--enable-rebalancing`, on purpose: if a worker dies the survivors keep their
+    own users and their own share of the rate, so the load drops honestly, and the
+    seconds short of a worker are counted as generator-bound (the `workers` count in
+    the generator rows). Rebalancing would move the users but not the rate share of
+    the open model, and the run would still be short of load while looking whole.
+
+    The master listens on 127.0.0.1 at `master_port` (a free port when None), never
+    Locust's default *:5557: two runs on one machine sharing 5557 swap workers (seen:
+    a worker of another run reporting into this one, 3 workers for --processes 2).
+    """
     argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{profile}", "--headless", "--host", host,
             "--gameday-run-dir", str(Path(run_dir).resolve()), "--gameday-shape", shape, "--gameday-duration", f"{duration:g}",
             # a backstop only: the shape ends the test at `duration`
@@ -42,10 +56,19 @@ def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: f
     for key, value in params.items():
         argv += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     if processes and processes > 1:
-        argv += ["--processes", str(processes)]
+        port = str(master_port or free_local_port())
+        argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                 "--master-host", "127.0.0.1", "--master-port", port]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
+
+
+def free_local_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS's pick; taken again only by a race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class LocustDriver:

@@ -155,3 +155,33 @@ def test_a_late_tick_closes_every_second_it_slept_through(tmp_path):
     recorder.tick(1003.40)   # slept through the ends of 1000, 1001 and 1002
     _, gens = recorder.aggregator.pop_before(10_000)
     assert sorted(ts for ts, _ in gens) == [999, 1000, 1001, 1002]
+
+
+def test_master_notes_a_missing_worker_once_and_its_return(tmp_path):
+    """worker_missing when Locust marks a worker missing (with the live count left), once; worker_back after."""
+    from locust.env import Environment
+    from locust.runners import STATE_MISSING, STATE_RUNNING, WorkerNode
+    from support import free_port
+
+    from harness.load.plugin import Recorder
+    from harness.load.rundir import RunDirWriter, resolve_run_dir
+
+    env = Environment(user_classes=[])
+    runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=free_port())
+    try:
+        recorder = Recorder.__new__(Recorder)   # no ticker greenlet: the test drives it
+        recorder.environment, recorder.missing = env, set()
+        recorder.writer = RunDirWriter(resolve_run_dir(str(tmp_path)))
+        for name in ("w1", "w2"):
+            runner.clients[name] = WorkerNode(name, state=STATE_RUNNING)
+        runner.clients["w1"].state = STATE_MISSING
+        recorder._note_missing_workers()
+        recorder._note_missing_workers()   # still missing: no second event
+        runner.clients["w1"].state = STATE_RUNNING
+        recorder._note_missing_workers()
+        recorder.writer.close()
+    finally:
+        runner.quit()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["kind"], e["name"], e["detail"]["remaining"]) for e in events] == \
+        [("worker_missing", "w1", 1), ("worker_back", "w1", 2)]

@@ -145,3 +145,43 @@ def test_report_of_a_one_hour_run_stays_under_5_mb(tmp_path):
     data = chart_data(doc)
     assert len(data["t"]) <= 1800 and data["step"] == 2
     assert len([b for b in data["phases"] if b["name"] == "fault"]) == 6
+
+
+def worker_loss_run(directory, lost_at: int = 28):
+    """Two Locust workers until T0+lost_at, then one (half the load): the master marked the other missing."""
+    from rundir_factory import event, generator_row, request_row, timeline, write_run
+
+    rows = []
+    for s in range(60):
+        workers = 2 if s < lost_at else 1
+        rows.append(request_row(T0 + s, [20.0] * (10 * workers)))
+        rows += [generator_row(T0 + s, 10) for _ in range(workers)]
+    lost = event(T0 + lost_at + 4.2, "worker_missing", source="load", name="host_0123abcd", remaining=1)
+    write_run(directory, timeline(60, 5, [(25, 35)], extra=[lost]), rows, spec=(healthy_run(directory / "x")
+                                                                                  / "gameday.yaml").read_text())
+    return directory
+
+
+def test_lost_load_worker_is_a_marker_at_the_gap_start_and_a_headline_warning(tmp_path):
+    doc, _ = page(worker_loss_run(tmp_path / "run"))
+    lost = [m for m in chart_data(doc)["markers"] if m["kind"] == "generator"]
+    assert lost == [{"ts": T0 + 28, "kind": "generator", "label": "load worker lost: host_0123abcd (1 left)",
+                     "detected": T0 + 32.2}]  # drawn where the load fell short, not 4 s later at detection
+    warning = q(doc, "p", "worker-loss")
+    assert len(warning) == 1
+    assert "from t+28.0s" in warning[0].text_content() and "missing at t+32.2s" in warning[0].text_content()
+    assert [tr.get("data-kind") for tr in q(doc, "tr", "marker")].count("generator") == 1
+
+
+def test_phases_and_verdicts_short_of_a_worker_say_generator_bound_with_seconds(tmp_path):
+    doc, _ = page(worker_loss_run(tmp_path / "run"))
+    phases = {tr.get("data-phase"): tr.text_content() for tr in q(doc, "tr", "phase")}
+    assert "generator-bound: 7 s" in phases["fault"] and "generator-bound: 25 s" in phases["recovery"]
+    assert "generator-bound" not in phases["baseline"]
+    marked = {tr.get("data-phase"): bool(q(tr, "span", "generator-bound")) for tr in q(doc, "tr", "verdict")}
+    assert marked["fault"] and not marked["baseline"]
+
+
+def test_healthy_run_has_no_worker_loss_warning(tmp_path):
+    doc, _ = page(healthy_run(tmp_path))
+    assert not q(doc, "p", "worker-loss") and not q(doc, "span", "generator-bound")
