@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,14 @@ class Stack:
         assert result.returncode == 0, result.stdout + result.stderr
 
     def down(self) -> None:
-        gameday("stack", "down", "--name", self.name, home=self.home)
+        """Stop the stack; if `stack down` fails, kill its supervisord (the stack's processes die with
+        it), so a failing teardown never leaves a stack running after the tests."""
+        result = gameday("stack", "down", "--name", self.name, home=self.home)
+        if result.returncode != 0:
+            pidfile = self.home / "stacks" / self.name / "supervisord.pid"
+            if pidfile.exists():
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            raise AssertionError(f"`gameday stack down` failed: {result.stdout}{result.stderr}")
 
     def status(self) -> dict:
         return json.loads(gameday("stack", "status", "--name", self.name, "--json", home=self.home).stdout)

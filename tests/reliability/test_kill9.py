@@ -12,15 +12,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_support import GAMEDAY, ROOT, gameday, write_spec  # noqa: E402
+from e2e_support import GAMEDAY, ROOT, gameday, write_spec
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_support import gameday, result_of, verdicts, write_spec
 from support import free_port, wait_for_port
 

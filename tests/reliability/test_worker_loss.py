@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -26,8 +25,7 @@ import lxml.html
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from e2e_support import GAMEDAY, ROOT, result_of, write_spec  # noqa: E402
+from e2e_support import GAMEDAY, ROOT, result_of, write_spec
 
 pytestmark = pytest.mark.slow
 
