@@ -1,12 +1,14 @@
 """The `gameday` command line.
 
 Each subcommand is a small function; the only place that turns a GamedayError
-into `TypeName: message` and an exit code is `main`.
+into `TypeName: message` and an exit code is `main` (which also turns a stray
+OSError, such as a full disk, into one line and exit 4: never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import signal
 import sys
@@ -31,6 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 3
+    except OSError as exc:
+        # A file or disk failure that no command turned into a GamedayError: still one line, exit 4.
+        print(f"HarnessError: {_os_error(exc)}", file=sys.stderr)
+        return 4
+
+
+def _os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full{where}: free space there and run the command again"
+    return f"{exc.strerror or exc}{where}"
 
 
 def _raise_interrupt(signum, frame):

@@ -28,7 +28,8 @@ def register(sub) -> None:
     validate = sub.add_parser("validate", help="check game day specs; exit 2 listing every problem")
     validate.add_argument("gamedays", nargs="+", metavar="FILE")
     validate.add_argument("--no-chaos-validate", action="store_true",
-                          help="skip running `chaos validate` on the experiments (faster)")
+                          help="skip the checks that start a child process (faster): `chaos validate` on the "
+                               "experiments, and importing the profile with Locust")
     validate.set_defaults(func=cmd_validate)
 
 
@@ -71,8 +72,11 @@ def dry_run(gameday) -> int:
 def finish(run_dir: Path, progress: Progress, notify: str | None = None) -> int:
     """Analyse the run directory, write every report, print the verdicts; return the exit code."""
     from harness.report import summary_line, verdict_table, write_reports
+    from harness.report.commands import run_dir_warnings, write_reports_or_fail
 
-    written = write_reports(run_dir)
+    for warning in run_dir_warnings(run_dir):
+        progress.line(f"warning: {warning}")
+    written = write_reports_or_fail(run_dir, write_reports)
     progress.line(verdict_table(written.analysis))
     progress.line(summary_line(written.analysis))
     progress.line(f"report: {written.html}")

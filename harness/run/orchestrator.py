@@ -17,6 +17,7 @@ test can hand it fakes; real runs use the Locust and `chaos run` children.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -27,7 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from harness.errors import HarnessError, RunInterrupted, TargetError
+from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
+from harness.load.rundir import disk_free, mount_point
 from harness.run import guardrail
 from harness.run.progress import Progress
 from harness.run.timeline import Timeline
@@ -35,6 +37,9 @@ from harness.spec.models import ChaosBlock, GameDay
 
 TICK_S = 0.2
 SINK_GRACE_S = 5.0   # keep reading the pipeline's output this long after the load stops
+# Below this much free space the run is stopped: a second of samples, the timeline's last
+# events and the reports no longer fit, and a fault must not stay in place unrecorded.
+DISK_FREE_MIN_BYTES = 256 * 1024
 
 
 @dataclass
@@ -75,7 +80,14 @@ def new_run_dir(root: str | Path, name: str) -> Path:
     while path.exists():
         n += 1
         path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except (NotADirectoryError, FileExistsError):
+        raise SpecError(f"--reports {root}: a file is in the way of the run directory {path}; "
+                        "pass a directory (default reports/runs)") from None
+    except OSError as exc:
+        raise HarnessError(f"cannot create the run directory {path}: {exc.strerror or exc}"
+                           f"{_disk_hint(path.parent, exc)}; pass --reports on a writable disk") from None
     return path
 
 
@@ -85,8 +97,8 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress) -
     Never raises for a failure of the target or of a child: the status says it,
     and the timeline and samples written so far stay on disk.
     """
-    ctx = RunContext(gameday, run_dir, Timeline(run_dir), progress, dict(os.environ))
     _copy_spec(gameday, run_dir)
+    ctx = RunContext(gameday, run_dir, _open_timeline(run_dir), progress, dict(os.environ))
     restore = _catch_signals(ctx)
     ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid())
     try:
@@ -124,7 +136,16 @@ def _copy_spec(gameday: GameDay, run_dir: Path) -> None:
     try:
         shutil.copyfile(gameday.path, run_dir / "gameday.yaml")
     except OSError as exc:
-        raise HarnessError(f"cannot copy the spec into {run_dir}: {exc}") from None
+        raise HarnessError(f"cannot copy the spec into {run_dir}: {exc.strerror or exc}"
+                           f"{_disk_hint(run_dir, exc)}") from None
+
+
+def _open_timeline(run_dir: Path) -> Timeline:
+    try:
+        return Timeline(run_dir)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the timeline in {run_dir}: {exc.strerror or exc}"
+                           f"{_disk_hint(run_dir, exc)}") from None
 
 
 def _catch_signals(ctx: RunContext) -> Callable[[], None]:
@@ -150,6 +171,7 @@ def _sleep_until(ctx: RunContext, deadline: float, watch: Callable[[], None] | N
     """Sleep in small ticks until `deadline`, checking the stop flag and the load child."""
     while time.time() < deadline:
         _check_stop(ctx)
+        _watch_disk(ctx)
         if watch:
             watch()
         ctx.progress.tick(ctx)
@@ -192,6 +214,7 @@ def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
     ctx.progress.line(f"chaos: {block.experiment} started")
     while ctx.chaos.running:
         _check_stop(ctx)
+        _watch_disk(ctx)
         _watch_load(ctx)
         _watch_guardrails(ctx)
         ctx.progress.tick(ctx)
@@ -213,6 +236,7 @@ def _until_load_end(ctx: RunContext) -> None:
     deadline = ctx.load_started + ctx.gameday.load.duration
     while time.time() < deadline and ctx.load.running:
         _check_stop(ctx)
+        _watch_disk(ctx)
         ctx.progress.tick(ctx)
         time.sleep(TICK_S)
     # the shape ends the test at `duration`; give Locust a moment to write its last second
@@ -223,6 +247,31 @@ def _watch_load(ctx: RunContext) -> None:
     if ctx.load is not None and not ctx.load.running:
         code = ctx.load.returncode
         raise HarnessError(f"the load generator exited early (exit {code}); see {ctx.run_dir / 'locust.log'}")
+
+
+def _watch_disk(ctx: RunContext) -> None:
+    """HarnessError once the run directory's disk is full (or refused a timeline write): the run
+    stops so that its faults are rolled back while there is nothing left to record them with."""
+    refused = ctx.timeline.error
+    free = disk_free(ctx.run_dir)
+    if refused is None and (free is None or free >= DISK_FREE_MIN_BYTES):
+        return
+    raise HarnessError(disk_full_message(ctx.run_dir, free, refused))
+
+
+def disk_full_message(run_dir: Path, free: int | None, refused: OSError | None) -> str:
+    """What the user reads when the run directory's disk fills: where, how full, what to do."""
+    why = f"a write failed ({refused.strerror or refused})" if refused is not None else \
+        f"{(free or 0) // 1024} KiB free, under the {DISK_FREE_MIN_BYTES // 1024} KiB a run needs"
+    return (f"the disk is full: {why} on the filesystem mounted at {mount_point(run_dir)}, which holds "
+            f"{run_dir}; the run is stopped and its faults rolled back. What was recorded so far stays there; "
+            "free space (or pass --reports on a bigger disk) and run the game day again")
+
+
+def _disk_hint(run_dir: Path, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f" (the disk mounted at {mount_point(run_dir)} is full; free space or pass --reports elsewhere)"
+    return ""
 
 
 def _watch_guardrails(ctx: RunContext) -> None:

@@ -1,17 +1,20 @@
 """The orchestrator's writer of the run's timeline, `events.jsonl` (see harness/events.py).
 
 Sources harness|target|guardrail; it keeps one O_APPEND descriptor open for the run.
+A write the disk refuses never raises into the orchestrator (whose teardown must
+still run): the event waits in memory, is written first once the disk takes it,
+and `error` says what went wrong (harness.load.rundir.JsonlAppender).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from harness.events import EVENTS_FILE, Event, encode
+from harness.load.rundir import JsonlAppender
 
 
 class Timeline:
@@ -19,18 +22,21 @@ class Timeline:
 
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / EVENTS_FILE
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._appender = JsonlAppender(self.path)
         self._lock = threading.Lock()
 
+    @property
+    def error(self) -> OSError | None:
+        """The last write the disk refused, None while every event is on disk."""
+        return self._appender.error
+
     def emit(self, source: str, kind: str, name: str = "", **detail: Any) -> Event:
-        """Record one event now and return it."""
+        """Record one event now and return it (it waits in memory if the disk refuses it)."""
         event: Event = {"ts": time.time(), "source": source, "kind": kind, "name": name, "detail": detail}
         with self._lock:
-            os.write(self._fd, encode(event))
+            self._appender.append_lines([encode(event)])
         return event
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._appender.close()

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import yaml
 
 from harness.errors import SpecError
-from harness.spec import catalogue
+from harness.spec import catalogue, files
 from harness.spec.durations import parse_duration
 from harness.spec.models import (
     PHASES, ChaosBlock, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec, Slo,
@@ -84,9 +84,9 @@ def load_gamedays(paths: Iterable[str | Path], **checks: bool) -> list[GameDay]:
 
 def _load(path: Path, problems: Problems, check_experiments: bool, check_files: bool) -> GameDay | None:
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add("", f"cannot read the file ({exc.__class__.__name__}: {exc})")
+        source = files.read_text(path)
+    except files.FileProblem as exc:
+        problems.add("", f"the game day spec {exc}")
         return None
     return parse_gameday(source, path, problems, check_experiments=check_experiments, check_files=check_files)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import TargetError
+from harness.errors import SpecError, TargetError
 from harness.run import orchestrator
 from harness.run.orchestrator import Drivers
 from harness.run.progress import Progress
@@ -228,3 +228,25 @@ def test_new_run_dir_is_absolute_even_for_a_relative_reports_root(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     run_dir = orchestrator.new_run_dir("reports/runs", "x")
     assert run_dir.is_absolute() and run_dir.parent == tmp_path / "reports" / "runs"
+
+
+def test_disk_filling_during_chaos_stops_the_run_rolls_back_and_ends_crashed(tmp_path, monkeypatch):
+    # The disk "fills" once the fault is in: the minimum free space is raised above what is free.
+    def fill():
+        monkeypatch.setattr(orchestrator, "DISK_FREE_MIN_BYTES", 1 << 62)
+
+    d, made = drivers(load=FakeLoad(3.0), chaos=FakeChaos(5.0, on_start=fill))
+    progress = tmp_path / "progress.txt"
+    with progress.open("w") as stream:
+        status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, Progress(stream=stream, tty=False))
+    assert status == "crashed"
+    assert made["chaos"].interrupted and made["load"].stopped and made["target"].calls[-1] == "down"
+    error = next(e for e in events(tmp_path) if e["kind"] == "error")
+    assert "the disk is full" in error["detail"]["message"]
+    assert f"mounted at {orchestrator.mount_point(tmp_path)}" in progress.read_text()
+
+
+def test_new_run_dir_under_a_file_is_invalid_input_naming_reports(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(SpecError, match="--reports"):
+        orchestrator.new_run_dir(tmp_path / "file", "x")
