@@ -5,8 +5,9 @@
 Writes a run directory under a temporary folder (ok + error + rate_limited rows per
 endpoint per second, a generator row per second, one fault in the middle and a
 ledger of 10 events/s), then times `analyse` + `result_document` and prints the
-seconds and the process's peak resident memory (ru_maxrss; writing the directory
-streams, so the peak is the analysis's). Goal: under 5 s.
+wall and CPU seconds and the process's peak resident memory (ru_maxrss; writing the
+directory streams, so the peak is the analysis's). Goal: under 5 s. On a shared
+machine the wall time swings with other work; the CPU time much less.
 """
 
 from __future__ import annotations
@@ -114,14 +115,14 @@ def main() -> None:
         run = Path(tmp) / "run"
         rows = synthesize(run, args.seconds, args.endpoints, args.workers)
         size = (run / "samples" / "samples.jsonl").stat().st_size
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         analysis = analyse(run)
         document = result_document(analysis)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     states = [v["state"] for v in document["verdicts"]]
     print(f"rows={rows} samples_mb={size / 1e6:.1f} seconds={args.seconds} endpoints={args.endpoints}")
-    print(f"analysis_seconds={elapsed:.2f} peak_memory_mb={peak / 1e6:.1f} verdicts={states}")
+    print(f"analysis_seconds={elapsed:.2f} cpu_seconds={cpu:.2f} peak_memory_mb={peak / 1e6:.1f} verdicts={states}")
     print("goal: analysis_seconds < 5:", "met" if elapsed < 5 else "NOT met")
 
 

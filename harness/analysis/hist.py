@@ -1,4 +1,4 @@
-"""Vectorised histogram maths over the flat (group, bucket, count) arrays of `rundir.Samples`.
+"""Vectorised histogram maths over flat (group, bucket, count) arrays, as `rundir.Samples` holds them.
 
 Same bucket layout and nearest-rank percentile definition as
 `harness.load.histogram` (its module docstring), computed for many groups at once:
@@ -6,12 +6,12 @@ merging rows is just giving them the same group id.
 
 Two shapes, one lookup:
 
-    group_percentiles   many groups (a series per second and endpoint): sort the
-                        entries by (group, bucket). Each row's buckets are already
-                        ascending, so a stable sort only merges short runs, near linear.
-                        With few groups it uses the dense form below instead.
-    histogram_matrix    few groups (phases x endpoints): one `bincount` into a dense
-                        groups x buckets matrix; `matrix_percentiles` reads it.
+    group_percentiles   many groups, few entries each: sort the entries by (group,
+                        bucket). Each row's buckets are already ascending, so a stable
+                        sort only merges short runs, near linear. With few groups it
+                        uses the dense form below instead.
+    matrix_percentiles  a dense groups x buckets matrix of counts (`harness.analysis.latency`
+                        builds them a block of seconds at a time).
 
 Either way the counts end up in (group, bucket) order, so one running sum over
 all of them answers every percentile of every group with one `searchsorted`:
@@ -66,19 +66,6 @@ def group_percentiles(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarra
     return _lookup(buckets, cumulative, sizes, ps)
 
 
-def histogram_matrix(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray,
-                     n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """(matrix, columns): dense int64 counts [n_groups, len(columns)], where row g, column k holds
-    group g's count of bucket `columns[k]`; `columns` are the buckets present, ascending.
-
-    Entries with a negative group or a count <= 0 are left out.
-    """
-    keep = (groups >= 0) & (counts > 0)
-    groups, buckets, counts = groups[keep], buckets[keep], counts[keep]
-    index, columns = _dense(buckets)
-    return _bincount_matrix(groups, index, counts, n_groups, len(columns)), columns
-
-
 def _bincount_matrix(groups: np.ndarray, index: np.ndarray, counts: np.ndarray, n_groups: int,
                      width: int) -> np.ndarray:
     dense = np.bincount(groups.astype(np.int64) * width + index, weights=counts, minlength=n_groups * width)
@@ -87,16 +74,15 @@ def _bincount_matrix(groups: np.ndarray, index: np.ndarray, counts: np.ndarray, 
 
 
 def matrix_percentiles(matrix: np.ndarray, columns: np.ndarray, ps: Sequence[float]) -> np.ndarray:
-    """Array [rows, len(ps)] of nearest-rank percentiles of each row of a `histogram_matrix`."""
+    """Array [rows, len(ps)] of nearest-rank percentiles of each row of `matrix`, whose column k
+    counts bucket `columns[k]` (ascending); NaN for an empty row."""
     n_groups, width = matrix.shape
+    out = np.full((n_groups, len(ps)), np.nan)
     if width == 0:
-        return np.full((n_groups, len(ps)), np.nan)
-    return _lookup(np.tile(columns, n_groups), np.cumsum(matrix.ravel()), np.full(n_groups, width), ps)
-
-
-def matrix_count_at_most(matrix: np.ndarray, columns: np.ndarray, limit: float) -> np.ndarray:
-    """Per row of a `histogram_matrix`, how many values have a representative value <= `limit`."""
-    return matrix[:, bucket_values(columns) <= limit].sum(axis=1)
+        return out
+    present, positions = _positions(np.cumsum(matrix.ravel()), np.full(n_groups, width), ps)
+    out[present] = bucket_values(columns[positions % width])
+    return out
 
 
 def _dense(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,39 +95,28 @@ def _dense(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dense[buckets], np.flatnonzero(present)
 
 
-def group_count_at_most(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
-                        limit: float) -> np.ndarray:
-    """Per group, how many values have a representative value <= `limit` (same units as the histogram)."""
-    return group_counts_at_most(groups, buckets, counts, n_groups, [limit])[0]
-
-
-def group_counts_at_most(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
-                         limits: Sequence[float]) -> list[np.ndarray]:
-    """`group_count_at_most` for each of `limits`, selecting the entries once."""
-    keep = groups >= 0
-    if not keep.any():
-        return [np.zeros(n_groups, dtype=np.int64) for _ in limits]
-    groups, counts = groups[keep], counts[keep]
-    index, columns = _dense(buckets[keep])
-    values = bucket_values(columns)
-    return [np.bincount(groups, weights=np.where((values <= limit)[index], counts, 0),
-                        minlength=n_groups).astype(np.int64) for limit in limits]
-
-
 def _lookup(buckets: np.ndarray, cumulative: np.ndarray, sizes: np.ndarray, ps: Sequence[float]) -> np.ndarray:
     """Percentiles from counts sorted by (group, bucket): `buckets` and the running sum of their
     counts, and how many entries each group has, in group order."""
     out = np.full((len(sizes), len(ps)), np.nan)
+    present, positions = _positions(cumulative, sizes, ps)
+    out[present] = bucket_values(buckets[positions])
+    return out
+
+
+def _positions(cumulative: np.ndarray, sizes: np.ndarray, ps: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(groups holding values, [those groups, len(ps)] entry index of each percentile), for a running
+    sum of counts over entries sorted by (group, bucket) and each group's number of entries."""
     ends = np.cumsum(sizes)
     last = cumulative[np.maximum(ends - 1, 0)] if len(cumulative) else np.zeros(len(sizes), np.int64)
     before = np.where(ends - sizes > 0, cumulative[np.maximum(ends - sizes - 1, 0)], 0)
     totals = np.where(sizes > 0, last - before, 0)
     present = totals > 0
     totals, before = totals[present], before[present]
+    positions = np.empty((len(totals), len(ps)), dtype=np.int64)
     for j, p in enumerate(ps):
         # Same float arithmetic as Histogram.percentiles (ceil(total * (p / 100))), so both agree;
         # clipped to the total so p = 100 (or rounding above it) is the group's largest value.
         ranks = np.minimum(np.maximum(1.0, np.ceil(totals * (p / 100.0))), totals).astype(np.int64)
-        positions = np.searchsorted(cumulative, before + ranks, side="left")
-        out[present, j] = bucket_values(buckets[positions])
-    return out
+        positions[:, j] = np.searchsorted(cumulative, before + ranks, side="left")
+    return present, positions

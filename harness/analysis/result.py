@@ -26,7 +26,7 @@ from harness.analysis.degradation import Degradation, degradation
 from harness.analysis.phases import Phases, Window, phases
 from harness.analysis.recovery import Recovery, criteria, recoveries
 from harness.analysis.rundir import Ledger, read_events, read_ledger, read_samples
-from harness.analysis.slis import DEFAULT_PERCENTILES, PhaseSlis, Request, per_second, phase_slis
+from harness.analysis.slis import DEFAULT_PERCENTILES, PhaseSlis, Request, latencies, per_second, phase_slis
 from harness.analysis.verdicts import Verdict, judge
 from harness.spec import catalogue
 from harness.spec.loader import load_gameday
@@ -67,8 +67,9 @@ def analyse(run_dir: str | Path, gameday: GameDay | None = None) -> Analysis:
     windows = phases(events, warmup=gameday.warmup if gameday else 0.0)
     request = _request(gameday)
     samples, ledger = read_samples(run_dir), read_ledger(run_dir)
-    table = phase_slis(samples, ledger, windows, request)
-    seconds = per_second(samples, request)
+    tables = latencies(samples, windows, request)  # one pass over the histograms serves both
+    table = phase_slis(samples, ledger, windows, request, tables)
+    seconds = per_second(samples, request, tables)
     slos = gameday.slos if gameday else ()
     found = recoveries(seconds, windows["fault"], windows["recovery"], criteria(slos, table.get("baseline")),
                        ledger)

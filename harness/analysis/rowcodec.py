@@ -27,7 +27,7 @@ class RequestFields(NamedTuple):
     endpoint: str
     outcome: str
     count: int = 0
-    hist: str | None = ""
+    hist: bytes | None = b""  # the bytes under the base64 (msgspec decodes it while parsing)
     sum_ms: float = 0.0
     max_ms: float = 0.0
     checked: int = 0
@@ -36,10 +36,15 @@ class RequestFields(NamedTuple):
 
 
 def decode_lines(lines: list[bytes]) -> list[RequestFields | None]:
-    """Each line decoded into RequestFields (`hist` and `errors` may be None), or None if refused."""
+    """Each line decoded into RequestFields (`hist` and `errors` may be None), or None if refused
+    (a `hist` that is not strict base64 is refused too)."""
     if msgspec is None:
         return [None] * len(lines)
     decode = _DECODER.decode
+    try:
+        return [decode(line) for line in lines]  # the usual case: every line decodes
+    except _REFUSED:
+        pass
     out: list[RequestFields | None] = []
     for line in lines:
         try:
@@ -56,7 +61,7 @@ def _struct_like(fields: type) -> type:
     hints, defaults = get_type_hints(fields), fields._field_defaults  # type: ignore[attr-defined]
     spec = [(name, hints[name], defaults[name]) if name in defaults else (name, hints[name])
             for name in fields._fields]  # type: ignore[attr-defined]
-    return msgspec.defstruct("Decoded" + fields.__name__, spec, frozen=True)
+    return msgspec.defstruct("Decoded" + fields.__name__, spec, frozen=True, gc=False)
 
 
 if msgspec is not None:

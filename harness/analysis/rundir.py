@@ -5,10 +5,11 @@
     read_ledger(run_dir)  -> Ledger: first produced/consumed time and delivery count per event id
 
 Histograms are not decoded into one object per row. Every row's buckets go into
-three flat arrays (`hist_row`, `hist_bucket`, `hist_count`), so merging any set of
+flat arrays (`hist_lengths`, `hist_bucket`, `hist_count`), so merging any set of
 rows is a numpy selection and percentiles are computed for many groups at once
-(`harness.analysis.hist`). That keeps an hour x 20 endpoints under a few seconds.
-The encoding read here is `harness.load.histogram.Histogram.encode`'s.
+(`harness.analysis.hist`, `harness.analysis.latency`). That keeps an hour x 20
+endpoints under a few seconds. The encoding read here is
+`harness.load.histogram.Histogram.encode`'s, decoded in bulk by `histdecode`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import base64
 import io
 import json
-import zlib
-from binascii import a2b_base64
-from zlib import decompress
+import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import rowcodec
+from harness.analysis.histdecode import decode_raws
 from harness.load.ledger import read_rows as read_ledger_rows
 from harness.events import EVENTS_FILE
 from harness.samples import GENERATOR, samples_path
@@ -55,8 +57,9 @@ class Samples:
     """Request rows (one per line read, not merged) and their histograms; generator rows merged per second.
 
     `requests` columns: ts, endpoint, outcome, count, sum_ms, max_ms, checked, correct.
-    `hist_row[i]` is the `requests` row (positional) that bucket `hist_bucket[i]` with
-    `hist_count[i]` values belongs to; values are microseconds.
+    Row i's histogram is the next `hist_lengths[i]` entries of `hist_bucket` and
+    `hist_count` (row 0's first); `hist_row[k]` is the `requests` row (positional) that
+    entry k belongs to. Buckets are `harness.load.histogram`'s, values microseconds.
     `generator` columns: ts, offered, behind, cpu_warning, lag_ms_p99, users (one row per second).
     `short_seconds` are the seconds in which fewer workers reported than the run's peak
     (a Locust worker went missing): the generator, not the target, fell short there.
@@ -64,12 +67,17 @@ class Samples:
     """
 
     requests: pd.DataFrame
-    hist_row: np.ndarray
+    hist_lengths: np.ndarray
     hist_bucket: np.ndarray
     hist_count: np.ndarray
     generator: pd.DataFrame
     errors: pd.DataFrame
     short_seconds: frozenset[int] = frozenset()
+
+    @cached_property
+    def hist_row(self) -> np.ndarray:
+        """int32 row of each entry (built on first use: an hour of entries takes 70 MB)."""
+        return np.repeat(np.arange(len(self.hist_lengths), dtype=np.int32), self.hist_lengths)
 
 
 def read_samples(run_dir: str | Path) -> Samples:
@@ -81,19 +89,46 @@ def read_samples(run_dir: str | Path) -> Samples:
     path = samples_path(run_dir)
     chunks: list[_Chunk] = []
     generator: list[dict] = []
+    # Entries go straight into two arrays sized for the file (pages never written cost no memory).
+    entries = _Entries(path.stat().st_size // 2 if path.exists() else 0)
     if path.exists():
         with path.open("rb") as handle:
             # In chunks of rows, so the Python objects of an hour of rows never exist at once.
             while lines := list(islice(handle, DECODE_CHUNK)):
-                chunks.append(_read_chunk(lines, generator))
+                chunk = _read_chunk(lines, generator)
+                entries.add(chunk.buckets, chunk.counts)
+                chunks.append(dataclasses.replace(chunk, buckets=None, counts=None))
     frames = [chunk.requests for chunk in chunks if len(chunk.requests)]
     requests = pd.concat(frames, ignore_index=True) if frames else _requests_frame([])
     errors = pd.DataFrame([e for chunk in chunks for e in chunk.errors], columns=["ts", "endpoint", "message", "count"])
     lengths = np.concatenate([np.zeros(0, np.int64), *(chunk.lengths for chunk in chunks)])
-    rows = np.repeat(np.arange(len(requests), dtype=np.int32), lengths)
-    buckets = _concatenate([chunk.buckets for chunk in chunks])
-    counts = _concatenate([chunk.counts for chunk in chunks])
-    return Samples(requests, rows, buckets, counts, _generator_frame(generator), errors, _short_seconds(generator))
+    return Samples(requests, lengths, *entries.arrays(), _generator_frame(generator), errors,
+                   _short_seconds(generator))
+
+
+class _Entries:
+    """Histogram entries of every chunk, appended into arrays that grow (by doubling) when full.
+
+    A current-encoding entry takes at least 2.6 bytes of the file, so the file size over 2
+    holds them all; old zlib rows can pack more, and the arrays then grow.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.buckets = np.empty(capacity, dtype=np.int32)
+        self.counts = np.empty(capacity, dtype=np.int32)
+        self.size = 0
+
+    def add(self, buckets: np.ndarray, counts: np.ndarray) -> None:
+        end = self.size + len(buckets)
+        if end > len(self.buckets):
+            self.buckets, self.counts = (np.concatenate([a[:self.size], np.empty(max(end, 2 * len(a)) - self.size,
+                                                                                 dtype=np.int32)])
+                                         for a in (self.buckets, self.counts))
+        self.buckets[self.size:end], self.counts[self.size:end] = buckets, counts
+        self.size = end
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.buckets[:self.size], self.counts[:self.size]
 
 
 @dataclass(frozen=True)
@@ -101,22 +136,33 @@ class _Chunk:
     requests: pd.DataFrame
     errors: list[tuple]
     lengths: np.ndarray
-    buckets: np.ndarray
-    counts: np.ndarray
+    buckets: np.ndarray | None
+    counts: np.ndarray | None
 
 
 def _read_chunk(lines: list[bytes], generator: list[dict]) -> _Chunk:
     """A chunk of lines: its request rows and their histograms; generator rows go to `generator`."""
-    requests: list[Any] = []
-    for line, fields in zip(lines, rowcodec.decode_lines(lines)):
-        if fields is None or fields.outcome == GENERATOR:
-            for text in io.StringIO(line.decode("utf-8", errors="replace"), newline=None):
-                _slow_row(text, requests, generator)
-        else:
-            requests.append(fields)
+    decoded = rowcodec.decode_lines(lines)
+    if None in decoded:
+        requests: list[Any] = []
+        for line, fields in zip(lines, decoded):
+            if fields is None or fields.outcome == GENERATOR:
+                _slow_line(line, requests, generator)
+            else:
+                requests.append(fields)
+    else:  # every line decoded: only generator rows take the lenient path (rows keep file order either way)
+        requests = [fields for fields in decoded if fields.outcome != GENERATOR]
+        for line, fields in zip(lines, decoded):
+            if fields.outcome == GENERATOR:
+                _slow_line(line, [], generator)
     errors = [(r.ts, r.endpoint, str(message), int(count))
               for r in requests if r.errors for message, count in r.errors.items()]
-    return _Chunk(_requests_frame(requests), errors, *_decode_chunk([r.hist or "" for r in requests]))
+    return _Chunk(_requests_frame(requests), errors, *decode_raws([r.hist or b"" for r in requests]))
+
+
+def _slow_line(line: bytes, requests: list, generator: list) -> None:
+    for text in io.StringIO(line.decode("utf-8", errors="replace"), newline=None):
+        _slow_row(text, requests, generator)
 
 
 def _slow_row(line: str, requests: list, generator: list) -> None:
@@ -141,7 +187,7 @@ def _request_fields(row: dict) -> rowcodec.RequestFields | None:
     try:
         return rowcodec.RequestFields(
             ts=int(row["ts"]), endpoint=str(row["endpoint"]), outcome=str(row["outcome"]),
-            count=int(row.get("count", 0)), hist=hist if isinstance(hist, str) else "",
+            count=int(row.get("count", 0)), hist=_unbase64(hist) if isinstance(hist, str) else b"",
             sum_ms=float(row.get("sum_ms", 0.0)), max_ms=float(row.get("max_ms", 0.0)),
             checked=int(row.get("checked", 0)), correct=int(row.get("correct", 0)),
             errors={str(m): int(c) for m, c in (row.get("errors") or {}).items()})
@@ -150,9 +196,15 @@ def _request_fields(row: dict) -> rowcodec.RequestFields | None:
 
 
 def _requests_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
-    frame = pd.DataFrame({name: [getattr(r, name) for r in rows] for name in REQUEST_COLUMNS})
-    return frame.astype({"ts": "int64", "count": "int64", "sum_ms": "float64", "max_ms": "float64",
-                         "checked": "int64", "correct": "int64"})
+    columns: dict[str, Any] = {}
+    for name in REQUEST_COLUMNS:
+        values = list(map(attrgetter(name), rows))
+        columns[name] = np.array(values, dtype=_DTYPES[name]) if name in _DTYPES else values
+    return pd.DataFrame(columns)
+
+
+_DTYPES = {"ts": np.int64, "count": np.int64, "sum_ms": np.float64, "max_ms": np.float64,
+           "checked": np.int64, "correct": np.int64}
 
 
 def _short_seconds(rows: list[dict]) -> frozenset[int]:
@@ -185,50 +237,17 @@ def decode_many(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     Undecodable text counts as an empty histogram, like a torn row. Counts keep
     their low 32 bits (no second of one endpoint reaches 2**31 requests).
     """
-    lengths, buckets, counts = _decode_chunk(encoded)
+    lengths, buckets, counts = decode_raws([_unbase64(text) for text in encoded])
     return np.repeat(np.arange(len(encoded), dtype=np.int32), lengths), buckets, counts
 
 
-def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
-    """One int32 array of the parts (an empty one without parts)."""
-    return np.concatenate([np.zeros(0, np.int32), *parts])
-
-
-def _decode_chunk(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(entries per histogram, buckets, counts) of a list of encoded histograms."""
-    raws = _raws(encoded)
-    lengths = np.fromiter((len(raw) // 12 for raw in raws), dtype=np.int64, count=len(raws))
-    # Each raw is n uint32 bucket deltas then n uint64 counts; split them without a Python loop per value.
-    diffs = b"".join([raw[: 4 * n] for raw, n in zip(raws, lengths.tolist())])
-    counts = b"".join([raw[4 * n: 12 * n] for raw, n in zip(raws, lengths.tolist())])
-    del raws
-    # Buckets are delta-encoded per row: a running sum minus the sum before each row. uint32
-    # arithmetic wraps, but the difference is exact because every bucket fits in 32 bits.
-    total = np.cumsum(np.frombuffer(diffs, dtype=np.uint32), dtype=np.uint32)
-    ends = np.cumsum(lengths)
-    before = np.zeros(len(lengths), dtype=np.uint32)
-    if len(total):
-        before[1:] = np.where(ends[:-1] > 0, total[np.maximum(ends[:-1] - 1, 0)], 0)
-    buckets = (total - np.repeat(before, lengths)).view(np.int32)
-    # The low half of each little-endian uint64 count, as narrowing to int32 keeps.
-    count = np.frombuffer(counts, dtype=np.uint32)[0::2].view(np.int32)
-    return lengths, buckets, np.ascontiguousarray(count)
-
-
-def _raws(encoded: list[str]) -> list[bytes]:
-    """The decompressed bytes of each histogram; b"" for empty or undecodable text."""
-    try:
-        return [decompress(a2b_base64(text)) if text else b"" for text in encoded]
-    except (ValueError, zlib.error):
-        return [_raw(text) for text in encoded]
-
-
-def _raw(text: str) -> bytes:
+def _unbase64(text: str) -> bytes:
+    """The bytes under a histogram's base64, read as leniently as `Histogram.decode`; b"" if it is not base64."""
     if not text:
         return b""
     try:
-        return zlib.decompress(base64.b64decode(text))
-    except (ValueError, zlib.error):
+        return base64.b64decode(text)
+    except ValueError:
         return b""
 
 

@@ -31,8 +31,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.analysis.hist import (group_counts_at_most, group_percentiles, histogram_matrix,
-                                   matrix_count_at_most, matrix_percentiles)
+from harness.analysis.hist import matrix_percentiles
+from harness.analysis.latency import LatencyTables, latency_tables
 from harness.analysis.phases import Phases, Window, second_mask, seconds_in, time_mask
 from harness.analysis.rundir import Ledger, Samples
 from harness.spec.durations import format_duration
@@ -78,15 +78,25 @@ class Request:
     grace: float = DEFAULT_GRACE_S
 
 
-def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Request = Request()) -> dict[str, PhaseSlis]:
-    """PhaseSlis for every phase that has windows (warmup included, for the reports only)."""
+def latencies(samples: Samples, phases: Phases, request: Request = Request()) -> LatencyTables:
+    """The latency histograms `phase_slis` and `per_second` read, built once for both."""
+    limits = sorted({limit for t in request.apdex_ts for limit in _apdex_limits(t)})
+    return latency_tables(samples, phases, request.percentiles, limits)
+
+
+def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Request = Request(),
+               tables: LatencyTables | None = None) -> dict[str, PhaseSlis]:
+    """PhaseSlis for every phase that has windows (warmup included, for the reports only).
+
+    `tables` is `latencies(samples, phases, request)` when the caller already has it.
+    """
     codes, names = pd.factorize(samples.requests["endpoint"], sort=True)
     load_end = max((w.end for w in phases.get("run", ())), default=math.inf)
     live = {phase: windows for phase, windows in phases.items() if windows}
-    cols = _columns(samples)
-    hists = _phase_histograms(cols, live, codes.astype(np.int32), len(names), request)
+    tables = latencies(samples, live, request) if tables is None else _checked(tables, request)
+    cols = _columns(samples, tables)
     return {phase: _one_phase(samples, cols, ledger, phase, windows, codes, list(names), request, load_end,
-                              hists[phase])
+                              _phase_percentiles(tables, phase, request))
             for phase, windows in live.items()}
 
 
@@ -95,8 +105,9 @@ def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, win
                hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> PhaseSlis:
     seconds = seconds_in(windows)
     in_phase = second_mask(cols.ts, windows)
-    per_endpoint = _derive(_aggregate(cols, np.where(in_phase, codes, -1), len(names)) | hists[0], seconds, request)
-    everything = _derive(_aggregate(cols, np.where(in_phase, 0, -1), 1) | hists[1], seconds, request)
+    per_endpoint = _derive(_aggregate(cols, np.where(in_phase, codes, -1), len(names), request) | hists[0],
+                           seconds, request)
+    everything = _derive(_aggregate(cols, np.where(in_phase, 0, -1), 1, request) | hists[1], seconds, request)
     table = {name: _column(per_endpoint, i) for i, name in enumerate(names)}
     table[ALL] = _column(everything, 0)
     table[ALL].update(generator_slis(samples.generator, windows, seconds))
@@ -105,58 +116,33 @@ def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, win
     return PhaseSlis(phase, windows, seconds, bound, table)
 
 
-def _phase_histograms(cols: _Columns, phases: Phases, codes: np.ndarray, n: int,
-                      request: Request) -> dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
-    """Per phase, latency percentiles and apdex counts per endpoint and for all endpoints together.
-
-    Phases overlap (run holds baseline, fault and recovery), so rather than reading
-    every histogram once per phase, the rows are split into segments by the set of
-    phases that hold their second; one pass builds a dense histogram per segment and
-    endpoint, and each phase adds up its segments.
-    """
-    membership = np.zeros(len(cols.ts), dtype=np.int64)
-    for bit, windows in enumerate(phases.values()):
-        membership |= second_mask(cols.ts, windows).astype(np.int64) << bit
-    signatures, segment = np.unique(membership, return_inverse=True)
-    groups = segment.reshape(-1).astype(np.int32) * np.int32(n) + codes
-    timed = _matrix(cols, groups, cols.timed, len(signatures) * n)
-    ok = _matrix(cols, groups, cols.ok, len(signatures) * n) if request.apdex_ts else None
-    out = {}
-    for bit, phase in enumerate(phases):
-        chosen = (signatures >> bit) & 1 == 1
-        out[phase] = (_matrix_hists(timed, ok, chosen, n, request, False),
-                      _matrix_hists(timed, ok, chosen, n, request, True))
-    return out
+def _phase_percentiles(tables: LatencyTables, phase: str,
+                       request: Request) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Latency percentiles of a phase, per endpoint and for all endpoints together."""
+    matrix = tables.phase_matrix(phase)
+    return ({"percentiles": matrix_percentiles(matrix, tables.columns, request.percentiles)},
+            {"percentiles": matrix_percentiles(matrix.sum(axis=0, keepdims=True), tables.columns,
+                                               request.percentiles)})
 
 
-def _matrix(cols: _Columns, groups: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return histogram_matrix(_entry_groups(cols, groups, rows), cols.hist_bucket, cols.hist_count, n)
+def _checked(tables: LatencyTables, request: Request) -> LatencyTables:
+    if tables.ps != tuple(request.percentiles) or any(t * 1e6 not in tables.at_most for t in request.apdex_ts):
+        raise ValueError("these latency tables were built for another Request: pass latencies(samples, phases, "
+                         "request) with the same request")
+    return tables
 
 
-def _entry_groups(cols: _Columns, groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The group of each histogram entry: its row's group where `rows` holds, else -1."""
-    return np.where(rows, groups, -1).astype(np.int32)[cols.hist_row]
-
-
-def _matrix_hists(timed: tuple[np.ndarray, np.ndarray], ok: tuple[np.ndarray, np.ndarray] | None,
-                  chosen: np.ndarray, n: int, request: Request, together: bool) -> dict[str, np.ndarray]:
-    """Percentiles and apdex counts of the chosen segments' matrices, per endpoint or all together."""
-    def pick(matrix: np.ndarray) -> np.ndarray:
-        summed = matrix.reshape(len(chosen), n, matrix.shape[1])[chosen].sum(axis=0)
-        return summed.sum(axis=0, keepdims=True) if together else summed
-
-    out = {"percentiles": matrix_percentiles(pick(timed[0]), timed[1], request.percentiles)}
-    if ok is not None:
-        ok_matrix = pick(ok[0])
-        for t in request.apdex_ts:
-            out[f"sat:{t}"] = matrix_count_at_most(ok_matrix, ok[1], t * 1e6)
-            out[f"tol:{t}"] = matrix_count_at_most(ok_matrix, ok[1], 4 * t * 1e6)
-    return out
+def _apdex_limits(t: float) -> tuple[float, float]:
+    """Satisfied and tolerating latency limits of apdex(T), in microseconds."""
+    return t * 1e6, 4 * t * 1e6
 
 
 @dataclass(frozen=True)
 class _Columns:
-    """The request rows as numpy arrays (outcomes as masks), extracted once per public call."""
+    """The request rows as numpy arrays (outcomes as masks), extracted once per public call.
+
+    `at_most[limit]` counts each ok row's values at or under `limit` microseconds.
+    """
 
     ts: np.ndarray
     ok: np.ndarray
@@ -168,22 +154,20 @@ class _Columns:
     max_ms: np.ndarray
     checked: np.ndarray
     correct: np.ndarray
-    hist_row: np.ndarray
-    hist_bucket: np.ndarray
-    hist_count: np.ndarray
+    at_most: dict[float, np.ndarray]
 
 
-def _columns(samples: Samples) -> _Columns:
+def _columns(samples: Samples, tables: LatencyTables) -> _Columns:
     req = samples.requests
     outcome = req["outcome"].to_numpy()
     ok, error = outcome == "ok", outcome == "error"
     return _Columns(req["ts"].to_numpy(), ok, error, outcome == "rate_limited", ok | error,
                     *(req[name].to_numpy() for name in ("count", "sum_ms", "max_ms", "checked", "correct")),
-                    samples.hist_row, samples.hist_bucket, samples.hist_count)
+                    tables.at_most)
 
 
-def _aggregate(cols: _Columns, groups: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Per-group sums and maxima of the row columns; rows with group -1 are left out."""
+def _aggregate(cols: _Columns, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
+    """Per-group sums and maxima of the row columns, and apdex counts; rows with group -1 are left out."""
     valid = groups >= 0
     out = {name: _sum(groups, cols.count, valid & getattr(cols, name), n) for name in ("ok", "error", "rate_limited")}
     timed = valid & cols.timed
@@ -192,21 +176,10 @@ def _aggregate(cols: _Columns, groups: np.ndarray, n: int) -> dict[str, np.ndarr
     np.fmax.at(out["max_ms"], groups[timed], cols.max_ms[timed])
     out["checked"] = _sum(groups, cols.checked, valid & cols.ok, n)
     out["correct"] = _sum(groups, cols.correct, valid & cols.ok, n)
-    return out
-
-
-def _entry_hists(cols: _Columns, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
-    """Percentiles (ok and error responses) and apdex counts (ok responses) per group, from the entries."""
-    buckets, counts = cols.hist_bucket, cols.hist_count
-    timed = _entry_groups(cols, groups, cols.timed)
-    out = {"percentiles": group_percentiles(timed, buckets, counts, n, request.percentiles)}
-    del timed  # millions of entries: free them before the next selection
-    if request.apdex_ts:
-        ok = _entry_groups(cols, groups, cols.ok)
-        limits = [limit for t in request.apdex_ts for limit in (t * 1e6, 4 * t * 1e6)]
-        found = iter(group_counts_at_most(ok, buckets, counts, n, limits))
-        for t in request.apdex_ts:
-            out[f"sat:{t}"], out[f"tol:{t}"] = next(found), next(found)
+    for t in request.apdex_ts:
+        satisfied, tolerated = _apdex_limits(t)
+        out[f"sat:{t}"] = _sum(groups, cols.at_most[satisfied], valid & cols.ok, n)
+        out[f"tol:{t}"] = _sum(groups, cols.at_most[tolerated], valid & cols.ok, n)
     return out
 
 
@@ -306,12 +279,13 @@ def event_slis(ledger: Ledger, windows: Sequence[Window], deadline: float,
     return out
 
 
-def per_second(samples: Samples, request: Request = Request()) -> pd.DataFrame:
+def per_second(samples: Samples, request: Request = Request(), tables: LatencyTables | None = None) -> pd.DataFrame:
     """One row per (second, endpoint) with requests, and per second for endpoint "*".
 
     Columns: ts, endpoint, every SLI of `_derive` (throughput = requests in that second),
     and for "*" rows offered_rate and generator_bound. The timeline charts and
-    recovery/degradation read this.
+    recovery/degradation read this. `tables` is `latencies(samples, phases, request)` when
+    the caller already has it (any phases).
     """
     req = samples.requests
     if req.empty:
@@ -319,14 +293,17 @@ def per_second(samples: Samples, request: Request = Request()) -> pd.DataFrame:
     ts = req["ts"].to_numpy()
     t0, span = int(ts.min()), int(ts.max() - ts.min()) + 1
     codes, names = pd.factorize(req["endpoint"], sort=True)
-    cols = _columns(samples)
-    frames = [_series(cols, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names)),
-              _series(cols, ts - t0, span, request, t0, [ALL])]
+    tables = latencies(samples, {}, request) if tables is None else _checked(tables, request)
+    cols = _columns(samples, tables)
+    frames = [_series(cols, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names),
+                      tables.per_endpoint),
+              _series(cols, ts - t0, span, request, t0, [ALL], tables.per_second)]
     return _with_generator(pd.concat(frames, ignore_index=True), samples.generator, samples.short_seconds)
 
 
-def _series(cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str]) -> pd.DataFrame:
-    slis = _derive(_aggregate(cols, groups, n) | _entry_hists(cols, groups, n, request), 1, request)
+def _series(cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str],
+            percentiles: np.ndarray) -> pd.DataFrame:
+    slis = _derive(_aggregate(cols, groups, n, request) | {"percentiles": percentiles}, 1, request)
     frame = pd.DataFrame(slis)
     index = np.arange(n)
     frame.insert(0, "endpoint", np.array(names, dtype=object)[index % len(names)])

@@ -8,6 +8,10 @@ Status (the orchestrator writes it as `run-end` detail `status`):
     target-failed  the target failed (did not start, went away)
     crashed        the harness failed, or there is no `run-end` at all
 
+A directory that Locust recorded alone (the plugin injected into a user's own
+`locust` command: no harness `run-start`) is completed when Locust recorded its
+`test_stop`, crashed otherwise.
+
 Exit codes (DESIGN.md): 0 every SLO passed; 1 an SLO failed or had no data;
 3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
 is raised before any run directory exists.)
@@ -31,6 +35,9 @@ def run_status(events: Iterable[dict[str, Any]]) -> str:
         return status
     if any(e.get("kind") == "abort" for e in events):
         return ABORTED
+    if not any(e.get("source") == "harness" and e.get("kind") == "run-start" for e in events):
+        stopped = any(e.get("source") == "load" and e.get("kind") == "test_stop" for e in events)
+        return COMPLETED if stopped else CRASHED
     return COMPLETED if ends else CRASHED
 
 

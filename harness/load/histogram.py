@@ -19,6 +19,14 @@ Percentiles use the nearest-rank definition: the smallest recorded value with at
 least ceil(p/100 * n) values at or below it (numpy's `method="inverted_cdf"`).
 Merging is bucket-wise addition, so merge(a, b) equals the histogram of the
 union of a's and b's values exactly.
+
+Encoding (`encode`, one string per sample row): base64 of a version byte 2, then per
+bucket in ascending order its distance from the previous bucket (the first from 0)
+and its count, each an unsigned LEB128 varint. About 2 bytes a bucket, and a whole
+file of rows decodes in a few numpy passes (`harness.analysis.histdecode`). Until
+Nov 2026 rows held base64 of a zlib stream (first byte 0x78) of n uint32 deltas then
+n uint64 counts: as small, but decompressing 200k rows took a second. `decode`
+still reads that encoding, so old run directories stay readable.
 """
 
 from __future__ import annotations
@@ -104,24 +112,87 @@ class Histogram:
         return self.percentiles([p])[0]
 
     def encode(self) -> str:
-        """A compact ASCII form (base64 of zlib'd bucket/count pairs) for JSON rows."""
+        """A compact ASCII form for JSON rows: base64 of the version byte 2, then each
+        bucket's distance from the previous one (from 0) and its count, as LEB128 varints."""
         if not self.counts:
             return ""
-        indexes = np.array(sorted(self.counts), dtype=np.uint32)
-        counts = np.array([self.counts[int(i)] for i in indexes], dtype=np.uint64)
-        raw = np.diff(indexes, prepend=np.uint32(0)).astype(np.uint32).tobytes() + counts.tobytes()
-        return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+        out, previous = bytearray(VARINTS), 0
+        for index in sorted(self.counts):
+            _put_varint(out, index - previous)
+            _put_varint(out, self.counts[index])
+            previous = index
+        return base64.b64encode(out).decode("ascii")
 
     @classmethod
     def decode(cls, text: str) -> Histogram:
-        """The histogram that `encode` wrote; "" gives an empty histogram."""
+        """The histogram that `encode` wrote, in either encoding (see `decode_raw`); "" gives an
+        empty one. Raises ValueError (zlib.error for the old encoding) on text `encode` never writes."""
         if not text:
             return cls()
-        raw = zlib.decompress(base64.b64decode(text))
-        n = len(raw) // 12
-        indexes = np.cumsum(np.frombuffer(raw[: 4 * n], dtype=np.uint32).astype(np.int64))
-        counts = np.frombuffer(raw[4 * n :], dtype=np.uint64)
-        return cls({int(i): int(c) for i, c in zip(indexes, counts)})
+        return cls(decode_raw(base64.b64decode(text)))
+
+
+VARINTS = b"\x02"  # first byte of the current encoding; a zlib stream (the old one) starts with 0x78
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def decode_raw(raw: bytes) -> dict[int, int]:
+    """Bucket counts from the bytes under an encoded histogram's base64.
+
+    Two encodings are read, so run directories written before the change stay readable:
+    version byte 2 then varint (delta, count) pairs (`Histogram.encode`, cheap to decode in bulk:
+    `harness.analysis.histdecode`), and the old zlib stream of n uint32 bucket deltas then n uint64 counts.
+    """
+    if not raw:
+        return {}
+    if raw[:1] != VARINTS:
+        return _decode_zlib(raw)
+    values = _read_varints(raw, 1)
+    if len(values) % 2:
+        raise ValueError("histogram ends between a bucket and its count: the row was torn or altered")
+    counts, index = {}, 0
+    for delta, count in zip(values[0::2], values[1::2]):
+        index += delta
+        counts[index] = count
+    return counts
+
+
+def _read_varints(raw: bytes, start: int) -> list[int]:
+    values, value, shift = [], 0, 0
+    for byte in raw[start:]:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            values.append(value)
+            value, shift = 0, 0
+    if shift:
+        raise ValueError("histogram ends inside a number: the row was torn or altered")
+    return values
+
+
+def _decode_zlib(raw: bytes) -> dict[int, int]:
+    """The encoding written until Nov 2026: zlib of n uint32 bucket deltas then n uint64 counts."""
+    raw = zlib.decompress(raw)
+    n = len(raw) // 12
+    indexes = np.cumsum(np.frombuffer(raw[: 4 * n], dtype=np.uint32).astype(np.int64))
+    counts = np.frombuffer(raw[4 * n : 12 * n], dtype=np.uint64)
+    return {int(i): int(c) for i, c in zip(indexes, counts)}
+
+
+def encode_zlib(hist: Histogram) -> str:
+    """The old encoding of `hist` (kept to test that old run directories stay readable)."""
+    if not hist.counts:
+        return ""
+    indexes = np.array(sorted(hist.counts), dtype=np.uint32)
+    counts = np.array([hist.counts[int(i)] for i in indexes], dtype=np.uint64)
+    raw = np.diff(indexes, prepend=np.uint32(0)).astype(np.uint32).tobytes() + counts.tobytes()
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
 
 
 def merge_encoded(encoded: Iterable[str]) -> Histogram:

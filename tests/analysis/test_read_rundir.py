@@ -71,3 +71,17 @@ def test_a_ledger_without_consumed_rows_reads_every_event_as_undelivered(tmp_pat
     ledger = read_ledger(tmp_path)
     out = event_slis(ledger, [Window(0, 100)], deadline=200, percentiles=[99])
     assert out["events.produced"] == 2 and out["events.lost"] == 2
+
+
+def test_old_zlib_rows_packing_more_buckets_than_bytes_are_read_whole(tmp_path):
+    # zlib squeezes 5000 buckets of count 1 into a few dozen bytes: more entries than the file has bytes.
+    from harness.load.histogram import encode_zlib
+
+    dense = Histogram({bucket: 1 for bucket in range(5000)})
+    rows = [{**request_row(T0 + s, [1.0]), "hist": encode_zlib(dense)} for s in range(3)]
+    run = write_run(tmp_path, [event(T0, "load-start")], rows)
+    samples = read_samples(run)
+    assert (run / "samples" / "samples.jsonl").stat().st_size < 5000
+    assert samples.hist_lengths.tolist() == [5000, 5000, 5000]
+    assert samples.hist_bucket.tolist() == list(range(5000)) * 3
+    assert set(samples.hist_count.tolist()) == {1}

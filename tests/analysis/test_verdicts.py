@@ -76,3 +76,14 @@ def test_exit_codes_follow_the_run_status(tmp_path):
     run = write_run(tmp_path / "p", timeline(load_s=40, faults=[(20, 30)]), steady_rows(0, 40),
                     spec=spec('{sli: availability, objective: ">= 0%"}'))
     assert exit_code(analyse(run)) == 0
+
+
+def test_a_run_locust_recorded_alone_is_completed_once_locust_recorded_its_stop():
+    from harness.analysis.status import run_status
+
+    locust_alone = [{"ts": T0, "source": "load", "kind": "test_start"}]
+    assert run_status(locust_alone) == "crashed"          # Locust killed before it stopped the test
+    assert run_status([*locust_alone, {"ts": T0 + 40, "source": "load", "kind": "test_stop"}]) == "completed"
+    harness_run = [{"ts": T0, "source": "harness", "kind": "run-start"}, *locust_alone,
+                   {"ts": T0 + 40, "source": "load", "kind": "test_stop"}]
+    assert run_status(harness_run) == "crashed"           # the harness started it and never wrote run-end

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
-from harness.load.histogram import Histogram, bucket_of, bucket_value, merge_encoded
+from harness.load.histogram import Histogram, bucket_of, bucket_value, encode_zlib, merge_encoded
 
 PERCENTILES = [50, 75, 90, 95, 99, 99.5, 99.9, 100]
 
@@ -101,3 +103,33 @@ def test_percentile_of_single_value_is_that_value(p):
     hist = Histogram()
     hist.record(1234)
     assert abs(hist.percentile(p) - 1234) <= 0.004 * 1234
+
+
+# Written by the plugin before the varint encoding (Nov 2026): values 1000 x3, 20000, 7e9 (microseconds).
+OLD_FORMAT = "eJz7xcjAoMTEwGDCycDAzAABjGg0AC7wAWI="
+
+
+def test_a_row_written_in_the_old_zlib_encoding_still_decodes():
+    expected = Histogram()
+    expected.record_many([1000, 1000, 1000, 20_000, 7_000_000_000])
+    assert Histogram.decode(OLD_FORMAT).counts == expected.counts
+    assert Histogram.decode(encode_zlib(expected)).counts == expected.counts
+
+
+def test_encoding_starts_with_the_version_byte_and_is_about_two_bytes_a_bucket():
+    hist = Histogram()
+    hist.record_many(range(0, 5_000_000, 997))
+    raw = base64.b64decode(hist.encode())
+    assert raw[0] == 2
+    assert len(raw) <= 1 + 2.1 * len(hist.counts)
+
+
+def test_counts_beyond_64_bits_round_trip():
+    hist = Histogram({5: 2**70, 9000: 1})
+    assert Histogram.decode(hist.encode()).counts == {5: 2**70, 9000: 1}
+
+
+@pytest.mark.parametrize("raw", [b"\x02\x05", b"\x02\x05\x81"])
+def test_a_torn_histogram_raises_instead_of_reading_wrong_buckets(raw):
+    with pytest.raises(ValueError):
+        Histogram.decode(base64.b64encode(raw).decode())
