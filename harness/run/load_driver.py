@@ -8,6 +8,7 @@ events.jsonl (appended by the plugin) and live.json (rewritten every second).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import harness.load
+from harness.events import EVENTS_FILE
 from stack.launch import set_parent_death_signal
 
 INJECT = Path(harness.load.__file__).with_name("inject.py")
@@ -28,6 +30,8 @@ class LoadDriver(Protocol):
     def start(self) -> None: ...
     @property
     def running(self) -> bool: ...
+    @property
+    def sending(self) -> bool: ...   # the generator has started its test (requests are going out)
     def stop(self, timeout: float = 15.0) -> int | None: ...
     def live(self) -> Mapping[str, Any] | None: ...
 
@@ -78,6 +82,7 @@ class LocustDriver:
         self.argv, self.run_dir = argv, Path(run_dir).resolve()
         self.env = {**(os.environ if env is None else env), "GAMEDAY_RUN_DIR": str(self.run_dir)}
         self._proc: subprocess.Popen | None = None
+        self._sending = False
 
     def start(self) -> None:
         with open(self.run_dir / "locust.log", "ab") as log:
@@ -88,6 +93,12 @@ class LocustDriver:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def sending(self) -> bool:
+        """True once the plugin recorded Locust's `test_start` (the test's clock starts there)."""
+        self._sending = self._sending or test_started(self.run_dir)
+        return self._sending
 
     @property
     def running(self) -> bool:
@@ -127,6 +138,24 @@ class LocustDriver:
             return read_live(self.run_dir)
         except ValueError:  # a torn read cannot happen (atomic rename), but a bad file must not kill the run
             return None
+
+
+def test_started(run_dir: Path) -> bool:
+    """Whether the load plugin's `test_start` is in `run_dir`'s events.jsonl (read at the start of a
+    run, when the file holds a few lines)."""
+    try:
+        text = (Path(run_dir) / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(_is_test_start(line) for line in text.splitlines())
+
+
+def _is_test_start(line: str) -> bool:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False   # a line being written right now
+    return isinstance(event, dict) and event.get("source") == "load" and event.get("kind") == "test_start"
 
 
 def _stop_with_parent() -> None:

@@ -36,6 +36,7 @@ from harness.run.timeline import Timeline
 from harness.spec.models import ChaosBlock, GameDay
 
 TICK_S = 0.2
+LOAD_START_TIMEOUT_S = 60.0
 SINK_GRACE_S = 5.0   # keep reading the pipeline's output this long after the load stops
 # Below this much free space the run is stopped: a second of samples, the timeline's last
 # events and the reports no longer fit, and a fault must not stay in place unrecorded.
@@ -196,9 +197,24 @@ def _sink_start(ctx: RunContext, drivers: Drivers) -> None:
 def _load_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.load = drivers.load(ctx)
     ctx.load.start()
+    _wait_until_sending(ctx)
     ctx.load_started = time.time()
     ctx.timeline.emit("harness", "load-start", ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
                       duration=ctx.gameday.load.duration)
+
+
+def _wait_until_sending(ctx: RunContext) -> None:
+    """Until the load generator has started its test. Locust takes 1-6 s to start (imports,
+    forked workers connecting) on a busy machine; the warmup, every chaos `start_after`
+    and Locust's own run time all count from its test start, so the timeline does too."""
+    deadline = time.time() + LOAD_START_TIMEOUT_S
+    while not ctx.load.sending:
+        _check_stop(ctx)
+        _watch_load(ctx)
+        if time.time() > deadline:
+            raise HarnessError(f"the load generator did not start its test within {LOAD_START_TIMEOUT_S:g}s; "
+                               f"see {ctx.run_dir / 'locust.log'}")
+        time.sleep(TICK_S / 4)
 
 
 def _warmup(ctx: RunContext) -> None:

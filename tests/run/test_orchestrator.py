@@ -53,8 +53,10 @@ class FakeTarget:
 class FakeLoad:
     """Runs for `duration` seconds from start(); `live` is what live() returns; can die early."""
 
-    def __init__(self, duration: float, live=None, dies_after: float | None = None):
+    def __init__(self, duration: float, live=None, dies_after: float | None = None,
+                 starts_sending_after: float = 0.0):
         self.duration, self._live, self.dies_after = duration, live, dies_after
+        self.starts_sending_after = starts_sending_after
         self.started = None
         self.stopped = False
 
@@ -83,6 +85,10 @@ class FakeLoad:
 
     def live(self):
         return self._live
+
+    @property
+    def sending(self):
+        return self.started is not None and time.time() - self.started >= self.starts_sending_after
 
 
 class FakeChaos:
@@ -250,3 +256,22 @@ def test_new_run_dir_under_a_file_is_invalid_input_naming_reports(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(SpecError, match="--reports"):
         orchestrator.new_run_dir(tmp_path / "file", "x")
+
+
+def test_warmup_and_chaos_count_from_when_the_load_starts_sending(tmp_path):
+    load = FakeLoad(1.6, starts_sending_after=0.5)   # Locust still importing and forking
+    d, _ = drivers(load=load)
+    orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+    by_kind = {e["kind"]: e["ts"] for e in events(tmp_path) if e["source"] == "harness"}
+    assert by_kind["load-start"] - load.started >= 0.45
+    assert by_kind["chaos-start"] - by_kind["load-start"] >= 0.29    # start_after 0.3 s from real load start
+
+
+def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(orchestrator, "LOAD_START_TIMEOUT_S", 0.3)
+    d, made = drivers(load=FakeLoad(5.0, starts_sending_after=60))
+    status = orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+    assert status == "crashed" and made["load"].stopped
+    error = next(e for e in events(tmp_path) if e["kind"] == "error")
+    assert "did not start its test within 0.3s" in error["detail"]["message"]
+    assert "load-start" not in kinds(tmp_path) and "chaos-start" not in kinds(tmp_path)

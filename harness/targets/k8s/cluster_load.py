@@ -1,7 +1,7 @@
 """Locust in the cluster: a master and N workers, driven like the local Locust child.
 
 `ClusterLocust` has the LoadDriver shape the orchestrator uses (start, running,
-wait, stop, live). It creates the objects of locust_objects, then copies the
+sending, wait, stop, live). It creates the objects of locust_objects, then copies the
 master's run directory into the local one through the Service proxy (see that
 module's docstring), at most once a second: new sample and event lines are
 appended to the local files, live.json is replaced. `stop` copies one last
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.run.load_driver import test_started
 from harness.targets.k8s import objects
 from harness.targets.k8s.cleanup import delete_run
 from harness.targets.k8s.client import Cluster
@@ -55,6 +56,12 @@ class ClusterLocust:
     def running(self) -> bool:
         self.sync()
         return self.started and self.exit_code is None
+
+    @property
+    def sending(self) -> bool:
+        """True once the master's `test_start` has been copied into the local events.jsonl."""
+        self.sync()
+        return test_started(self.run_dir)
 
     @property
     def returncode(self) -> int | None:
