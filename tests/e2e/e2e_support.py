@@ -76,3 +76,21 @@ class Stack:
 
     def status(self) -> dict:
         return json.loads(gameday("stack", "status", "--name", self.name, "--json", home=self.home).stdout)
+
+
+def run_shipped(gameday_file: str, tmp: Path) -> tuple[Path, dict]:
+    """Run a shipped game day unchanged, on a stack of its own in `tmp`; assert it passed whole,
+    with its reports, and that the stack it started is down again. Returns (run dir, result)."""
+    from support import free_base_port
+
+    reports, home = tmp / "runs", tmp / "home"
+    done = gameday("run", gameday_file, "--reports", str(reports), "--base-port", str(free_base_port()),
+                   home=home, timeout=420)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_dir, result = result_of(reports)
+    assert result["run"]["status"] == "completed"
+    assert set(verdicts(result).values()) == {"pass"}, verdicts(result)
+    assert (run_dir / "report.html").exists() and (run_dir / "junit.xml").exists()
+    down = gameday("stack", "status", home=home)
+    assert down.returncode == 4 and "not running" in down.stdout + down.stderr
+    return run_dir, result
