@@ -12,23 +12,34 @@ rollback-start/end, activity-start/end. Activity times come from the run
 engine's own event registry, which fires right where the journal takes its
 `start` and `end` (after any `pauses.before`), so both agree to the millisecond;
 without a registry the before/after activity hooks are used instead.
+
+It also keeps the experiment's secrets out of the run directory from inside the child
+(harness.chaos.redact): given the secrets Chaos Toolkit resolved, it redacts every log
+record on its way to chaos.log/chaos.out, every event it writes, and the journal in the
+run engine's last hook, just before `chaos run` writes journal.json. So a secret stays
+out even when `gameday run` is SIGKILLed and never gets to redact after the child exits.
+Every redaction step is guarded: a failure to redact never fails an activity or a rollback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from harness import events
+from harness.chaos import redact
 from harness.events import Event
 
 RUN_DIR_ENV = "GAMEDAY_RUN_DIR"
 
 _lock = threading.Lock()
-_state = {"phase": "method", "registry_hooked": False}
+_state: dict[str, Any] = {"phase": "method", "registry_hooked": False, "secrets": []}
 
 
 def emit(kind: str, name: str, detail: dict[str, Any] | None = None, ts: float | None = None) -> Event | None:
@@ -36,10 +47,28 @@ def emit(kind: str, name: str, detail: dict[str, Any] | None = None, ts: float |
     folder = os.environ.get(RUN_DIR_ENV)
     if not folder:
         return None
-    event = Event(ts=time.time() if ts is None else ts, source="chaos", kind=kind, name=name, detail=detail or {})
+    name, detail = _redacted(name), _redacted(detail or {})
+    event = Event(ts=time.time() if ts is None else ts, source="chaos", kind=kind, name=name, detail=detail)
     with _lock:
         events.append(folder, event)
     return event
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with the run's secrets as `***` (an activity's output may echo one back)."""
+    if not _state["secrets"]:
+        return value
+    try:
+        return redact.redact_value(value, _state["secrets"])
+    except Exception:  # noqa: BLE001 - never fail an activity over its timeline entry
+        return "[redaction failed]" if isinstance(value, str) else {}
+
+
+def _redact_journal(journal: Any) -> None:
+    """Redact the journal in place: `chaos run` writes this very dict to journal.json next."""
+    if _state["secrets"] and isinstance(journal, dict):
+        with contextlib.suppress(Exception):  # gameday's pass after the child exits is the fallback
+            redact.redact_in_place(journal, _state["secrets"])
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -81,13 +110,42 @@ class _Timeline:
     def signal_exit(self) -> None:
         emit("experiment-interrupted", "signal", {"reason": "signal"})
 
+    def finish(self, journal: dict) -> None:
+        """The engine's last hook, after the rollbacks, on every path (interrupted too)."""
+        _redact_journal(journal)
+
 
 # ---- the control's hooks (names fixed by chaoslib) -------------------------------
-def configure_control(event_registry: Any = None, **_: Any) -> None:
+def configure_control(event_registry: Any = None, secrets: Any = None, **_: Any) -> None:
     _state.update(phase="method", registry_hooked=False)
+    _protect(secrets)
     if event_registry is not None and os.environ.get(RUN_DIR_ENV):
         event_registry.register(_Timeline())
         _state["registry_hooked"] = True
+
+
+def _protect(secrets: Any) -> None:
+    """Remember the resolved secrets and put a redacting filter on Chaos Toolkit's log handlers."""
+    with contextlib.suppress(Exception):  # the control must still record the timeline
+        _remember(redact.resolved_values(secrets))
+
+
+def _remember(values: Iterable[str]) -> None:
+    merged = sorted({*_state["secrets"], *values}, key=len, reverse=True)
+    if merged != _state["secrets"]:
+        _state["secrets"] = merged
+        redact.install_log_redaction(merged)
+
+
+def _protect_early() -> None:
+    """At import, under `gameday run`: `chaos run` imports a --control-file control before it logs
+    the experiment's title, which may hold a substituted secret, and long before configure_control.
+    The experiment is its last argument (harness.run.chaos_driver.chaos_argv)."""
+    path = sys.argv[-1] if len(sys.argv) > 1 else ""
+    if not os.environ.get(RUN_DIR_ENV) or not path.endswith((".json", ".yaml", ".yml")):
+        return
+    with contextlib.suppress(Exception):  # configure_control protects again with the resolved values
+        _remember(redact.secret_values(redact.read_experiment(path), os.environ))
 
 
 def before_experiment_control(context: dict, **_: Any) -> None:
@@ -96,6 +154,7 @@ def before_experiment_control(context: dict, **_: Any) -> None:
 
 def after_experiment_control(context: dict, state: dict | None = None, **_: Any) -> None:
     state = state or {}
+    _redact_journal(state)   # without a registry this is the last look at the journal
     emit("experiment-end", context.get("title", "?"),
          {"status": state.get("status"), "deviated": state.get("deviated")})
 
@@ -136,3 +195,6 @@ def after_activity_control(context: dict, state: dict | None = None, **_: Any) -
     if not _state["registry_hooked"]:
         emit("activity-end", context.get("name", "?"), _activity_detail(context, state),
              ts=_epoch((state or {}).get("end")))
+
+
+_protect_early()

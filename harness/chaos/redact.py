@@ -10,12 +10,18 @@ alone (they would match unrelated text). The journal is redacted value by value,
 stays valid JSON whatever the secret contains.
 
 Secrets resolved elsewhere (vault, a provider's own environment lookups) are not known
-here and are not redacted.
+to that pass. They are known inside the chaos child, though, and the gameday control
+(harness.chaos.control) redacts there as things are written, with every value Chaos
+Toolkit resolved: each log record on its way to chaos.log and chaos.out (RedactingFilter),
+each timeline event, and the journal just before `chaos run` writes it. That is what
+keeps secrets out when `gameday run` is killed with SIGKILL and the pass after the
+child's exit never comes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +54,17 @@ def _resolve(entry: Any, environ: Mapping[str, str]) -> str | None:
     return entry if isinstance(entry, str) else None
 
 
+def resolved_values(secrets: Any) -> list[str]:
+    """The values of Chaos Toolkit's resolved Secrets ({scope: {key: value}}), longest first, so that
+    a secret that contains another is replaced whole."""
+    values: set[str] = set()
+    for scope in secrets.values() if isinstance(secrets, Mapping) else ():
+        for value in scope.values() if isinstance(scope, Mapping) else ():
+            if isinstance(value, str) and len(value) >= MIN_LENGTH:
+                values.add(value)
+    return sorted(values, key=len, reverse=True)
+
+
 def read_experiment(path: str | Path) -> dict[str, Any]:
     """The experiment as a mapping ({} if it cannot be read: nothing to redact is better than a crash)."""
     try:
@@ -70,7 +87,8 @@ def redact_run_dir(run_dir: str | Path, secrets: Iterable[str]) -> None:
         _redact_text_file(run_dir / name, ordered)
 
 
-def _redact_text(text: str, secrets: list[str]) -> str:
+def redact_text(text: str, secrets: list[str]) -> str:
+    """`text` with each secret (longest first), in any form a log or a journal writes it, as `***`."""
     for secret in secrets:
         for form in _written_forms(secret):
             text = text.replace(form, REDACTED)
@@ -83,14 +101,23 @@ def _written_forms(secret: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
-def _redact_value(value: Any, secrets: list[str]) -> Any:
+def redact_value(value: Any, secrets: list[str]) -> Any:
+    """A copy of a JSON-like value with every string (keys too) passed through redact_text."""
     if isinstance(value, str):
-        return _redact_text(value, secrets)
-    if isinstance(value, list):
-        return [_redact_value(v, secrets) for v in value]
+        return redact_text(value, secrets)
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v, secrets) for v in value]
     if isinstance(value, dict):
-        return {_redact_text(k, secrets): _redact_value(v, secrets) for k, v in value.items()}
+        return {redact_text(k, secrets): redact_value(v, secrets) for k, v in value.items()}
     return value
+
+
+def redact_in_place(document: dict, secrets: list[str]) -> None:
+    """Redact a dict in place (its nested values are replaced by redacted copies, never mutated), for
+    a journal whose writer holds a reference to that very dict."""
+    redacted = redact_value(document, secrets)
+    document.clear()
+    document.update(redacted)
 
 
 def _redact_json_file(path: Path, secrets: list[str]) -> None:
@@ -99,13 +126,57 @@ def _redact_json_file(path: Path, secrets: list[str]) -> None:
     except ValueError:
         _redact_text_file(path, secrets)   # a journal cut short by a crash: redact it as text
         return
-    path.write_text(json.dumps(_redact_value(doc, secrets), indent=2))
+    path.write_text(json.dumps(redact_value(doc, secrets), indent=2))
 
 
 def _redact_text_file(path: Path, secrets: list[str]) -> None:
     if not path.exists():
         return
     text = path.read_text(errors="surrogateescape")
-    redacted = _redact_text(text, secrets)
+    redacted = redact_text(text, secrets)
     if redacted != text:
         path.write_text(redacted, errors="surrogateescape")
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that writes each record with its secrets as `***`.
+
+    It runs inside `chaos run`, on the logging path of every activity and rollback, so it
+    never raises: a record it cannot redact is replaced by a notice instead of reaching
+    the file, and the activity that logged it carries on.
+    """
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._redact(record)
+        except Exception:  # noqa: BLE001 - logging must never fail a rollback
+            record.msg, record.args, record.exc_info, record.exc_text = WITHHELD, None, None, None
+        return True
+
+    def _redact(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = redact_text(record.getMessage(), self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self.secrets)
+
+
+WITHHELD = "[gameday: log record withheld, it could not be redacted]"
+
+
+def install_log_redaction(secrets: list[str], logger_names: Iterable[str] = ("chaostoolkit", "")) -> None:
+    """Add a RedactingFilter with `secrets` to every handler of the named loggers ("" is the root)
+    and to logging's last-resort handler; a second call replaces the first one's secrets."""
+    handlers = [h for name in logger_names for h in logging.getLogger(name).handlers]
+    for handler in [*handlers, logging.lastResort]:
+        if handler is None:
+            continue
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(RedactingFilter(secrets))

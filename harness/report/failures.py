@@ -9,6 +9,7 @@ response bodies the profile quoted): untrusted, shown escaped by the template.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from harness.samples import samples_path
 
 MESSAGE_CHARS = 300
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,16 @@ def top_errors(run_dir: str | Path, limit: int = 20) -> list[ErrorCount]:
             if '"errors"' not in line:
                 continue
             _add(counts, line)
-    return [ErrorCount(ep, msg[:MESSAGE_CHARS], n) for (ep, msg), n in counts.most_common(limit)]
+    return [ErrorCount(encodable(ep), encodable(msg[:MESSAGE_CHARS]), n) for (ep, msg), n in counts.most_common(limit)]
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, so that it can be written as UTF-8.
+
+    JSON lets a target send "\\ud800" (a half of a surrogate pair); json.loads turns it into a
+    Python str that every UTF-8 writer rejects, which would cost the run its report.
+    """
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _add(counts: Counter, line: str) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report.failures import encodable
+
 JOURNAL_FILE = "journal.json"
 OUTPUT_CHARS = 600
 
@@ -97,7 +99,7 @@ def _hypothesis(when: str, state: dict) -> Hypothesis:
 def _activity(run: dict) -> ActivityRun:
     activity = run.get("activity") or {}
     exception = run.get("exception")
-    error = "".join(map(str, exception)) if isinstance(exception, list) else _text(exception)
+    error = "".join(map(_text, exception)) if isinstance(exception, list) else _text(exception)
     tolerance = run.get("tolerance_met")
     duration = run.get("duration")
     return ActivityRun(
@@ -112,7 +114,7 @@ def _show(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return encodable(value)
     try:
         return json.dumps(value, default=str)
     except ValueError:
@@ -120,7 +122,7 @@ def _show(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else encodable(str(value))
 
 
 def truncate(text: str, limit: int = OUTPUT_CHARS) -> str:

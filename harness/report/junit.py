@@ -21,10 +21,14 @@ JUnit reporters also accept):
 
 from __future__ import annotations
 
+import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
+
+# XML 1.0 "Char": #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def junit_xml(document: dict[str, Any]) -> bytes:
@@ -44,6 +48,7 @@ def junit_xml(document: dict[str, Any]) -> bytes:
                                               "hostname": socket.gethostname()})
     suite.append(_properties(document))
     suite.extend(cases)
+    _make_xml_safe(root)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -68,7 +73,7 @@ def _details(verdict: dict[str, Any]) -> str:
         lines.append(f"reason: {verdict['reason']}")
     if evidence.get("generator_bound"):
         lines.append("warning: the load generator was behind schedule in this window; suspect the generator")
-    return _xml_safe("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
@@ -77,7 +82,7 @@ def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
     case = ET.Element("testcase", {"classname": f"gameday.{gameday}", "name": "run status", "time": "0"})
     aborts = "; ".join(f"{a.get('name')}: {a.get('detail')}" for a in run.get("aborts") or ())
     message = f"the run ended {run.get('status')}" + (f" ({aborts})" if aborts else "")
-    ET.SubElement(case, "error", {"type": str(run.get("status")), "message": _xml_safe(message)})
+    ET.SubElement(case, "error", {"type": str(run.get("status")), "message": message})
     return case
 
 
@@ -87,7 +92,7 @@ def _properties(document: dict[str, Any]) -> ET.Element:
               "run_dir": document["run"].get("dir"), "exit_code": document.get("exit_code"),
               **{f"version.{k}": v for k, v in document.get("versions", {}).items()}}
     for key, value in values.items():
-        ET.SubElement(props, "property", {"name": key, "value": _xml_safe(str(value))})
+        ET.SubElement(props, "property", {"name": key, "value": str(value)})
     return props
 
 
@@ -106,6 +111,18 @@ def _iso(ts: float | None) -> str:
     return "?" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S")
 
 
-def _xml_safe(text: str) -> str:
-    """Drop the control characters XML 1.0 cannot hold (a target's error text may contain them)."""
-    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+def _make_xml_safe(root: ET.Element) -> None:
+    """Clean every text and attribute of the tree in place: game day names, SLO labels (with their
+    endpoints), observed texts, abort details and the run directory may all carry characters that
+    XML 1.0 cannot hold, and ElementTree would write them anyway, leaving a file no CI can parse."""
+    for element in root.iter():
+        if element.text:
+            element.text = xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (control characters other than tab, LF and CR,
+    lone surrogates, U+FFFE and U+FFFF); what XML allows is left for ElementTree to escape."""
+    return XML_FORBIDDEN.sub("", text)

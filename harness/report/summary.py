@@ -7,11 +7,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.result import exit_code, result_document
 
+# What a terminal or a CI log viewer acts on instead of showing: C0/C1 controls and DEL (ANSI escapes
+# that recolour, clear or retitle the screen, OSC 8 links, OSC 52 clipboard writes), line breaks
+# (a new line starting "::" is a GitHub Actions workflow command), Unicode line/paragraph separators
+# and bidi overrides (text that reads differently from what it holds).
+UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "aborted": "ABORTED", "interrupted": "INTERRUPTED",
                  "target-failed": "TARGET FAILED", "crashed": "CRASHED"}
 
@@ -63,16 +69,28 @@ def summary_line(analysis: Any) -> str:
     failed = [f"{v['slo']} (observed {v['observed_text']})" for v in document["verdicts"] if v["state"] != "pass"]
     if failed:
         line += "; not passed: " + "; ".join(failed)
-    return f"{line} (exit {exit_code(analysis)})"
+    return printable(f"{line} (exit {exit_code(analysis)})")
 
 
 def verdict_table(analysis: Any) -> str:
     """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
     rows = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
     for v in result_document(analysis)["verdicts"]:
-        rows.append((v["state"].upper(), v["sli"], v["phase"], v["endpoint"] or "*", v["objective"],
-                     v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")))
+        rows.append(tuple(map(printable, (v["state"].upper(), v["sli"], v["phase"], v["endpoint"] or "*",
+                                          v["objective"],
+                                          v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")))))
     if len(rows) == 1:
         return "no SLOs in this game day"
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]) for r in rows)
+
+
+def printable(text: str) -> str:
+    """`text` as one inert line: every character in UNSHOWABLE written as a visible escape (`\\x1b`,
+    `\\n`...), so that names and texts the target or the spec carry cannot steer the terminal or
+    the CI log that shows the summary."""
+    return UNSHOWABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")

@@ -134,7 +134,11 @@ class ChaosDriver:
         return code
 
     def _redact_once(self) -> None:
-        """chaos run logs resolved secrets and journals probe outputs: scrub them once it has exited."""
+        """chaos run logs resolved secrets and journals probe outputs: scrub them once it has exited.
+
+        The gameday control already redacts inside the child as it writes (which is what holds
+        when `gameday run` is SIGKILLed and this never runs); this pass is the second line, for
+        experiments that run without the control and for output that bypasses logging."""
         if self._redacted:
             return
         self._redacted = True
