@@ -123,12 +123,9 @@ class Series:
 def write_spec(work: Path, args: argparse.Namespace, base_url: str) -> Path:
     profile = work / "locustfile.py"
     profile.write_text(LOCUSTFILE)
-    master_port = free_port()
     spec = {"name": "storm", "target": {"kind": "http", "base_url": base_url}, "warmup": "5s",
             "load": {"profile": str(profile), "shape": "constant_rate", "rate": args.rate,
-                     "duration": f"{int(args.minutes * 60)}s", "processes": args.processes,
-                     # Locust's master otherwise binds 5557, which another run on the machine may hold
-                     "options": {"master-bind-port": master_port, "master-port": master_port}},
+                     "duration": f"{int(args.minutes * 60)}s", "processes": args.processes},
             "slos": [{"sli": "availability", "endpoint": "GET /api/score", "phase": "run", "objective": ">= 99%"}]}
     path = work / "storm.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

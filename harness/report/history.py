@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def _summary(root: Path, path: Path) -> RunSummary:
     report = path / "report.html"
     return RunSummary(path, document["gameday"].get("name") or path.name, run.get("started"), run["outcome"],
                       duration, tuple(document["verdicts"]),
-                      report=os.path.relpath(report, root) if report.exists() else None)
+                      report=_relative_href(os.path.relpath(report, root)) if report.exists() else None)
 
 
 def _document(path: Path) -> dict[str, Any]:
@@ -126,3 +127,9 @@ def write_index(reports_dir: str | Path) -> Path:
     path = Path(reports_dir) / INDEX_FILE
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _relative_href(path: str) -> str:
+    """`path` as a link that stays relative: percent-encoded, and led by ./ so that a run folder
+    named like a URL scheme (`javascript:...`) cannot turn the link into one."""
+    return "./" + urllib.parse.quote(path.replace(os.sep, "/"))

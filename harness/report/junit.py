@@ -72,7 +72,8 @@ def _details(verdict: dict[str, Any]) -> str:
     if verdict.get("reason"):
         lines.append(f"reason: {verdict['reason']}")
     if evidence.get("generator_bound"):
-        lines.append("warning: the load generator was behind schedule in this window; suspect the generator")
+        lines.append("warning: the load generator was behind schedule, CPU-bound or short of a worker in this "
+                     "window; the verdict is not trustworthy, suspect the generator")
     return "\n".join(lines)
 
 

@@ -36,9 +36,15 @@ def notification(analysis: Any) -> Notification:
     head = headline(document)
     failed = [{"slo": v["slo"], "state": v["state"], "observed": v["observed_text"], "objective": v["objective"]}
               for v in document["verdicts"] if v["state"] != "pass"]
-    return Notification(text=summary_line(analysis), gameday=head.name, outcome=head.outcome,
+    return Notification(text=slack_escape(summary_line(analysis)), gameday=head.name, outcome=head.outcome,
                         exit_code=head.exit_code, passed=head.passed, total=head.total,
                         run_dir=str(analysis.run_dir), failed=failed)
+
+
+def slack_escape(text: str) -> str:
+    """Slack's (and Mattermost's) escaping for message text: `&`, `<` and `>` as entities, so a
+    game day or SLO named `<!channel>` or `<http://x|y>` cannot ping a channel or add a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def post_summary(url: str, analysis: Any, timeout: float = 10.0) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import threading
@@ -74,9 +75,11 @@ class Drivers:
 
 def new_run_dir(root: str | Path, name: str) -> Path:
     """reports/runs/<UTC timestamp>-<name>/ as an absolute path (children run in other
-    directories), unique even for two runs in one second."""
+    directories), unique even for two runs in one second. The name is reduced to a slug:
+    it comes from the spec, and `../` or `/` in it must not place the run elsewhere."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(root).resolve() / f"{stamp}-{name}"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:64] or "gameday"
+    base = Path(root).resolve() / f"{stamp}-{slug}"
     path, n = base, 1
     while path.exists():
         n += 1

@@ -49,10 +49,18 @@ def test_a_stored_result_json_is_used_and_a_broken_run_is_listed_with_its_error(
     (broken / "gameday.yaml").write_text("name: [unclosed")
     os.utime(tmp_path / "good" / "events.jsonl", (0, 0))
     runs = {r.dir.name: r for r in collect(tmp_path)}
-    assert runs["good"].outcome == "pass" and runs["good"].report == os.path.join("good", "report.html")
+    assert runs["good"].outcome == "pass" and runs["good"].report == "./good/report.html"
     assert runs["broken"].outcome == "unreadable" and runs["broken"].error
 
 
 def test_a_missing_reports_dir_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="does not exist"):
         collect(tmp_path / "nope")
+
+
+def test_a_run_folder_named_like_a_url_scheme_links_relatively(tmp_path):
+    run = healthy_run(tmp_path / "runs" / "javascript:alert(1)")
+    write_reports(run)
+    doc = lxml.html.fromstring(write_index(tmp_path / "runs").read_bytes())
+    hrefs = [a.get("href") for a in doc.xpath("//a[contains(@href, 'report.html')]")]
+    assert hrefs == ["./javascript%3Aalert%281%29/report.html"]

@@ -53,3 +53,10 @@ def test_a_server_error_is_reported_not_raised(tmp_path):
 def test_an_unreachable_webhook_is_reported_not_raised(tmp_path):
     reason = post_summary(f"http://127.0.0.1:{free_port()}/", load_analysis(failed_run(tmp_path)), timeout=2)
     assert reason.startswith("could not post to the webhook")
+
+
+def test_the_summary_text_is_escaped_for_slack(tmp_path):
+    from harness.report.notify import notification
+
+    text = notification(load_analysis(failed_run(tmp_path)))["text"]
+    assert "<" not in text and ">" not in text and "&gt;= 99%" in text   # `>= 99%` as Slack shows it

@@ -275,3 +275,10 @@ def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path, m
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
     assert "did not start its test within 0.3s" in error["detail"]["message"]
     assert "load-start" not in kinds(tmp_path) and "chaos-start" not in kinds(tmp_path)
+
+
+def test_new_run_dir_keeps_a_hostile_game_day_name_inside_the_reports_root(tmp_path):
+    for name in ("x/../../../escaped", "../..", "/etc/cron.d/x", "a b\nc"):
+        path = orchestrator.new_run_dir(tmp_path / "runs", name)
+        assert path.parent == (tmp_path / "runs").resolve(), (name, path)
+    assert not (tmp_path / "escaped").exists()
