@@ -59,30 +59,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from reliability_support import SCORE_CLIENT, SERVER
 from support import free_port, wait_for_port
 
 GAMEDAY = [sys.executable, "-m", "harness.cli"]
-SERVER = ROOT / "tests" / "reliability" / "misbehaving_server.py"
 BEHAVIOURS = ("ok", "errors", "hang", "big", "badjson", "refuse")
 MB = 1024 * 1024
-LOCUSTFILE = '''
-from locust import FastHttpUser, constant, task
-
-
-class Client(FastHttpUser):
-    network_timeout = 2.0
-    connection_timeout = 2.0
-    wait_time = constant(0)
-
-    @task
-    def score(self):
-        with self.client.get("/api/score", catch_response=True) as response:
-            if response.status_code == 200 and "json" in response.headers.get("content-type", ""):
-                try:
-                    response.json()
-                except ValueError:
-                    response.failure("invalid JSON in a 200 response")
-'''
+LOCUSTFILE = SCORE_CLIENT
 
 
 class Target:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bad_input_support import GAMEDAY, ROOT, Result, fill
 from e2e_support import write_spec
+from reliability_support import partition_experiment, toxics
 
 
 @dataclass(frozen=True)
@@ -28,27 +29,13 @@ class Outcome:
     elapsed_s: float             # from the disk filling to the run's exit
 
 
-def partition_experiment(stack: str) -> dict:
-    """scorer-kafka partitioned (TTL 120 s) for 40 s, healed in the method and again in the rollbacks."""
-    def act(name: str, func: str, args: dict, **extra) -> dict:
-        return {"type": "action", "name": name, **extra,
-                "provider": {"type": "python", "module": "harness.chaos.network", "func": func,
-                             "arguments": {"stack": stack, **args}}}
-
-    return {"version": "1.0.0", "title": "partition to outlive a full disk", "description": "full-disk test",
-            "method": [act("partition-scorers", "partition", {"service": "scorer-kafka", "ttl": 120},
-                           pauses={"after": 40}),
-                       act("heal-scorers", "heal", {"hop": "scorer-kafka"})],
-            "rollbacks": [act("heal-scorers-again", "heal", {"hop": "scorer-kafka"})]}
 
 
-def toxics(stack) -> list:
-    return [t for p in stack.status()["proxies"] for t in p.get("toxics", [])]
 
 
 def run_until_disk_fills(stack, mnt: Path, tmp_path: Path) -> Outcome:
     experiment = tmp_path / "partition.json"
-    experiment.write_text(json.dumps(partition_experiment(stack.name)))
+    experiment.write_text(json.dumps(partition_experiment(stack.name, 40, "partition to outlive a full disk")))
     spec = write_spec(tmp_path / "gd.yaml", name="disk-fills",
                       target={"kind": "local", "stack": stack.name},
                       load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30,

@@ -15,55 +15,27 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-
 from e2e_support import GAMEDAY, ROOT, gameday, write_spec
+from reliability_support import (
+    events_of,
+    partition_experiment,
+    processes_naming,
+    toxics,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
 
-def children_of_run(run_dir: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if any(str(run_dir) in part for part in proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
-def toxics(stack) -> list[str]:
-    doc = stack.status()
-    return [t for p in doc["proxies"] for t in p.get("toxics", [])]
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
-def short_partition(stack: str) -> dict:
-    """scorer-kafka partitioned for 6 s, healed in the method and again in the rollbacks."""
-    act = lambda name, func, args, **extra: {  # noqa: E731
-        "type": "action", "name": name, **extra,
-        "provider": {"type": "python", "module": "harness.chaos.network", "func": func,
-                     "arguments": {"stack": stack, **args}}}
-    return {"version": "1.0.0", "title": "short partition", "description": "kill -9 target",
-            "method": [act("partition-scorers", "partition", {"service": "scorer-kafka", "ttl": 120},
-                           pauses={"after": 6}),
-                       act("heal-scorers", "heal", {"hop": "scorer-kafka"})],
-            "rollbacks": [act("heal-scorers-again", "heal", {"hop": "scorer-kafka"})]}
 
 
-def events_of(run_dir: Path) -> list[dict]:
-    path = run_dir / "events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def reached(run_dir: Path | None, stack, phase: str) -> bool:
@@ -83,7 +55,7 @@ def reached(run_dir: Path | None, stack, phase: str) -> bool:
 @pytest.mark.parametrize("phase", ["warmup", "baseline", "fault", "recovery"])
 def test_kill_9_in_each_phase_rolls_back_leaves_no_orphan_and_keeps_the_record(healthy_stack, tmp_path, phase):
     experiment = tmp_path / "short-partition.json"
-    experiment.write_text(json.dumps(short_partition(healthy_stack.name)))
+    experiment.write_text(json.dumps(partition_experiment(healthy_stack.name, 6, "short partition")))
     spec = write_spec(tmp_path / "gd.yaml", name="killed", target={"kind": "local", "stack": healthy_stack.name},
                       load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30,
                             "duration": "40s"},
@@ -98,14 +70,14 @@ def test_kill_9_in_each_phase_rolls_back_leaves_no_orphan_and_keeps_the_record(h
     assert wait_until(lambda: (run_dir() / "samples" / "samples.jsonl").exists(), 10), "no samples recorded yet"
     time.sleep(1.5)  # something recorded in this phase
     run_dir = run_dir()
-    assert children_of_run(run_dir), "expected Locust, the sink reader (and chaos in the fault) to be running"
+    assert processes_naming(run_dir), "expected Locust, the sink reader (and chaos in the fault) to be running"
 
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
 
     assert wait_until(lambda: not toxics(healthy_stack), 20), "a fault outlived the harness"
-    assert wait_until(lambda: not children_of_run(run_dir), 20), \
-        f"orphans: {[p.info['cmdline'][:3] for p in children_of_run(run_dir)]}"
+    assert wait_until(lambda: not processes_naming(run_dir), 20), \
+        f"orphans: {[p.info['cmdline'][:3] for p in processes_naming(run_dir)]}"
     assert all(p["state"] == "RUNNING" for p in healthy_stack.status()["processes"]), "the stack was taken down"
 
     rows = [json.loads(line) for line in (run_dir / "samples" / "samples.jsonl").read_text().splitlines()]

@@ -15,34 +15,16 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-
 from e2e_support import gameday, result_of, verdicts, write_spec
+from reliability_support import SCORE_CLIENT, SERVER
 from support import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
-SERVER = Path(__file__).with_name("misbehaving_server.py")
 DURATION_S = 15
 TEARDOWN_BOUND_S = 30   # start-up (target check, Locust import) plus teardown, beyond the load itself
 
-LOCUSTFILE = '''
-from locust import FastHttpUser, constant, task
-
-
-class Client(FastHttpUser):
-    network_timeout = 2.0
-    connection_timeout = 2.0
-    wait_time = constant(0)
-
-    @task
-    def score(self):
-        with self.client.get("/api/score", catch_response=True) as response:
-            if response.status_code == 200 and "json" in response.headers.get("content-type", ""):
-                try:
-                    response.json()
-                except ValueError:
-                    response.failure("invalid JSON in a 200 response")
-'''
+LOCUSTFILE = SCORE_CLIENT
 
 AVAILABILITY = "availability[GET /api/score]@run >= 99%"
 LATENCY = "latency.p99[GET /api/score]@run < 1500ms"

@@ -21,20 +21,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from e2e_support import GAMEDAY, ROOT, result_of, write_spec
+from reliability_support import SERVER, processes_naming, wait_until
 from support import free_port, wait_for_port
 
 from harness.chaos import redact
 
 CANARY = "CANARY-5f3a9c1e7b2d4a60"
-SERVER = Path(__file__).with_name("misbehaving_server.py")
 
 LOCUSTFILE = '''
 import os
@@ -153,24 +151,8 @@ def experiment_killed_mid_method(base_url: str) -> dict:
     return doc
 
 
-def processes_naming(run_dir: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if any(str(run_dir) in part for part in proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def activity_started(run_dir: Path | None, name: str) -> bool:

@@ -24,8 +24,8 @@ from typing import NamedTuple
 import lxml.html
 import psutil
 import pytest
-
 from e2e_support import GAMEDAY, ROOT, result_of, write_spec
+from reliability_support import events_of, partition_experiment, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +41,6 @@ class WorkerLossRun(NamedTuple):
     killed_at: float
 
 
-def partition_experiment(stack: str) -> dict:
-    """scorer-kafka partitioned for FAULT_S seconds (a real fault, events only), healed after."""
-    act = lambda name, func, args, **extra: {  # noqa: E731
-        "type": "action", "name": name, **extra,
-        "provider": {"type": "python", "module": "harness.chaos.network", "func": func,
-                     "arguments": {"stack": stack, **args}}}
-    return {"version": "1.0.0", "title": "partition while a worker dies", "description": "worker loss",
-            "method": [act("partition-scorers", "partition", {"service": "scorer-kafka", "ttl": 120},
-                           pauses={"after": FAULT_S}),
-                       act("heal-scorers", "heal", {"hop": "scorer-kafka"})],
-            "rollbacks": [act("heal-scorers-again", "heal", {"hop": "scorer-kafka"})]}
 
 
 def locust_processes(run_dir: Path) -> list[psutil.Process]:
@@ -74,9 +63,6 @@ def workers_of(run_dir: Path) -> list[psutil.Process]:
     return [p for p in procs if p.ppid() in pids]
 
 
-def events_of(run_dir: Path) -> list[dict]:
-    path = run_dir / "events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def fault_started(run_dir: Path) -> bool:
@@ -84,13 +70,6 @@ def fault_started(run_dir: Path) -> bool:
                and e["detail"].get("phase") == "method" for e in events_of(run_dir))
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def generator_flags(run_dir: Path, windows: list) -> dict[int, tuple]:
@@ -122,7 +101,7 @@ def run(healthy_stack, tmp_path_factory) -> WorkerLossRun:
     """One game day with one of its two Locust workers SIGKILLed KILL_AFTER_S into the fault."""
     tmp = tmp_path_factory.mktemp("worker-loss")
     experiment = tmp / "partition.json"
-    experiment.write_text(json.dumps(partition_experiment(healthy_stack.name)))
+    experiment.write_text(json.dumps(partition_experiment(healthy_stack.name, FAULT_S, "partition while a worker dies")))
     slos = [{"sli": "availability", "phase": phase, "objective": ">= 95%"}
             for phase in ("baseline", "fault", "recovery", "run")]
     spec = write_spec(tmp / "gd.yaml", name="worker-loss", target={"kind": "local", "stack": healthy_stack.name},
@@ -187,12 +166,15 @@ def test_fault_and_recovery_are_marked_generator_bound_with_their_seconds(run):
 
 
 def test_baseline_verdicts_stay_trustworthy(run):
+    """No baseline second is short of a worker, so the loss taints no baseline verdict. (A machine
+    too busy to keep the schedule flags its own seconds as behind; only those may count.)"""
     baseline = run.result["phases"]["baseline"]
     flags = generator_flags(run.run_dir, baseline["windows"])
     assert len(flags) >= 8 and all(workers == 2 for workers, _, _ in flags.values()), flags
-    assert not baseline["generator_bound"], (baseline, flags)
+    behind = sum(1 for _, late, cpu in flags.values() if late or cpu)
+    assert baseline["generator_bound_seconds"] == behind, (baseline, flags)
     verdicts = [v for v in run.result["verdicts"] if v["phase"] == "baseline"]
-    assert verdicts and not any(v["evidence"]["generator_bound"] for v in verdicts), verdicts
+    assert verdicts and all(v["evidence"]["generator_bound"] == baseline["generator_bound"] for v in verdicts)
 
 
 def test_report_marks_the_loss_on_the_chart_the_headline_and_the_verdicts(run):
@@ -201,7 +183,8 @@ def test_report_marks_the_loss_on_the_chart_the_headline_and_the_verdicts(run):
     assert [m["kind"] for m in markers].count("generator") == 1, markers
     assert page.find_class("worker-loss"), "no headline warning about the lost worker"
     bound = {tr.get("data-phase") for tr in page.find_class("verdict") if tr.find_class("generator-bound")}
-    assert bound == {"fault", "recovery", "run"}, bound
+    behind_in_baseline = {"baseline"} if run.result["phases"]["baseline"]["generator_bound"] else set()
+    assert bound in ({"fault", "recovery", "run"}, {"fault", "recovery", "run"} | behind_in_baseline), bound
 
 
 def test_no_locust_process_outlives_the_run(run):
