@@ -197,8 +197,9 @@ def report(run_dir: Path, series: list, code: int, env: dict) -> int:
     rebuilt = subprocess.run([*GAMEDAY, "report", str(run_dir)], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     analysis_s = time.monotonic() - started
     result = json.loads((run_dir / "result.json").read_text())
-    print(f"\ngameday run exit {code}, status {result['run']['status']}, "
-          f"verdicts {[v['state'] for v in result['verdicts']]}")
+    print("\n`gameday run` ended with:\n" + "".join((run_dir.parents[1] / "gameday.out").read_text().splitlines(True)[-12:]))
+    print(f"gameday run exit {code}; `gameday report` rebuilt: exit {rebuilt.returncode}, status "
+          f"{result['run']['status']}, verdicts {[v['state'] for v in result['verdicts']]}")
     memory_flat = summarize(series)
     first, second = store_rates(series)
     print(f"\nsample store: {store.stat().st_size / MB:.2f} MB, {rows} rows; "
