@@ -56,7 +56,9 @@ def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
     assert sum(r["checked"] for r in ok_rows) == sum(r["correct"] for r in ok_rows) == by_outcome[("GET /ok", "ok")]
     generators = list(generator_rows(tmp_path))
     offered = sum(g["offered"] for g in generators)
-    assert offered == pytest.approx(500, rel=0.06)  # 5 s at 100 req/s, give or take the stop and a busy machine
+    # 5 s at 100 req/s; Locust asks the shape whether to stop once a second, so the schedule
+    # may offer up to one more second before the stop (measured: 532 on a loaded machine)
+    assert 470 <= offered <= 606, offered
     # every slot the schedule offered was sent; in the last second, slots cut off by the stop
     # are offered but never sent, so that second is left out of this comparison
     last = max(g["ts"] for g in generators)

@@ -143,7 +143,9 @@ def test_load_goes_on_from_the_surviving_worker(run):
     requests, workers = per_second(run.run_dir)
     after = sorted(ts for ts in workers if ts > run.killed_at + 1)
     assert len(after) >= 10, f"too few seconds recorded after the kill: {sorted(workers)}"
-    assert all(workers[ts] == 1 for ts in after), {ts: workers[ts] for ts in after}
+    # the last second is cut by the stop: the worker pushes it before closing it (workers 0)
+    odd = {ts: workers[ts] for ts in after[:-1] if workers[ts] != 1}
+    assert not odd, (odd, after[-1], workers[after[-1]])
     assert all(requests.get(ts, 0) > 0 for ts in after[:-1]), {ts: requests.get(ts, 0) for ts in after}
     assert max(workers.values()) == 2
 
