@@ -28,3 +28,4 @@ def healthy_stack(tmp_path_factory):
     stack.up()
     yield stack
     stack.down()
+
