@@ -76,13 +76,14 @@ def action(provider: dict) -> dict:
 
 
 def unreadable_prefix() -> list[str]:
-    """The command prefix under which a mode-000 file cannot be read; pytest.skip when there is none."""
+    """The command prefix under which a mode-000 file cannot be read (root ignores file modes
+    unless setpriv drops the capabilities that let it); fails the test without setpriv."""
     import pytest
 
     if os.geteuid() != 0:
         return []
     if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: a mode-000 file stays readable to root")
+        pytest.fail("setpriv is missing, so root reads a mode-000 file anyway: apt-get install -y util-linux")
     return NO_DAC
 
 
@@ -97,15 +98,17 @@ def public_tmp() -> Path:
 
 @contextlib.contextmanager
 def tmpfs(mount_at: Path, size: str):
-    """A tmpfs of `size` at `mount_at`, unmounted on exit; pytest.skip if mounting is not permitted."""
+    """A tmpfs of `size` at `mount_at`, unmounted on exit. Only root may mount: other users skip
+    (the one case that cannot run there); as root a failed mount fails the test."""
     import pytest
 
+    if os.geteuid() != 0:
+        pytest.skip("the full-disk cases mount a small tmpfs, which needs root (CI runs as root)")
     mount_at.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_at)],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
-                    "the full-disk cases need root and mount permission")
+        pytest.fail(f"cannot mount a tmpfs at {mount_at}: {done.stderr.strip() or done.returncode}")
     try:
         yield mount_at
     finally:

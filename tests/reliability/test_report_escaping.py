@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -27,6 +26,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analysis"))
 
+from browser_support import launch, playwright
 from rundir_factory import T0, event, generator_row, request_row, timeline, write_run
 
 PWN = "window.__pwned=1"
@@ -176,17 +176,11 @@ def test_terminal_summary_is_one_inert_line_per_row(reported):
     assert "\\x1b[31m" in lines[-1] and "\\n::error::injected" in lines[-1]  # shown, not obeyed
 
 
-BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("/usr/bin/chromium"), reason="apt-get install -y chromium (CI installs it)")
 def test_no_script_from_the_target_runs_in_a_real_browser(reported):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     dialogs, errors = [], []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_FLAGS)
+    with playwright() as p:
+        browser = launch(p)
         try:
             page = browser.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

@@ -1,27 +1,19 @@
 """The report in a real browser: Debian's chromium, headless, driven by Playwright."""
 
-import shutil
-
 import pytest
+from browser_support import launch, playwright
 from report_runs import failed_run
 
 from harness.report import write_reports
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed: "
-                                 "apt-get install -y chromium (CI installs it)")]
+pytestmark = pytest.mark.slow
 
 
 def test_report_opens_offline_without_console_errors_and_draws_every_chart(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     html = write_reports(failed_run(tmp_path / "run")).html
     problems, requests = [], []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with playwright() as p:
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)

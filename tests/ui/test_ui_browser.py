@@ -8,13 +8,10 @@ the chart, and save a screenshot under the test's tmp dir.
 from __future__ import annotations
 
 import pytest
+from browser_support import launch, playwright
 from ui_support import PROFILE, UiSession, ports
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -29,9 +26,8 @@ def session(tmp_path):
 
 
 def test_game_day_tab_shows_live_slos_runs_an_experiment_and_marks_it(session, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with playwright() as pw:
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(session.url + "/")
