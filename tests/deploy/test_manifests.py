@@ -21,16 +21,26 @@ K8S_VERSION = "1.31.0"   # the oldest version docs/kubernetes.md supports
 
 
 def kustomize(folder: str) -> list[dict]:
-    """The folder's objects as `kubectl kustomize` renders them; without kubectl, its
-    `resources:` files as written (the generators and image overrides are then not applied)."""
+    """The folder's objects as plain `kubectl kustomize` renders them (as `kubectl apply -k` would);
+    without kubectl, its `resources:` files as written (generators and image overrides not applied)."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         config = yaml.safe_load((DEPLOY / folder / "kustomization.yaml").read_text())
         return [doc for name in config["resources"]
                 for doc in yaml.safe_load_all((DEPLOY / folder / name).read_text()) if doc]
-    out = subprocess.run([kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(DEPLOY / folder)],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / folder)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"kubectl kustomize deploy/{folder} failed:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def referenced_files(folder: Path) -> list[str]:
+    """Every file path a kustomization.yaml names: resources and each generator's files/envs."""
+    config = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    paths = list(config.get("resources") or [])
+    for generator in (config.get("configMapGenerator") or []) + (config.get("secretGenerator") or []):
+        paths += [entry.partition("=")[2] or entry for entry in generator.get("files") or []]
+        paths += list(generator.get("envs") or [])
+    return paths
 
 
 def assert_valid(docs: list[dict]) -> None:
@@ -44,6 +54,29 @@ def test_stack_manifests_validate():
 
 def test_locust_manifests_validate():
     assert_valid(kustomize("locust"))
+
+
+@pytest.mark.parametrize("folder", ["stack", "locust"])
+def test_every_kustomization_loads_only_files_inside_its_folder(folder):
+    """kustomize (and so `kubectl apply -k`) refuses a file above the kustomization's folder
+    unless given --load-restrictor LoadRestrictionsNone, which `kubectl apply` does not have."""
+    base = (DEPLOY / folder).resolve()
+    for name in referenced_files(base):
+        path = (base / name).resolve()
+        assert path.is_relative_to(base), f"deploy/{folder}/kustomization.yaml loads {name}, outside deploy/{folder}"
+        assert path.is_file(), f"deploy/{folder}/kustomization.yaml names {name}, which does not exist"
+
+
+def test_standing_locust_runs_locustfiles_the_image_holds():
+    """deploy/locust reads the profile and the injector from the image: each must be copied there."""
+    copied = " ".join(i["value"] for i in DockerfileParser(str(DEPLOY / "Dockerfile")).structure
+                      if i["instruction"] == "COPY")
+    for dep in (d for d in kustomize("locust") if d["kind"] == "Deployment"):
+        command = dep["spec"]["template"]["spec"]["containers"][0]["command"]
+        for path in command[command.index("-f") + 1].split(","):
+            relative = Path(path).relative_to("/opt/gameday")
+            assert (ROOT / relative).is_file(), path
+            assert relative.parts[0] in copied.split(), f"deploy/Dockerfile does not copy {relative.parts[0]}"
 
 
 def test_stack_has_every_deployment_the_k8s_experiments_name():
