@@ -1,6 +1,8 @@
 """`gameday chaos run` and `gameday cleanup`: thin commands over the chaos driver and cleanup.
 
-`register(subparsers)` adds both to the `gameday` parser; harness/cli.py calls it.
+`register(subparsers)` adds both, and `gameday proxy` (harness.chaos.fault_hop), to the
+`gameday` parser; harness/cli.py calls it. `gameday cleanup` heals every running
+`gameday proxy` too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from chaoslib.exceptions import ActivityFailed
 
+from harness.chaos import fault_hop
 from harness.chaos.stackref import STACK_ENV
 from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
 
@@ -32,7 +35,8 @@ def register(subparsers) -> None:
                      help="where journal.json, chaos.log and events.jsonl go (default: reports/runs/<UTC>-<name>)")
     run.set_defaults(func=cmd_chaos_run)
 
-    cleanup = subparsers.add_parser("cleanup", help="remove every fault still present on a stack")
+    cleanup = subparsers.add_parser("cleanup", help="remove every fault still present on a stack and on "
+                                                     "every running `gameday proxy`")
     cleanup.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
     cleanup.add_argument("--kubernetes", action="store_true",
                          help="instead: delete expired objects gameday made in a cluster (see docs/kubernetes.md)")
@@ -40,6 +44,8 @@ def register(subparsers) -> None:
     cleanup.add_argument("--namespace", action="append", default=[], metavar="NS",
                          help="with --kubernetes: a namespace to clean (repeatable)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    fault_hop.register_command(subparsers)
 
 
 def default_run_dir(experiment: Path) -> Path:
@@ -81,10 +87,25 @@ def _report(driver, run_dir: Path) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     if args.kubernetes:
         return _cleanup_kubernetes(args)
+    proxies = fault_hop.registered()
+    removed, failed = fault_hop.clean_all()
+    for line in removed:
+        print(f"removed  {line}")
+    if proxies:
+        print(f"gameday proxies: {len(proxies)} running, {len(removed)} fault(s) removed")
+    # Without --stack, a machine that runs only `gameday proxy` hops has no stack to clean.
+    if args.stack is not None or not proxies or _stack_running(None):
+        _cleanup_stack(args.stack)
+    if failed:
+        raise TargetError("cleanup incomplete: " + "; ".join(failed))
+    return 0
+
+
+def _cleanup_stack(name: str | None) -> None:
     from harness.chaos.cleanup import clean
     from stack.errors import StackError
 
-    config = _stack_config(args.stack)
+    config = _stack_config(name)
     try:
         removed = clean(config)
     except (ActivityFailed, StackError) as exc:
@@ -93,7 +114,14 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         print(f"removed  {line}")
     print(f"stack '{config.name}': {len(removed)} fault(s) removed" if removed
           else f"stack '{config.name}': no fault found, nothing to remove")
-    return 0
+
+
+def _stack_running(name: str | None) -> bool:
+    try:
+        _stack_config(name)
+    except TargetError:
+        return False
+    return True
 
 
 def _cleanup_kubernetes(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos import DEFAULT_TTL_S
+from harness.chaos.fault_hop import heal_one
 from harness.chaos.httpjson import HttpStatusError, call
 from harness.chaos.stackref import running_stack
 from stack.config import StackConfig
@@ -117,19 +118,7 @@ def heal(hop: str = "all", stack: str | None = None, configuration: dict[str, An
 def heal_hop(config: StackConfig, hop: str) -> list[str]:
     """Heal one hop; each removed fault is described as '<hop>: <what>'."""
     api = config.url("proxy_api")
-    proxy = call("GET", f"{api}/proxies/{hop}")
-    removed = []
-    for toxic in proxy.get("toxics", []):
-        try:
-            call("DELETE", f"{api}/proxies/{hop}/toxics/{toxic['name']}")
-        except HttpStatusError as exc:
-            if exc.status != 404:   # 404: it expired in the meantime
-                raise
-        removed.append(f"{hop}: toxic {toxic['name']} ({toxic['type']})")
-    if not proxy.get("enabled", True):
-        call("POST", f"{api}/proxies/{hop}", {"enabled": True})
-        removed.append(f"{hop}: hop was down, enabled")
-    return removed
+    return heal_one(api, hop, call("GET", f"{api}/proxies/{hop}"))
 
 
 # ---- helpers ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ from harness.spec.models import (
 from harness.spec.reader import Node, Problems, child, number, strings, text
 from harness.spec.slo_expr import parse_objective, unit_problem
 from harness.spec import validate
+from harness.targets.allowlist import url_problem
 
 TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails")
 TARGET_KEYS = {
@@ -177,6 +178,8 @@ def _http(node: Node, children: dict[str, Node]) -> HttpTarget | None:
     url = text(url_node)
     if url and not url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
+    elif url and (problem := url_problem(url, "base_url")):
+        url_node.fail(problem)   # refused before the run sends anything (harness.targets.allowlist)
     return HttpTarget(url.rstrip("/")) if url else None
 
 

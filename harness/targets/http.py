@@ -1,6 +1,9 @@
 """The `http` target: a stack someone else runs, reached at a base URL.
 
 gameday neither starts nor stops it; `up` only checks that it answers HTTP.
+Its host must be loopback unless $GAMEDAY_ALLOWED_HOSTS lists it
+(harness.targets.allowlist); the spec loader refuses it first, and `HttpRun`
+refuses it again, before any packet, for callers that build one themselves.
 """
 
 from __future__ import annotations
@@ -8,15 +11,16 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urlparse
 
-from harness.errors import TargetError
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from harness.errors import SpecError, TargetError
+from harness.targets.allowlist import url_problem
 
 
 class HttpRun:
     def __init__(self, base_url: str, reach_timeout_s: float = 15.0):
+        problem = url_problem(base_url, "base_url")
+        if problem:
+            raise SpecError(f"target.base_url: {problem}")
         self.base_url = base_url.rstrip("/")
         self.reach_timeout_s = reach_timeout_s
 
@@ -55,12 +59,3 @@ class HttpRun:
     def detail(self) -> dict:
         return {"base_url": self.base_url, "started_by_run": False}
 
-
-def loopback_problem(base_url: str) -> str | None:
-    """A message if `base_url` is not a loopback http(s) URL (only loopback targets are allowed here)."""
-    parsed = urlparse(base_url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return f"'{base_url}' is not an http(s) URL"
-    if parsed.hostname not in LOOPBACK:
-        return f"'{base_url}' is not a loopback address; this harness only sends load to 127.0.0.1/localhost"
-    return None

@@ -18,7 +18,7 @@ import errno
 import ipaddress
 import logging
 import time
-from typing import Any, TypedDict
+from typing import Any, Callable, TypedDict
 
 from stack.proxy.errors import BadRequest, Conflict, NotFound
 from stack.proxy.link import Connection
@@ -41,15 +41,15 @@ class ProxyJson(TypedDict):
     disabled_until: float | None      # UTC epoch seconds when a disable expires, else null
 
 
-def parse_address(value: Any, field: str) -> tuple[str, int]:
-    """'host:port' (or '[v6]:port') on a loopback host; BadRequest otherwise."""
+def parse_address(value: Any, field: str, allowed: Callable[[str], bool] | None = None) -> tuple[str, int]:
+    """'host:port' (or '[v6]:port') on a loopback host, or one `allowed(host)` accepts; BadRequest otherwise."""
     if not isinstance(value, str) or ":" not in value:
         raise BadRequest(f"{field}: {value!r} is not an address like '127.0.0.1:8080'")
     host, _, port = value.rpartition(":")
     host = host.strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise BadRequest(f"{field}: '{value}' has no valid port (0..65535)")
-    if not _is_loopback(host):
+    if not _is_loopback(host) and not (allowed and allowed(host)):
         raise BadRequest(f"{field}: '{value}' is not a loopback address; "
                          "the fault proxy only binds and connects on loopback (use 127.0.0.1:PORT)")
     return host, int(port)
@@ -129,8 +129,10 @@ class Proxy:
 class ProxyCollection:
     """Every proxy of one server, the operations the API offers, and the TTL reaper."""
 
-    def __init__(self, default_ttl: float = 300.0) -> None:
+    def __init__(self, default_ttl: float = 300.0, upstream_allowed: Callable[[str], bool] | None = None) -> None:
         self.default_ttl = default_ttl
+        # non-loopback upstreams the operator allowed (`gameday proxy` passes $GAMEDAY_ALLOWED_HOSTS)
+        self.upstream_allowed = upstream_allowed
         self.proxies: dict[str, Proxy] = {}
         self._wake = asyncio.Event()
         self._reaper: asyncio.Task | None = None
@@ -144,7 +146,7 @@ class ProxyCollection:
 
     async def create(self, body: Any) -> Proxy:
         """Create and (unless `enabled` is false) start a proxy from Toxiproxy's proxy JSON."""
-        name, listen, upstream, enabled = _proxy_fields(body)
+        name, listen, upstream, enabled = _proxy_fields(body, self.upstream_allowed)
         if name in self.proxies:
             raise Conflict(f"proxy already exists: '{name}'")
         proxy = Proxy(name, listen, upstream)
@@ -160,7 +162,7 @@ class ProxyCollection:
         if not isinstance(body, list):
             raise BadRequest("bad request body: expected a JSON array of proxies")
         for item in body:
-            _proxy_fields(item)  # check them all before touching anything
+            _proxy_fields(item, self.upstream_allowed)  # check them all before touching anything
         result = []
         for item in body:
             existing = self.proxies.get(item["name"])
@@ -179,7 +181,8 @@ class ProxyCollection:
         if not isinstance(body, dict):
             raise BadRequest("bad request body: expected a JSON object")
         listen = parse_address(body["listen"], "listen") if "listen" in body else proxy.listen
-        upstream = parse_address(body["upstream"], "upstream") if "upstream" in body else proxy.upstream
+        upstream = (parse_address(body["upstream"], "upstream", self.upstream_allowed) if "upstream" in body
+                    else proxy.upstream)
         enabled = body.get("enabled", proxy.enabled)
         if not isinstance(enabled, bool):
             raise BadRequest(f"enabled: {enabled!r} is not true or false")
@@ -302,7 +305,8 @@ class ProxyCollection:
             await proxy.stop()
 
 
-def _proxy_fields(body: Any) -> tuple[str, tuple[str, int], tuple[str, int], bool]:
+def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = None,
+                  ) -> tuple[str, tuple[str, int], tuple[str, int], bool]:
     """Validated (name, listen, upstream, enabled) of a proxy's JSON; BadRequest lists all problems."""
     if not isinstance(body, dict):
         raise BadRequest("bad request body: expected a JSON object for a proxy")
@@ -318,7 +322,7 @@ def _proxy_fields(body: Any) -> tuple[str, tuple[str, int], tuple[str, int], boo
         if value is None:
             continue
         try:
-            addresses[field] = parse_address(value, field)
+            addresses[field] = parse_address(value, field, upstream_allowed if field == "upstream" else None)
         except BadRequest as exc:
             problems.append(str(exc))
     enabled = body.get("enabled", True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Callable
 
 from aiohttp import web
 
@@ -17,18 +18,23 @@ log = logging.getLogger("stack.proxy")
 
 
 async def serve(host: str, port: int, default_ttl: float,
-                hops: dict[str, tuple[str, str]] | None = None) -> None:
+                hops: dict[str, tuple[str, str]] | None = None,
+                upstream_allowed: Callable[[str], bool] | None = None,
+                on_ready: Callable[[], None] | None = None) -> None:
     """Create `hops` (name -> (listen, upstream)), serve the API on host:port until SIGTERM/SIGINT.
 
+    `upstream_allowed(host)` admits non-loopback upstreams; `on_ready()` runs once everything listens.
     Raises StackError when a proxy or the API cannot listen; everything opened is closed again.
     """
-    proxies = ProxyCollection(default_ttl)
+    proxies = ProxyCollection(default_ttl, upstream_allowed)
     runner = web.AppRunner(make_app(proxies), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         await _create_hops(proxies, hops or {})
         await _listen(runner, host, port)
         proxies.start_reaper()
+        if on_ready is not None:
+            on_ready()
         log.info("fault proxy api on http://%s:%d with %d proxies, default toxic ttl %.0fs",
                  host, port, len(proxies.proxies), default_ttl)
         await _until_signalled()
