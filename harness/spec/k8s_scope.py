@@ -7,6 +7,17 @@
   $GAMEDAY_K8S_NAMESPACE is the target's namespace: the harness sets it). `${...}` references are
   resolved through the configuration; a configuration read from the environment
   without a default is filled in by the harness with the target's namespace.
+  A chaosk8s call without `ns` acts in chaosk8s's default namespace, `default`.
+- Only providers known to stay inside a namespace may run against a cluster: python
+  ones from the namespaced chaosk8s modules (NAMESPACED_MODULES) or from gameday's
+  own `harness.` package. A `process` provider (it could run `kubectl --context
+  prod`), a cluster-scoped module (chaosk8s.node: drain, cordon...) or any other
+  python module (it could load the kubeconfig itself) is refused; so is a control
+  from outside `harness.`.
+- An experiment's `secrets` may not carry chaosk8s's connection settings
+  (KUBERNETES_CONTEXT, KUBERNETES_HOST, KUBECONFIG, ...): chaosk8s reads its
+  secrets before the environment, so they would override the context the
+  harness hands the chaos child.
 """
 
 from __future__ import annotations
@@ -22,6 +33,16 @@ import yaml
 NS_KEYS = ("ns", "namespace")
 HARNESS_NS_ENV = "GAMEDAY_K8S_NAMESPACE"
 _REF = re.compile(r"^\$\{([^}]+)\}$")
+CHAOSK8S_DEFAULT_NS = "default"        # every namespaced chaosk8s function's `ns` default
+# chaosk8s modules whose every function acts in the namespace given as `ns`
+# (tests/targets/test_kubernetes_spec.py checks this against the installed chaosk8s)
+NAMESPACED_MODULES = frozenset(f"chaosk8s.{kind}.{part}" for kind in (
+    "pod", "deployment", "networking", "service", "statefulset", "replicaset", "daemonset", "secret")
+    for part in ("actions", "probes"))
+NO_CLUSTER_CALL = frozenset({"chaosk8s.pod.probes.should_be_found_in_logs"})   # reads a value, calls nothing
+HARNESS_MODULES = "harness."
+# what chaosk8s.create_k8s_api_client reads from secrets (before the environment) to reach a cluster
+CONNECTION_KEY = re.compile(r"^(KUBERNETES_\w+|KUBECONFIG)$")
 
 
 def check(context: Any, parsed: dict[str, Any], resolve) -> None:
@@ -38,19 +59,73 @@ def check(context: Any, parsed: dict[str, Any], resolve) -> None:
     allowed = set(target.allowed_namespaces)
     for path, block in parsed["chaos"]:
         file = resolve(block.experiment)
+        doc = _read(file)
         for where, namespace in experiment_namespaces(file):
             if namespace not in allowed:
                 context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r} names namespace "
                                      f"{namespace!r} at {where}, which is not in allowed_namespaces {sorted(allowed)}")
+        for problem in scope_problems(doc):
+            context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r}: {problem}")
+
+
+def scope_problems(doc: Any) -> list[str]:
+    """Why an experiment could reach outside its namespace or context: providers, controls, secrets."""
+    if not isinstance(doc, dict):
+        return []
+    out = []
+    for where, provider in _providers(doc, ""):
+        kind, module = provider.get("type"), provider.get("module")
+        if kind == "process":
+            out.append(f"{where} is a process provider ({provider.get('path')!r}); a command can reach any "
+                       "cluster or context, so a kubernetes game day may only use python providers")
+        elif kind == "python" and not _allowed_module(module, control="controls[" in where):
+            out.append(f"{where} calls python module {module!r}, which is not known to stay inside a namespace; "
+                       "a kubernetes game day may call chaosk8s's namespaced modules (pod, deployment, networking, "
+                       "service, statefulset, replicaset, daemonset, secret) and harness.*")
+    secrets = doc.get("secrets") if isinstance(doc.get("secrets"), dict) else {}
+    for scope, values in secrets.items():
+        for key in values if isinstance(values, dict) else ():
+            if CONNECTION_KEY.match(str(key)):
+                out.append(f"secrets.{scope}.{key} would choose the cluster chaosk8s connects to; the harness "
+                           "sets the context from the target (allowed by $GAMEDAY_ALLOWED_CONTEXTS): remove it")
+    return out
+
+
+def _allowed_module(module: Any, control: bool) -> bool:
+    """harness.* anywhere; the namespaced chaosk8s modules as activities (they are not controls)."""
+    if not isinstance(module, str):
+        return False
+    return module.startswith(HARNESS_MODULES) or (not control and module in NAMESPACED_MODULES)
+
+
+def _providers(node: Any, path: str) -> Iterator[tuple[str, dict]]:
+    """(where, provider) of every activity and control in the experiment, wherever it sits."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if key == "provider" and isinstance(value, dict):
+                yield here, value
+            elif key not in ("configuration", "secrets"):
+                yield from _providers(value, here)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _providers(value, f"{path}[{i}]")
+
+
+def _read(file: Path) -> Any:
+    try:
+        text = file.read_text(encoding="utf-8")
+        return json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None     # check_experiments reports an unreadable experiment
 
 
 def experiment_namespaces(file: Path) -> list[tuple[str, str]]:
-    """(where, namespace) for every namespace the experiment names; empty if it cannot be read."""
-    try:
-        text = file.read_text(encoding="utf-8")
-        doc = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError):
-        return []     # check_experiments reports an unreadable experiment
+    """(where, namespace) for every namespace the experiment names; empty if it cannot be read.
+
+    A chaosk8s call with no `ns` argument names chaosk8s's default namespace.
+    """
+    doc = _read(file)
     if not isinstance(doc, dict):
         return []
     config = doc.get("configuration") if isinstance(doc.get("configuration"), dict) else {}
@@ -61,6 +136,11 @@ def experiment_namespaces(file: Path) -> list[tuple[str, str]]:
             found.append((where, value))
         elif ref.group(1) in config and ref.group(1) not in NS_KEYS:
             found += [(f"{where} (via ${{{ref.group(1)}}})", v) for v in _config_values(config[ref.group(1)])]
+    for where, provider in _providers(doc, ""):
+        module, func = provider.get("module"), provider.get("func")
+        arguments = provider.get("arguments") if isinstance(provider.get("arguments"), dict) else {}
+        if module in NAMESPACED_MODULES and f"{module}.{func}" not in NO_CLUSTER_CALL and "ns" not in arguments:
+            found.append((f"{where}.arguments (no ns: chaosk8s's default)", CHAOSK8S_DEFAULT_NS))
     return found
 
 

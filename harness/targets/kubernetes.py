@@ -37,7 +37,8 @@ class KubernetesRun:
         self.gateway: dict[str, Any] = {}
 
     def check(self) -> None:
-        """SpecError (exit 2, nothing touched) if the context or a namespace is not allowed."""
+        """SpecError (exit 2, nothing touched) if the context, a namespace or any of the spec's
+        allowed_namespaces is not allowed on this machine (k8s.access)."""
         access.require(self.spec.context, self.namespaces, self.spec.allowed_namespaces,
                        kube_contexts(self.config_file))
 

@@ -31,6 +31,7 @@ def api():
 @pytest.fixture
 def kubeconfig(api, tmp_path, monkeypatch):
     monkeypatch.setenv("GAMEDAY_ALLOWED_CONTEXTS", "dev")
+    monkeypatch.setenv("GAMEDAY_ALLOWED_NAMESPACES", "gameday")
     return str(write_kubeconfig(tmp_path / "kubeconfig", api.url, ["dev", "prod"]))
 
 
@@ -93,10 +94,27 @@ def test_context_missing_from_kubeconfig_is_refused(api, kubeconfig, monkeypatch
     assert api.calls == []
 
 
-def test_namespace_outside_allowed_namespaces_is_refused_before_any_call(api, kubeconfig):
+def test_namespace_outside_allowed_namespaces_is_refused_before_any_call(api, kubeconfig, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_ALLOWED_NAMESPACES", "gameday,kube-system")   # the spec narrows the machine's list
     run = KubernetesRun(target(), extra_namespaces=("kube-system",), config_file=kubeconfig)
     with pytest.raises(SpecError, match="namespace 'kube-system' is not in allowed_namespaces"):
         run.up()
+    assert api.calls == []
+
+
+def test_a_spec_cannot_allow_a_namespace_the_machine_does_not(api, kubeconfig):
+    """allowed_namespaces in the spec only narrows $GAMEDAY_ALLOWED_NAMESPACES: a spec listing
+    kube-system is refused even when its own target namespace is allowed."""
+    run = KubernetesRun(target(allowed_namespaces=("gameday", "kube-system")), config_file=kubeconfig)
+    with pytest.raises(SpecError, match=r"namespace 'kube-system' is not allowed: \$GAMEDAY_ALLOWED_NAMESPACES"):
+        run.up()
+    assert api.calls == []
+
+
+def test_no_namespace_is_allowed_when_the_machine_lists_none(api, kubeconfig, monkeypatch):
+    monkeypatch.delenv("GAMEDAY_ALLOWED_NAMESPACES")
+    with pytest.raises(SpecError, match="export GAMEDAY_ALLOWED_NAMESPACES=gameday"):
+        KubernetesRun(target(), config_file=kubeconfig).up()
     assert api.calls == []
 
 
@@ -189,6 +207,14 @@ def test_cleanup_finds_expired_locust_objects_after_a_crashed_run(api, kubeconfi
     ClusterLocust(cluster, make_plan(expires_at=time.time() - 1), tmp_path, ready_timeout_s=5).start()
     removed = cleanup_kubernetes("dev", ["gameday"], time.time(), config_file=kubeconfig)
     assert len(removed) == 4 and api.names("deployments", "gameday") == []
+
+
+def test_cleanup_refuses_a_namespace_named_only_on_its_command_line(api, kubeconfig):
+    """`gameday cleanup --kubernetes --namespace kube-system` must not allow kube-system by naming it."""
+    api.put("networkpolicies", "kube-system", policy("expired", {EXPIRES_AT: expiry_annotation(time.time() - 5)}))
+    with pytest.raises(SpecError, match="namespace 'kube-system' is not allowed"):
+        cleanup_kubernetes("dev", ["kube-system"], time.time(), config_file=kubeconfig)
+    assert api.calls == [] and api.names("networkpolicies", "kube-system") == ["expired"]
 
 
 def test_cleanup_refuses_a_context_that_is_not_allowed(api, kubeconfig):

@@ -26,7 +26,7 @@ def write_spec(tmp_path: Path, load_extra: str = "where: cluster, workers: 3", t
         chaos = f"chaos: {{experiment: {tmp_path / 'exp.json'}, start_after: 20s}}\n"
     spec = tmp_path / "g.yaml"
     spec.write_text(f"name: g\ntarget: {target}\nload: {{profile: {PROFILE}, rate: 10, duration: 60s, {load_extra}}}\n"
-                    f"{chaos}warmup: 5s\n")
+                    f"{chaos}warmup: 5s\nslos: [{{sli: availability, phase: run, objective: \">= 99%\"}}]\n")
     return spec
 
 
@@ -92,3 +92,88 @@ def test_dry_run_prints_the_plan_and_creates_no_run_directory(tmp_path):
     assert "chaosk8s.pod.actions.terminate_pods" in out and "scale_deployment" in out
     assert "availability[POST /v1/score]@fault >= 99%" in out
     assert not (tmp_path / "runs").exists()
+
+
+# ---- what an experiment may call against a cluster (harness.spec.k8s_scope) -------------
+def with_method(provider: dict, **extra) -> dict:
+    return {"title": "t", "description": "d", **extra,
+            "method": [{"type": "action", "name": "act", "provider": provider}]}
+
+
+def refused(tmp_path, doc: dict) -> str:
+    with pytest.raises(SpecError) as info:
+        load_gameday(write_spec(tmp_path, experiment=doc), check_experiments=False)
+    return str(info.value)
+
+
+def test_experiment_secrets_cannot_choose_the_kubernetes_context(tmp_path):
+    doc = experiment("${ns}")
+    doc["secrets"] = {"k8s": {"KUBERNETES_CONTEXT": "prod"}}
+    doc["method"][0]["provider"]["secrets"] = ["k8s"]
+    assert "secrets.k8s.KUBERNETES_CONTEXT would choose the cluster" in refused(tmp_path, doc)
+
+
+def test_experiment_secrets_cannot_point_chaosk8s_at_another_api_server(tmp_path):
+    doc = experiment("${ns}")
+    doc["secrets"] = {"k8s": {"KUBERNETES_HOST": "https://prod:6443", "KUBERNETES_API_KEY": "t"}}
+    message = refused(tmp_path, doc)
+    assert "secrets.k8s.KUBERNETES_HOST" in message and "secrets.k8s.KUBERNETES_API_KEY" in message
+
+
+def test_cluster_scoped_node_drain_is_refused(tmp_path):
+    doc = with_method({"type": "python", "module": "chaosk8s.node.actions", "func": "drain_nodes",
+                       "arguments": {"label_selector": "kubernetes.io/os=linux"}})
+    assert "calls python module 'chaosk8s.node.actions'" in refused(tmp_path, doc)
+
+
+def test_process_provider_running_kubectl_is_refused(tmp_path):
+    doc = with_method({"type": "process", "path": "kubectl",
+                       "arguments": "--context prod -n kube-system delete pods --all"})
+    assert "method[0].provider is a process provider ('kubectl')" in refused(tmp_path, doc)
+
+
+def test_a_python_module_outside_the_namespaced_ones_is_refused(tmp_path):
+    doc = with_method({"type": "python", "module": "mytools.k8s", "func": "anything", "arguments": {"ns": "gameday"}})
+    assert "calls python module 'mytools.k8s'" in refused(tmp_path, doc)
+
+
+def test_a_control_outside_the_harness_is_refused(tmp_path):
+    doc = experiment("${ns}")
+    doc["controls"] = [{"name": "mine", "provider": {"type": "python", "module": "chaosk8s.pod.actions"}}]
+    assert "controls[0].provider calls python module 'chaosk8s.pod.actions'" in refused(tmp_path, doc)
+
+
+def test_chaosk8s_call_without_ns_acts_in_default_and_is_refused(tmp_path):
+    doc = with_method({"type": "python", "module": "chaosk8s.pod.actions", "func": "terminate_pods",
+                       "arguments": {"label_selector": "app=x"}})
+    assert "names namespace 'default' at method[0].provider.arguments (no ns" in refused(tmp_path, doc)
+
+
+def test_every_shipped_k8s_experiment_passes_the_scope_checks():
+    from harness.spec.k8s_scope import _read, scope_problems
+
+    for path in (ROOT / "experiments" / "k8s").glob("*.json"):
+        assert scope_problems(_read(path)) == [], path
+
+
+def test_namespaced_modules_take_ns_in_the_installed_chaosk8s():
+    """The table is a promise about chaosk8s: each function of those modules takes `ns`
+    (default 'default'), except the ones listed as making no cluster call."""
+    import importlib
+    import inspect
+
+    from harness.spec.k8s_scope import CHAOSK8S_DEFAULT_NS, NAMESPACED_MODULES, NO_CLUSTER_CALL
+
+    checked = 0
+    for name in NAMESPACED_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue      # e.g. chaosk8s.replicaset has no probes
+        for func_name, func in inspect.getmembers(module, inspect.isfunction):
+            if func.__module__ != name or func_name.startswith("_") or f"{name}.{func_name}" in NO_CLUSTER_CALL:
+                continue
+            ns = inspect.signature(func).parameters.get("ns")
+            assert ns is not None and ns.default == CHAOSK8S_DEFAULT_NS, f"{name}.{func_name}"
+            checked += 1
+    assert checked > 30

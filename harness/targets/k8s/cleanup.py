@@ -38,10 +38,12 @@ def cleanup_kubernetes(context: str, namespaces: Iterable[str], now: float | Non
                        config_file: str | None = None) -> list[str]:
     """`gameday cleanup --kubernetes --context C --namespace N...`: expired objects removed, as 'Kind ns/name'.
 
-    Refuses (SpecError, nothing touched) a context not in $GAMEDAY_ALLOWED_CONTEXTS.
+    Refuses (SpecError, nothing touched) a context not in $GAMEDAY_ALLOWED_CONTEXTS or a
+    namespace not in $GAMEDAY_ALLOWED_NAMESPACES: naming a namespace on the command line
+    does not allow it.
     """
     namespaces = list(namespaces)
-    access.require(context, namespaces, namespaces, kube_contexts(config_file))
+    access.require(context, namespaces, None, kube_contexts(config_file))
     cluster = Cluster.connect(context, config_file)
     now = time.time() if now is None else now
     return [item for ns in namespaces for item in delete_expired(cluster, ns, now)]

@@ -79,7 +79,8 @@ def _target(gameday: GameDay) -> list[str]:
         return [f"target: {t.kind} " + (getattr(t, "base_url", "") or f"stack '{getattr(t, 'stack', '')}'")]
     return [f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
             f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
-            "  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context",
+            "  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context and "
+            "$GAMEDAY_ALLOWED_NAMESPACES every allowed namespace",
             "  gateway: the Service labelled app.kubernetes.io/name=gateway"]
 
 
