@@ -2,6 +2,8 @@
 
     python -m stack.proxy --config <state_dir>/stack.json   # the stack's hops, API on proxy_api
     python -m stack.proxy --host 127.0.0.1 --port 8474      # no proxies, like toxiproxy-server
+    python -m stack.proxy --host 0.0.0.0 --allow-pod-address # in a pod: hops may bind the pod's
+                                                            # address and forward to Service names
 
 Exit codes: 0 after SIGTERM/SIGINT, 4 when it cannot start (a port is taken, bad config).
 """
@@ -29,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--default-ttl", type=float, default=None,
                         help="seconds a toxic or disable lasts when created without ttl "
                              "(default: the config's toxic_ttl_s, else 300)")
+    parser.add_argument("--allow-pod-address", action="store_true",
+                        help="let proxies listen on any address (0.0.0.0, a pod IP) and forward to DNS names such as "
+                             "Kubernetes Services; for a pod's sidecar only (default: loopback only)")
     return parser.parse_args(argv)
 
 
@@ -62,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        host, port, ttl, hops = settings(parse_args(argv))
+        args = parse_args(argv)
+        host, port, ttl, hops = settings(args)
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(serve(host, port, ttl, hops))
+            runner.run(serve(host, port, ttl, hops, allow_pod_address=args.allow_pod_address))
     except StackError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED

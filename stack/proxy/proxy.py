@@ -1,7 +1,11 @@
 """Named proxies and the collection that owns them, with TTLs for every fault.
 
 A `Proxy` listens on a loopback address and forwards each connection to its
-upstream. Its toxics live in `Proxy.toxics`; every change is pushed into the
+upstream. A collection made with `allow_pod_address=True` (`python -m stack.proxy
+--allow-pod-address`, what the gateway pod's hops sidecar runs in Kubernetes) may
+also listen on any IP address of its host (0.0.0.0, the pod's IP) and forward to
+any IP address or DNS name (a Service such as `model-replica:8000`); the local
+stack never sets it, so it stays on loopback. Its toxics live in `Proxy.toxics`; every change is pushed into the
 open connections at once. A proxy disabled through the API closes its listener,
 drops its connections, and enables itself again when its TTL runs out.
 
@@ -17,6 +21,7 @@ import asyncio
 import errno
 import ipaddress
 import logging
+import re
 import time
 from typing import Any, Callable, TypedDict
 
@@ -41,18 +46,37 @@ class ProxyJson(TypedDict):
     disabled_until: float | None      # UTC epoch seconds when a disable expires, else null
 
 
-def parse_address(value: Any, field: str, allowed: Callable[[str], bool] | None = None) -> tuple[str, int]:
-    """'host:port' (or '[v6]:port') on a loopback host, or one `allowed(host)` accepts; BadRequest otherwise."""
+def parse_address(value: Any, field: str, allowed: Callable[[str], bool] | None = None,
+                  pod: bool = False) -> tuple[str, int]:
+    """'host:port' (or '[v6]:port') on a loopback host, or one `allowed(host)` accepts; BadRequest otherwise.
+
+    `pod` (allow_pod_address) also accepts any IP address, and for `upstream` any DNS name.
+    """
     if not isinstance(value, str) or ":" not in value:
         raise BadRequest(f"{field}: {value!r} is not an address like '127.0.0.1:8080'")
     host, _, port = value.rpartition(":")
     host = host.strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise BadRequest(f"{field}: '{value}' has no valid port (0..65535)")
+    if pod and (_is_ip(host) or (field == "upstream" and _DNS_NAME.match(host))):
+        return host, int(port)
     if not _is_loopback(host) and not (allowed and allowed(host)):
         raise BadRequest(f"{field}: '{value}' is not a loopback address; "
-                         "the fault proxy only binds and connects on loopback (use 127.0.0.1:PORT)")
+                         "the fault proxy only binds and connects on loopback (use 127.0.0.1:PORT)"
+                         + ("" if pod else "; a pod's sidecar binds the pod's address with --allow-pod-address"))
     return host, int(port)
+
+
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+                       re.IGNORECASE)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:
@@ -129,8 +153,10 @@ class Proxy:
 class ProxyCollection:
     """Every proxy of one server, the operations the API offers, and the TTL reaper."""
 
-    def __init__(self, default_ttl: float = 300.0, upstream_allowed: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, default_ttl: float = 300.0, upstream_allowed: Callable[[str], bool] | None = None,
+                 allow_pod_address: bool = False) -> None:
         self.default_ttl = default_ttl
+        self.pod = allow_pod_address     # see the module docstring
         # non-loopback upstreams the operator allowed (`gameday proxy` passes $GAMEDAY_ALLOWED_HOSTS)
         self.upstream_allowed = upstream_allowed
         self.proxies: dict[str, Proxy] = {}
@@ -146,7 +172,7 @@ class ProxyCollection:
 
     async def create(self, body: Any) -> Proxy:
         """Create and (unless `enabled` is false) start a proxy from Toxiproxy's proxy JSON."""
-        name, listen, upstream, enabled = _proxy_fields(body, self.upstream_allowed)
+        name, listen, upstream, enabled = _proxy_fields(body, self.upstream_allowed, self.pod)
         if name in self.proxies:
             raise Conflict(f"proxy already exists: '{name}'")
         proxy = Proxy(name, listen, upstream)
@@ -162,12 +188,12 @@ class ProxyCollection:
         if not isinstance(body, list):
             raise BadRequest("bad request body: expected a JSON array of proxies")
         for item in body:
-            _proxy_fields(item, self.upstream_allowed)  # check them all before touching anything
+            _proxy_fields(item, self.upstream_allowed, self.pod)  # check them all before touching anything
         result = []
         for item in body:
             existing = self.proxies.get(item["name"])
             if existing and existing.to_json()["upstream"] == item["upstream"] and \
-                    _same_listen(existing, item.get("listen", "127.0.0.1:0")):
+                    _same_listen(existing, item.get("listen", "127.0.0.1:0"), self.pod):
                 result.append(existing)
                 continue
             if existing:
@@ -180,8 +206,8 @@ class ProxyCollection:
         proxy = self.get(name)
         if not isinstance(body, dict):
             raise BadRequest("bad request body: expected a JSON object")
-        listen = parse_address(body["listen"], "listen") if "listen" in body else proxy.listen
-        upstream = (parse_address(body["upstream"], "upstream", self.upstream_allowed) if "upstream" in body
+        listen = parse_address(body["listen"], "listen", pod=self.pod) if "listen" in body else proxy.listen
+        upstream = (parse_address(body["upstream"], "upstream", self.upstream_allowed, self.pod) if "upstream" in body
                     else proxy.upstream)
         enabled = body.get("enabled", proxy.enabled)
         if not isinstance(enabled, bool):
@@ -305,7 +331,7 @@ class ProxyCollection:
             await proxy.stop()
 
 
-def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = None,
+def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = None, pod: bool = False,
                   ) -> tuple[str, tuple[str, int], tuple[str, int], bool]:
     """Validated (name, listen, upstream, enabled) of a proxy's JSON; BadRequest lists all problems."""
     if not isinstance(body, dict):
@@ -322,7 +348,7 @@ def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = No
         if value is None:
             continue
         try:
-            addresses[field] = parse_address(value, field, upstream_allowed if field == "upstream" else None)
+            addresses[field] = parse_address(value, field, upstream_allowed if field == "upstream" else None, pod)
         except BadRequest as exc:
             problems.append(str(exc))
     enabled = body.get("enabled", True)
@@ -333,8 +359,8 @@ def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = No
     return name, addresses["listen"], addresses["upstream"], enabled
 
 
-def _same_listen(proxy: Proxy, listen: str) -> bool:
-    host, port = parse_address(listen, "listen")
+def _same_listen(proxy: Proxy, listen: str, pod: bool = False) -> bool:
+    host, port = parse_address(listen, "listen", pod=pod)
     return host == proxy.listen[0] and port in (0, proxy.listen[1])
 
 

@@ -20,13 +20,14 @@ log = logging.getLogger("stack.proxy")
 async def serve(host: str, port: int, default_ttl: float,
                 hops: dict[str, tuple[str, str]] | None = None,
                 upstream_allowed: Callable[[str], bool] | None = None,
-                on_ready: Callable[[], None] | None = None) -> None:
+                on_ready: Callable[[], None] | None = None, allow_pod_address: bool = False) -> None:
     """Create `hops` (name -> (listen, upstream)), serve the API on host:port until SIGTERM/SIGINT.
 
-    `upstream_allowed(host)` admits non-loopback upstreams; `on_ready()` runs once everything listens.
+    `upstream_allowed(host)` admits non-loopback upstreams; `on_ready()` runs once everything listens;
+    `allow_pod_address` lets hops bind any address and forward to names (a pod's sidecar).
     Raises StackError when a proxy or the API cannot listen; everything opened is closed again.
     """
-    proxies = ProxyCollection(default_ttl, upstream_allowed)
+    proxies = ProxyCollection(default_ttl, upstream_allowed, allow_pod_address)
     runner = web.AppRunner(make_app(proxies), access_log=None, handle_signals=False)
     await runner.setup()
     try:

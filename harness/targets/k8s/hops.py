@@ -10,6 +10,10 @@ stack's own fault proxy (Toxiproxy-compatible API on 8474) with these hops:
 
 kube-proxy balances each connection of a replica hop across the model-replica
 pods, so the gateway's per-replica breakers act per hop, not per pod.
+
+The proxy runs with `allow_pod_address` (what `python -m stack.proxy
+--allow-pod-address` sets): without it the fault proxy binds and forwards on
+loopback only, and would refuse the 0.0.0.0 listener and the Service names.
 """
 
 from __future__ import annotations
@@ -38,13 +42,20 @@ def hops(config: StackConfig, model: str, kafka: str, listen_port: int = LISTEN_
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.targets.k8s.hops", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
+    parser.add_argument("--listen-port", type=int, default=LISTEN_PORT, help="the client-gateway hop's port (8080)")
+    parser.add_argument("--api-port", type=int, default=API_PORT, help="the Toxiproxy-compatible API's port (8474)")
     args = parser.parse_args(argv)
+    from stack.errors import StackError
     from stack.proxy.server import serve
 
     config = StackConfig.load(args.config)
     plan = hops(config, os.environ.get("MODEL_SERVICE", "model-replica:8000"),
-                os.environ.get("KAFKA_SERVICE", "kafka:9092"))
-    asyncio.run(serve("0.0.0.0", API_PORT, config.toxic_ttl_s, plan))
+                os.environ.get("KAFKA_SERVICE", "kafka:9092"), args.listen_port)
+    try:
+        asyncio.run(serve("0.0.0.0", args.api_port, config.toxic_ttl_s, plan, allow_pod_address=True))
+    except StackError as exc:
+        print(f"StackError: {exc}", file=sys.stderr)
+        return 4
     return 0
 
 
