@@ -22,15 +22,14 @@ Options (each also an environment variable; shown in the web UI's custom paramet
     --score-weight   GAMEDAY_SCORE_WEIGHT   relative weight of POST /v1/score (default 10)
     --events-weight  GAMEDAY_EVENTS_WEIGHT  relative weight of POST /v1/events (default 1)
     --repeat-share   GAMEDAY_REPEAT_SHARE   share of score requests using hot inputs (default 0.1)
-    --gameday-sink*                         start a sink reader for the ledger (harness.load.sink)
+    --gameday-sink*                         (the plugin's) start a sink reader for the ledger
 
 Without --host, the gateway of a running `gameday stack up` stack is used
 ($GAMEDAY_HOME/stacks/$GAMEDAY_STACK_NAME/stack.json, default ~/.gameday/stacks/default), if there is one.
 
-Ledger under distributed Locust: workers ship their produced ids to the master
-with Locust's report_to_master (every 3 s) and once more at test stop; only the
-master (or a standalone process) writes `produced.jsonl`. This works for
-`--processes N` and for workers on other machines alike.
+Each acknowledged event goes to the ledger with `harness.load.record_event`; the
+harness plugin ships ids from workers to the master, writes `produced.jsonl`, and
+(with --gameday-sink*) runs the sink reader (harness.load.produced).
 """
 
 from __future__ import annotations
@@ -42,20 +41,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import gevent
 from locust import FastHttpUser, events, task
-from locust.runners import MasterRunner, WorkerRunner
 
 import harness.load.plugin  # noqa: F401  (activates recording)
-from harness.load import mark_correct
-from harness.load.ledger import PRODUCED, LedgerWriter, ledger_dir
-from harness.load.sink import SinkProcess, add_locust_arguments, argv_from_locust_options
+from harness.load import mark_correct, record_event
 from stack.model import check_response, example_features
 
 HOT_POOL = 16        # inputs repeated on purpose; the gateway's cache keeps all of them
 FRESH_POOL = 4_000   # other inputs; bounded so check_response's cache makes checks cheap
-LEDGER_MESSAGE = "gameday_ledger"
-LEDGER_REPORT_KEY = "gameday_ledger"
 
 
 @events.init_command_line_parser.add_listener
@@ -67,7 +60,6 @@ def _options(parser: Any, **_: Any) -> None:
                        help="relative weight of POST /v1/events (default 1)")
     group.add_argument("--repeat-share", type=float, default=0.1, env_var="GAMEDAY_REPEAT_SHARE",
                        help="share of score requests that repeat a few hot inputs (default 0.1)")
-    add_locust_arguments(parser)
 
 
 def _stack_gateway() -> str | None:
@@ -129,7 +121,7 @@ class InferenceUser(FastHttpUser):
                 ok = isinstance(acked, dict) and acked.get("event_id") == event_id and "offset" in acked
                 mark_correct(response, ok)
                 if ok:
-                    _ledger(self.environment).record(event_id, sent)
+                    record_event(self.environment, event_id, ts=sent)
 
 
 def _json(response: Any) -> Any:
@@ -137,95 +129,3 @@ def _json(response: Any) -> Any:
         return response.json()
     except Exception:  # a body that is not JSON is simply a wrong answer
         return None
-
-
-# ---- ledger wiring ---------------------------------------------------------------------
-
-
-class ProducedLedger:
-    """This process's produced ids: written to the run directory, or shipped to the master."""
-
-    def __init__(self, environment: Any) -> None:
-        self.environment = environment
-        self.role = _role(environment)
-        self.rows: list[tuple[str, float]] = []  # worker: not yet shipped
-        self.writer = None if self.role == "worker" else LedgerWriter(ledger_dir(_run_dir(environment)) / f"{PRODUCED}.jsonl")
-        self.sink: SinkProcess | None = None
-        self.flusher = gevent.spawn(self._flush_every_second) if self.writer else None
-
-    def record(self, event_id: str, ts: float) -> None:
-        if self.writer is None:
-            self.rows.append((event_id, ts))
-        else:
-            self.writer.record(event_id, ts)
-
-    def take(self) -> list[tuple[str, float]]:
-        rows, self.rows = self.rows, []
-        return rows
-
-    def _flush_every_second(self) -> None:
-        while True:
-            gevent.sleep(1.0)
-            self.writer.flush()
-
-
-def _role(environment: Any) -> str:
-    runner = environment.runner
-    return "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
-
-
-def _run_dir(environment: Any) -> Path:
-    # The plugin resolved the run directory (option, env, or a new adhoc one) at init.
-    recorder = getattr(environment, "_gameday_recorder", None)
-    if recorder is None or recorder.writer is None:
-        raise RuntimeError("the harness plugin is not active; import harness.load.plugin in the locustfile")
-    return Path(recorder.writer.run_dir)
-
-
-def _ledger(environment: Any) -> ProducedLedger:
-    return environment._gameday_produced
-
-
-@events.init.add_listener
-def _on_init(environment: Any, **_: Any) -> None:
-    ledger = environment._gameday_produced = ProducedLedger(environment)
-    if ledger.role == "worker":
-        environment.events.report_to_master.add_listener(
-            lambda client_id, data, **kw: data.__setitem__(LEDGER_REPORT_KEY, ledger.take()))
-    if ledger.role == "master":
-        environment.events.worker_report.add_listener(
-            lambda client_id, data, **kw: ledger.writer.record_many(data.get(LEDGER_REPORT_KEY) or ()))
-        environment.runner.register_message(
-            LEDGER_MESSAGE, lambda environment, msg, **kw: ledger.writer.record_many(msg.data or ()))
-
-
-@events.test_start.add_listener
-def _start_sink(environment: Any, **_: Any) -> None:
-    ledger = _ledger(environment)
-    options = environment.parsed_options
-    if ledger.role == "worker" or ledger.sink is not None or not getattr(options, "gameday_sink", ""):
-        return
-    ledger.sink = SinkProcess(_run_dir(environment), argv_from_locust_options(options))
-    ledger.sink.wait_ready()
-
-
-@events.test_stop.add_listener
-def _ship_rest(environment: Any, **_: Any) -> None:
-    ledger = _ledger(environment)
-    if ledger.role == "worker":
-        environment.runner.send_message(LEDGER_MESSAGE, ledger.take())
-    elif ledger.writer is not None:
-        ledger.writer.flush()
-
-
-@events.quitting.add_listener
-def _on_quitting(environment: Any, **_: Any) -> None:
-    ledger = _ledger(environment)
-    if ledger.flusher is not None:
-        ledger.flusher.kill(block=False)
-    if ledger.sink is not None:
-        # Events acknowledged just before the stop may still be in the pipeline.
-        gevent.sleep(float(getattr(environment.parsed_options, "gameday_sink_drain", 3.0)))
-        ledger.sink.stop()
-    if ledger.writer is not None:
-        ledger.writer.close()

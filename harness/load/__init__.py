@@ -12,7 +12,8 @@ process, under gevent; the orchestrator never imports `plugin`, `shapes` or `sch
     rundir     run directory resolution and append-only writers
     plugin     the Locust event wiring (import it to activate recording)
     inject     `locust -f harness/load/inject.py,your_locustfile.py` for foreign locustfiles
-    (ledger, sink: the data-flow ledger, owned separately)
+    produced   the produced side of the data-flow ledger (`record_event`), per runner role
+    ledger     ledger files, reading and reconciling; sink: the sink reader process
 
 How a profile reports correctness
 ---------------------------------
@@ -33,6 +34,24 @@ affects only that request:
 Only responses whose outcome is ok count towards `checked`/`correct`. Time spent in the
 check is not part of the response time (Locust stops the clock before the block).
 
+How a profile records a produced event
+--------------------------------------
+Once the system under test has acknowledged an event, one call puts it in the
+data-flow ledger (`ledger/produced.jsonl`), which `events.lost` and
+`events.e2e_latency` judge against what a sink reader sees come out:
+
+    from harness.load import record_event
+
+    sent = time.time()
+    with self.client.post("/events", json={"id": event_id}, catch_response=True) as response:
+        if response.status_code == 202:
+            record_event(self.environment, event_id, ts=sent)
+
+`ts` (epoch seconds, default now) is when the event entered the pipeline, the start
+of its end-to-end latency. Workers ship their ids to the master, which alone writes
+the file (harness.load.produced). A locustfile run under `gameday run` has the plugin
+injected; run with plain `locust -f`, it needs `import harness.load.plugin`.
+
 How the intended send time travels
 ----------------------------------
 In the open model, `User.context()` adds `context["gameday.intended"]` (epoch seconds) to
@@ -41,6 +60,8 @@ the first request of each task; the plugin measures that request's latency from 
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 CORRECT_KEY = "gameday.correct"
@@ -63,3 +84,25 @@ def mark_correct(response: Any, ok: bool) -> None:
     if context is None:
         context = meta["context"] = {}
     context[CORRECT_KEY] = bool(ok)
+
+
+_warned_inactive = False
+
+
+def record_event(environment: Any, event_id: str, ts: float | None = None) -> None:
+    """Record that the system under test acknowledged `event_id`, entered at `ts` (epoch s, default now).
+
+    Cheap (an append to memory); the plugin writes or ships it. Without the plugin
+    (plain `locust -f` of a file that does not import harness.load.plugin) there is
+    no run directory: the id is dropped and a warning is logged once.
+    """
+    ledger = getattr(environment, "_gameday_produced", None)
+    if ledger is None:
+        global _warned_inactive
+        if not _warned_inactive:
+            _warned_inactive = True
+            logging.getLogger(__name__).warning(
+                "gameday: record_event without the harness plugin; ids are not recorded. Run under "
+                "`gameday run`, or add `import harness.load.plugin` to the locustfile")
+        return
+    ledger.record(str(event_id), time.time() if ts is None else float(ts))

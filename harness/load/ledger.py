@@ -12,8 +12,8 @@ Layout inside a run directory (`ledger/`):
 Every `produced*.jsonl` and `consumed*.jsonl` file is read, so several writers can
 each keep their own file. Under Locust, only the master (or the single local
 process) writes `produced.jsonl`: workers ship their rows to it with
-`report_to_master` (see `loadprofiles/inference.py`), which works for `--processes`
-and for workers on other machines alike.
+`report_to_master` (see `harness/load/produced.py`, behind `record_event`), which
+works for `--processes` and for workers on other machines alike.
 
 Writers buffer rows and append them on `flush()`; a writer killed mid-write
 leaves a torn last line, which `read_rows` skips and counts. `reconcile` is a

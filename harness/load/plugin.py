@@ -25,6 +25,9 @@ member of a fixed pool that keeps the schedule (harness.load.schedule); each
 process runs rate x share, share = 1/workers (the master broadcasts the worker
 count at test start; --processes N children start at 1/N).
 
+The produced side of the data-flow ledger (`harness.load.record_event`) is
+`harness.load.produced`, installed here at init with the same run directory.
+
 Events written to events.jsonl (source "load"): test_start, spawning_complete,
 test_stop, cpu_warning, worker_missing, worker_back.
 
@@ -49,10 +52,12 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.load.aggregate import Aggregator, Cell, rows_of
 from harness.load.live import LIVE_FILE, live_document, write_atomic
+from harness.load import produced
 from harness.load.options import add_options, behind_threshold_ms
 from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.load.schedule import Schedule, make_open_model
 from harness.load.shapes import ShapeSpec, current_spec
+from harness.load.sink import add_locust_arguments as add_sink_options
 
 logger = logging.getLogger(__name__)
 
@@ -281,6 +286,7 @@ def _initial_share(environment: Any, role: str) -> float:
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any, **_: Any) -> None:
     add_options(parser)
+    add_sink_options(parser)
 
 
 @events.init.add_listener
@@ -290,3 +296,5 @@ def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
     recorder = Recorder(environment)
     environment._gameday_recorder = recorder
     recorder.install(web_ui)
+    # the data-flow ledger's produced side: harness.load.record_event lands there
+    produced.install(environment, recorder.writer.run_dir if recorder.writer else None)

@@ -5,6 +5,7 @@ The reader runs in a process of its own:
     python -m harness.load.sink --run-dir D --kind kafka --bootstrap 127.0.0.1:19103 [--topic scores]
     python -m harness.load.sink --run-dir D --kind http --url http://127.0.0.1:8080/out
     python -m harness.load.sink --run-dir D --kind callable --callable mypkg.taps:scored_ids
+    python -m harness.load.sink --run-dir D --kind amqp --url amqp://127.0.0.1:5672 --exchange results
 
 It flushes the ledger each second, and stops on SIGTERM or SIGINT after a last
 flush (exit 0). Whoever started it should stop it a few seconds after the load
@@ -19,8 +20,8 @@ proves it). Calling `poll` directly in a greenlet would freeze every other
 greenlet for the whole poll timeout, GIL release or not.
 
 Who starts it: the orchestrator in a game day (with `SinkProcess`), or, under
-plain `locust -f loadprofiles/inference.py --gameday-sink kafka ...`, the
-profile's test_start hook on the master (see `add_locust_arguments`).
+plain `locust -f any_locustfile.py --gameday-sink kafka ...`, the harness plugin
+on the master at test start (harness.load.produced; options in `add_locust_arguments`).
 """
 
 from __future__ import annotations
@@ -108,8 +109,12 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
                    help="extra librdkafka setting, repeatable (e.g. security.protocol=SSL)")
     h = p.add_argument_group("http")
-    h.add_argument("--url")
+    h.add_argument("--url", help="http: the URL to poll; amqp: the broker, amqp://user:password@host:port/vhost")
     h.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    a = p.add_argument_group("amqp (also --url and --id-field)")
+    a.add_argument("--exchange", help="the pipeline's output exchange, read through a queue of the reader's own")
+    a.add_argument("--queue", help="instead: a stream queue, read without consuming it")
+    a.add_argument("--binding-key", default="#", help="key binding the reader's queue to --exchange (default #)")
     c = p.add_argument_group("callable")
     c.add_argument("--callable", dest="target", metavar="MODULE:FUNCTION")
     return p
@@ -126,6 +131,11 @@ def source_options(args: argparse.Namespace) -> dict:
         if not args.url:
             raise SinkConfigError("--kind http needs --url")
         return {"url": args.url, "interval": args.interval}
+    if args.kind == "amqp":
+        if not args.url:
+            raise SinkConfigError("--kind amqp needs --url amqp://host:port")
+        return {"url": args.url, "exchange": args.exchange, "queue": args.queue,
+                "binding_key": args.binding_key, "id_field": args.id_field}
     if not args.target:
         raise SinkConfigError("--kind callable needs --callable module:function")
     return {"target": args.target}
@@ -233,9 +243,13 @@ def add_locust_arguments(parser) -> None:
     group.add_argument("--gameday-sink-topic", default="scores", env_var="GAMEDAY_SINK_TOPIC",
                        help="kafka sink: topic to read (default scores)")
     group.add_argument("--gameday-sink-id-field", default="event_id", env_var="GAMEDAY_SINK_ID_FIELD",
-                       help="kafka sink: JSON field holding the event id (default event_id)")
+                       help="kafka and amqp sinks: JSON field holding the event id (default event_id)")
     group.add_argument("--gameday-sink-url", default="", env_var="GAMEDAY_SINK_URL",
-                       help="http sink: URL to poll for ids")
+                       help="http sink: URL to poll for ids; amqp sink: the broker's amqp:// URL")
+    group.add_argument("--gameday-sink-exchange", default="", env_var="GAMEDAY_SINK_EXCHANGE",
+                       help="amqp sink: the pipeline's output exchange")
+    group.add_argument("--gameday-sink-queue", default="", env_var="GAMEDAY_SINK_QUEUE",
+                       help="amqp sink: instead of an exchange, a stream queue")
     group.add_argument("--gameday-sink-callable", default="", env_var="GAMEDAY_SINK_CALLABLE",
                        help="callable sink: module:function yielding ids")
     group.add_argument("--gameday-sink-drain", type=float, default=3.0, env_var="GAMEDAY_SINK_DRAIN",
@@ -250,6 +264,10 @@ def argv_from_locust_options(options) -> list[str]:
                 "--topic", options.gameday_sink_topic, "--id-field", options.gameday_sink_id_field]
     if kind == "http":
         return ["--kind", "http", "--url", options.gameday_sink_url]
+    if kind == "amqp":
+        where = (["--exchange", options.gameday_sink_exchange] if options.gameday_sink_exchange
+                 else ["--queue", options.gameday_sink_queue])
+        return ["--kind", "amqp", "--url", options.gameday_sink_url, *where, "--id-field", options.gameday_sink_id_field]
     return ["--kind", "callable", "--callable", options.gameday_sink_callable]
 
 

@@ -53,7 +53,7 @@ OPTIONAL_PARAMS = ("spawn_rate", "pool", "behind_ms")
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in SHAPE_PARAMS.values() for p in ps)) + OPTIONAL_PARAMS
 LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", *ALL_PARAMS)
 LOAD_WHERE = ("local", "cluster")
-SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",)}
+SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",), "amqp": ("url",)}
 
 
 def load_gameday(path: str | Path, *, check_experiments: bool = True, check_files: bool = True) -> GameDay:
@@ -277,11 +277,14 @@ def _sink(node: Node | None) -> SinkSpec | None:
         return None
     kind = node.value.get("kind")
     if not isinstance(kind, str) or kind not in SINK_REQUIRED:
-        node.problems.add(node.child_path("kind"), f"unknown sink kind {kind!r}; expected kafka, http or callable")
+        node.problems.add(node.child_path("kind"), f"unknown sink kind {kind!r}; expected kafka, http, callable or amqp")
         return None
     for key in SINK_REQUIRED[kind]:
         if not isinstance(node.value.get(key), str):
             node.problems.add(node.child_path(key), f"is required for a {kind} sink")
+    if kind == "amqp" and sum(isinstance(node.value.get(key), str) for key in ("exchange", "queue")) != 1:
+        node.fail("an amqp sink needs exactly one of exchange (the pipeline's output exchange) "
+                  "or queue (a stream queue)")
     options = {str(k): v for k, v in node.value.items() if k != "kind"}
     return SinkSpec(kind, MappingProxyType(options))
 

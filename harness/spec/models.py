@@ -55,7 +55,7 @@ Target = LocalTarget | HttpTarget | KubernetesTarget
 
 @dataclass(frozen=True)
 class SinkSpec:
-    """Where the data-flow ledger reads produced events back: kafka | http | callable, plus its options."""
+    """Where the data-flow ledger reads produced events back: kafka | http | callable | amqp, plus its options."""
 
     kind: str
     options: Mapping[str, Any] = field(default_factory=_empty)

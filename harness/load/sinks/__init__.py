@@ -10,6 +10,8 @@ Kinds (`open_source(kind, options)`):
     kafka     a Kafka topic (default `scores`) whose JSON messages carry the id
     http      a URL polled for ids (see `sinks/http.py` for the JSON it expects)
     callable  a user's `module:function` that yields ids (see `sinks/function.py`)
+    amqp      a RabbitMQ output exchange (through a queue of the reader's own) or
+              stream queue, read without taking the pipeline's messages (`sinks/amqp.py`)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Source(Protocol):
         ...
 
 
-KINDS = ("kafka", "http", "callable")
+KINDS = ("kafka", "http", "callable", "amqp")
 
 
 class SinkConfigError(ValueError):
@@ -46,4 +48,7 @@ def open_source(kind: str, options: dict) -> Source:
     if kind == "callable":
         from harness.load.sinks.function import CallableSource
         return CallableSource(**options)
+    if kind == "amqp":
+        from harness.load.sinks.amqp import AmqpSource
+        return AmqpSource(**options)
     raise SinkConfigError(f"unknown sink kind '{kind}' (known: {', '.join(KINDS)})")
