@@ -115,3 +115,51 @@ def test_dockerfile_pins_its_base_image_and_installs_the_project():
         assert needed in copied
     assert any(k == "RUN" and "pip install ." in v for k, v in instructions)
     assert any(k == "USER" for k, _ in instructions)
+
+
+def stack_objects(kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in kustomize("stack") if d["kind"] == kind}
+
+
+def container_behind(service: str, port: int) -> dict:
+    """The container that a Service's port reaches (by targetPort name or number)."""
+    svc = stack_objects("Service")[service]
+    target = next(p["targetPort"] for p in svc["spec"]["ports"] if p["port"] == port)
+    pods = [d["spec"]["template"] for d in stack_objects("Deployment").values()
+            if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in svc["spec"]["selector"].items())]
+    for container in (c for pod in pods for c in pod["spec"]["containers"]):
+        if any(target in (p.get("name"), p["containerPort"]) for p in container.get("ports", [])):
+            return container
+    raise AssertionError(f"no container behind {service}:{port}")
+
+
+def advertised_by(container: dict, config) -> str:
+    """The address a Kafka container advertises: from a Tansu command line, or from the role the
+    harness.targets.k8s.kafka_pod entry point is given."""
+    import re
+
+    from harness.targets.k8s import kafka_pod
+
+    text = " ".join(container["command"])
+    if found := re.search(r"--advertised-listener-url\s+tcp://(\S+)", text):
+        return found.group(1)
+    role = container["command"][container["command"].index("harness.targets.k8s.kafka_pod") + 1]
+    return {"broker": f"{kafka_pod.SERVICE}:{kafka_pod.BROKER_PORT}",
+            "gateway-listener": kafka_pod.gateway_advertised(config),
+            "sink-listener": f"127.0.0.1:{kafka_pod.SINK_LISTENER_PORT}"}[role]
+
+
+def test_the_kafka_the_gateway_hop_reaches_advertises_the_hop():
+    """Otherwise the gateway bootstraps through its gateway-kafka hop, then connects to the advertised
+    address directly, and gateway-kafka faults miss its traffic."""
+    from harness.targets.k8s.hops import hops, services
+    from stack.config import StackConfig
+
+    config = StackConfig.load(DEPLOY / "stack" / "stack.json")
+    gateway = stack_objects("Deployment")["gateway"]["spec"]["template"]["spec"]["containers"]
+    sidecar = next(c for c in gateway if "harness.targets.k8s.hops" in c["command"])
+    kafka = services({e["name"]: e["value"] for e in sidecar.get("env", [])})["kafka"]
+    listen, upstream = hops(config, **services({}))["gateway-kafka"]
+    assert upstream == kafka
+    service, _, port = kafka.partition(":")
+    assert advertised_by(container_behind(service, int(port)), config) == listen

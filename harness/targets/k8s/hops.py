@@ -6,7 +6,11 @@ stack's own fault proxy (Toxiproxy-compatible API on 8474) with these hops:
 
     client-gateway      0.0.0.0:8080          -> 127.0.0.1:<gateway_upstream>   (what the Service targets)
     gateway-replica-i   127.0.0.1:<replica_i> -> $MODEL_SERVICE (model-replica:8000)
-    gateway-kafka       127.0.0.1:<kafka_gw>  -> $KAFKA_SERVICE (kafka:9092)
+    gateway-kafka       127.0.0.1:<kafka_gw>  -> $KAFKA_SERVICE (kafka:9093)
+
+kafka:9093 is the Kafka pod's gateway listener, a Tansu proxy that advertises
+127.0.0.1:<kafka_gw>: after bootstrap the gateway's connections come back to this
+hop instead of going to the broker directly (harness.targets.k8s.kafka_pod).
 
 kube-proxy balances each connection of a replica hop across the model-replica
 pods, so the gateway's per-replica breakers act per hop, not per pod.
@@ -22,11 +26,19 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 
+from harness.targets.k8s.kafka_pod import GATEWAY_LISTENER_PORT
 from stack.config import StackConfig
 
 LISTEN_PORT = 8080
 API_PORT = 8474
+
+
+def services(env: Mapping[str, str]) -> dict[str, str]:
+    """Where the hops forward: $MODEL_SERVICE, $KAFKA_SERVICE, or the stack's Service names."""
+    return {"model": env.get("MODEL_SERVICE", "model-replica:8000"),
+            "kafka": env.get("KAFKA_SERVICE", f"kafka:{GATEWAY_LISTENER_PORT}")}
 
 
 def hops(config: StackConfig, model: str, kafka: str, listen_port: int = LISTEN_PORT) -> dict[str, tuple[str, str]]:
@@ -49,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from stack.proxy.server import serve
 
     config = StackConfig.load(args.config)
-    plan = hops(config, os.environ.get("MODEL_SERVICE", "model-replica:8000"),
-                os.environ.get("KAFKA_SERVICE", "kafka:9092"), args.listen_port)
+    plan = hops(config, **services(os.environ), listen_port=args.listen_port)
     try:
         asyncio.run(serve("0.0.0.0", args.api_port, config.toxic_ttl_s, plan, allow_pod_address=True))
     except StackError as exc:
