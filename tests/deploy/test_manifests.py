@@ -163,3 +163,20 @@ def test_the_kafka_the_gateway_hop_reaches_advertises_the_hop():
     assert upstream == kafka
     service, _, port = kafka.partition(":")
     assert advertised_by(container_behind(service, int(port)), config) == listen
+
+
+def test_the_canary_deployment_gets_a_hop_and_a_share_of_the_gateways_traffic():
+    """The k8s canary experiment scales and kills model-canary pods: that does something only if
+    the gateway has a canary replica hop to the model-canary Service and sends it traffic."""
+    from harness.targets.k8s.hops import hops, services
+    from stack.config import StackConfig
+
+    config = StackConfig.load(DEPLOY / "stack" / "stack.json")
+    upstreams = {upstream for name, (_l, upstream) in hops(config, **services({})).items()
+                 if name.startswith("gateway-replica-")}
+    canary = services({})["canary"]
+    assert canary in upstreams and services({})["model"] in upstreams
+    service, _, port = canary.partition(":")
+    command = container_behind(service, int(port))["command"]
+    assert command[command.index("--version") + 1] == "canary"
+    assert config.gateway.canary_weight > 0

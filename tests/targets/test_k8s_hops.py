@@ -145,10 +145,10 @@ def test_the_hops_sidecar_starts_every_hop_and_forwards_to_services(pod_config, 
     config, path = pod_config
     name = socket.gethostname()
     http_server("gateway", "127.0.0.1", config.port("gateway_upstream"))
-    model = http_server("model-replica")
+    model, canary = http_server("model-replica"), http_server("model-canary")
     listen, api = free_port(), free_port()
     proc = start("-m", "harness.targets.k8s.hops", "--config", str(path), "--listen-port", str(listen),
-                 "--api-port", str(api), env={"MODEL_SERVICE": f"{name}:{model}"})
+                 "--api-port", str(api), env={"MODEL_SERVICE": f"{name}:{model}", "CANARY_SERVICE": f"{name}:{canary}"})
     try:
         wait_for_api(proc, api)
         wait_for_port(listen)
@@ -158,9 +158,10 @@ def test_the_hops_sidecar_starts_every_hop_and_forwards_to_services(pod_config, 
         replicas = [n for n in proxies if n.startswith("gateway-replica-")]
         assert len(replicas) == config.replicas
         assert requests.get(f"http://127.0.0.1:{listen}/", timeout=10).text == "gateway"
-        stable = next(n for n in replicas if proxies[n]["upstream"] == f"{name}:{model}")
-        assert requests.get(f"http://127.0.0.1:{config.port(stable.replace('gateway-replica-', 'replica_'))}/",
-                            timeout=10).text == "model-replica"
+        for hop, answer in (("gateway-replica-1", "model-replica"), (f"gateway-replica-{config.replicas}",
+                                                                      "model-canary")):
+            port = config.port(hop.replace("gateway-replica-", "replica_"))
+            assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).text == answer, hop
     finally:
         err = stop(proc)
     assert "cannot create hop" not in err, err

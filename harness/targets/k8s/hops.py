@@ -5,7 +5,9 @@ a pod, the gateway's neighbours are Services instead, so this sidecar runs the
 stack's own fault proxy (Toxiproxy-compatible API on 8474) with these hops:
 
     client-gateway      0.0.0.0:8080          -> 127.0.0.1:<gateway_upstream>   (what the Service targets)
-    gateway-replica-i   127.0.0.1:<replica_i> -> $MODEL_SERVICE (model-replica:8000)
+    gateway-replica-i   127.0.0.1:<replica_i> -> $MODEL_SERVICE (model-replica:8000), or for the
+                                              last `canary_replicas` replicas $CANARY_SERVICE
+                                              (model-canary:8000)
     gateway-kafka       127.0.0.1:<kafka_gw>  -> $KAFKA_SERVICE (kafka:9093)
 
 kafka:9093 is the Kafka pod's gateway listener, a Tansu proxy that advertises
@@ -38,16 +40,18 @@ API_PORT = 8474
 def services(env: Mapping[str, str]) -> dict[str, str]:
     """Where the hops forward: $MODEL_SERVICE, $KAFKA_SERVICE, or the stack's Service names."""
     return {"model": env.get("MODEL_SERVICE", "model-replica:8000"),
+            "canary": env.get("CANARY_SERVICE", "model-canary:8000"),
             "kafka": env.get("KAFKA_SERVICE", f"kafka:{GATEWAY_LISTENER_PORT}")}
 
 
-def hops(config: StackConfig, model: str, kafka: str, listen_port: int = LISTEN_PORT) -> dict[str, tuple[str, str]]:
-    """name -> (listen, upstream) for the gateway pod."""
+def hops(config: StackConfig, model: str, kafka: str, canary: str = "model-canary:8000",
+         listen_port: int = LISTEN_PORT) -> dict[str, tuple[str, str]]:
+    """name -> (listen, upstream) for the gateway pod; canary replicas' hops go to `canary`."""
     out = {"client-gateway": (f"0.0.0.0:{listen_port}", f"127.0.0.1:{config.port('gateway_upstream')}"),
            "gateway-kafka": (f"127.0.0.1:{config.port('kafka_gateway')}", kafka)}
-    for name, (listen, _upstream) in config.proxies().items():
-        if name.startswith("gateway-replica-"):
-            out[name] = (f"127.0.0.1:{listen}", model)
+    for i in range(1, config.replicas + 1):
+        upstream = canary if config.replica_version(i) == "canary" else model
+        out[f"gateway-replica-{i}"] = (f"127.0.0.1:{config.port(f'replica_{i}')}", upstream)
     return out
 
 
