@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent / "e2e"))   # e2e_support: real sta
 
 import pytest  # noqa: E402
 
+# The session fails if a process it started outlives it (tests/leftovers.py).
+pytest_plugins = ("leftovers",)
+
 
 @pytest.fixture(scope="module")
 def healthy_stack(tmp_path_factory):

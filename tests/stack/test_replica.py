@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psutil
 import pytest
 from support import free_port, wait_for_port
 
@@ -49,22 +50,22 @@ def stable_url() -> Iterator[str]:
         yield url
 
 
-def post(url: str, body: bytes) -> tuple[int, dict]:
+def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
 
-def get(url: str) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def get(url: str, timeout: float = 10) -> tuple[int, dict]:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.status, json.loads(response.read())
 
 
-def post_features(url: str, features: list[float]) -> tuple[int, dict]:
-    return post(f"{url}/score", json.dumps({"features": features}).encode())
+def post_features(url: str, features: list[float], timeout: float = 10) -> tuple[int, dict]:
+    return post(f"{url}/score", json.dumps({"features": features}).encode(), timeout)
 
 
 def test_score_returns_the_models_score_version_and_replica_name(stable_url):
@@ -156,14 +157,52 @@ def test_busy_port_exits_4_naming_the_port():
 
 
 def test_model_compute_blocks_the_event_loop():
-    # The design wants a CPU-bound replica: while a heavy score runs, even
-    # /healthz waits. A thread-pool offload would answer healthz at once.
-    with replica_on_free_port("stable", "--work", "1000") as url:
-        worker = threading.Thread(target=post_features, args=(url, model.example_features(0)))
+    """The design wants a CPU-bound replica: while a heavy score runs, even /healthz waits
+    behind it. A thread-pool offload would answer /healthz while the score still computes.
+
+    Judged in the replica's own CPU time, not wall-clock time, so a fast or a busy machine
+    gives the same answer: /healthz is sent once the replica has burned some CPU on the
+    score, and must not come back before (nearly) all of the score's CPU was burned."""
+    features = model.example_features(0)
+    work = passes_costing(1.5, features)
+    port = free_port()
+    with running_replica("--port", str(port), "--version", "stable", "--work", str(work)) as proc:
+        wait_for_port(port)
+        url, replica = f"http://127.0.0.1:{port}", psutil.Process(proc.pid)
+        start = cpu_of(replica)
+        worker = threading.Thread(target=post_features, args=(url, features, 300))
         worker.start()
-        time.sleep(0.05)
-        started = time.monotonic()
-        get(f"{url}/healthz")
-        waited = time.monotonic() - started
-        worker.join()
-    assert waited > 0.1
+        assert wait_for(lambda: cpu_of(replica) - start > 0.1, 60), "the replica never started computing"
+        sent = cpu_of(replica) - start
+        get(f"{url}/healthz", timeout=300)
+        answered = cpu_of(replica) - start
+        worker.join(300)
+        total = cpu_of(replica) - start
+    assert sent < 0.5 * total, f"/healthz was sent too late to tell ({sent:.2f} of {total:.2f} s CPU)"
+    assert answered >= 0.9 * total, \
+        f"/healthz answered after {answered:.2f} s of the score's {total:.2f} s CPU: the loop was free"
+
+
+def passes_costing(cpu_s: float, features: list[float]) -> int:
+    """Forward passes that cost about `cpu_s` seconds of CPU here (measured in this process's CPU
+    time, which a busy machine does not inflate)."""
+    scorer, passes = model.load("stable"), 200
+    scorer.score(features)   # builds the weights, which the replica does before serving
+    begin = time.process_time()
+    scorer.score(features, passes)
+    per_pass = max((time.process_time() - begin) / passes, 1e-6)
+    return max(passes, int(cpu_s / per_pass))
+
+
+def cpu_of(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
