@@ -77,7 +77,9 @@ class GatewayTuning:
 
     replica_timeout_s: float = 0.5
     breaker_failures: int = 3          # consecutive failures that open a breaker
-    breaker_cooldown_s: float = 2.0    # open -> half-open after this long
+    # open -> half-open after this long; longer than trip-breaker's 1 s of resets, so its
+    # game day sees the cool-down *after* the heal, as a measured recovery of 2-3 s
+    breaker_cooldown_s: float = 3.0
     rate_limit_rps: float = 1000.0     # token refill per client per second
     rate_limit_burst: float = 2000.0   # bucket size per client
     cache_size: int = 1024             # LRU entries

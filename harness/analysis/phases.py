@@ -2,9 +2,11 @@
 
     warmup    load start .. load start + warmup (the `warmup-end` event)   left out of every SLI
     baseline  warmup end .. start of the first method activity (or load end without chaos)
-    fault     per experiment: start of its first method *action* .. end of its last
-              rollback activity, or of its last method activity when it has no rollbacks
-    recovery  per fault: its end .. the next experiment's first method activity, or load end
+    fault     per experiment: start of its first method *action* .. the fault's *removal*:
+              the end of its last method action marked `removes_fault` (a heal or restore
+              step, see harness.chaos.control), else the end of its last rollback activity,
+              else of its last method activity when it has no rollbacks
+    recovery  per fault: its removal .. the next experiment's first method activity, or load end
     run       warmup end .. load end
 
 With several chaos blocks (a nightly run), `fault` and `recovery` are lists of
@@ -63,20 +65,31 @@ class Window:
 Phases = dict[str, tuple[Window, ...]]
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault: `window` runs from its first action to its removal, exactly (not
+    snapped to seconds); `recovery` is its recovery phase window (whole seconds), None when
+    the load ended first."""
+
+    window: Window
+    recovery: Window | None
+
+    @property
+    def removal(self) -> float:
+        return self.window.end
+
+
 def phases(events: Iterable[Event], warmup: float = 0.0) -> Phases:
     """Every phase's windows (see the module docstring); `warmup` is used only without a `warmup-end` event.
 
     Phases that did not happen map to an empty tuple.
     """
-    events = sorted(events, key=lambda e: e.get("ts", 0.0))
-    load_start, load_end = _load_bounds(events)
-    if load_start is None or load_end is None or load_end <= load_start:
+    layout = _layout(events, warmup)
+    if layout is None:
         return {name: () for name in PHASE_NAMES}
-    warmup_end = min(_first(events, "harness", "warmup-end") or load_start + warmup, load_end)
-    run = Window(warmup_end, load_end)
-    blocks = [b for b in (_block_bounds(block, load_end) for block in _experiments(events)) if b]
+    load_start, warmup_end, run, blocks = layout
     faults = [_clip(Window(b[1], b[2]), run) for b in blocks if b[1] is not None]
-    baseline_end = blocks[0][0] if blocks else load_end
+    baseline_end = blocks[0][0] if blocks else run.end
     return {
         WARMUP: _keep([_outward(Window(load_start, warmup_end))]),
         BASELINE: _keep([_inward(_clip(Window(warmup_end, baseline_end), run))]),
@@ -84,6 +97,33 @@ def phases(events: Iterable[Event], warmup: float = 0.0) -> Phases:
         RECOVERY: _keep([_inward(w) for w in _recoveries(blocks, run)]),
         RUN: _keep([_inward(run)]),
     }
+
+
+def faults(events: Iterable[Event], warmup: float = 0.0) -> tuple[Fault, ...]:
+    """Each injected fault with its exact removal time and its recovery window, in order."""
+    layout = _layout(events, warmup)
+    if layout is None:
+        return ()
+    _, _, run, blocks = layout
+    found = []
+    recoveries = iter(_recoveries(blocks, run))
+    for _, start, removal in blocks:
+        if start is None:
+            continue
+        window, recovery = _clip(Window(start, removal), run), _inward(next(recoveries))
+        found.append(Fault(window, recovery if recovery.length > 0 else None))
+    return tuple(found)
+
+
+def _layout(events: Iterable[Event], warmup: float):
+    """(load start, warmup end, run window, per-experiment bounds), or None without load."""
+    events = sorted(events, key=lambda e: e.get("ts", 0.0))
+    load_start, load_end = _load_bounds(events)
+    if load_start is None or load_end is None or load_end <= load_start:
+        return None
+    warmup_end = min(_first(events, "harness", "warmup-end") or load_start + warmup, load_end)
+    blocks = [b for b in (_block_bounds(block, load_end) for block in _experiments(events)) if b]
+    return load_start, warmup_end, Window(warmup_end, load_end), blocks
 
 
 def _outward(window: Window) -> Window:
@@ -125,12 +165,24 @@ def _block_bounds(block: list[Event], load_end: float) -> tuple[float, float | N
     actions = [e["ts"] for e in method if e.get("kind") == "activity-start" and _detail(e, "type") == "action"]
     if not actions:
         return first_method, None, first_method
+    removal = _method_removal(method, actions)
+    if removal is not None:
+        return first_method, actions[0], max(removal, actions[0])
     ends = [e["ts"] for e in block if e.get("kind") == "activity-end" and _detail(e, "phase") == "rollback"]
     ends = ends or [e["ts"] for e in method if e.get("kind") == "activity-end"]
     end = max(ends) if ends else None
     if end is None or _interrupted(block, end):
         end = min([load_end, *[e["ts"] for e in block if e.get("kind") in ("experiment-end", "abort")]])
     return first_method, actions[0], max(end, actions[0])
+
+
+def _method_removal(method: list[Event], action_starts: list[float]) -> float | None:
+    """The end of the last method action that removes the fault, unless an action started after it
+    (a fault injected again after a heal is removed by the rollbacks)."""
+    ends = [e["ts"] for e in method if e.get("kind") == "activity-end" and _detail(e, "removes_fault")]
+    if not ends or max(action_starts) > max(ends):
+        return None
+    return max(ends)
 
 
 def _interrupted(block: list[Event], last_end: float) -> bool:

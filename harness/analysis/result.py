@@ -17,14 +17,14 @@ import math
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Sequence, TypedDict
 
 import pandas as pd
 
 from harness.analysis import status as run_status
 from harness.analysis.degradation import Degradation, degradation
-from harness.analysis.phases import Phases, Window, phases
-from harness.analysis.recovery import Recovery, criteria, recoveries
+from harness.analysis.phases import Phases, Window, faults, phases
+from harness.analysis.recovery import NO_IMPACT, Recovery, criteria, recoveries
 from harness.analysis.rundir import Ledger, read_events, read_ledger, read_samples
 from harness.analysis.slis import DEFAULT_PERCENTILES, PhaseSlis, Request, latencies, per_second, phase_slis
 from harness.analysis.verdicts import Verdict, judge
@@ -59,23 +59,37 @@ class Analysis:
         return [v.state for v in self.verdicts]
 
 
-def analyse(run_dir: str | Path, gameday: GameDay | None = None) -> Analysis:
-    """The Analysis of `run_dir`; `gameday` defaults to the directory's gameday.yaml (None if absent)."""
+def analyse(run_dir: str | Path, gameday: GameDay | None = None,
+            allow_generator_bound: bool | None = None) -> Analysis:
+    """The Analysis of `run_dir`; `gameday` defaults to the directory's gameday.yaml (None if absent).
+
+    `allow_generator_bound` None means what the run recorded (`gameday run --allow-generator-bound`).
+    """
     run_dir = Path(run_dir)
     gameday = gameday or _stored_gameday(run_dir)
     events = read_events(run_dir)
-    windows = phases(events, warmup=gameday.warmup if gameday else 0.0)
+    if allow_generator_bound is None:
+        allow_generator_bound = recorded_allow_generator_bound(events)
+    warmup = gameday.warmup if gameday else 0.0
+    windows = phases(events, warmup=warmup)
     request = _request(gameday)
     samples, ledger = read_samples(run_dir), read_ledger(run_dir)
     tables = latencies(samples, windows, request)  # one pass over the histograms serves both
     table = phase_slis(samples, ledger, windows, request, tables)
     seconds = per_second(samples, request, tables)
     slos = gameday.slos if gameday else ()
-    found = recoveries(seconds, windows["fault"], windows["recovery"], criteria(slos, table.get("baseline")),
-                       ledger)
+    found = recoveries(seconds, faults(events, warmup), criteria(slos, table.get("baseline")), ledger)
     return Analysis(str(run_dir), gameday, tuple(events), run_status.run_status(events), windows, table, seconds,
-                    tuple(judge(slos, table, found)), tuple(found),
+                    tuple(judge(slos, table, found, allow_generator_bound)), tuple(found),
                     tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger)
+
+
+def recorded_allow_generator_bound(events: Sequence[dict]) -> bool:
+    """Whether the run was started with --allow-generator-bound (its run-start detail says so)."""
+    for event in events:
+        if event.get("source") == "harness" and event.get("kind") == "run-start":
+            return bool((event.get("detail") or {}).get("allow_generator_bound"))
+    return False
 
 
 def _stored_gameday(run_dir: Path) -> GameDay | None:
@@ -111,6 +125,7 @@ class VerdictDoc(TypedDict):
     observed: float | None
     observed_text: str
     reason: str
+    meaning: str
     evidence: dict[str, Any]
 
 
@@ -208,12 +223,24 @@ def _verdict_doc(verdict: Verdict) -> VerdictDoc:
         slo=verdict.slo.label, sli=verdict.slo.sli, phase=verdict.slo.phase, endpoint=verdict.slo.endpoint,
         objective=verdict.slo.objective.text, state=verdict.state,
         observed=None if (observed is None or never) else observed,
-        observed_text=_show(verdict.slo.sli, observed), reason=verdict.reason,
+        observed_text="no impact observed" if verdict.note == NO_IMPACT else _show(verdict.slo.sli, observed),
+        reason=verdict.reason, meaning=_meaning(verdict),
         evidence={"start": evidence.start, "end": evidence.end, "windows": [[w.start, w.end] for w in evidence.windows],
                   "seconds": evidence.seconds, "samples": evidence.samples,
                   "generator_bound_seconds": evidence.generator_bound_seconds,
                   "generator_bound": evidence.generator_bound},
     )
+
+
+def _meaning(verdict: Verdict) -> str:
+    """What the observed number is, where an SLI has more than one reading."""
+    slo = verdict.slo
+    if slo.sli == "availability":
+        return "ok / (ok + error)  (429s left out)" if not slo.count_rate_limited else \
+            "ok / (ok + error + rate_limited)  (every attempt)"
+    if slo.sli == "recovery_time":
+        return "no-impact" if verdict.note == NO_IMPACT else "from the fault's removal to 5 healthy seconds"
+    return ""
 
 
 def _show(sli: str, value: float | None) -> str:
@@ -235,9 +262,14 @@ def _show(sli: str, value: float | None) -> str:
 
 
 def _recovery_doc(recovery: Recovery) -> dict[str, Any]:
-    return {"fault": [recovery.fault.start, recovery.fault.end], "seconds": recovery.seconds,
-            "never": recovery.seconds is None,
+    impact = recovery.impact
+    return {"fault": [recovery.fault.start, recovery.fault.end], "removal": recovery.removal,
+            "outcome": recovery.outcome, "seconds": recovery.seconds, "never": recovery.seconds is None,
             "proof": [recovery.proof.start, recovery.proof.end] if recovery.proof else None,
+            "impact": {"observed": impact.observed, "first_bad": impact.first_bad,
+                       "time_to_detect": impact.time_to_detect, "bad_seconds": impact.bad_seconds,
+                       "worst": [{"sli": w.criterion.sli, "endpoint": w.criterion.endpoint, "value": _clean(w.value)}
+                                 for w in impact.worst]},
             "criteria": [{"sli": c.sli, "endpoint": c.endpoint, "objective": c.objective.text, "source": c.source}
                          for c in recovery.criteria]}
 

@@ -3,9 +3,13 @@
 Definitions (units as in harness.spec.catalogue: seconds, fractions, per second):
 
     requests       ok + error + rate_limited responses
-    availability   ok / (ok + error); a 429 is neither a success nor a failure here,
-                   it is counted on its own as `rate_limited`. So availability = 1 - error_rate.
-    error_rate     error / (ok + error)
+    availability   ok / requests: every attempt counts, so a 429 or a connection failure is
+                   a failed attempt (the reliability R = successful / total attempts)
+    availability.excluding_rate_limited
+                   ok / (ok + error): a 429 is neither a success nor a failure. An availability
+                   SLO with `count_rate_limited: false` is judged on this one, for contracts
+                   in which a 429 is a correct answer.
+    error_rate     error / (ok + error) (429s are `rate_limited`, not errors)
     rate_limited   rate_limited / requests
     throughput     requests / seconds of the phase (completed responses per second)
     offered_rate   requests the generator intended to send / seconds (whole run only)
@@ -16,7 +20,10 @@ Definitions (units as in harness.spec.catalogue: seconds, fractions, per second)
     correctness    correct / checked (responses whose body the profile checked); None unchecked
     events.*       over events *produced* in the phase (ledger): produced, lost (never consumed,
                    or consumed after load end + grace), duplicated (extra deliveries),
-                   e2e_latency.pN/mean/max (first delivery - production) of delivered events
+                   e2e_latency.pN/mean/max (first delivery - production) of delivered events.
+                   An event still in flight when a fault starts (produced before it, delivered
+                   after its start or never) belongs to that fault, not to the phase it was
+                   produced in: the fault is what delayed or lost it (`in_flight_times`).
 
 A value is None when it has no data (no requests, nothing checked, nothing produced);
 a verdict on None is `no-data`. Endpoint "*" is all endpoints together.
@@ -38,6 +45,7 @@ from harness.analysis.rundir import Ledger, Samples
 from harness.spec.durations import format_duration
 
 ALL = "*"
+AVAILABILITY_EXCLUDING_429 = "availability.excluding_rate_limited"
 DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 DEFAULT_GRACE_S = 10.0
 Value = float | int | None
@@ -51,6 +59,15 @@ def pct_name(family: str, p: float) -> str:
 def apdex_name(t: float) -> str:
     """The canonical SLI name of apdex with T seconds, e.g. 'apdex(300ms)'."""
     return f"apdex({format_duration(t)})"
+
+
+def sli_column(slo) -> str:
+    """The SLI column an SLO is judged on: apdex with its T, availability with or without 429s."""
+    if slo.apdex_t is not None:
+        return apdex_name(slo.apdex_t)
+    if slo.sli == "availability" and not slo.count_rate_limited:
+        return AVAILABILITY_EXCLUDING_429
+    return slo.sli
 
 
 @dataclass(frozen=True)
@@ -95,14 +112,16 @@ def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Reques
     live = {phase: windows for phase, windows in phases.items() if windows}
     tables = latencies(samples, live, request) if tables is None else _checked(tables, request)
     cols = _columns(samples, tables)
+    faults = phases.get("fault", ())
     return {phase: _one_phase(samples, cols, ledger, phase, windows, codes, list(names), request, load_end,
-                              _phase_percentiles(tables, phase, request))
+                              _phase_percentiles(tables, phase, request), faults)
             for phase, windows in live.items()}
 
 
 def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, windows: tuple[Window, ...], codes: np.ndarray,
                names: list[str], request: Request, load_end: float,
-               hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> PhaseSlis:
+               hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+               faults: Sequence[Window] = ()) -> PhaseSlis:
     seconds = seconds_in(windows)
     in_phase = second_mask(cols.ts, windows)
     per_endpoint = _derive(_aggregate(cols, np.where(in_phase, codes, -1), len(names), request) | hists[0],
@@ -111,7 +130,7 @@ def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, win
     table = {name: _column(per_endpoint, i) for i, name in enumerate(names)}
     table[ALL] = _column(everything, 0)
     table[ALL].update(generator_slis(samples.generator, windows, seconds))
-    table[ALL].update(event_slis(ledger, windows, load_end + request.grace, request.percentiles))
+    table[ALL].update(event_slis(ledger, windows, load_end + request.grace, request.percentiles, faults))
     bound = _bound_seconds(samples, windows)
     return PhaseSlis(phase, windows, seconds, bound, table)
 
@@ -195,7 +214,8 @@ def _derive(agg: dict[str, np.ndarray], seconds: int | np.ndarray, request: Requ
         slis = {
             "requests": requests,
             "requests.ok": ok, "requests.error": error, "requests.rate_limited": limited,
-            "availability": _ratio(ok, timed), "error_rate": _ratio(error, timed),
+            "availability": _ratio(ok, requests), AVAILABILITY_EXCLUDING_429: _ratio(ok, timed),
+            "error_rate": _ratio(error, timed),
             "rate_limited": _ratio(limited, requests),
             "throughput": requests / seconds if np.all(np.asarray(seconds) > 0) else np.full(len(ok), np.nan),
             "latency.mean": _ratio(agg["sum_ms"], timed) / 1000.0,
@@ -252,15 +272,28 @@ def _bound_seconds(samples: Samples, windows: Sequence[Window]) -> int:
     return int(mask.sum()) if not mask.empty else 0
 
 
+def in_flight_times(produced: np.ndarray, consumed: np.ndarray, faults: Sequence[Window]) -> np.ndarray:
+    """The time each event counts at: its production, or the start of the first fault that
+    began while it was in flight (produced before the fault, not delivered before it)."""
+    at = produced.astype(np.float64).copy()
+    moved = np.zeros(len(at), dtype=bool)
+    for fault in sorted(faults, key=lambda w: w.start):
+        caught = ~moved & (produced < fault.start) & ~(consumed < fault.start)   # NaN: never delivered
+        at[caught] = fault.start
+        moved |= caught
+    return at
+
+
 def event_slis(ledger: Ledger, windows: Sequence[Window], deadline: float,
-               percentiles: Sequence[float]) -> dict[str, Value]:
-    """events.* for events produced in `windows`; all None when none were produced there."""
+               percentiles: Sequence[float], faults: Sequence[Window] = ()) -> dict[str, Value]:
+    """events.* for events produced in `windows` (in-flight ones moved to their fault); all None when none."""
     names = ["events.produced", "events.lost", "events.duplicated", "events.e2e_latency.mean",
              "events.e2e_latency.max", *(pct_name("events.e2e_latency", p) for p in percentiles)]
     events = ledger.events
     if events.empty:
         return dict.fromkeys(names)
-    chosen = events[time_mask(events["produced"].to_numpy(), windows)]
+    at = in_flight_times(events["produced"].to_numpy(), events["consumed"].to_numpy(), faults)
+    chosen = events[time_mask(at, windows)]
     if chosen.empty:
         return dict.fromkeys(names)
     consumed = chosen["consumed"].to_numpy()

@@ -42,10 +42,14 @@ def run_status(events: Iterable[dict[str, Any]]) -> str:
 
 
 def outcome(status: str, states: Sequence[str]) -> str:
-    """pass | fail for a completed run, else the status itself."""
+    """pass | fail | inconclusive for a completed run, else the status itself.
+
+    inconclusive: nothing failed, but a verdict rested on generator-bound seconds."""
     if status != COMPLETED:
         return status
-    return "pass" if all(s == "pass" for s in states) else "fail"
+    if all(s == "pass" for s in states):
+        return "pass"
+    return "inconclusive" if all(s in ("pass", "inconclusive") for s in states) else "fail"
 
 
 def exit_code(status: str, states: Sequence[str]) -> int:

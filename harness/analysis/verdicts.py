@@ -1,13 +1,17 @@
-"""SLO verdicts: pass, fail or no-data, each with what was observed and the window that shows it.
+"""SLO verdicts: pass, fail, no-data or inconclusive, each with what was observed and the window that shows it.
 
-No-data is a failure (DESIGN.md): a phase that did not happen, an endpoint with no
-requests, correctness without checked responses, events.* with no events produced
-in the phase, recovery_time without a fault. `recovery_time` over several faults
-is the worst one; a fault that never recovered makes it infinite ("never").
+No-data is a failure: a phase that did not happen, an endpoint with no requests,
+correctness without checked responses, events.* with no events produced in the
+phase, recovery_time without a fault. `recovery_time` over several faults is the
+worst one; a fault that never recovered makes it infinite ("never"). When no fault
+had any impact, recovery_time passes with the outcome "no impact observed"
+(harness.analysis.recovery), never a bare 0 s.
 
-Every verdict's evidence says whether its window was generator-bound (more than
-10% of its seconds had the load generator behind schedule or CPU-bound), so a
-reader blames the generator, not the target, for such a window.
+**Inconclusive** (a failure too, exit 1): more than 10% of the verdict's seconds were
+generator-bound (the load generator behind schedule, CPU-bound, or short of a
+worker), so what was measured is the generator, not the target. The reason says so
+and how to fix it. With `allow_generator_bound` such a verdict is judged as usual and
+only labelled generator-bound in its evidence.
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from harness.analysis.phases import Window
-from harness.analysis.recovery import Recovery
-from harness.analysis.slis import ALL, PhaseSlis, apdex_name
+from harness.analysis.recovery import CONSECUTIVE_S, NO_IMPACT, Recovery
+from harness.analysis.slis import ALL, PhaseSlis, sli_column
 from harness.spec.models import Slo
 
-PASS, FAIL, NO_DATA = "pass", "fail", "no-data"
+PASS, FAIL, NO_DATA, INCONCLUSIVE = "pass", "fail", "no-data", "inconclusive"
+STATES = (PASS, FAIL, NO_DATA, INCONCLUSIVE)
+GENERATOR_ADVICE = ("the load generator, not the target, fell behind: {bound} of {seconds} seconds were "
+                    "generator-bound (Locust behind its schedule, CPU-bound or short of a worker), so this "
+                    "verdict would measure Locust; give it more processes (load.processes) or lower the rate, "
+                    "or pass --allow-generator-bound to judge anyway")
 
 
 @dataclass(frozen=True)
@@ -50,16 +59,28 @@ class Verdict:
     observed: float | None
     evidence: Evidence
     reason: str = ""
+    note: str = ""     # recovery_time: "no-impact" when no fault moved the SLIs
 
     @property
     def passed(self) -> bool:
         return self.state == PASS
 
 
-def judge(slos: Sequence[Slo], table: dict[str, PhaseSlis], recoveries: Sequence[Recovery]) -> list[Verdict]:
+def judge(slos: Sequence[Slo], table: dict[str, PhaseSlis], recoveries: Sequence[Recovery],
+          allow_generator_bound: bool = False) -> list[Verdict]:
     """One Verdict per SLO, in spec order."""
-    return [_recovery_verdict(slo, table, recoveries) if slo.sli == "recovery_time" else _verdict(slo, table)
-            for slo in slos]
+    verdicts = [_recovery_verdict(slo, table, recoveries) if slo.sli == "recovery_time" else _verdict(slo, table)
+                for slo in slos]
+    return verdicts if allow_generator_bound else [_trusted(v) for v in verdicts]
+
+
+def _trusted(verdict: Verdict) -> Verdict:
+    """`verdict`, or inconclusive when its window was generator-bound."""
+    evidence = verdict.evidence
+    if not evidence.generator_bound or verdict.state == NO_DATA:
+        return verdict
+    reason = GENERATOR_ADVICE.format(bound=evidence.generator_bound_seconds, seconds=evidence.seconds)
+    return Verdict(verdict.slo, INCONCLUSIVE, verdict.observed, evidence, reason, verdict.note)
 
 
 def _verdict(slo: Slo, table: dict[str, PhaseSlis]) -> Verdict:
@@ -71,7 +92,7 @@ def _verdict(slo: Slo, table: dict[str, PhaseSlis]) -> Verdict:
     if values is None:
         return Verdict(slo, NO_DATA, None, _evidence(phase, 0), f"no requests to {endpoint!r} during {slo.phase}")
     samples = (values.get("events.produced") or 0) if slo.sli.startswith("events.") else values.get("requests", 0)
-    observed = values.get(apdex_name(slo.apdex_t) if slo.apdex_t is not None else slo.sli)
+    observed = values.get(sli_column(slo))
     evidence = _evidence(phase, int(samples))
     if observed is None or not samples:
         return Verdict(slo, NO_DATA, None, evidence, _no_data_reason(slo, samples))
@@ -91,9 +112,23 @@ def _recovery_verdict(slo: Slo, table: dict[str, PhaseSlis], recoveries: Sequenc
     evidence = _evidence(phase, len(recoveries))
     if not recoveries:
         return Verdict(slo, NO_DATA, None, evidence, "no fault was injected, so there is nothing to recover from")
-    observed = max(math.inf if r.seconds is None else r.seconds for r in recoveries)
-    reason = "never recovered before the load ended" if math.isinf(observed) else ""
+    impacted = [r for r in recoveries if r.outcome != NO_IMPACT]
+    if not impacted:
+        return Verdict(slo, PASS, 0.0, evidence, "the SLIs never left their baseline band: nothing to recover from",
+                       NO_IMPACT)
+    observed = max(math.inf if r.seconds is None else r.seconds for r in impacted)
+    reason = _never_reason(impacted) if math.isinf(observed) else ""
     return Verdict(slo, PASS if slo.objective.holds(observed) else FAIL, observed, evidence, reason)
+
+
+def _never_reason(recoveries: Sequence[Recovery]) -> str:
+    short = [r for r in recoveries if r.seconds is None and (r.recovery_window is None
+                                                            or r.recovery_window.length < CONSECUTIVE_S)]
+    if short:
+        return (f"the load ended less than {CONSECUTIVE_S} s after the fault was removed, too soon to show a "
+                "recovery: lengthen the load after the fault")
+    return (f"never recovered before the load ended: no {CONSECUTIVE_S} s in a row met every recovery criterion "
+            "(see the recovery table)")
 
 
 def _evidence(phase: PhaseSlis | None, samples: int) -> Evidence:

@@ -13,6 +13,17 @@ engine's own event registry, which fires right where the journal takes its
 `start` and `end` (after any `pauses.before`), so both agree to the millisecond;
 without a registry the before/after activity hooks are used instead.
 
+A method action that *removes* the fault (heals the partition, restores the weight)
+carries `detail.removes_fault: true` on its activity-end: the recovery clock starts
+there, not after the experiment's later pauses and rollbacks. Which actions remove the
+fault is said by the experiment, in a standard Chaos Toolkit extension:
+
+    "extensions": [{"name": "gameday", "removes_fault": ["heal-replicas"]}]
+
+Without that extension, a method action whose name starts with one of REMOVAL_PREFIXES
+(`heal-kafka`, `restore-weight`, `thaw-replica-2`, ...) removes it. With neither, the
+fault is removed by the rollbacks (harness.analysis.phases).
+
 It also keeps the experiment's secrets out of the run directory from inside the child
 (harness.chaos.redact): given the secrets Chaos Toolkit resolved, it redacts every log
 record on its way to chaos.log/chaos.out, every event it writes, and the journal in the
@@ -38,8 +49,31 @@ from harness.events import Event
 
 RUN_DIR_ENV = "GAMEDAY_RUN_DIR"
 
+REMOVAL_PREFIXES = ("heal", "restore", "thaw", "resume", "roll-back", "rollback", "undo", "uncordon", "unfreeze")
+
 _lock = threading.Lock()
-_state: dict[str, Any] = {"phase": "method", "registry_hooked": False, "secrets": []}
+_state: dict[str, Any] = {"phase": "method", "registry_hooked": False, "secrets": [], "removals": None}
+
+
+def removal_names(experiment: Any) -> frozenset[str] | None:
+    """The action names the experiment's `gameday` extension marks as removing the fault, or None
+    when it says nothing (then the name convention applies)."""
+    extensions = experiment.get("extensions") if isinstance(experiment, dict) else None
+    for extension in extensions if isinstance(extensions, list) else []:
+        if isinstance(extension, dict) and extension.get("name") == "gameday" and "removes_fault" in extension:
+            names = extension["removes_fault"]
+            return frozenset(str(n) for n in names) if isinstance(names, list) else frozenset()
+    return None
+
+
+def removes_fault(activity: dict, explicit: frozenset[str] | None) -> bool:
+    """Whether this method action removes the fault (module docstring)."""
+    if activity.get("type") != "action":
+        return False
+    name = str(activity.get("name", ""))
+    if explicit is not None:
+        return name in explicit
+    return name.lower().startswith(REMOVAL_PREFIXES)
 
 
 def emit(kind: str, name: str, detail: dict[str, Any] | None = None, ts: float | None = None) -> Event | None:
@@ -81,6 +115,10 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
     if provider.get("type") == "python":
         detail["func"] = f"{provider.get('module')}.{provider.get('func')}"
     if run is not None:
+        # a heal that failed removed nothing: the rollbacks will
+        if (_state["phase"] == "method" and run.get("status") == "succeeded"
+                and removes_fault(activity, _state["removals"])):
+            detail["removes_fault"] = True
         detail["status"] = run.get("status")
         detail["start"] = _epoch(run.get("start"))
         detail["duration"] = run.get("duration")
@@ -116,8 +154,9 @@ class _Timeline:
 
 
 # ---- the control's hooks (names fixed by chaoslib) -------------------------------
-def configure_control(event_registry: Any = None, secrets: Any = None, **_: Any) -> None:
-    _state.update(phase="method", registry_hooked=False)
+def configure_control(event_registry: Any = None, secrets: Any = None, experiment: Any = None,
+                      **_: Any) -> None:
+    _state.update(phase="method", registry_hooked=False, removals=removal_names(experiment))
     _protect(secrets)
     if event_registry is not None and os.environ.get(RUN_DIR_ENV):
         event_registry.register(_Timeline())

@@ -9,7 +9,7 @@ JUnit reporters also accept):
       <testsuite name="<game day>" tests failures errors skipped="0" time timestamp hostname>
         <properties> outcome, status, run dir, versions </properties>
         <testcase classname="gameday.<game day>.<phase>" name="<SLO label>" time="<evidence seconds>">
-          <failure type="fail|no-data" message="observed X, objective Y">details</failure>
+          <failure type="fail|no-data|inconclusive" message="observed X, objective Y">details</failure>
         </testcase>
         ... one testcase per SLO, in spec order ...
         <testcase classname="gameday.<game day>" name="run status">   only when the run did

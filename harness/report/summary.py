@@ -18,7 +18,7 @@ from harness.analysis.result import exit_code, result_document
 # (a new line starting "::" is a GitHub Actions workflow command), Unicode line/paragraph separators
 # and bidi overrides (text that reads differently from what it holds).
 UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "aborted": "ABORTED", "interrupted": "INTERRUPTED",
+OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "aborted": "ABORTED", "interrupted": "INTERRUPTED",
                  "target-failed": "TARGET FAILED", "crashed": "CRASHED"}
 
 

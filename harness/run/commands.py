@@ -23,6 +23,9 @@ def register(sub) -> None:
                      help="print the plan (objects to create, experiments, SLOs) and touch nothing")
     run.add_argument("--notify", metavar="URL", help="POST a short JSON summary to this webhook at the end "
                                                     "(a failure to post never changes the verdict)")
+    run.add_argument("--allow-generator-bound", action="store_true",
+                     help="judge verdicts resting on seconds where Locust fell behind its schedule as usual "
+                          "(labelled generator-bound) instead of marking them inconclusive")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check game day specs; exit 2 listing every problem")
@@ -55,7 +58,8 @@ def cmd_run(args) -> int:
     progress = Progress()
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
-    orchestrator.run(gameday, run_dir, real_drivers(options), progress)
+    orchestrator.run(gameday, run_dir, real_drivers(options), progress,
+                     allow_generator_bound=args.allow_generator_bound)
     return finish(run_dir, progress, notify=args.notify)
 
 

@@ -95,7 +95,8 @@ def new_run_dir(root: str | Path, name: str) -> Path:
     return path
 
 
-def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress) -> str:
+def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
+        allow_generator_bound: bool = False) -> str:
     """Run `gameday` into `run_dir`; return the run status (completed|aborted|interrupted|target-failed|crashed).
 
     Never raises for a failure of the target or of a child: the status says it,
@@ -104,7 +105,9 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress) -
     _copy_spec(gameday, run_dir)
     ctx = RunContext(gameday, run_dir, _open_timeline(run_dir), progress, dict(os.environ))
     restore = _catch_signals(ctx)
-    ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid())
+    # recorded so that `gameday report` judges the directory the way this run was asked to
+    ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid(),
+                      allow_generator_bound=allow_generator_bound)
     try:
         _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
         _step(ctx, "sink-start", lambda: _sink_start(ctx, drivers))

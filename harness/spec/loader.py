@@ -135,7 +135,7 @@ def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, An
         "load": load, "load_node": load_node,
         "chaos": chaos,
         "warmup": _duration(child(children, "warmup", root), 0.0),
-        "slos": _slos(child(children, "slos", root), bool(chaos)),
+        "slos": _slos(child(children, "slos", root, required=True), bool(chaos)),
         "guardrails": _guardrails(child(children, "guardrails", root)),
     }
     parsed["files"] = [p for p in [load and load.profile, *(c.experiment for _, c in chaos)] if p]
@@ -308,6 +308,10 @@ def _chaos(node: Node | None) -> list[tuple[str, ChaosBlock]]:
 def _slos(node: Node | None, has_chaos: bool) -> list[tuple[str, Slo]]:
     if node is None:
         return []
+    if node.value == []:
+        # a game day that judges nothing would exit 0 whatever happened to the target
+        node.fail("needs at least one SLO: a game day without SLOs judges nothing and would always pass")
+        return []
     slos = []
     for item in node.items():
         slo = _slo(item, has_chaos)
@@ -317,7 +321,7 @@ def _slos(node: Node | None, has_chaos: bool) -> list[tuple[str, Slo]]:
 
 
 def _slo(item: Node, has_chaos: bool) -> Slo | None:
-    children = item.mapping(("sli", "phase", "endpoint", "objective", "T"))
+    children = item.mapping(("sli", "phase", "endpoint", "objective", "T", "count_rate_limited"))
     if children is None:
         return None
     objective_node = child(children, "objective", item, required=True)
@@ -332,9 +336,22 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
         problem = unit_problem(objective, catalogue.kind_of(sli))
         if problem:
             objective_node.fail(problem)
+    count_limited = _count_rate_limited(child(children, "count_rate_limited", item), sli)
     if None in (sli, phase, objective) or (catalogue.base_name(sli) == "apdex" and apdex_t is None):
         return None
-    return Slo(sli, phase, objective, endpoint, apdex_t)
+    return Slo(sli, phase, objective, endpoint, apdex_t, count_limited)
+
+
+def _count_rate_limited(node: Node | None, sli: str | None) -> bool:
+    """Whether availability counts a 429 as a failed attempt (the default) or leaves it out."""
+    if node is None:
+        return True
+    if not isinstance(node.value, bool):
+        node.fail(f"expected true or false, got {node.value!r}")
+        return True
+    if sli is not None and sli != "availability":
+        node.fail(f"count_rate_limited applies only to availability, not {sli!r}")
+    return node.value
 
 
 def _sli_name(item: Node, children: dict[str, Node], objective) -> str | None:

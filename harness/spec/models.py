@@ -96,6 +96,9 @@ class Slo:
     objective: Objective
     endpoint: str | None = None
     apdex_t: float | None = None
+    # availability only: True counts a 429 as a failed attempt (ok / all attempts);
+    # False keeps ok / (ok + error) for contracts where a 429 is a correct answer
+    count_rate_limited: bool = True
 
     @property
     def label(self) -> str:

@@ -24,17 +24,23 @@ def activity(ts: float, kind: str, phase: str, type_: str = "action", name: str 
     return event(ts, kind, source="chaos", name=name, phase=phase, type=type_, status="succeeded")
 
 
-def timeline(load_s: float = 60, warmup_s: float = 5, faults: Iterable[tuple[float, float]] = (),
-             rollback: bool = True, extra: Iterable[dict] = ()) -> list[dict]:
+def timeline(load_s: float = 60, warmup_s: float = 5, faults: Iterable[tuple[float, ...]] = (),
+             rollback: bool = True, extra: Iterable[dict] = (), run_start: dict | None = None) -> list[dict]:
     """Events of a run starting at T0: load for `load_s`, and one experiment per (fault start, fault end)
-    offset. The method action starts at the fault start; a rollback (or the method) ends at the fault end."""
-    events = [event(T0 - 1, "run-start"), event(T0, "load-start"), event(T0 + warmup_s, "warmup-end")]
-    for start, end in faults:
+    offset. The method action starts at the fault start; a rollback (or the method) ends at the fault end.
+    A third offset (start, end, heal) adds a method action `heal` that removes the fault, ending at `heal`."""
+    events = [event(T0 - 1, "run-start", **(run_start or {})), event(T0, "load-start"),
+              event(T0 + warmup_s, "warmup-end")]
+    for start, end, *heal in faults:
         events += [event(T0 + start - 1, "experiment-start", "chaos"),
                    activity(T0 + start - 0.5, "activity-start", "method", "probe", "probe-before"),
                    activity(T0 + start - 0.2, "activity-end", "method", "probe", "probe-before"),
                    activity(T0 + start, "activity-start", "method"),
                    activity(T0 + start + 0.1, "activity-end", "method")]
+        if heal:
+            events += [activity(T0 + heal[0] - 0.1, "activity-start", "method", name="heal"),
+                       {**activity(T0 + heal[0], "activity-end", "method", name="heal")}]
+            events[-1]["detail"]["removes_fault"] = True
         if rollback:
             events += [activity(T0 + end - 0.1, "activity-start", "rollback"),
                        activity(T0 + end, "activity-end", "rollback")]

@@ -1,6 +1,6 @@
 import math
 
-from harness.analysis import analyse
+from harness.analysis import analyse, exit_code, result_document
 from rundir_factory import T0, steady_rows, timeline, write_run
 
 SPEC = """
@@ -45,7 +45,7 @@ def test_without_baseline_slos_the_measured_baseline_is_the_reference(tmp_path):
     spec = SPEC.replace('  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n', "")
     analysis = analyse(run_with_slow_until(tmp_path, 35, spec))
     assert analysis.recoveries[0].seconds == 5
-    assert {c.sli for c in analysis.recoveries[0].criteria} == {"error_rate", "latency.p50"}
+    assert {c.sli for c in analysis.recoveries[0].criteria} == {"availability", "latency.p50"}
 
 
 def test_recovery_time_is_no_data_without_a_fault(tmp_path):
@@ -84,3 +84,71 @@ def test_undelivered_events_count_as_infinitely_late_for_recovery(tmp_path):
     run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
                     produced=produced, consumed=[c for c in consumed if c[1] < T0 + 1000], spec=EVENT_SPEC)
     assert analyse(run).recoveries[0].seconds is None
+
+
+LATENCY_ONLY = """
+name: r
+load: {profile: p.py, rate: 10, duration: 60s}
+chaos: {experiment: e.json, start_after: 20s}
+warmup: 5s
+slos:
+  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}
+  - {sli: recovery_time, objective: "< 20s"}
+"""
+
+
+def test_a_target_failing_fast_after_the_fault_never_recovers_whatever_the_baseline_slos(tmp_path):
+    # a breaker that never closes again: every answer from the fault on is a fast 503
+    rows = steady_rows(0, 20) + steady_rows(20, 60, latency_ms=2.0, outcome="error")
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), rows, spec=LATENCY_ONLY)
+    analysis = analyse(run)
+    assert analysis.recoveries[0].seconds is None and analysis.recoveries[0].outcome == "never"
+    assert analysis.verdicts[1].state == "fail"
+    assert exit_code(analysis) == 1
+
+
+def test_429s_after_the_fault_are_not_a_recovery(tmp_path):
+    rows = steady_rows(0, 20) + steady_rows(20, 60, latency_ms=1.0, outcome="rate_limited")
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), rows, spec=LATENCY_ONLY)
+    assert analyse(run).recoveries[0].outcome == "never"
+
+
+def test_recovery_is_measured_from_the_heal_not_from_the_rollbacks(tmp_path):
+    # healed at 30.0 inside the method; the experiment pauses 6 s before its rollback ends at 36.5;
+    # errors go on until 32 (a breaker's cool-down), then the target is healthy again
+    rows = steady_rows(0, 20) + steady_rows(20, 32, outcome="error") + steady_rows(32, 60)
+    events = timeline(load_s=60, warmup_s=5, faults=[(20, 36.5, 30.0)])
+    analysis = analyse(write_run(tmp_path, events, rows, spec=LATENCY_ONLY))
+    (recovery,) = analysis.recoveries
+    assert recovery.removal == T0 + 30.0
+    assert recovery.seconds == 2.0 and recovery.outcome == "recovered"
+    assert analysis.phases["fault"][0].end == T0 + 30  # the fault phase ends at the heal too
+
+
+def test_without_the_heal_the_clock_would_have_started_after_the_recovery(tmp_path):
+    # the same run without a heal marked: the clock starts at the rollback, after the errors ended
+    rows = steady_rows(0, 20) + steady_rows(20, 32, outcome="error") + steady_rows(32, 60)
+    events = timeline(load_s=60, warmup_s=5, faults=[(20, 36.5)])
+    assert analyse(write_run(tmp_path, events, rows, spec=LATENCY_ONLY)).recoveries[0].seconds == 0.5
+
+
+def test_impact_reports_time_to_detect_and_how_far_the_slis_fell(tmp_path):
+    rows = (steady_rows(0, 23) + steady_rows(23, 32, 5) + steady_rows(23, 32, 5, outcome="error")
+            + steady_rows(32, 60))
+    events = timeline(load_s=60, warmup_s=5, faults=[(20, 36.5, 30.0)])
+    impact = analyse(write_run(tmp_path, events, rows, spec=LATENCY_ONLY)).recoveries[0].impact
+    assert impact.observed and impact.first_bad == T0 + 23 and impact.time_to_detect == 3.0
+    assert impact.bad_seconds == 9
+    worst = {w.criterion.sli: w.value for w in impact.worst}
+    assert worst["availability"] == 0.5
+
+
+def test_a_fault_with_no_impact_is_labelled_so_not_a_recovery_of_zero(tmp_path):
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
+                    spec=LATENCY_ONLY)
+    analysis = analyse(run)
+    assert analysis.recoveries[0].outcome == "no-impact" and not analysis.recoveries[0].impact.observed
+    document = result_document(analysis)
+    verdict = document["verdicts"][1]
+    assert verdict["state"] == "pass" and verdict["observed_text"] == "no impact observed"
+    assert document["recovery"][0]["outcome"] == "no-impact"

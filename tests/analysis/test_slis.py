@@ -16,7 +16,8 @@ def test_availability_error_rate_and_rate_limited(tmp_path):
             + steady_rows(0, 10, 2, outcome="rate_limited"))
     run = write_run(tmp_path, timeline(load_s=10, warmup_s=0), rows)
     slis = table(run)["run"].endpoints["*"]
-    assert slis["availability"] == pytest.approx(0.9)
+    assert slis["availability"] == pytest.approx(9 / 12)  # every attempt counts, 429s too
+    assert slis["availability.excluding_rate_limited"] == pytest.approx(0.9)
     assert slis["error_rate"] == pytest.approx(0.1)
     assert slis["rate_limited"] == pytest.approx(2 / 12)
     assert slis["throughput"] == pytest.approx(12.0)
@@ -109,3 +110,23 @@ def test_per_second_has_a_row_per_endpoint_second_and_an_all_row(tmp_path):
     series = per_second(read_samples(run))
     assert len(series) == 9
     assert series[series.endpoint == "*"]["throughput"].tolist() == [20.0, 20.0, 20.0]
+
+
+def test_an_event_in_flight_when_the_fault_starts_counts_in_the_fault(tmp_path):
+    # produced in the baseline (second 15), delivered 8 s later, after the fault began at 20
+    produced = [("early", T0 + 15.5), ("stuck", T0 + 19.8), ("quick", T0 + 12.0)]
+    consumed = [("early", T0 + 23.5), ("stuck", T0 + 27.8), ("quick", T0 + 12.1)]
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
+                    produced=produced, consumed=consumed)
+    slis = table(run)
+    baseline, fault = slis["baseline"].endpoints["*"], slis["fault"].endpoints["*"]
+    assert baseline["events.produced"] == 1 and baseline["events.e2e_latency.max"] == pytest.approx(0.1)
+    assert fault["events.produced"] == 2 and fault["events.e2e_latency.max"] == pytest.approx(8.0)
+
+
+def test_an_event_never_delivered_before_a_fault_is_lost_in_the_fault(tmp_path):
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
+                    produced=[("gone", T0 + 10.0)], consumed=[])
+    slis = table(run)
+    assert slis["baseline"].endpoints["*"]["events.produced"] is None
+    assert slis["fault"].endpoints["*"]["events.lost"] == 1

@@ -87,3 +87,50 @@ def test_a_run_locust_recorded_alone_is_completed_once_locust_recorded_its_stop(
     harness_run = [{"ts": T0, "source": "harness", "kind": "run-start"}, *locust_alone,
                    {"ts": T0 + 40, "source": "load", "kind": "test_stop"}]
     assert run_status(harness_run) == "crashed"           # the harness started it and never wrote run-end
+
+
+def test_a_verdict_resting_on_generator_bound_seconds_is_inconclusive_and_fails_the_exit_code(tmp_path):
+    rows = steady_rows(0, 40) + [generator_row(T0 + s, 10, behind=22 <= s < 25) for s in range(40)]
+    run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), rows,
+                    spec=spec('{sli: availability, phase: fault, objective: ">= 99%"}'))
+    analysis = analyse(run)
+    (result,) = analysis.verdicts
+    assert result.state == "inconclusive" and result.observed == 1.0
+    assert "load generator, not the target" in result.reason and "load.processes" in result.reason
+    assert exit_code(analysis) == 1
+
+
+def test_allow_generator_bound_judges_such_a_verdict_as_usual(tmp_path):
+    rows = steady_rows(0, 40) + [generator_row(T0 + s, 10, behind=22 <= s < 25) for s in range(40)]
+    events = timeline(load_s=40, warmup_s=5, faults=[(20, 30)], run_start={"allow_generator_bound": True})
+    run = write_run(tmp_path, events, rows, spec=spec('{sli: availability, phase: fault, objective: ">= 99%"}'))
+    analysis = analyse(run)
+    assert analysis.verdicts[0].state == "pass" and analysis.verdicts[0].evidence.generator_bound
+    assert exit_code(analysis) == 0
+    assert analyse(run, allow_generator_bound=False).verdicts[0].state == "inconclusive"
+
+
+def test_one_generator_bound_second_in_ten_is_still_trusted(tmp_path):
+    rows = steady_rows(0, 40) + [generator_row(T0 + s, 10, behind=s == 22) for s in range(40)]
+    result = verdict(tmp_path, '{sli: availability, phase: fault, objective: ">= 99%"}', rows)
+    assert result.state == "pass" and result.evidence.generator_bound_seconds == 1
+
+
+def fault_of_429s(ok: int = 1, limited: int = 10) -> list[dict]:
+    """Healthy outside the fault (20..30); inside it, 10 of 11 answers are 429s (91%)."""
+    return (steady_rows(0, 20) + steady_rows(30, 40) + steady_rows(20, 30, ok)
+            + steady_rows(20, 30, limited, outcome="rate_limited", latency_ms=1.0))
+
+
+def test_a_fault_phase_full_of_429s_fails_availability(tmp_path):
+    result = verdict(tmp_path, '{sli: availability, phase: fault, objective: ">= 99%"}', fault_of_429s())
+    assert result.state == "fail" and result.observed < 0.1
+
+
+def test_count_rate_limited_false_keeps_429s_out_of_availability(tmp_path):
+    run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), fault_of_429s(),
+                    spec=spec('{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}'))
+    (result,) = analyse(run).verdicts
+    assert result.state == "pass" and result.observed == 1.0
+    from harness.analysis import result_document
+    assert "429s left out" in result_document(analyse(run))["verdicts"][0]["meaning"]

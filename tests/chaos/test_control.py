@@ -76,3 +76,32 @@ def test_events_line_up_with_the_journal_within_100ms(tmp_path):
     assert kinds[0] == "experiment-start" and kinds[-1] == "experiment-end"
     assert events[-1]["detail"]["status"] == "completed"
     assert [e["detail"]["phase"] for e in starts] == ["hypothesis", "method", "method", "hypothesis", "rollback"]
+
+
+def test_the_gameday_extension_marks_the_action_that_removes_the_fault(tmp_path):
+    experiment = write_experiment(tmp_path / "exp.json")
+    doc = json.loads(experiment.read_text())
+    doc["extensions"] = [{"name": "gameday", "removes_fault": ["second"]}]
+    experiment.write_text(json.dumps(doc))
+    env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
+    chaos = Path(sys.executable).with_name("chaos")
+    subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "run", "--rollback-strategy=always",
+                    "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
+                   env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    marked = {e["name"] for e in events if e["kind"] == "activity-end" and e["detail"].get("removes_fault")}
+    assert marked == {"second"}   # not the fault itself, not the rollback, not a probe
+
+
+def test_without_the_extension_heal_and_restore_actions_remove_the_fault():
+    assert control.removes_fault({"type": "action", "name": "heal-scorer-kafka"}, None)
+    assert control.removes_fault({"type": "action", "name": "restore-canary-weight"}, None)
+    assert not control.removes_fault({"type": "action", "name": "kill-one-replica"}, None)
+    assert not control.removes_fault({"type": "probe", "name": "heal-probe"}, None)
+
+
+def test_the_extension_overrides_the_name_convention():
+    explicit = control.removal_names({"extensions": [{"name": "gameday", "removes_fault": ["un-partition"]}]})
+    assert control.removes_fault({"type": "action", "name": "un-partition"}, explicit)
+    assert not control.removes_fault({"type": "action", "name": "heal-kafka"}, explicit)
+    assert control.removal_names({"extensions": [{"name": "other"}]}) is None

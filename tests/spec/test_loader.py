@@ -163,3 +163,25 @@ def test_repository_gamedays_are_valid():
     root = Path(__file__).resolve().parents[2]
     for path in sorted((root / "gamedays").glob("*.yaml")):
         assert load_gameday(path, check_experiments=False).name == path.stem
+
+
+def test_a_game_day_without_slos_is_invalid(tmp_path):
+    for slos in ("", "slos: []\n    "):
+        spec = GOOD.split("    slos:")[0] + "    " + slos
+        path = project(tmp_path / str(len(slos)), spec)
+        with pytest.raises(SpecError) as exc:
+            load(path)
+        assert any("slos" in p and ("required" in p or "at least one SLO" in p) for p in exc.value.problems)
+
+
+def test_count_rate_limited_is_a_boolean_on_availability_only(tmp_path):
+    spec = GOOD.replace('{sli: availability, phase: fault, objective: ">= 99%"}',
+                        '{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}')
+    slo = next(s for s in load(project(tmp_path / "a", spec)).slos if s.sli == "availability")
+    assert slo.count_rate_limited is False
+    bad = GOOD.replace('{sli: recovery_time, objective: "< 20s"}',
+                       '{sli: recovery_time, objective: "< 20s", count_rate_limited: maybe}')
+    with pytest.raises(SpecError) as exc:
+        load(project(tmp_path / "b", bad))
+    problems = " ".join(exc.value.problems)
+    assert "slos[3].count_rate_limited" in problems and "true or false" in problems
