@@ -1,6 +1,7 @@
 """The scorer: a consumer-group member that turns transactions into scores.
 
     python -m stack.scorer --config <state_dir>/stack.json --index I [--bootstrap HOST:PORT]
+    python -m stack.scorer --config stack.json --name $(POD_NAME) --ready-file F   # in Kubernetes
 
 Member `scorer-I` of group SCORER_GROUP reads JSON events from TOPIC_IN,
 
@@ -24,13 +25,20 @@ the process is SIGKILLed (up to a second of output) is lost for good.
 Malformed input is logged and skipped (its offset is committed with its batch).
 SIGTERM or SIGINT finishes the current batch, then closes the consumer so it
 leaves the group and the others rebalance at once instead of after a session timeout.
+
+With `--ready-file`, the scorer touches that file about once a second while it is a
+member of the group (it got an assignment, even an empty one, and has not lost it)
+and its loop turns; a readiness probe that checks the file is recent therefore
+means "joined and not stuck" (deploy/stack/scorer.yaml).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -50,6 +58,7 @@ from stack.model import validate_features
 log = logging.getLogger("stack.scorer")
 
 DEFAULT_BATCH = 500
+READY_EVERY_S = 1.0   # how often the ready file is touched while joined
 # Seconds to wait for a batch's acknowledgements before producing the
 # unacknowledged part again; librdkafka's own retries run inside this.
 ACK_WAIT_S = 1.0
@@ -119,8 +128,12 @@ class Scorer:
     """One group member: consume a batch, score, produce, commit (or the defect's order)."""
 
     def __init__(self, name: str, bootstrap: str, model, *, commit_first: bool = False,
-                 batch_size: int = DEFAULT_BATCH, consumer_overrides: dict | None = None) -> None:
+                 batch_size: int = DEFAULT_BATCH, consumer_overrides: dict | None = None,
+                 ready_file: str | None = None) -> None:
         self.name = name
+        self.ready_file = ready_file
+        self.joined = False
+        self._touched = 0.0
         self.model = model
         self.commit_first = commit_first
         self.batch_size = batch_size
@@ -142,7 +155,11 @@ class Scorer:
                 batch = self.consumer.consume(num_messages=self.batch_size, timeout=0.1)
                 if batch:
                     self.process(batch)
+                self._mark_ready()
         finally:
+            if self.ready_file:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.ready_file)
             self.consumer.close()  # leaves the group: the others rebalance now
             self.producer.flush(5.0)
             log.info("%s: left group %s", self.name, SCORER_GROUP)
@@ -220,21 +237,39 @@ class Scorer:
     # change, so the member keeps its own view of what it owns.
     def _on_assign(self, _consumer, partitions) -> None:
         self.owned |= {p.partition for p in partitions}
+        self.joined = True
         log.info("%s: owns %s", self.name, sorted(self.owned))
 
     def _on_revoke(self, _consumer, partitions) -> None:
         self.owned -= {p.partition for p in partitions}
+        self.joined = False     # until the next assignment; a quick rebalance keeps the file fresh enough
         log.info("%s: owns %s", self.name, sorted(self.owned))
+
+    def _mark_ready(self) -> None:
+        """Touch the ready file (at most once a READY_EVERY_S) while a member of the group."""
+        if not self.ready_file or not self.joined or time.monotonic() - self._touched < READY_EVERY_S:
+            return
+        try:
+            with open(self.ready_file, "a"):
+                os.utime(self.ready_file)
+            self._touched = time.monotonic()
+        except OSError as exc:
+            log.warning("%s: cannot touch ready file %s: %s", self.name, self.ready_file, exc)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stack.scorer", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the stack.json that `gameday stack up` wrote")
-    parser.add_argument("--index", type=int, required=True, help="this scorer's number (scorer-INDEX)")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--index", type=int, help="this scorer's number (its name is scorer-INDEX)")
+    who.add_argument("--name", help="this scorer's name (client id, `scorer` field of its outputs); in "
+                                    "Kubernetes its pod's name, so every replica is told apart")
     parser.add_argument("--bootstrap", help="HOST:PORT to use instead of the config's kafka_scorer hop")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="max messages per consume()")
     parser.add_argument("--consumer-setting", action="append", default=[], metavar="KEY=VALUE",
                         help="override one librdkafka consumer setting (tuning experiments); repeatable")
+    parser.add_argument("--ready-file", help="touched about once a second while a member of the group "
+                                             "(for a readiness probe)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     return parser.parse_args(argv)
 
@@ -244,9 +279,9 @@ def build(args: argparse.Namespace) -> Scorer:
     config = StackConfig.load(args.config)
     bootstrap = args.bootstrap or f"{config.host}:{config.port('kafka_scorer')}"
     ensure_topics(bootstrap)
-    return Scorer(f"scorer-{args.index}", bootstrap, load_model("stable"),
+    return Scorer(args.name or f"scorer-{args.index}", bootstrap, load_model("stable"),
                   commit_first=config.has_defect("commit-before-produce"), batch_size=args.batch_size,
-                  consumer_overrides=_settings(args.consumer_setting))
+                  consumer_overrides=_settings(args.consumer_setting), ready_file=args.ready_file)
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:
