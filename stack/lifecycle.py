@@ -23,7 +23,7 @@ from stack import kafka
 from stack.config import StackConfig
 from stack.errors import NotRunningError, StackError
 from stack.supervise import (
-    Program, Supervisor, marked_processes, programs, restart_counts, start_supervisord, supervisord_conf,
+    Program, Spawn, Supervisor, marked_processes, programs, restart_counts, start_supervisord, supervisord_conf,
 )
 
 Progress = Callable[[str], None]
@@ -39,11 +39,14 @@ def load_running(name: str = "default", state_root: str | None = None) -> StackC
     return StackConfig.load(config_path(probe.state_dir))
 
 
-def up(config: StackConfig, progress: Progress = print, timeout_s: float = 90.0) -> StackConfig:
+def up(config: StackConfig, progress: Progress = print, timeout_s: float = 90.0,
+       spawn: Spawn | None = None) -> StackConfig:
     """Start every process of `config` and return once all are healthy.
 
-    Raises StackError (after tearing down what it started) if the config is
-    invalid, the stack is already running, a port is taken, or a process does
+    `spawn` starts supervisord in the foreground, tied to the caller (see
+    `start_supervisord`); without it supervisord daemonizes and the stack outlives
+    the caller. Raises StackError (after tearing down what it started) if the config
+    is invalid, the stack is already running, a port is taken, or a process does
     not become healthy within `timeout_s`.
     """
     problems = config.validate()
@@ -59,7 +62,7 @@ def up(config: StackConfig, progress: Progress = print, timeout_s: float = 90.0)
     (config.state_dir / "supervisord.conf").write_text(supervisord_conf(config, progs))
     deadline = time.monotonic() + timeout_s
     try:
-        start_supervisord(config.state_dir / "supervisord.conf", 15.0, supervisor)
+        start_supervisord(config.state_dir / "supervisord.conf", 15.0, supervisor, spawn)
         progress(f"supervisord up (pid {supervisor.pid()}), logs in {config.state_dir / 'logs'}")
         infra = [p for p in progs if p.autostart]
         _wait_ready(supervisor, infra, deadline, progress)
@@ -177,16 +180,20 @@ def down(config: StackConfig, progress: Progress = print, timeout_s: float = 20.
 
 
 def _wait_gone(pid: int | None, timeout_s: float) -> None:
+    """Wait for supervisord to exit, SIGKILL it after `timeout_s`. psutil also reaps it when it
+    is this process's child (a stack a run started), which a kill(pid, 0) poll would wait on forever."""
+    import psutil
+
     if not pid:
         return
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    try:
+        proc = psutil.Process(pid)
+        proc.wait(timeout_s)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _kill_stale_supervisord(config: StackConfig) -> None:

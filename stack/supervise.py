@@ -18,6 +18,7 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from stack import kafka
 from stack.config import StackConfig
@@ -32,7 +33,7 @@ class Program:
 
     name: str
     argv: tuple[str, ...]
-    kind: str                      # proxy | broker | kafka-proxy | replica | gateway | scorer
+    kind: str                      # proxy | broker | kafka-proxy | replica | gateway | scorer | exporter
     ready_url: str | None = None   # an HTTP URL that answers 200 when ready
     ready_port: int | None = None  # else a TCP port that accepts connections
     autostart: bool = True         # infrastructure starts first; apps after topics exist
@@ -61,6 +62,8 @@ def programs(config: StackConfig, config_path: Path) -> list[Program]:
     for i, name in enumerate(config.scorer_names, start=1):
         progs.append(Program(name, (*py, "stack.scorer", *cfg, "--index", str(i)), "scorer",
                              autostart=False))
+    progs.append(Program("lag-exporter", (*py, "stack.lag_exporter", *cfg), "exporter",
+                         ready_url=f"{config.url('lag_exporter')}/metrics", autostart=False))
     return progs
 
 
@@ -178,14 +181,26 @@ def restart_counts(config: StackConfig) -> dict[str, int]:
     return {name: max(0, n - 1) for name, n in counts.items()}
 
 
-def start_supervisord(conf_path: Path, timeout_s: float, supervisor: Supervisor) -> None:
-    """Start supervisord (it daemonizes) and wait until it answers XML-RPC."""
+Spawn = Callable[[list[str], Path], object]   # (argv, working directory) -> the started process
+
+
+def start_supervisord(conf_path: Path, timeout_s: float, supervisor: Supervisor, spawn: Spawn | None = None) -> None:
+    """Start supervisord and wait until it answers XML-RPC.
+
+    Without `spawn` it daemonizes and outlives the caller (`gameday stack up`). With
+    `spawn`, supervisord runs in the foreground as whatever `spawn(argv, cwd)` starts: the
+    harness starts it as its own child with a parent-death signal, so a stack that a run
+    started dies with the run even on `kill -9` (its programs die with supervisord through
+    stack.launch)."""
     import subprocess
 
-    result = subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf_path)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StackError(f"supervisord failed to start: {result.stderr.strip() or result.stdout.strip()}")
+    argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf_path)]
+    if spawn is not None:
+        spawn([*argv, "--nodaemon"], conf_path.parent)   # the directory it would chdir to as a daemon
+    else:
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"supervisord failed to start: {result.stderr.strip() or result.stdout.strip()}")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if supervisor.alive():

@@ -14,6 +14,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos.stackref import running_stack, supervisor, supervisor_call
+from harness.clock import wait_until
 from stack import kafka
 from stack.config import StackConfig
 from stack.errors import StackError
@@ -48,14 +49,15 @@ def restart_broker(wait_s: float = 20.0, stack: str | None = None,
 def _wait_back(config: StackConfig, sup, old_pid: int, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     port = config.port("broker")
-    while time.monotonic() < deadline:
+
+    def back() -> bool:
         info = sup.process(BROKER)
-        if info["statename"] == "RUNNING" and info["pid"] != old_pid and tcp_open(config.host, port):
-            try:
-                kafka.ensure_topics(f"{config.host}:{port}", timeout=max(1.0, deadline - time.monotonic()))
-            except StackError as exc:
-                raise ActivityFailed(f"broker is back but its topics could not be recreated: {exc}") from None
-            return
-        time.sleep(0.2)
-    raise ActivityFailed(f"broker did not come back within {wait_s}s; see "
-                         f"{config.state_dir / 'logs' / 'broker.log'}")
+        return info["statename"] == "RUNNING" and info["pid"] != old_pid and tcp_open(config.host, port)
+
+    if not wait_until(back, wait_s, interval=0.2):
+        raise ActivityFailed(f"broker did not come back within {wait_s}s; see "
+                             f"{config.state_dir / 'logs' / 'broker.log'}")
+    try:
+        kafka.ensure_topics(f"{config.host}:{port}", timeout=max(1.0, deadline - time.monotonic()))
+    except StackError as exc:
+        raise ActivityFailed(f"broker is back but its topics could not be recreated: {exc}") from None

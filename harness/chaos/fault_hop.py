@@ -37,6 +37,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos.httpjson import HttpStatusError, call
 from harness.errors import SpecError, TargetError
+from harness.files import atomic_write
 from harness.targets.allowlist import address_problem, is_allowed, is_loopback
 
 DEFAULT_TTL_S = 300.0   # as the reference stack's toxic_ttl_s
@@ -128,9 +129,7 @@ def registry_dir() -> Path:
 
 def _write_registration(path: Path, record: Registration) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(record))
 
 
 def _remove_registration(path: Path) -> None:

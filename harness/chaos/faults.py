@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import TypedDict
 
+from harness.files import atomic_write
 from stack.config import StackConfig
 
 UNDO_ACTIONS = ("start", "cont", "split")
@@ -49,9 +50,7 @@ def write(config: StackConfig, record: FaultRecord) -> None:
     """Write (or replace) a record atomically, so a reaper never reads half a file."""
     path = record_path(config, record["id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(record))
 
 
 def read(config: StackConfig, fault_id: str) -> FaultRecord | None:

@@ -22,12 +22,11 @@ In distributed runs the newest second may still be missing a worker's last repor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TypedDict
 
+from harness.files import atomic_write
 from harness.load.aggregate import Cell
 from harness.load.histogram import Histogram
 from harness.samples import ERROR, OK, RATE_LIMITED
@@ -104,15 +103,10 @@ def live_document(cells: list[CellEntry], end: int, now: float) -> LiveDoc:
 
 
 def write_atomic(path: Path, document: object) -> None:
-    """Replace `path` with `document` as JSON so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace `path` with `document` as JSON so readers never see a partial file.
+
+    Not fsynced: live.json is rewritten every second and read only while the run goes."""
+    atomic_write(path, json.dumps(document), durable=False)
 
 
 def read_live(run_dir: str | Path) -> LiveDoc | None:

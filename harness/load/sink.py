@@ -29,14 +29,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+from harness.clock import wait_until
 from harness.load.ledger import CONSUMED, LedgerWriter, ledger_dir
 from harness.load.sinks import KINDS, SinkConfigError, Source, open_source
+from harness.proc import Child
 
 POLL_TIMEOUT_S = 0.2
 FLUSH_EVERY_S = 1.0
@@ -191,7 +192,10 @@ def _stop_on_signals() -> dict:
 
 
 class SinkProcess:
-    """A `python -m harness.load.sink` child; `stop()` sends SIGTERM and waits for the last flush."""
+    """A `python -m harness.load.sink` child; `stop()` sends SIGTERM and waits for the last flush.
+
+    Started by harness.proc: its own session (a Ctrl-C meant for Locust must not cut the
+    last flush short) and SIGTERM, its own clean stop, if its starter dies."""
 
     def __init__(self, run_dir: str | Path, argv: list[str], log: Path | None = None) -> None:
         log = log or ledger_dir(run_dir) / "sink.log"
@@ -201,32 +205,22 @@ class SinkProcess:
         self._ready.unlink(missing_ok=True)
         command = [sys.executable, "-m", "harness.load.sink", "--run-dir", str(run_dir), *argv]
         with open(log, "ab") as out:
-            # Its own session: a Ctrl-C meant for Locust must not cut the last flush short.
-            self.process = subprocess.Popen(command, stdout=out, stderr=out, start_new_session=True)
+            self.child = Child.start(command, parent_death=signal.SIGTERM, stdout=out, stderr=out)
 
     def wait_ready(self, timeout: float = 15.0) -> None:
         """Block until the reader is reading, so events sent from now on are seen.
 
         Raises RuntimeError quoting the sink log if it exits or takes longer than `timeout`.
         """
-        deadline = time.monotonic() + timeout
-        while not self._ready.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = self.log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"sink reader did not start (exit {self.process.returncode}); {self.log}:\n{tail}")
-            time.sleep(0.05)
+        wait_until(lambda: self._ready.exists() or not self.child.running, timeout, interval=0.05)
+        if not self._ready.exists():
+            self.stop()
+            tail = self.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"sink reader did not start (exit {self.child.returncode}); {self.log}:\n{tail}")
 
-    def stop(self, timeout: float = 10.0) -> int:
+    def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after `timeout` s; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.child.stop(signal.SIGTERM, timeout)
 
 
 def add_locust_arguments(parser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from harness.analysis.result import (
     result_document,
 )
 from harness.errors import SpecError
+from harness.files import atomic_write
 from harness.report.html import render_report
 from harness.report.junit import junit_xml
 from harness.report.summary import summary_line, verdict_table
@@ -54,19 +54,9 @@ def write_reports(run_dir: str | Path) -> ReportPaths:
     analysis = load_analysis(run_dir)
     document = result_document(analysis)
     path = Path(run_dir)
-    result = _write(path / RESULT_FILE, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode())
-    html = _write(path / HTML_FILE, render_report(analysis, document).encode("utf-8"))
-    junit = _write(path / JUNIT_FILE, junit_xml(document))
+    # each through a temporary file renamed into place, so a report is whole or absent (a full
+    # disk or a kill mid-write never leaves half a result.json for CI to read)
+    result = atomic_write(path / RESULT_FILE, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    html = atomic_write(path / HTML_FILE, render_report(analysis, document))
+    junit = atomic_write(path / JUNIT_FILE, junit_xml(document))
     return ReportPaths(result, html, junit, exit_code(analysis), analysis)
-
-
-def _write(path: Path, data: bytes) -> Path:
-    """Write through a temporary file and rename it into place, so a report is whole or absent
-    (a full disk or a kill mid-write never leaves half a result.json for CI to read)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path

@@ -1,10 +1,11 @@
 """The chaos child: `chaos run` in its own session, stopped with SIGINT so rollbacks run.
 
-Facts this relies on (DESIGN.md, "Stopping chaos run"): with
+Facts this relies on (docs/architecture.md, "Process model"): with
 `--rollback-strategy=always`, SIGINT stops the method and plays the rollbacks;
-SIGTERM only fails the current activity. A child of a non-interactive shell
-inherits SIGINT as ignored, so the child restores the default handler before
-exec, and it leads its own process group so that a signal reaches any
+SIGTERM only fails the current activity. The child is started by harness.proc:
+default signal handlers (a child of a non-interactive shell inherits SIGINT as
+ignored), SIGINT as its parent-death signal (a `kill -9` of `gameday run` still
+plays the rollbacks), and its own process group, so that a signal reaches any
 `process` provider it started too.
 
 The experiment gets the gameday control (events.jsonl) either from its own
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from stack.launch import set_parent_death_signal
+from harness.proc import Child
 
 CONTROL_MODULE = "harness.chaos.control"
 CONTROL_FILE = "chaos-controls.json"
@@ -60,16 +60,6 @@ def declares_control(experiment: Path) -> bool:
     return any((c.get("provider") or {}).get("module") == CONTROL_MODULE for c in controls if isinstance(c, dict))
 
 
-def _default_sigint() -> None:
-    """In the child before exec: SIGINT at its default, and SIGINT again if the harness dies.
-
-    The second part means a `kill -9` of `gameday run` still makes `chaos run`
-    stop its method and play its rollbacks, instead of running on unwatched.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    set_parent_death_signal(signal.SIGINT)
-
-
 class ChaosDriver:
     """Runs one experiment as a `chaos run` child; the orchestrator's handle on it.
 
@@ -89,18 +79,17 @@ class ChaosDriver:
         self.interrupted = False
         self._redacted = False
         self.started_at: float | None = None
-        self._proc: subprocess.Popen | None = None
+        self._child: Child | None = None
 
     def start(self) -> None:
         """Launch `chaos run`; its output goes to <run_dir>/chaos.out."""
-        if self._proc is not None:
+        if self._child is not None:
             raise RuntimeError("this ChaosDriver was already started")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         argv = chaos_argv(self.experiment, self.run_dir, self._control_file(), self.journal_name)
         with open(self.run_dir / "chaos.out", "ab") as out:
-            self._proc = subprocess.Popen(argv, cwd=self.run_dir, env=self.env, stdin=subprocess.DEVNULL,
-                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                          preexec_fn=_default_sigint)  # noqa: PLW1509 - SIG_DFL must be set in the child before exec
+            self._child = Child.start(argv, parent_death=signal.SIGINT, cwd=self.run_dir, env=self.env,
+                                      stdout=out, stderr=out)
         self.started_at = time.time()
 
     def _control_file(self) -> Path | None:
@@ -112,25 +101,23 @@ class ChaosDriver:
 
     @property
     def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+        return None if self._child is None else self._child.pid
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.running
 
     @property
     def returncode(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
+        return None if self._child is None else self._child.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code, waiting up to `timeout` seconds (None: as long as it takes); None if still running."""
-        if self._proc is None:
+        if self._child is None:
             raise RuntimeError("ChaosDriver.wait() before start()")
-        try:
-            code = self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        self._redact_once()
+        code = self._child.wait(timeout)
+        if code is not None:
+            self._redact_once()
         return code
 
     def _redact_once(self) -> None:
@@ -157,20 +144,13 @@ class ChaosDriver:
         if self.interrupted:
             return
         self.interrupted = True
-        if self.running:
-            try:
-                os.killpg(self._proc.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
+        if self._child is not None:
+            self._child.signal(signal.SIGINT)
 
     def kill(self) -> None:
         """SIGKILL the whole group: the last resort when rollbacks hang (faults still expire by TTL)."""
         if self.running:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._proc.wait()
+            self._child.kill(wait=None)
             self._redact_once()
 
     def journal(self) -> dict[str, Any] | None:

@@ -12,14 +12,13 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import harness.load
 from harness.events import EVENTS_FILE
-from stack.launch import set_parent_death_signal
+from harness.proc import Child
 
 INJECT = Path(harness.load.__file__).with_name("inject.py")
 
@@ -81,18 +80,19 @@ class LocustDriver:
     def __init__(self, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None):
         self.argv, self.run_dir = argv, Path(run_dir).resolve()
         self.env = {**(os.environ if env is None else env), "GAMEDAY_RUN_DIR": str(self.run_dir)}
-        self._proc: subprocess.Popen | None = None
+        self._child: Child | None = None
         self._sending = False
 
     def start(self) -> None:
+        """Start Locust; SIGINT reaches it if the harness dies, so it shuts down cleanly and
+        writes what it recorded instead of running on as an orphan."""
         with open(self.run_dir / "locust.log", "ab") as log:
-            self._proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True, cwd=self.run_dir,
-                                          preexec_fn=_stop_with_parent)
+            self._child = Child.start(self.argv, parent_death=signal.SIGINT, env=self.env, cwd=self.run_dir,
+                                      stdout=log, stderr=log)
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._child.pid if self._child else None
 
     @property
     def sending(self) -> bool:
@@ -102,17 +102,14 @@ class LocustDriver:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.running
 
     @property
     def returncode(self) -> int | None:
-        return self._proc.poll() if self._proc else None
+        return self._child.returncode if self._child else None
 
     def wait(self, timeout: float | None = None) -> int | None:
-        try:
-            return self._proc.wait(timeout) if self._proc else None
-        except subprocess.TimeoutExpired:
-            return None
+        return self._child.wait(timeout) if self._child else None
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGINT the Locust group (it stops users and writes its last seconds), SIGKILL if it hangs.
@@ -122,14 +119,7 @@ class LocustDriver:
         `quitting` event, so the plugin's last seconds were lost; SIGINT goes
         through Locust's KeyboardInterrupt shutdown and fires `quitting`.
         """
-        if not self.running:
-            return self.returncode
-        _signal_group(self._proc.pid, signal.SIGINT)
-        code = self.wait(timeout)
-        if code is None:
-            _signal_group(self._proc.pid, signal.SIGKILL)
-            code = self.wait(5)
-        return code
+        return self._child.stop(signal.SIGINT, timeout, kill_wait=5) if self._child else None
 
     def live(self) -> Mapping[str, Any] | None:
         from harness.load.live import read_live
@@ -156,18 +146,3 @@ def _is_test_start(line: str) -> bool:
     except ValueError:
         return False   # a line being written right now
     return isinstance(event, dict) and event.get("source") == "load" and event.get("kind") == "test_start"
-
-
-def _stop_with_parent() -> None:
-    """In the child before exec: SIGINT at its default (a non-interactive shell may have it
-    ignored), and SIGINT again if the harness dies, so Locust shuts down cleanly and
-    writes what it recorded instead of running on as an orphan."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    set_parent_death_signal(signal.SIGINT)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

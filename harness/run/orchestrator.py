@@ -13,22 +13,25 @@ main loop checks every 200 ms, so teardown never runs inside a signal handler.
 The orchestrator talks to the load generator and to Chaos Toolkit through
 `LoadDriver` and `ChaosDriver`-shaped objects that `Drivers` makes, so a unit
 test can hand it fakes; real runs use the Locust and `chaos run` children.
+Time comes from a `Clock` (harness.clock), so a unit test runs a game day on a
+`ManualClock` without sleeping through it.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import shutil
 import signal
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
+from harness.clock import SYSTEM, Clock, wait_until
 from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
 from harness.load.rundir import disk_free, mount_point
 from harness.run import guardrail
@@ -61,6 +64,7 @@ class RunContext:
     status: str = "completed"
     stop: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
+    clock: Clock = SYSTEM
 
 
 @dataclass(frozen=True)
@@ -96,14 +100,14 @@ def new_run_dir(root: str | Path, name: str) -> Path:
 
 
 def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
-        allow_generator_bound: bool = False) -> str:
+        allow_generator_bound: bool = False, clock: Clock = SYSTEM) -> str:
     """Run `gameday` into `run_dir`; return the run status (completed|aborted|interrupted|target-failed|crashed).
 
     Never raises for a failure of the target or of a child: the status says it,
     and the timeline and samples written so far stay on disk.
     """
     _copy_spec(gameday, run_dir)
-    ctx = RunContext(gameday, run_dir, _open_timeline(run_dir), progress, dict(os.environ))
+    ctx = RunContext(gameday, run_dir, _open_timeline(run_dir, clock), progress, dict(os.environ), clock=clock)
     restore = _catch_signals(ctx)
     # recorded so that `gameday report` judges the directory the way this run was asked to
     ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid(),
@@ -147,9 +151,9 @@ def _copy_spec(gameday: GameDay, run_dir: Path) -> None:
                            f"{_disk_hint(run_dir, exc)}") from None
 
 
-def _open_timeline(run_dir: Path) -> Timeline:
+def _open_timeline(run_dir: Path, clock: Clock) -> Timeline:
     try:
-        return Timeline(run_dir)
+        return Timeline(run_dir, clock)
     except OSError as exc:
         raise HarnessError(f"cannot create the timeline in {run_dir}: {exc.strerror or exc}"
                            f"{_disk_hint(run_dir, exc)}") from None
@@ -174,15 +178,25 @@ def _check_stop(ctx: RunContext) -> None:
         raise RunInterrupted(f"stopped by {ctx.stop_reason}")
 
 
-def _sleep_until(ctx: RunContext, deadline: float, watch: Callable[[], None] | None = None) -> None:
-    """Sleep in small ticks until `deadline`, checking the stop flag and the load child."""
-    while time.time() < deadline:
+Watch = Callable[[RunContext], None]
+
+
+def _tick_until(ctx: RunContext, deadline: float = math.inf, going: Callable[[], bool] = lambda: True,
+                watches: tuple[Watch, ...] = ()) -> None:
+    """Every TICK_S until `deadline` or until `going()` is false: check the stop flag, the disk and
+    `watches` (each raises to end the run), and redraw the progress line."""
+    while ctx.clock.now() < deadline and going():
         _check_stop(ctx)
         _watch_disk(ctx)
-        if watch:
-            watch()
+        for watch in watches:
+            watch(ctx)
         ctx.progress.tick(ctx)
-        time.sleep(min(TICK_S, max(0.0, deadline - time.time())))
+        ctx.clock.sleep(min(TICK_S, deadline - ctx.clock.now()))
+
+
+def _sleep_until(ctx: RunContext, deadline: float) -> None:
+    """Until `deadline`, watching the load child too."""
+    _tick_until(ctx, deadline, watches=(_watch_load,))
     _check_stop(ctx)
 
 
@@ -204,7 +218,7 @@ def _load_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.load = drivers.load(ctx)
     ctx.load.start()
     _wait_until_sending(ctx)
-    ctx.load_started = time.time()
+    ctx.load_started = ctx.clock.now()
     ctx.timeline.emit("harness", "load-start", ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
                       duration=ctx.gameday.load.duration)
 
@@ -213,34 +227,30 @@ def _wait_until_sending(ctx: RunContext) -> None:
     """Until the load generator has started its test. Locust takes 1-6 s to start (imports,
     forked workers connecting) on a busy machine; the warmup, every chaos `start_after`
     and Locust's own run time all count from its test start, so the timeline does too."""
-    deadline = time.time() + LOAD_START_TIMEOUT_S
-    while not ctx.load.sending:
+    def sending() -> bool:
+        if ctx.load.sending:
+            return True
         _check_stop(ctx)
         _watch_load(ctx)
-        if time.time() > deadline:
-            raise HarnessError(f"the load generator did not start its test within {LOAD_START_TIMEOUT_S:g}s; "
-                               f"see {ctx.run_dir / 'locust.log'}")
-        time.sleep(TICK_S / 4)
+        return False
+
+    if not wait_until(sending, LOAD_START_TIMEOUT_S, TICK_S / 4, ctx.clock):
+        raise HarnessError(f"the load generator did not start its test within {LOAD_START_TIMEOUT_S:g}s; "
+                           f"see {ctx.run_dir / 'locust.log'}")
 
 
 def _warmup(ctx: RunContext) -> None:
-    _sleep_until(ctx, ctx.load_started + ctx.gameday.warmup, lambda: _watch_load(ctx))
+    _sleep_until(ctx, ctx.load_started + ctx.gameday.warmup)
     ctx.timeline.emit("harness", "warmup-end", "", warmup=ctx.gameday.warmup)
 
 
 def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
-    _sleep_until(ctx, ctx.load_started + block.start_after, lambda: _watch_load(ctx))
+    _sleep_until(ctx, ctx.load_started + block.start_after)
     ctx.chaos = drivers.chaos(ctx, block)
     ctx.chaos.start()
     ctx.timeline.emit("harness", "chaos-start", block.experiment, pid=getattr(ctx.chaos, "pid", None))
     ctx.progress.line(f"chaos: {block.experiment} started")
-    while ctx.chaos.running:
-        _check_stop(ctx)
-        _watch_disk(ctx)
-        _watch_load(ctx)
-        _watch_guardrails(ctx)
-        ctx.progress.tick(ctx)
-        time.sleep(TICK_S)
+    _tick_until(ctx, going=lambda: ctx.chaos.running, watches=(_watch_load, _watch_guardrails))
     _chaos_end(ctx, block)
 
 
@@ -255,12 +265,7 @@ def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
 
 
 def _until_load_end(ctx: RunContext) -> None:
-    deadline = ctx.load_started + ctx.gameday.load.duration
-    while time.time() < deadline and ctx.load.running:
-        _check_stop(ctx)
-        _watch_disk(ctx)
-        ctx.progress.tick(ctx)
-        time.sleep(TICK_S)
+    _tick_until(ctx, ctx.load_started + ctx.gameday.load.duration, going=lambda: ctx.load.running)
     # the shape ends the test at `duration`; give Locust a moment to write its last second
     ctx.load.wait(10)
 
@@ -350,7 +355,7 @@ def _stop_sink(ctx: RunContext) -> None:
     if ctx.sink is None:
         return
     if ctx.status == "completed":
-        time.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
+        ctx.clock.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
     ctx.sink.stop()
     ctx.timeline.emit("harness", "sink-stop", "")
 
@@ -360,7 +365,3 @@ def _target_down(ctx: RunContext) -> None:
         return
     ctx.target.down(ctx)
     ctx.timeline.emit("target", "down", ctx.target.describe())
-
-
-def env_for_children(ctx: RunContext) -> Mapping[str, str]:
-    return {**ctx.env, "GAMEDAY_RUN_DIR": str(ctx.run_dir)}

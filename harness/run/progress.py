@@ -8,7 +8,6 @@ line every `plain_every_s` seconds, so logs stay readable.
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
 
@@ -27,7 +26,7 @@ class Progress:
 
     def tick(self, ctx: Any) -> None:
         """Redraw (TTY) or print (CI) the status of `ctx` if it is time to."""
-        now = time.time()
+        now = ctx.clock.now()
         every = 1.0 if self.tty else self.plain_every_s
         if now - self._last < every:
             return

@@ -9,10 +9,10 @@ and `error` says what went wrong (harness.load.rundir.JsonlAppender).
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from harness.clock import SYSTEM, Clock
 from harness.events import EVENTS_FILE, Event, encode
 from harness.load.rundir import JsonlAppender
 
@@ -20,8 +20,9 @@ from harness.load.rundir import JsonlAppender
 class Timeline:
     """Appends events to <run_dir>/events.jsonl; safe to share between threads."""
 
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, clock: Clock = SYSTEM):
         self.path = Path(run_dir) / EVENTS_FILE
+        self.clock = clock
         self._appender = JsonlAppender(self.path)
         self._lock = threading.Lock()
 
@@ -32,7 +33,7 @@ class Timeline:
 
     def emit(self, source: str, kind: str, name: str = "", **detail: Any) -> Event:
         """Record one event now and return it (it waits in memory if the disk refuses it)."""
-        event: Event = {"ts": time.time(), "source": source, "kind": kind, "name": name, "detail": detail}
+        event: Event = {"ts": self.clock.now(), "source": source, "kind": kind, "name": name, "detail": detail}
         with self._lock:
             self._appender.append_lines([encode(event)])
         return event

@@ -8,10 +8,10 @@ refuses it again, before any packet, for callers that build one themselves.
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 
+from harness.clock import wait_until
 from harness.errors import SpecError, TargetError
 from harness.targets.allowlist import url_problem
 
@@ -26,19 +26,21 @@ class HttpRun:
 
     def up(self, ctx=None) -> None:
         """Wait until the base URL answers any HTTP status; TargetError if it never does."""
-        deadline = time.monotonic() + self.reach_timeout_s
-        last = ""
-        while time.monotonic() < deadline:
+        last = [""]
+
+        def answers() -> bool:
             try:
                 urllib.request.urlopen(self.base_url + "/", timeout=2).close()
-                return
             except urllib.error.HTTPError:
-                return  # it answered: a 404 at / is still a reachable server
+                pass  # it answered: a 404 at / is still a reachable server
             except (urllib.error.URLError, OSError) as exc:
-                last = str(exc)
-                time.sleep(0.3)
-        raise TargetError(f"{self.base_url} is not reachable after {self.reach_timeout_s:g}s ({last}); "
-                          "is the service running and the URL right?")
+                last[0] = str(exc)
+                return False
+            return True
+
+        if not wait_until(answers, self.reach_timeout_s, interval=0.3):
+            raise TargetError(f"{self.base_url} is not reachable after {self.reach_timeout_s:g}s ({last[0]}); "
+                              "is the service running and the URL right?")
 
     def down(self, ctx=None) -> None:
         """Nothing to stop: the harness did not start this target."""

@@ -7,12 +7,15 @@ become `TargetError` (or `SpecError` for bad settings) here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import signal
+import subprocess
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
 from harness.errors import SpecError, TargetError
+from harness.proc import Child
 from stack import lifecycle
 from stack.config import DEFECTS, GatewayTuning, StackConfig
 from stack.errors import StackError
@@ -64,11 +67,21 @@ def _read_config_file(path: str) -> dict:
     return data
 
 
-def up(config: StackConfig, progress: Callable[[str], None] = print) -> StackConfig:
+def up(config: StackConfig, progress: Callable[[str], None] = print, owned: bool = False) -> StackConfig:
+    """Start the stack. `owned`: it belongs to this process (a run, a UI session), so its
+    supervisord is this process's child and dies with it, by the parent-death signal, even on
+    `kill -9`; otherwise (`gameday stack up`) it daemonizes and outlives the command."""
     try:
-        return lifecycle.up(config, progress=progress)
+        return lifecycle.up(config, progress=progress, spawn=_spawn_owned if owned else None)
     except StackError as exc:
         raise TargetError(str(exc)) from None
+
+
+def _spawn_owned(argv: list[str], cwd: Path) -> Child:
+    # SIGTERM: supervisord's own shutdown, which stops every program (each of them also dies
+    # with supervisord through stack.launch's parent-death signal).
+    return Child.start(argv, parent_death=signal.SIGTERM, cwd=cwd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
 
 
 def down(name: str = "default", progress: Callable[[str], None] = print) -> list[str]:
@@ -152,7 +165,8 @@ class LocalRun:
 
     If a stack called `name` is already running it is used as it is and left
     running (its defects must match); otherwise it is started with the game
-    day's defects and taken down at the end.
+    day's defects, owned by this process (it dies with it, see `up`), and taken
+    down at the end.
     """
 
     def __init__(self, name: str, defects: tuple[str, ...], base_port: int | None = None):
@@ -172,7 +186,7 @@ class LocalRun:
             return
         config = resolve_config(name=self.name, base_port=self.base_port, defects=list(self.defects))
         progress = ctx.progress.line if ctx is not None else print
-        self.config = up(config, progress=lambda msg: progress(f"  {msg}"))
+        self.config = up(config, progress=lambda msg: progress(f"  {msg}"), owned=True)
         self.started = True
 
     def down(self, ctx=None) -> None:

@@ -16,14 +16,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
+import socket
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import harness.load
+from harness.clock import wait_until
 from harness.errors import HarnessError, SpecError
+from harness.proc import Child
 from harness.run.orchestrator import new_run_dir
 from harness.ui.session import SessionSpec, session_spec
 
@@ -98,53 +99,43 @@ def _target_up(target, spec: SessionSpec) -> tuple[str, dict[str, str]]:
 
 
 def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out) -> int:
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    # SIGTERM if `gameday ui` dies (even by kill -9): Locust's own clean stop, which rolls back
+    # a running experiment and writes the last report, instead of a web UI sending load forever.
+    child = Child.start(argv, parent_death=signal.SIGTERM, env=env)
     try:
-        _wait_for_web(proc, options)
+        _wait_for_web(child, options)
         out(f"Locust web UI with the Game day tab: http://{options.web_host}:{options.web_port}/  (Ctrl-C to stop)")
-        return proc.wait()
+        return child.wait()
     except KeyboardInterrupt:
         out("stopping: a running experiment is rolled back and the last test's report is written ...")
-        return _stop(proc)
+        return _stop(child)
     finally:
-        if proc.poll() is None:
-            _stop(proc)
+        if child.running:
+            _stop(child)
 
 
-def _wait_for_web(proc: subprocess.Popen, options: UiOptions) -> None:
-    import socket
-
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise HarnessError(f"Locust exited at start-up (exit {proc.returncode}); see its output above")
-        try:
-            with socket.create_connection((options.web_host, options.web_port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise HarnessError(f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
-                       f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port")
+def _wait_for_web(child: Child, options: UiOptions) -> None:
+    if not wait_until(lambda: not child.running or _listening(options), STARTUP_TIMEOUT_S):
+        raise HarnessError(f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
+                           f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port")
+    if not child.running:
+        raise HarnessError(f"Locust exited at start-up (exit {child.returncode}); see its output above")
 
 
-def _stop(proc: subprocess.Popen) -> int:
+def _listening(options: UiOptions) -> bool:
+    try:
+        with socket.create_connection((options.web_host, options.web_port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(child: Child) -> int:
     """SIGTERM to Locust's group and wait for its rollbacks and report; SIGKILL if it hangs."""
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        child.stop(signal.SIGTERM, SHUTDOWN_TIMEOUT_S)
         return 0
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -2,7 +2,8 @@
 
 Real Locust and `chaos run` children are exercised by the end-to-end tests; here
 the fakes only stand in for them so the orchestrator's own logic can be checked
-quickly and deterministically.
+quickly and deterministically. Every run here is on a ManualClock that the fakes
+share, so seconds of game day pass without sleeping.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
+from harness.clock import ManualClock
 from harness.errors import SpecError, TargetError
 from harness.run import orchestrator
 from harness.run.orchestrator import Drivers
@@ -51,7 +52,8 @@ class FakeTarget:
 
 
 class FakeLoad:
-    """Runs for `duration` seconds from start(); `live` is what live() returns; can die early."""
+    """Runs for `duration` seconds from start(); `live` is what live() returns; can die early.
+    Its `clock` is the run's (set by `drivers`)."""
 
     def __init__(self, duration: float, live=None, dies_after: float | None = None,
                  starts_sending_after: float = 0.0):
@@ -59,18 +61,19 @@ class FakeLoad:
         self.starts_sending_after = starts_sending_after
         self.started = None
         self.stopped = False
+        self.clock = None
 
     pid = 4242
 
     def start(self):
-        self.started = time.time()
+        self.started = self.clock.now()
 
     @property
     def running(self):
         if self.started is None or self.stopped:
             return False
         limit = self.dies_after if self.dies_after is not None else self.duration
-        return time.time() - self.started < limit
+        return self.clock.now() - self.started < limit
 
     @property
     def returncode(self):
@@ -88,7 +91,7 @@ class FakeLoad:
 
     @property
     def sending(self):
-        return self.started is not None and time.time() - self.started >= self.starts_sending_after
+        return self.started is not None and self.clock.now() - self.started >= self.starts_sending_after
 
 
 class FakeChaos:
@@ -96,17 +99,18 @@ class FakeChaos:
         self.duration, self.on_start = duration, on_start
         self.started = None
         self.interrupted = False
+        self.clock = None
 
     pid = 4343
 
     def start(self):
-        self.started = time.time()
+        self.started = self.clock.now()
         if self.on_start:
             self.on_start()
 
     @property
     def running(self):
-        return not self.interrupted and time.time() - self.started < self.duration
+        return not self.interrupted and self.clock.now() - self.started < self.duration
 
     def wait(self, timeout=None):
         return 1 if self.interrupted else (None if self.running else 0)
@@ -132,8 +136,19 @@ def gameday(tmp_path: Path, duration=1.2, chaos_at=0.3, guardrails=()) -> GameDa
 
 def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, dict]:
     made = {"target": target or FakeTarget(), "load": load or FakeLoad(1.2), "chaos": chaos or FakeChaos(0.3)}
-    return Drivers(target=lambda ctx: made["target"], load=lambda ctx: made["load"], sink=lambda ctx: None,
-                   chaos=lambda ctx, block: made["chaos"]), made
+
+    def given(name):
+        def make(ctx, *_):
+            made[name].clock = ctx.clock   # the fakes keep the run's time
+            return made[name]
+        return make
+
+    return Drivers(target=given("target"), load=given("load"), sink=lambda ctx: None, chaos=given("chaos")), made
+
+
+def run(gameday, run_dir, d, progress=None, clock=None) -> str:
+    """orchestrator.run on a ManualClock (nothing here sleeps on real seconds)."""
+    return orchestrator.run(gameday, run_dir, d, progress or quiet(), clock=clock or ManualClock())
 
 
 def events(run_dir: Path) -> list[dict]:
@@ -150,7 +165,7 @@ def quiet() -> Progress:
 
 def test_completed_run_records_every_step_in_order(tmp_path):
     d, made = drivers()
-    status = orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+    status = run(gameday(tmp_path), tmp_path, d)
     assert status == "completed"
     assert kinds(tmp_path) == ["run-start", "up", "load-start", "warmup-end", "chaos-start", "chaos-end",
                                "load-stop", "down", "run-end"]
@@ -161,7 +176,7 @@ def test_completed_run_records_every_step_in_order(tmp_path):
 def test_run_copies_the_spec_into_the_run_directory(tmp_path):
     d, _ = drivers()
     (tmp_path / "run").mkdir()
-    orchestrator.run(gameday(tmp_path), tmp_path / "run", d, quiet())
+    run(gameday(tmp_path), tmp_path / "run", d)
     assert (tmp_path / "run" / "gameday.yaml").read_text() == "name: fake\n"
 
 
@@ -169,7 +184,7 @@ def test_guardrail_breach_interrupts_chaos_and_ends_aborted(tmp_path):
     live = {"window_end": 1, "windows": {"5s": {"overall": {"requests": 10, "ok": 2, "error_rate": 0.8}}}}
     rail = Guardrail(sli="error_rate", window=5.0, abort_if=parse_objective("> 50%"))
     d, made = drivers(load=FakeLoad(1.5, live=live), chaos=FakeChaos(5.0))
-    status = orchestrator.run(gameday(tmp_path, duration=1.5, guardrails=[rail]), tmp_path, d, quiet())
+    status = run(gameday(tmp_path, duration=1.5, guardrails=[rail]), tmp_path, d)
     assert status == "aborted"
     assert made["chaos"].interrupted
     abort = next(e for e in events(tmp_path) if e["kind"] == "abort")
@@ -181,14 +196,14 @@ def test_guardrail_that_holds_does_not_abort(tmp_path):
     live = {"window_end": 1, "windows": {"5s": {"overall": {"requests": 10, "ok": 10, "error_rate": 0.0}}}}
     rail = Guardrail(sli="error_rate", window=5.0, abort_if=parse_objective("> 50%"))
     d, made = drivers(load=FakeLoad(1.0, live=live))
-    assert orchestrator.run(gameday(tmp_path, duration=1.0, guardrails=[rail]), tmp_path, d, quiet()) == "completed"
+    assert run(gameday(tmp_path, duration=1.0, guardrails=[rail]), tmp_path, d) == "completed"
     assert not made["chaos"].interrupted
 
 
 def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
     chaos = FakeChaos(5.0, on_start=lambda: os.kill(os.getpid(), signal.SIGINT))
     d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
-    status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, quiet())
+    status = run(gameday(tmp_path, duration=3.0), tmp_path, d)
     assert status == "interrupted"
     assert made["chaos"].interrupted and made["load"].stopped
     assert "chaos-rollback" in kinds(tmp_path)
@@ -197,14 +212,14 @@ def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
 
 def test_target_that_fails_to_start_ends_target_failed_without_load(tmp_path):
     d, made = drivers(target=FakeTarget(fail_up=True))
-    assert orchestrator.run(gameday(tmp_path), tmp_path, d, quiet()) == "target-failed"
+    assert run(gameday(tmp_path), tmp_path, d) == "target-failed"
     assert made["load"].started is None
     assert kinds(tmp_path)[-1] == "run-end"
 
 
 def test_load_generator_dying_early_crashes_the_run_but_still_rolls_back(tmp_path):
     d, made = drivers(load=FakeLoad(3.0, dies_after=0.5), chaos=FakeChaos(5.0))
-    status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, quiet())
+    status = run(gameday(tmp_path, duration=3.0), tmp_path, d)
     assert status == "crashed"
     assert made["chaos"].interrupted
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
@@ -217,7 +232,7 @@ def test_failed_teardown_step_does_not_skip_the_others(tmp_path):
             raise RuntimeError("locust would not stop")
 
     d, made = drivers(load=BadLoad(1.0))
-    status = orchestrator.run(gameday(tmp_path, duration=1.0, chaos_at=None), tmp_path, d, quiet())
+    status = run(gameday(tmp_path, duration=1.0, chaos_at=None), tmp_path, d)
     assert status == "crashed"
     assert made["target"].calls == ["up", "down"]
     assert kinds(tmp_path)[-1] == "run-end"
@@ -244,7 +259,7 @@ def test_disk_filling_during_chaos_stops_the_run_rolls_back_and_ends_crashed(tmp
     d, made = drivers(load=FakeLoad(3.0), chaos=FakeChaos(5.0, on_start=fill))
     progress = tmp_path / "progress.txt"
     with progress.open("w") as stream:
-        status = orchestrator.run(gameday(tmp_path, duration=3.0), tmp_path, d, Progress(stream=stream, tty=False))
+        status = run(gameday(tmp_path, duration=3.0), tmp_path, d, Progress(stream=stream, tty=False))
     assert status == "crashed"
     assert made["chaos"].interrupted and made["load"].stopped and made["target"].calls[-1] == "down"
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
@@ -261,19 +276,23 @@ def test_new_run_dir_under_a_file_is_invalid_input_naming_reports(tmp_path):
 def test_warmup_and_chaos_count_from_when_the_load_starts_sending(tmp_path):
     load = FakeLoad(1.6, starts_sending_after=0.5)   # Locust still importing and forking
     d, _ = drivers(load=load)
-    orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+    run(gameday(tmp_path), tmp_path, d)
     by_kind = {e["kind"]: e["ts"] for e in events(tmp_path) if e["source"] == "harness"}
-    assert by_kind["load-start"] - load.started >= 0.45
-    assert by_kind["chaos-start"] - by_kind["load-start"] >= 0.29    # start_after 0.3 s from real load start
+    tick = orchestrator.TICK_S
+    assert by_kind["load-start"] - load.started == pytest.approx(0.5, abs=tick / 4)
+    # warmup 0.1 s and start_after 0.3 s count from the test's start, not from the spawn
+    assert by_kind["warmup-end"] - by_kind["load-start"] == pytest.approx(0.1, abs=1e-6)
+    assert by_kind["chaos-start"] - by_kind["load-start"] == pytest.approx(0.3, abs=1e-6)
 
 
-def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(orchestrator, "LOAD_START_TIMEOUT_S", 0.3)
-    d, made = drivers(load=FakeLoad(5.0, starts_sending_after=60))
-    status = orchestrator.run(gameday(tmp_path), tmp_path, d, quiet())
+def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path):
+    clock = ManualClock()
+    d, made = drivers(load=FakeLoad(500.0, starts_sending_after=600))
+    status = run(gameday(tmp_path), tmp_path, d, clock=clock)
     assert status == "crashed" and made["load"].stopped
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
-    assert "did not start its test within 0.3s" in error["detail"]["message"]
+    assert f"did not start its test within {orchestrator.LOAD_START_TIMEOUT_S:g}s" in error["detail"]["message"]
+    assert clock.now() - made["load"].started == pytest.approx(orchestrator.LOAD_START_TIMEOUT_S, abs=1)
     assert "load-start" not in kinds(tmp_path) and "chaos-start" not in kinds(tmp_path)
 
 
@@ -282,3 +301,12 @@ def test_new_run_dir_keeps_a_hostile_game_day_name_inside_the_reports_root(tmp_p
         path = orchestrator.new_run_dir(tmp_path / "runs", name)
         assert path.parent == (tmp_path / "runs").resolve(), (name, path)
     assert not (tmp_path / "escaped").exists()
+
+
+def test_the_timeline_keeps_the_injected_clock_through_a_ten_minute_game_day(tmp_path):
+    d, _ = drivers(load=FakeLoad(600.0), chaos=FakeChaos(60.0))
+    assert run(gameday(tmp_path, duration=600.0, chaos_at=300.0), tmp_path, d) == "completed"
+    ts = {e["kind"]: e["ts"] for e in events(tmp_path) if e["source"] == "harness"}
+    assert ts["chaos-start"] - ts["load-start"] == pytest.approx(300.0, abs=1e-6)
+    assert ts["chaos-end"] - ts["chaos-start"] == pytest.approx(60.0, abs=orchestrator.TICK_S + 1e-6)
+    assert ts["load-stop"] - ts["load-start"] == pytest.approx(600.0, abs=orchestrator.TICK_S + 1e-6)
