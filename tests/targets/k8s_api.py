@@ -4,7 +4,9 @@ It stores objects in memory and answers the `kubernetes` client like an API serv
 create (POST, 409 on a duplicate), get, list with labelSelector, delete (404 when
 gone), deployment /status (a Deployment is ready as soon as it is created, as if
 its pods started at once), and the Service proxy, which forwards to a real local
-HTTP server registered with `proxy_to`. Every request is recorded in `calls`.
+HTTP server registered with `proxy_to` (passing the Range header on, and waiting
+as long as that server takes, as a proxy to a stuck pod does). Every request is
+recorded in `calls`; every proxied one in `proxied` as (path, Range, bytes returned).
 
     with FakeApiServer() as api:
         write_kubeconfig(path, api.url, ["dev"])
@@ -50,6 +52,7 @@ class FakeApiServer:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}   # (plural, ns, name) -> object
         self.calls: list[tuple[str, str]] = []
         self.proxies: dict[tuple[str, str], str] = {}                   # (ns, "svc:port") -> base url
+        self.proxied: list[tuple[str, str | None, int]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -92,7 +95,7 @@ class FakeApiServer:
             match = pattern.match(url.path)
             if match:
                 groups = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-                status, payload = handler(req.command, groups, parse_qs(url.query), body)
+                status, payload = handler(req.command, groups, parse_qs(url.query), body, req.headers)
                 break
         else:
             status, payload = _status(404, "NotFound", f"no route for {url.path}")
@@ -103,7 +106,7 @@ class FakeApiServer:
         req.end_headers()
         req.wfile.write(data)
 
-    def _collection(self, method: str, m: dict, query: dict, body: Any):
+    def _collection(self, method: str, m: dict, query: dict, body: Any, headers: Any = None):
         plural, ns = m["plural"], m["ns"]
         if method == "POST":
             if (plural, ns, body["metadata"]["name"]) in self.objects:
@@ -116,7 +119,7 @@ class FakeApiServer:
             return 200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}
         return _status(405, "MethodNotAllowed", method)
 
-    def _item(self, method: str, m: dict, query: dict, body: Any):
+    def _item(self, method: str, m: dict, query: dict, body: Any, headers: Any = None):
         key = (m["plural"], m["ns"], m["name"])
         if key not in self.objects:
             return _status(404, "NotFound", f"{key[0]} {key[2]!r} not found")
@@ -124,11 +127,14 @@ class FakeApiServer:
             return 200, self.objects.pop(key)
         return 200, self.objects[key]
 
-    def _proxy(self, method: str, m: dict, query: dict, body: Any):
+    def _proxy(self, method: str, m: dict, query: dict, body: Any, headers: Any = None):
         base = self.proxies.get((m["ns"], m["name"]))
         if base is None:
             return _status(503, "ServiceUnavailable", "no endpoints available for service")
-        return _get(f"{base}/{m['path']}")
+        wanted = headers.get("Range") if headers is not None else None
+        status, data = _get(f"{base}/{m['path']}", {"Range": wanted} if wanted else {})
+        self.proxied.append((m["path"], wanted, len(data)))
+        return status, data
 
     def _store(self, plural: str, ns: str, body: dict[str, Any]) -> dict[str, Any]:
         meta = body.setdefault("metadata", {})
@@ -141,9 +147,9 @@ class FakeApiServer:
         return body
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=600) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

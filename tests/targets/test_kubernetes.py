@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from functools import partial
 
 import pytest
 from k8s_api import FakeApiServer, write_kubeconfig
-from support import free_port
+from support import free_port, wait_for_port
 
 from harness.errors import SpecError, TargetError
 from harness.spec.models import KubernetesTarget
 from harness.targets.k8s import objects
 from harness.targets.k8s.cleanup import cleanup_kubernetes, delete_run
 from harness.targets.k8s.client import Cluster
-from harness.targets.k8s.cluster_load import ClusterLocust
+from harness.targets.k8s import cluster_load
+from harness.targets.k8s.cluster_load import CHUNK, ClusterLocust
 from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, expiry_annotation
 from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan
 from harness.targets.kubernetes import KubernetesRun
@@ -156,15 +160,21 @@ def test_a_duplicate_object_fails_with_the_api_reason(api, kubeconfig, tmp_path)
 
 @pytest.fixture
 def master_files(tmp_path):
-    """A real HTTP server on a directory, standing in for the master's file-server container."""
+    """The master pod's file-server container (harness.targets.k8s.files), run here on a directory.
+
+    The fake API server stands in for the real one here: with no kubelet, a real
+    control plane has no pod to proxy to."""
     served = tmp_path / "master"
     (served / "samples").mkdir(parents=True)
     port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
-                                             partial(http.server.SimpleHTTPRequestHandler, directory=str(served)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield served, f"http://127.0.0.1:{port}"
-    server.shutdown()
+    proc = subprocess.Popen([sys.executable, "-m", "harness.targets.k8s.files", "--directory", str(served),
+                             "--host", "127.0.0.1", "--port", str(port)], start_new_session=True)
+    try:
+        wait_for_port(port, timeout=30)
+        yield served, f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_samples_are_copied_from_the_master_through_the_service_proxy(api, kubeconfig, tmp_path, master_files):
@@ -182,6 +192,75 @@ def test_samples_are_copied_from_the_master_through_the_service_proxy(api, kubec
     driver.sync(force=True)
     assert (run_dir / "samples" / "samples.jsonl").read_text() == '{"ts": 1}\n{"ts": 2}\n{"ts": 3}\n'
     assert driver.returncode == 0 and driver.running is False
+
+
+def test_samples_are_copied_incrementally_by_byte_range(api, kubeconfig, tmp_path, master_files):
+    """Each sync asks only for the bytes after what it has; it never downloads the whole file again."""
+    served, url = master_files
+    api.proxy_to("gameday", f"gameday-locust-r1:{FILES_PORT}", url)
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), tmp_path / "run", ready_timeout_s=5)
+    driver.start()
+    samples = served / "samples" / "samples.jsonl"
+    first = "".join(f'{{"ts": {i}, "pad": "{"x" * 100}"}}\n' for i in range(2000))
+    samples.write_text(first)
+    driver.sync(force=True)
+    with open(samples, "a") as out:
+        out.write('{"ts": "new"}\n')
+    api.proxied.clear()
+    driver.sync(force=True)
+    asked = [(rng, size) for path, rng, size in api.proxied if path == "samples/samples.jsonl"]
+    assert asked[0] == (f"bytes={len(first)}-{len(first) + CHUNK - 1}", len('{"ts": "new"}\n')), asked
+    assert (tmp_path / "run" / "samples" / "samples.jsonl").read_text() == samples.read_text()
+
+
+def test_a_backlog_larger_than_a_chunk_is_copied_in_pieces(api, kubeconfig, tmp_path, master_files, monkeypatch):
+    monkeypatch.setattr(cluster_load, "CHUNK", 1000)
+    served, url = master_files
+    api.proxy_to("gameday", f"gameday-locust-r1:{FILES_PORT}", url)
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), tmp_path / "run", ready_timeout_s=5)
+    driver.start()
+    text = "".join(f'{{"ts": {i}}}\n' for i in range(1000))
+    (served / "samples" / "samples.jsonl").write_text(text)
+    for _ in range(10):
+        driver.sync(force=True)
+    assert (tmp_path / "run" / "samples" / "samples.jsonl").read_text() == text
+    sizes = [size for path, _rng, size in api.proxied if path == "samples/samples.jsonl"]
+    assert max(sizes) <= 1000
+
+
+@pytest.fixture
+def stuck_pod():
+    """A server that accepts connections and never answers: the master pod behind a stuck proxy."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held = []
+    done = threading.Event()
+
+    def accept():
+        while not done.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    done.set()
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_stuck_proxy_cannot_hang_the_run(api, kubeconfig, tmp_path, stuck_pod):
+    api.proxy_to("gameday", f"gameday-locust-r1:{FILES_PORT}", stuck_pod)
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), tmp_path / "run", ready_timeout_s=5)
+    driver.start()
+    syncing = threading.Thread(target=driver.sync, kwargs={"force": True}, daemon=True)
+    syncing.start()
+    syncing.join(timeout=120)     # generous: the request timeout is seconds
+    assert not syncing.is_alive(), "sync still blocked on a proxy that never answers"
+    assert driver.fetch_failures == 1 and driver.returncode is None
 
 
 def test_cleanup_removes_expired_objects_and_keeps_live_ones(api, kubeconfig):
@@ -227,3 +306,17 @@ def test_delete_of_an_object_already_gone_is_not_an_error(api, kubeconfig):
     cluster = Cluster.connect("dev", kubeconfig)
     assert objects.delete(cluster, "Deployment", "gameday", "nothing") is False
     assert delete_run(cluster, "gameday", "r9") == []
+
+
+def test_the_master_file_server_serves_only_its_directory(master_files, tmp_path):
+    import requests
+
+    served, url = master_files
+    (tmp_path / "secret.txt").write_text("not for you")
+    assert requests.get(f"{url}/healthz", timeout=10).text == "ok"
+    assert requests.get(f"{url}/%2E%2E/secret.txt", timeout=10).status_code == 404
+    assert requests.get(f"{url}/samples", timeout=10).status_code == 404     # a directory
+    (served / "events.jsonl").write_text("0123456789")
+    partial = requests.get(f"{url}/events.jsonl", headers={"Range": "bytes=4-"}, timeout=10)
+    assert (partial.status_code, partial.text) == (206, "456789")
+    assert requests.get(f"{url}/events.jsonl", headers={"Range": "bytes=10-"}, timeout=10).status_code == 416

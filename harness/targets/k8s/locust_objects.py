@@ -7,8 +7,9 @@
 
 Samples travel from the master to the harness like this: the master's plugin
 writes the run directory into an emptyDir, a second container serves that
-directory read-only over HTTP (python -m http.server), and the harness reads it
-through the API server's Service proxy (`.../services/NAME:files/proxy/PATH`).
+directory read-only over HTTP with byte ranges (harness.targets.k8s.files), and
+the harness reads what is new through the API server's Service proxy
+(`.../services/NAME:files/proxy/PATH`).
 No exec, no port-forward, only the `kubernetes` client. The master's command
 ends with `sleep`, so the Deployment does not restart a finished test; the exit
 code lands in `locust.exit` in the run directory.
@@ -86,10 +87,10 @@ def master(plan: LocustPlan) -> dict[str, Any]:
                             "--host", plan.host, "--gameday-run-dir", RUN_DIR, *plan.locust_args])
     script = (f"{locust} 2>&1 | tee {RUN_DIR}/locust.log; echo ${{PIPESTATUS[0]}} > {RUN_DIR}/{EXIT_FILE}; "
               "exec sleep 86400")
-    files = _container("files", plan.image, ["python", "-m", "http.server", str(FILES_PORT), "--directory", RUN_DIR],
-                       cpu="50m", memory="64Mi")
+    files = _container("files", plan.image, ["python", "-m", "harness.targets.k8s.files", "--directory", RUN_DIR,
+                                             "--port", str(FILES_PORT)], cpu="50m", memory="96Mi")
     files["ports"] = [{"name": "files", "containerPort": FILES_PORT}]
-    files["readinessProbe"] = {"httpGet": {"path": "/", "port": FILES_PORT}, "periodSeconds": 2}
+    files["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": FILES_PORT}, "periodSeconds": 2}
     main = _container("locust", plan.image, ["bash", "-c", script], cpu="500m", memory="512Mi")
     main["ports"] = [{"name": "master", "containerPort": MASTER_PORT}]
     main["env"] = [{"name": "GAMEDAY_RUN_DIR", "value": RUN_DIR}]
