@@ -131,7 +131,7 @@ class KubeControlPlane:
         except ApiException:
             pass   # 404 or 403: either way it is in the audit log
         (events,) = wait_for(lambda: _audit_until(self.root / "audit.log", marker), 30, f"audit event {marker}")
-        return [e for e in events if e["user"] == username and e["ts"] >= since]
+        return [e for e in events if e["user"] == username and e["ts"] >= since and "audit-mark-" not in e["uri"]]
 
 
 def _audit_until(path: Path, marker: str) -> tuple[list[dict[str, Any]]] | None:

@@ -61,8 +61,12 @@ def delete(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
     """Delete one object (its pods go with it); False if it was already gone."""
     from kubernetes.client.rest import ApiException
 
+    # The answer is not read into a model: API servers before 1.23 answer a Service delete
+    # with a Status, which the client's V1Service model rejects (a ValidationError, not an
+    # ApiException), so the rest of the run's objects would be left behind.
     try:
-        _call(cluster, kind, "delete")(name, namespace, propagation_policy="Background")
+        _call(cluster, kind, "delete")(name, namespace, propagation_policy="Background",
+                                       _preload_content=False).data
     except ApiException as exc:
         if exc.status == 404:
             return False
