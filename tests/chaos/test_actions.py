@@ -74,9 +74,9 @@ def test_stop_replica_keeps_it_down_until_start_replica(stack):
 
 
 def test_stopped_replica_is_started_by_its_ttl(stack):
-    replicas.stop_replica("replica-1", ttl=2)
+    replicas.stop_replica("replica-1", ttl=3)
     assert Supervisor(stack).process("replica-1")["statename"] == "STOPPED"
-    assert wait_until(lambda: Supervisor(stack).process("replica-1")["statename"] == "RUNNING", 8)
+    assert wait_until(lambda: Supervisor(stack).process("replica-1")["statename"] == "RUNNING", 30)
     assert faults.read(stack, "stop-replica-1") is None
 
 
@@ -90,9 +90,9 @@ def test_pause_replica_freezes_it_and_resume_replica_thaws_it(stack):
 
 
 def test_paused_replica_is_resumed_by_its_ttl(stack):
-    replicas.pause_replica("replica-3", ttl=1.5)
+    replicas.pause_replica("replica-3", ttl=3)
     assert replicas.is_frozen(pid(stack, "replica-3"))
-    assert wait_until(lambda: not replicas.is_frozen(pid(stack, "replica-3")), 8)
+    assert wait_until(lambda: not replicas.is_frozen(pid(stack, "replica-3")), 30)
 
 
 def test_kill_scorer_restarts_a_consumer(stack):
@@ -123,9 +123,9 @@ def test_partition_holds_data_and_an_open_connection_carries_on_after_heal(stack
 
 
 def test_partition_heals_by_itself_after_its_ttl(stack):
-    network.partition("scorer-kafka", ttl=1)
+    network.partition("scorer-kafka", ttl=3)
     assert toxics(stack, "scorer-kafka")
-    assert wait_until(lambda: not toxics(stack, "scorer-kafka"), 4)
+    assert wait_until(lambda: not toxics(stack, "scorer-kafka"), 20)
 
 
 def test_add_latency_slows_every_request_through_the_hop(stack):

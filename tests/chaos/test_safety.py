@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -44,16 +43,28 @@ def partition_experiment(path: Path, ttl: float) -> Path:
     return path
 
 
-def start_and_wait_for_fault(config, path: Path, run_dir: Path) -> ChaosDriver:
-    driver = ChaosDriver(path, run_dir)
-    driver.start()
-    assert wait_until(lambda: bool(faults_present(config)), 20), (run_dir / "chaos.out").read_text()
-    return driver
-
-
-def test_sigint_mid_method_runs_rollbacks_and_leaves_the_stack_healthy(stack, tmp_path):
+@pytest.fixture
+def start_and_wait_for_fault(stack):
+    """`start(path, run_dir)`: `chaos run` started on the experiment, once its fault is present;
+    its process group is killed at teardown whatever the test did."""
     config, _ = stack
-    driver = start_and_wait_for_fault(config, partition_experiment(tmp_path / "e.json", ttl=120), tmp_path / "run")
+    started: list[ChaosDriver] = []
+
+    def start(path: Path, run_dir: Path) -> ChaosDriver:
+        driver = ChaosDriver(path, run_dir)
+        started.append(driver)
+        driver.start()
+        assert wait_until(lambda: bool(faults_present(config)), 20), (run_dir / "chaos.out").read_text()
+        return driver
+
+    yield start
+    for driver in started:
+        driver.kill()
+
+
+def test_sigint_mid_method_runs_rollbacks_and_leaves_the_stack_healthy(stack, tmp_path, start_and_wait_for_fault):
+    config, _ = stack
+    driver = start_and_wait_for_fault(partition_experiment(tmp_path / "e.json", ttl=120), tmp_path / "run")
     driver.interrupt()
     assert driver.wait(30) is not None
     journal = driver.journal()
@@ -63,13 +74,13 @@ def test_sigint_mid_method_runs_rollbacks_and_leaves_the_stack_healthy(stack, tm
     assert wait_until(lambda: stack_healthy(config), 15), faults_present(config)
 
 
-def test_kill_9_mid_partition_heals_by_ttl(stack, tmp_path):
+def test_kill_9_mid_partition_heals_by_ttl(stack, tmp_path, start_and_wait_for_fault):
     config, _ = stack
-    driver = start_and_wait_for_fault(config, partition_experiment(tmp_path / "e.json", ttl=3), tmp_path / "run")
+    driver = start_and_wait_for_fault(partition_experiment(tmp_path / "e.json", ttl=8), tmp_path / "run")
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait(10)
     assert faults_present(config)                 # nobody healed it ...
-    assert wait_until(lambda: not faults_present(config), 8), faults_present(config)   # ... its TTL did
+    assert wait_until(lambda: not faults_present(config), 40), faults_present(config)   # ... its TTL did
 
 
 def test_cleanup_after_a_crash_removes_every_leftover(stack, capsys):
@@ -82,8 +93,7 @@ def test_cleanup_after_a_crash_removes_every_leftover(stack, capsys):
     from harness.chaos import gateway
     gateway.trip_breaker("replica-3", ttl=300)
     gateway.shift_canary(0.7)
-    time.sleep(1)
-    assert len(faults_present(config)) >= 7
+    assert wait_until(lambda: len(faults_present(config)) >= 7, 30), faults_present(config)
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())
     args = parser.parse_args(["cleanup", "--stack", config.name])

@@ -32,11 +32,13 @@ async def offsets(bootstrap: str) -> dict:
 async def latency(bootstrap: str) -> dict:
     producer = kafka.AsyncProducer(bootstrap)
     await producer.send(TOPIC_IN, b"k", b"warm-up")
-    start = time.monotonic()
-    await asyncio.gather(*(producer.send(TOPIC_IN, b"k", b"v") for _ in range(100)))
-    elapsed = time.monotonic() - start
+    rounds = []
+    for _ in range(3):   # a batching delay slows every round; a busy machine rarely all three
+        start = time.monotonic()
+        await asyncio.gather(*(producer.send(TOPIC_IN, b"k", b"v") for _ in range(100)))
+        rounds.append(time.monotonic() - start)
     await producer.close()
-    return {"elapsed": elapsed}
+    return {"elapsed": min(rounds), "rounds": rounds}
 
 
 async def unreachable(bootstrap: str) -> dict:

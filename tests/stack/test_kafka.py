@@ -68,8 +68,9 @@ def test_async_producer_send_returns_partition_and_increasing_offsets(bootstrap)
 
 def test_async_producer_acknowledges_100_concurrent_sends_without_batching_delay(bootstrap):
     kafka.ensure_topics(bootstrap)
-    # confluent_kafka.aio.AIOProducer takes ~1 s here (buffer_timeout); ours must not.
-    assert _probe(bootstrap, "latency")["elapsed"] < 0.5
+    # confluent_kafka.aio.AIOProducer takes ~1 s here (buffer_timeout) in every round; ours must not.
+    outcome = _probe(bootstrap, "latency")
+    assert outcome["elapsed"] < 0.5, outcome["rounds"]
 
 
 def test_async_producer_send_raises_delivery_error_when_the_broker_is_unreachable():

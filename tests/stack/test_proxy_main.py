@@ -92,10 +92,10 @@ def test_chaostoolkit_toxiproxy_drives_our_proxy():
                                           listen_host="127.0.0.1", listen_port=0, configuration=cfg)
         port = int(cfg["echo_PORT"])
         assert probes.proxy_exist("echo", configuration=cfg)
-        assert toxic_actions.create_latency_toxic("echo", "slow", latency=500, configuration=cfg)
-        assert _round_trip(port) >= 0.5
+        assert toxic_actions.create_latency_toxic("echo", "slow", latency=2000, configuration=cfg)
+        assert _round_trip(port) >= 2.0
         assert toxic_actions.delete_toxic("echo", "slow", configuration=cfg)
-        assert _round_trip(port) < 0.3
+        assert _round_trip(port) < 1.0   # well under the toxic's 2 s, even on a busy machine
         assert proxy_actions.disable_proxy("echo", configuration=cfg)
         assert probes.get_proxy_attribute("echo", "enabled", configuration=cfg) is False
         with pytest.raises(ConnectionRefusedError):
@@ -103,7 +103,7 @@ def test_chaostoolkit_toxiproxy_drives_our_proxy():
         assert proxy_actions.enable_proxy("echo", configuration=cfg)
         assert toxic_actions.create_timeout_toxic("echo", "hole", timeout=0, configuration=cfg)
         assert proxy_actions.reset(configuration=cfg)
-        assert _round_trip(port) < 0.3
+        _round_trip(port)   # the blackhole is gone: data comes back within the socket's timeout
         proxy_actions.delete_proxy("echo", configuration=cfg)
         assert not probes.proxy_exist("echo", configuration=cfg)
     finally:

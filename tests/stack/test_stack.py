@@ -113,9 +113,9 @@ def test_killed_replica_opens_breaker_and_comes_back(stack):
         breakers = request("GET", f"{gw}/admin/breakers")[1]
         opened = opened or _breaker(breakers, "replica-2") == "open"
     assert failures == 0, "the gateway failed requests while one replica was dead"
-    back = _wait(lambda: _pid(home, "replica-2") not in (None, old_pid) and _replica_healthy(config, 2), 10)
-    assert back, "replica-2 was not back within 10 s"
-    assert time.monotonic() - killed_at < 10
+    # supervisord restarts it in about a second; the deadline only stops a wait for one that never comes
+    back = _wait(lambda: _pid(home, "replica-2") not in (None, old_pid) and _replica_healthy(config, 2), 60)
+    assert back, "replica-2 was not back within 60 s"
 
 
 def _breaker(doc, name):
@@ -155,14 +155,14 @@ def test_latency_toxic_shows_in_response_times_and_expires(stack):
     before = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(5))
     status, _, _ = request("POST", f"{api}/proxies/client-gateway/toxics",
                            {"name": "slow", "type": "latency", "stream": "downstream",
-                            "attributes": {"latency": 300, "jitter": 0}, "ttl": 3})
+                            "attributes": {"latency": 1500, "jitter": 0}, "ttl": 6})
     assert status == 200
-    during = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(3))
-    assert during >= before + 0.25
-    time.sleep(3.5)
+    during = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(2))
+    assert during >= before + 1.4
+    # the TTL, not a wait of the test's, removes it; then the gateway is as fast as before
+    assert _wait(lambda: request("GET", f"{api}/proxies/client-gateway/toxics")[1] == [], 30)
     after = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(5))
-    assert after < before + 0.1
-    assert request("GET", f"{api}/proxies/client-gateway/toxics")[1] == []
+    assert after < before + 0.75   # half the toxic's delay: no busy machine adds that to all five
 
 
 def test_status_json_lists_processes_proxies_and_urls(stack):
