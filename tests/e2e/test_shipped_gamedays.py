@@ -66,7 +66,8 @@ def test_shipped_game_day_passes_on_a_healthy_stack(name, tmp_path):
     for verdict in result["verdicts"]:
         if verdict["sli"] == "recovery_time":
             assert_recovery_is_measured_or_no_impact(verdict)
-            assert (verdict["observed"] or 0) > RECOVERS_AFTER.get(name, 0), (RECOVERS_AFTER, verdict)
+            if name in RECOVERS_AFTER:
+                assert (verdict["observed"] or 0) > RECOVERS_AFTER[name], verdict
 
 
 @pytest.mark.parametrize(("name", "defect", "slo", "why"), PLANTED, ids=[row[1] for row in PLANTED])

@@ -96,8 +96,11 @@ def test_ctrl_c_mid_experiment_rolls_back_and_reports_the_second_test(session):
     assert code == 200, body
     session.wait_state(lambda s: "(method)" in (s["experiment"]["activity"] or ""))
     assert session.stop() == 0, session.output()[-3000:]
+    assert session.left_behind == [], "Ctrl-C left processes running"
     journal = json.loads((run_dir / "journal.json").read_text())
-    assert journal["status"] == "interrupted" and journal["rollbacks"], journal["status"]
+    assert journal["status"] == "interrupted", journal["status"]
+    assert journal["rollbacks"] and {r["status"] for r in journal["rollbacks"]} == {"succeeded"}, \
+        journal["rollbacks"]
     result = json.loads((run_dir / "result.json").read_text())
     assert result["run"]["status"] == "interrupted"
     assert "stopping local stack 'ui-test'" in session.output()

@@ -13,6 +13,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "loadprofiles" / "inference.py"
 
@@ -31,7 +33,11 @@ def gameday_command() -> list[str]:
 
 
 class UiSession:
-    """`gameday ui` in a child process (its own session), with its HTTP API."""
+    """`gameday ui` in a child process (its own session), with its HTTP API.
+
+    `stop()` is Ctrl-C and a wait for the clean shutdown; whatever the command started and
+    left (the stack's supervisord, Locust in its own session, `chaos run`) is then killed,
+    also when a test timeout cuts the wait short (tests/processes.py)."""
 
     def __init__(self, tmp: Path, stack: str, base_port: int, web_port: int, *args: str):
         self.tmp, self.web_port = tmp, web_port
@@ -40,8 +46,9 @@ class UiSession:
         env = {**os.environ, "GAMEDAY_HOME": str(tmp / "home")}
         argv = [*gameday_command(), "ui", *args, "--stack-name", stack, "--base-port", str(base_port),
                 "--web-port", str(web_port), "--reports", str(self.reports)]
-        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.owned = processes.Owned(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = self.owned.proc
+        self.left_behind: list[str] = []
 
     @property
     def url(self) -> str:
@@ -92,15 +99,19 @@ class UiSession:
             time.sleep(0.5)
         raise TimeoutError(json.dumps(state)[-3000:])
 
-    def stop(self, timeout: float = 200.0) -> int:
-        """Ctrl-C as a terminal sends it, and wait for the clean shutdown."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
+    def stop(self, timeout: float = 200.0) -> int | None:
+        """Ctrl-C as a terminal sends it, and wait for the clean shutdown; its exit code (None if it
+        had to be killed). What it left running is killed and listed in `left_behind`."""
         try:
-            return self.proc.wait(timeout)
-        finally:
             if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGINT)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+            return self.proc.poll()
+        finally:
+            self.left_behind = self.owned.kill()
             self.log.close()
 
 
