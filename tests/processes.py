@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -141,6 +142,16 @@ class Owned:
         finally:
             self.kill()
         return self.proc.returncode
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """On an exception (a failed assertion, a test timeout) or while it still runs: `stop()`.
+        A command that ended by itself on a passing path is left alone: what it left running
+        is then a finding of the session-end check (tests/leftovers.py), not tidied away."""
+        if exc_type is not None or self.proc.poll() is None:
+            self.stop()
 
     def kill(self) -> list[str]:
         """SIGKILL its group and everything carrying its token; what was killed besides it."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import lxml.html
+import processes
 import psutil
 import pytest
 from e2e_support import GAMEDAY, ROOT, result_of, write_spec
@@ -113,9 +114,9 @@ def run(healthy_stack, tmp_path_factory) -> WorkerLossRun:
                       chaos={"experiment": str(experiment), "start_after": "20s"}, warmup="10s", slos=slos)
     runs = tmp / "runs"
     env = {**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)}
-    proc = subprocess.Popen([*GAMEDAY, "run", str(spec), "--reports", str(runs)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(runs)], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        proc = run.proc
         assert wait_until(lambda: runs.exists() and any(runs.iterdir()), 30), "no run directory appeared"
         run_dir = next(runs.iterdir())
         assert wait_until(lambda: len(workers_of(run_dir)) == 2, 30), "Locust never forked its two workers"
@@ -125,10 +126,6 @@ def run(healthy_stack, tmp_path_factory) -> WorkerLossRun:
         killed_at = time.time()
         victim.send_signal(signal.SIGKILL)
         output, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     return WorkerLossRun(proc.returncode, output, run_dir, result_of(runs)[1], killed_at)
 
 
