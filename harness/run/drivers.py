@@ -62,12 +62,15 @@ def _target(ctx: RunContext, options: RunOptions):
         from harness.targets.kubernetes import KubernetesRun, kubeconfig_file
 
         budget = ctx.gameday.load.duration + sum(b.start_after for b in ctx.gameday.chaos[:1])
-        return KubernetesRun(spec, ctx.gameday.load.where, budget, config_file=kubeconfig_file())
+        return KubernetesRun(spec, ctx.gameday.load.where, budget, config_file=kubeconfig_file(),
+                             sink_forward=ctx.gameday.load.sink is None)
     raise TargetError(f"target kind '{spec.kind}' cannot run here; use local, http or kubernetes")
 
 
 def _sink(ctx: RunContext):
     """The spec's sink reader; a local target fills in what it knows (the broker's address)."""
+    if ctx.gameday.load.where == "cluster":
+        return None   # it runs beside the Locust master in the cluster (harness.targets.k8s.plan.sink_args)
     spec, default = ctx.gameday.load.sink, ctx.target.sink_argv()
     if spec is None:
         return SinkDriver(ctx.run_dir, default) if default else None

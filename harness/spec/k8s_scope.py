@@ -14,6 +14,9 @@
   prod`), a cluster-scoped module (chaosk8s.node: drain, cordon...) or any other
   python module (it could load the kubeconfig itself) is refused; so is a control
   from outside `harness.`.
+- With `where: cluster` the sink reader runs beside the Locust master in the cluster
+  (harness.targets.k8s.plan), started through the plugin's `--gameday-sink-*`
+  options: `load.sink` may only use the options those take (CLUSTER_SINK_OPTIONS).
 - An experiment's `secrets` may not carry chaosk8s's connection settings
   (KUBERNETES_CONTEXT, KUBERNETES_HOST, KUBECONFIG, ...): chaosk8s reads its
   secrets before the environment, so they would override the context the
@@ -41,6 +44,8 @@ NAMESPACED_MODULES = frozenset(f"chaosk8s.{kind}.{part}" for kind in (
     for part in ("actions", "probes"))
 NO_CLUSTER_CALL = frozenset({"chaosk8s.pod.probes.should_be_found_in_logs"})   # reads a value, calls nothing
 HARNESS_MODULES = "harness."
+# load.sink options the Locust plugin's --gameday-sink-* flags take (harness.load.sink.add_locust_arguments)
+CLUSTER_SINK_OPTIONS = ("bootstrap", "topic", "id_field", "url", "exchange", "queue", "callable")
 # what chaosk8s.create_k8s_api_client reads from secrets (before the environment) to reach a cluster
 CONNECTION_KEY = re.compile(r"^(KUBERNETES_\w+|KUBECONFIG)$")
 
@@ -54,6 +59,11 @@ def check(context: Any, parsed: dict[str, Any], resolve) -> None:
             context.problems.add("load.where", f"'where: {load.where}' needs a kubernetes target")
     if load is not None and load.workers is not None and load.where != "cluster":
         context.problems.add("load.workers", "workers applies to 'where: cluster'; use processes for local Locust")
+    if kubernetes and load is not None and load.where == "cluster" and load.sink is not None:
+        for key in load.sink.options:
+            if key not in CLUSTER_SINK_OPTIONS:
+                context.problems.add(f"load.sink.{key}", "with 'where: cluster' the sink runs beside the Locust master, "
+                                     f"which takes only {', '.join(CLUSTER_SINK_OPTIONS)}")
     if not kubernetes or not context.check_files:
         return
     allowed = set(target.allowed_namespaces)

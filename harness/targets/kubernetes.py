@@ -5,13 +5,18 @@ a run it only:
 - refuses a context or namespace that is not allowed, before anything runs (k8s.access);
 - finds the gateway's Service (label app.kubernetes.io/name=gateway);
 - with `load.where: cluster`, runs Locust as a master and N workers there
-  (k8s.cluster_load), deleting them at the end;
+  (k8s.cluster_load), deleting them at the end; the data-flow sink reader runs
+  beside the master and its ledger is copied back with the samples;
+- with `load.where: local`, reads the pipeline's output for the ledger through
+  `kubectl port-forward svc/kafka 9094` (the Kafka pod's sink listener advertises
+  127.0.0.1:9094, so the reader's connections all go through the forward);
 - tells the `chaos run` child the context, namespace and the expiry to stamp on faults.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Any
 
@@ -19,18 +24,21 @@ from harness.errors import TargetError
 from harness.spec.models import KubernetesTarget
 from harness.targets.k8s import access
 from harness.targets.k8s.client import Cluster, api_error, kube_contexts
+from harness.targets.k8s.kafka_pod import SINK_LISTENER_PORT
 from harness.targets.k8s.labels import expiry_annotation
 
 GATEWAY_SELECTOR = "app.kubernetes.io/name=gateway"
 EXPIRY_MARGIN_S = 300.0    # faults outlive a run by this much at most, if rollbacks never ran
+SINK_FORWARD = ("127.0.0.1", SINK_LISTENER_PORT)   # where: local reads Kafka through this port-forward
 
 
 class KubernetesRun:
     """The cluster during one game day. `fault_budget_s` is how long faults may live (run length + margin)."""
 
     def __init__(self, spec: KubernetesTarget, where: str = "local", fault_budget_s: float = 600.0,
-                 extra_namespaces: tuple[str, ...] = (), config_file: str | None = None):
+                 extra_namespaces: tuple[str, ...] = (), config_file: str | None = None, sink_forward: bool = True):
         self.spec, self.where, self.config_file = spec, where, config_file
+        self.sink_forward = sink_forward and where == "local"   # the default sink needs the port-forward
         self.namespaces = (spec.namespace, *extra_namespaces)
         self.expires_at = time.time() + fault_budget_s + EXPIRY_MARGIN_S
         self.cluster: Cluster | None = None
@@ -46,6 +54,11 @@ class KubernetesRun:
         self.check()
         self.cluster = Cluster.connect(self.spec.context, self.config_file)
         self.gateway = find_gateway(self.cluster, self.spec.namespace)
+        if self.sink_forward and not _listening(SINK_FORWARD):
+            raise TargetError(
+                f"load.where is local, so the data-flow sink reads Kafka from here, but nothing listens on "
+                f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}; run `kubectl -n {self.spec.namespace} port-forward svc/kafka "
+                f"{SINK_FORWARD[1]}:{SINK_LISTENER_PORT} &` (or set load.sink to where this machine reads the output)")
 
     def down(self, ctx=None) -> None:
         """Nothing to stop: the stack stays deployed; Locust objects are deleted by the load driver."""
@@ -72,7 +85,13 @@ class KubernetesRun:
         return env
 
     def sink_argv(self) -> list[str] | None:
-        return None
+        """The local sink reader (where: local): the Kafka pod's sink listener through the port-forward.
+
+        None with where: cluster, where the reader runs beside the Locust master (k8s.plan.sink_args).
+        """
+        if self.where != "local":
+            return None
+        return ["--kind", "kafka", "--bootstrap", f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}", "--topic", "scores"]
 
     def describe(self) -> str:
         return f"kubernetes {self.spec.context}/{self.spec.namespace}"
@@ -80,6 +99,14 @@ class KubernetesRun:
     def detail(self) -> dict:
         return {"context": self.spec.context, "namespace": self.spec.namespace, "gateway": self.gateway.get("name"),
                 "load_where": self.where, "started_by_run": False}
+
+
+def _listening(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def find_gateway(cluster: Cluster, namespace: str) -> dict[str, Any]:

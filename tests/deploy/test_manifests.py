@@ -180,3 +180,15 @@ def test_the_canary_deployment_gets_a_hop_and_a_share_of_the_gateways_traffic():
     command = container_behind(service, int(port))["command"]
     assert command[command.index("--version") + 1] == "canary"
     assert config.gateway.canary_weight > 0
+
+
+def test_the_kafka_port_a_local_sink_forwards_to_advertises_the_forward():
+    """`kubectl port-forward svc/kafka 9094:9094` then bootstrap 127.0.0.1:9094: every connection
+    the reader opens after bootstrap must come back through the forward."""
+    from harness.targets.k8s.kafka_pod import SINK_LISTENER_PORT
+    from harness.targets.kubernetes import SINK_FORWARD
+    from stack.config import StackConfig
+
+    config = StackConfig.load(DEPLOY / "stack" / "stack.json")
+    advertised = advertised_by(container_behind("kafka", SINK_LISTENER_PORT), config)
+    assert advertised == f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}"

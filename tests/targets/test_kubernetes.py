@@ -9,10 +9,13 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from k8s_api import FakeApiServer, write_kubeconfig
 from support import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 from harness.errors import SpecError, TargetError
 from harness.spec.models import KubernetesTarget
@@ -23,6 +26,7 @@ from harness.targets.k8s import cluster_load
 from harness.targets.k8s.cluster_load import CHUNK, ClusterLocust
 from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, expiry_annotation
 from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan
+from harness.targets import kubernetes as kubernetes_target
 from harness.targets.kubernetes import KubernetesRun
 
 
@@ -78,10 +82,65 @@ def test_up_without_a_gateway_service_says_to_deploy_the_stack(api, kubeconfig):
 
 def test_local_load_without_a_reachable_gateway_says_to_port_forward(api, kubeconfig):
     gateway_service(api)
-    run = KubernetesRun(target(), where="local", config_file=kubeconfig)
+    run = KubernetesRun(target(), where="local", config_file=kubeconfig, sink_forward=False)
     run.up()
-    with pytest.raises(TargetError, match="port-forward"):
+    with pytest.raises(TargetError, match="port-forward svc/gateway"):
         run.host
+
+
+# ---- the data-flow ledger in Kubernetes mode ---------------------------------------------
+def test_where_local_reads_the_ledger_through_a_kafka_port_forward(api, kubeconfig, monkeypatch):
+    gateway_service(api)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    monkeypatch.setattr(kubernetes_target, "SINK_FORWARD", listener.getsockname())
+    run = KubernetesRun(target(), where="local", config_file=kubeconfig)
+    with pytest.raises(TargetError, match=r"port-forward svc/kafka \d+:9094"):
+        run.up()          # nothing listens: the sink could not read anything
+    listener.listen(1)
+    try:
+        run.up()
+        assert run.sink_argv() == ["--kind", "kafka", "--bootstrap", "%s:%d" % listener.getsockname(),
+                                   "--topic", "scores"]
+    finally:
+        listener.close()
+
+
+def test_where_cluster_runs_the_sink_beside_the_master_not_here(api, kubeconfig):
+    from types import SimpleNamespace
+
+    from harness.run.drivers import _sink
+
+    run = KubernetesRun(target(), where="cluster", config_file=kubeconfig)
+    assert run.sink_argv() is None
+    ctx = SimpleNamespace(gameday=SimpleNamespace(load=SimpleNamespace(where="cluster", sink=None)), target=run,
+                          run_dir=".")
+    assert _sink(ctx) is None
+
+
+def test_the_master_starts_a_sink_reader_on_the_stacks_scores_topic():
+    from harness.spec.loader import load_gameday
+    from harness.targets.k8s.locust_objects import master
+    from harness.targets.k8s.plan import locust_plan
+
+    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
+                           check_files=False)
+    command = master(locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", time.time()))
+    script = command["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "--gameday-sink kafka --gameday-sink-bootstrap kafka:9092 --gameday-sink-topic scores" in script
+
+
+def test_the_ledger_is_copied_back_with_the_samples(api, kubeconfig, tmp_path, master_files):
+    served, url = master_files
+    api.proxy_to("gameday", f"gameday-locust-r1:{FILES_PORT}", url)
+    (served / "ledger").mkdir()
+    (served / "ledger" / "produced.jsonl").write_text('{"id": "a", "ts": 1.0}\n{"id": "b", "ts": 2.0}\n')
+    (served / "ledger" / "consumed.jsonl").write_text('{"id": "a", "ts": 1.5}\n')
+    driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), tmp_path / "run", ready_timeout_s=5)
+    driver.start()
+    driver.stop()
+    for name in ("produced.jsonl", "consumed.jsonl"):
+        assert (tmp_path / "run" / "ledger" / name).read_text() == (served / "ledger" / name).read_text()
 
 
 def test_context_not_in_the_allowed_list_is_refused_before_any_call(api, kubeconfig):
@@ -320,3 +379,27 @@ def test_the_master_file_server_serves_only_its_directory(master_files, tmp_path
     partial = requests.get(f"{url}/events.jsonl", headers={"Range": "bytes=4-"}, timeout=10)
     assert (partial.status_code, partial.text) == (206, "456789")
     assert requests.get(f"{url}/events.jsonl", headers={"Range": "bytes=10-"}, timeout=10).status_code == 416
+
+
+def test_locust_accepts_the_masters_command_line(tmp_path):
+    """The master pod's Locust command, with the pod's paths mapped here, parses: every shape,
+    run-dir and sink flag is one the plugin knows (an unknown one would crash the pod)."""
+    import shlex
+
+    from harness.spec.loader import load_gameday
+    from harness.targets.k8s.locust_objects import PROFILE_DIR, RUN_DIR, master
+    from harness.targets.k8s.plan import locust_plan
+
+    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
+                           check_files=False)
+    script = master(locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", time.time()))
+    script = script["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    here = {f"{PROFILE_DIR}/gameday_inject.py": str(ROOT / "harness" / "load" / "inject.py"),
+            f"{PROFILE_DIR}/inference.py": str(ROOT / "loadprofiles" / "inference.py"), RUN_DIR: str(tmp_path)}
+    argv = shlex.split(script.split(" 2>&1")[0])
+    for pod_path, local in here.items():
+        argv = [arg.replace(pod_path, local) for arg in argv]
+    result = subprocess.run([sys.executable, *argv[1:], "--list"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "InferenceUser" in result.stdout

@@ -177,3 +177,10 @@ def test_namespaced_modules_take_ns_in_the_installed_chaosk8s():
             assert ns is not None and ns.default == CHAOSK8S_DEFAULT_NS, f"{name}.{func_name}"
             checked += 1
     assert checked > 30
+
+
+def test_a_cluster_sink_option_the_master_cannot_take_is_refused(tmp_path):
+    spec = write_spec(tmp_path, "where: cluster, workers: 1, sink: {kind: kafka, bootstrap: 'kafka:9092', "
+                                "start_at: earliest}")
+    with pytest.raises(SpecError, match="load.sink.start_at: with 'where: cluster' the sink runs beside"):
+        load_gameday(spec, check_experiments=False)

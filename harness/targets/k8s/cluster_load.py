@@ -40,7 +40,8 @@ CHUNK = 4 * 1024 * 1024          # bytes per request: a backlog is copied over s
 CHUNKS_PER_SYNC = 4
 REQUEST_TIMEOUT_S = (5.0, 10.0)  # (connect, read) for each request through the API server
 # append-only files in the master's run directory
-APPENDED = ("samples/samples.jsonl", "events.jsonl", "locust.log")
+APPENDED = ("samples/samples.jsonl", "events.jsonl", "locust.log",
+            "ledger/produced.jsonl", "ledger/consumed.jsonl", "ledger/sink.log")
 REPLACED = ("live.json",)
 
 

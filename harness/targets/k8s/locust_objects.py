@@ -13,6 +13,11 @@ the harness reads what is new through the API server's Service proxy
 No exec, no port-forward, only the `kubernetes` client. The master's command
 ends with `sleep`, so the Deployment does not restart a finished test; the exit
 code lands in `locust.exit` in the run directory.
+
+The data-flow ledger lives in that run directory too: the master writes
+`ledger/produced.jsonl` (what workers ship it), and, given `--gameday-sink*`, starts
+a sink reader at test start that writes `ledger/consumed.jsonl` and keeps reading
+for the drain seconds after the test, before Locust exits.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class LocustPlan:
     inject_text: str
     locust_args: tuple[str, ...]
     expires_at: float
+    sink_args: tuple[str, ...] = ()      # the master's --gameday-sink* flags (its sink reader)
 
     @property
     def name(self) -> str:
@@ -84,7 +90,7 @@ def service(plan: LocustPlan) -> dict[str, Any]:
 
 def master(plan: LocustPlan) -> dict[str, Any]:
     locust = _locust(plan, ["--master", "--headless", "--expect-workers", str(plan.workers),
-                            "--host", plan.host, "--gameday-run-dir", RUN_DIR, *plan.locust_args])
+                            "--host", plan.host, "--gameday-run-dir", RUN_DIR, *plan.locust_args, *plan.sink_args])
     script = (f"{locust} 2>&1 | tee {RUN_DIR}/locust.log; echo ${{PIPESTATUS[0]}} > {RUN_DIR}/{EXIT_FILE}; "
               "exec sleep 86400")
     files = _container("files", plan.image, ["python", "-m", "harness.targets.k8s.files", "--directory", RUN_DIR,

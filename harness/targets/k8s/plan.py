@@ -21,6 +21,8 @@ from harness.targets.k8s.locust_objects import LocustPlan, manifests
 
 DEFAULT_WORKERS = 2
 EXPIRY_MARGIN_S = 300.0
+CLUSTER_SINK = ("kafka", {"bootstrap": "kafka:9092", "topic": "scores"})   # the stack's broker, in-cluster
+SINK_DRAIN_S = 5.0     # the master's sink keeps reading this long after the test (as the orchestrator's grace)
 
 
 def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan:
@@ -30,7 +32,24 @@ def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan
     return LocustPlan(run=run, namespace=target.namespace, image=target.image,
                       workers=load.workers or DEFAULT_WORKERS, host=host, profile_name=profile.name,
                       profile_text=profile.read_text(encoding="utf-8"), inject_text=INJECT.read_text(encoding="utf-8"),
-                      locust_args=tuple(shape_args(gameday)), expires_at=now + load.duration + EXPIRY_MARGIN_S)
+                      locust_args=tuple(shape_args(gameday)), expires_at=now + load.duration + EXPIRY_MARGIN_S,
+                      sink_args=tuple(sink_args(gameday)))
+
+
+def sink_args(gameday: GameDay) -> list[str]:
+    """The master's `--gameday-sink*` flags: the data-flow sink reader runs beside it in the cluster
+    (it writes ledger/consumed.jsonl into the master's run directory, copied back with the samples).
+
+    `load.sink` from the spec, else the stack's `scores` topic on kafka:9092 (in-cluster DNS).
+    """
+    spec = gameday.load.sink
+    kind, options = (CLUSTER_SINK[0], dict(CLUSTER_SINK[1])) if spec is None else (spec.kind, dict(spec.options))
+    if kind == "kafka":
+        options.setdefault("bootstrap", CLUSTER_SINK[1]["bootstrap"])
+    args = ["--gameday-sink", kind]
+    for key, value in options.items():
+        args += [f"--gameday-sink-{key.replace('_', '-')}", str(value)]
+    return args + ["--gameday-sink-drain", f"{SINK_DRAIN_S:g}"]
 
 
 def shape_args(gameday: GameDay) -> list[str]:
