@@ -26,6 +26,7 @@ from harness.spec.loader import load_gameday
 from harness.spec.models import KubernetesTarget
 from harness.targets.k8s import objects
 from harness.targets.k8s.access import ALLOWED_CONTEXTS_ENV, ALLOWED_NAMESPACES_ENV
+from harness.targets.k8s.cleanup import cleanup_kubernetes, delete_run
 from harness.targets.k8s.client import Cluster
 from harness.targets.k8s.cluster_load import ClusterLocust
 from harness.targets.k8s.labels import EXPIRES_AT, RUN_LABEL, expires_at, expiry_annotation, run_selector
@@ -154,11 +155,47 @@ def test_the_shipped_cluster_game_days_locust_manifests_pass_the_api_servers_val
         if gameday.load.where != "cluster":
             continue
         for body in manifests(locust_plan(gameday, "validate", "http://gateway.gameday.svc:80", time.time())):
-            # server-side dry run: admission, defaulting and validation, nothing stored
+            # Server-side dry run: admission, defaulting and validation (a Deployment's selector
+            # must match its pod labels...), nothing stored. The server is 1.20 and drops fields
+            # it does not know: tests/deploy checks the schema at 1.31 with kubernetes-validate.
             kinds[body["kind"]](gameday.target.namespace, body, dry_run="All")
             checked += 1
     assert checked >= 4
     assert run_objects(admin, "gameday", "validate")["Deployment"] == []
+
+
+def test_a_duplicate_object_fails_with_the_api_servers_reason(namespace, kubeconfig):
+    cluster = Cluster.connect("dev", kubeconfig)
+    body = manifests(make_plan(namespace))[0]
+    objects.create(cluster, body)
+    with pytest.raises(TargetError, match=rf"create ConfigMap {namespace}/gameday-locust-r1 failed: 409 Conflict"):
+        objects.create(cluster, body)
+
+
+def test_deleting_an_object_already_gone_is_not_an_error(namespace, kubeconfig):
+    cluster = Cluster.connect("dev", kubeconfig)
+    for kind in ("Deployment", "Service", "ConfigMap", "NetworkPolicy"):
+        assert objects.delete(cluster, kind, namespace, "nothing") is False
+    assert delete_run(cluster, namespace, "r9") == []
+
+
+# ---- finding the gateway ----------------------------------------------------------------------
+
+def test_a_namespace_without_the_stack_says_to_deploy_it(kube, monkeypatch, kubeconfig):
+    empty = kube.grant(f"empty-{next(_names)}")
+    monkeypatch.setenv(ALLOWED_CONTEXTS_ENV, "dev")
+    monkeypatch.setenv(ALLOWED_NAMESPACES_ENV, empty)
+    run = KubernetesRun(KubernetesTarget(context="dev", namespace=empty, allowed_namespaces=(empty,)),
+                        where="cluster", config_file=kubeconfig)
+    with pytest.raises(TargetError, match=rf"kubectl apply -k deploy/stack -n {empty}"):
+        run.up()
+
+
+def test_the_stacks_gateway_service_is_found_by_label_and_has_no_external_address(namespace, kubeconfig):
+    run = KubernetesRun(KubernetesTarget(context="dev", namespace=namespace, allowed_namespaces=(namespace,)),
+                        where="cluster", config_file=kubeconfig)
+    run.up()
+    assert run.gateway["name"] == "gateway" and run.gateway["external_url"] is None
 
 
 # ---- gameday cleanup --kubernetes ---------------------------------------------------------------
@@ -183,6 +220,31 @@ def test_cleanup_removes_expired_locust_objects_and_keeps_live_ones(admin, names
     empty = {"ConfigMap": [], "Service": [], "Deployment": [], "ReplicaSet": [], "Pod": []}
     wait_for(lambda: run_objects(admin, namespace, "crashed") == empty, 120, "the crashed run collected")
     assert len(run_objects(admin, namespace, "live")["Deployment"]) == 2
+
+
+def policy(name: str, namespace: str, annotations: dict[str, str]) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations,
+                         "labels": {"app.kubernetes.io/managed-by": "gameday"}},
+            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}}
+
+
+def test_cleanup_reads_each_expiry_form_and_the_servers_creation_time_plus_ttl(namespace, kubeconfig):
+    cluster, now = Cluster.connect("dev", kubeconfig), time.time()
+    for name, annotations in {"expired": {EXPIRES_AT: expiry_annotation(now - 5)},
+                              "expired-epoch": {EXPIRES_AT: str(int(now - 5))},
+                              "live": {EXPIRES_AT: expiry_annotation(now + 600)},
+                              "no-expiry": {},
+                              "ttl": {EXPIRES_AT: "0", "gameday.io/ttl-seconds": "120"}}.items():
+        objects.create(cluster, policy(name, namespace, annotations))
+    assert sorted(cleanup_kubernetes("dev", [namespace], now, config_file=kubeconfig)) == [
+        f"NetworkPolicy {namespace}/expired", f"NetworkPolicy {namespace}/expired-epoch"]
+    # the API server's creationTimestamp (whole seconds) + 120 s
+    assert cleanup_kubernetes("dev", [namespace], now + 60, config_file=kubeconfig) == []
+    assert cleanup_kubernetes("dev", [namespace], now + 200, config_file=kubeconfig) == [
+        f"NetworkPolicy {namespace}/ttl"]
+    remaining = objects.listed(cluster, "NetworkPolicy", namespace, "app.kubernetes.io/managed-by=gameday")
+    assert sorted(m["name"] for m in remaining) == ["live", "no-expiry"]
 
 
 # ---- gameday run --dry-run -------------------------------------------------------------------------
