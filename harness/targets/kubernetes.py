@@ -40,6 +40,12 @@ class KubernetesRun:
         self.spec, self.where, self.config_file = spec, where, config_file
         self.sink_forward = sink_forward and where == "local"   # the default sink needs the port-forward
         self.namespaces = (spec.namespace, *extra_namespaces)
+        if where == "cluster":
+            # chaos starts after the Locust pods are ready and the test started: those waits delay it
+            from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+            from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
+
+            fault_budget_s += 2 * READY_TIMEOUT_S + LOAD_START_TIMEOUT_S
         self.expires_at = time.time() + fault_budget_s + EXPIRY_MARGIN_S
         self.cluster: Cluster | None = None
         self.gateway: dict[str, Any] = {}

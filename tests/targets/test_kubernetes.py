@@ -403,3 +403,33 @@ def test_locust_accepts_the_masters_command_line(tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "InferenceUser" in result.stdout
+
+
+# ---- expiry covers the longest run -----------------------------------------------------------
+def test_locust_objects_do_not_expire_before_the_longest_run_ends():
+    """Cleanup may delete objects whose expiry passed, so it must come after every wait a run can
+    make: both readiness waits, the test start, Locust's own --run-time, its stop and the sink's drain."""
+    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+    from harness.spec.loader import load_gameday
+    from harness.targets.k8s.plan import locust_plan
+
+    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
+                           check_files=False)
+    now = time.time()
+    plan = locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", now)
+    args = [*plan.locust_args, *plan.sink_args]
+
+    def flag(name: str) -> float:
+        return float(args[args.index(name) + 1].rstrip("s"))
+
+    longest = (2 * cluster_load.READY_TIMEOUT_S + LOAD_START_TIMEOUT_S + flag("--run-time")
+               + flag("--stop-timeout") + flag("--gameday-sink-drain"))
+    assert plan.expires_at - now >= longest + 60, (plan.expires_at - now, longest)
+
+
+def test_faults_of_a_cluster_run_outlive_the_locust_readiness_waits(kubeconfig):
+    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+
+    local = KubernetesRun(target(), where="local", fault_budget_s=100, config_file=kubeconfig)
+    cluster = KubernetesRun(target(), where="cluster", fault_budget_s=100, config_file=kubeconfig)
+    assert cluster.expires_at - local.expires_at >= 2 * cluster_load.READY_TIMEOUT_S + LOAD_START_TIMEOUT_S - 1

@@ -21,6 +21,8 @@ from harness.targets.k8s.locust_objects import LocustPlan, manifests
 
 DEFAULT_WORKERS = 2
 EXPIRY_MARGIN_S = 300.0
+RUN_TIME_SLACK_S = 30      # Locust's own --run-time is the shape's duration plus this
+STOP_TIMEOUT_S = 5         # Locust's --stop-timeout
 CLUSTER_SINK = ("kafka", {"bootstrap": "kafka:9092", "topic": "scores"})   # the stack's broker, in-cluster
 SINK_DRAIN_S = 5.0     # the master's sink keeps reading this long after the test (as the orchestrator's grace)
 
@@ -32,8 +34,22 @@ def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan
     return LocustPlan(run=run, namespace=target.namespace, image=target.image,
                       workers=load.workers or DEFAULT_WORKERS, host=host, profile_name=profile.name,
                       profile_text=profile.read_text(encoding="utf-8"), inject_text=INJECT.read_text(encoding="utf-8"),
-                      locust_args=tuple(shape_args(gameday)), expires_at=now + load.duration + EXPIRY_MARGIN_S,
+                      locust_args=tuple(shape_args(gameday)), expires_at=now + objects_lifetime_s(load.duration),
                       sink_args=tuple(sink_args(gameday)))
+
+
+def objects_lifetime_s(duration: float) -> float:
+    """How long a run's Locust objects may exist: every wait of a run that takes its longest at each step
+    (a run deletes them at its end; the expiry is for `gameday cleanup --kubernetes` after a kill -9).
+    """
+    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+    from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
+
+    return (2 * READY_TIMEOUT_S                     # the master, then the workers, ready
+            + LOAD_START_TIMEOUT_S                  # the master starts its test
+            + duration + RUN_TIME_SLACK_S           # Locust's --run-time
+            + STOP_TIMEOUT_S + SINK_DRAIN_S         # its stop, then the sink's drain
+            + EXPIRY_MARGIN_S)
 
 
 def sink_args(gameday: GameDay) -> list[str]:
@@ -56,7 +72,8 @@ def shape_args(gameday: GameDay) -> list[str]:
     """The --gameday-* shape flags and profile options, as for a local Locust (no paths, no --processes)."""
     load = gameday.load
     args = ["--gameday-shape", load.shape, "--gameday-duration", f"{load.duration:g}",
-            "--run-time", f"{int(load.duration) + 30}s", "--stop-timeout", "5", "--only-summary"]
+            "--run-time", f"{int(load.duration) + RUN_TIME_SLACK_S}s", "--stop-timeout", str(STOP_TIMEOUT_S),
+            "--only-summary"]
     for key, value in load.params.items():
         args += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     for key, value in load.options.items():
