@@ -14,6 +14,7 @@ from the project root), and the current directory, in which they exist.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable
@@ -35,7 +36,7 @@ TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", 
 TARGET_KEYS = {
     "local": ("kind", "stack", "defects"),
     "http": ("kind", "base_url"),
-    "kubernetes": ("kind", "context", "namespace", "allowed_namespaces", "image", "gateway_url"),
+    "kubernetes": ("kind", "context", "namespace", "allowed_namespaces", "image", "gateway_url", "worker_resources"),
 }
 # Shape parameters as `--gameday-*` option names with underscores. Kept here, not
 # imported from harness.load.shapes, because that module imports locust (and with
@@ -195,9 +196,33 @@ def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | Non
     gateway_url = text(url_node)
     if gateway_url and not gateway_url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {gateway_url!r}")
+    resources = _worker_resources(child(children, "worker_resources", node))
     if context and namespace and allowed:
-        return KubernetesTarget(context, namespace, allowed, image, gateway_url and gateway_url.rstrip("/"))
+        return KubernetesTarget(context, namespace, allowed, image, gateway_url and gateway_url.rstrip("/"),
+                                worker_resources=resources)
     return None
+
+
+# Kubernetes quantities as a pod's requests take them (a subset: plain numbers and the usual suffixes)
+RESOURCE_FORMS = {"cpu": (re.compile(r"^\d+(\.\d+)?m?$"), "cores like 0.5 or millicores like 250m"),
+                  "memory": (re.compile(r"^\d+(Ki|Mi|Gi)$"), "a size like 384Mi or 1Gi")}
+
+
+def _worker_resources(node: Node | None) -> MappingProxyType:
+    if node is None:
+        return MappingProxyType({})
+    children = node.mapping(tuple(RESOURCE_FORMS))
+    if children is None:
+        return MappingProxyType({})
+    out = {}
+    for key, item in children.items():
+        value = str(item.value)
+        pattern, form = RESOURCE_FORMS[key]
+        if not pattern.match(value):
+            item.fail(f"expected {form}, got {item.value!r}")
+        else:
+            out[key] = value
+    return MappingProxyType(out)
 
 
 def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:

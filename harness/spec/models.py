@@ -47,6 +47,8 @@ class KubernetesTarget:
     allowed_namespaces: tuple[str, ...]
     image: str = "gameday:0.1.0"          # the image of deploy/Dockerfile, for Locust pods
     gateway_url: str | None = None        # with load.where: local, how this machine reaches the gateway
+    # with load.where: cluster, each Locust worker pod's {cpu, memory} request (memory is also its limit)
+    worker_resources: Mapping[str, str] = field(default_factory=_empty)
     kind: str = "kubernetes"
 
 

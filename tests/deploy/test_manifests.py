@@ -192,3 +192,42 @@ def test_the_kafka_port_a_local_sink_forwards_to_advertises_the_forward():
     config = StackConfig.load(DEPLOY / "stack" / "stack.json")
     advertised = advertised_by(container_behind("kafka", SINK_LISTENER_PORT), config)
     assert advertised == f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}"
+
+
+# kind's own pods on its single node, as their manifests request: kube-apiserver 250m,
+# kube-controller-manager 200m, kube-scheduler 100m, etcd 100m, CoreDNS 2 x 100m, kindnet 100m
+KIND_SYSTEM_CPU_M = 950
+LAPTOP_CPU_M = 4000
+
+
+def quantity(value) -> int:
+    """millicores for CPU, MiB for memory."""
+    text = str(value)
+    for suffix, factor in (("m", 1), ("Mi", 1), ("Gi", 1024)):
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(float(text) * 1000)
+
+
+def requested(docs: list[dict]) -> tuple[int, int]:
+    """(millicores, MiB) every Deployment's pods request."""
+    cpu = memory = 0
+    for dep in (d for d in docs if d["kind"] == "Deployment"):
+        for container in dep["spec"]["template"]["spec"]["containers"]:
+            cpu += dep["spec"]["replicas"] * quantity(container["resources"]["requests"]["cpu"])
+            memory += dep["spec"]["replicas"] * quantity(container["resources"]["requests"]["memory"])
+    return cpu, memory
+
+
+def test_the_kill_model_replica_game_day_fits_a_4_core_kind_node():
+    """The stack plus the game day's Locust pods must schedule beside kind's own pods on a
+    4-core laptop (at 4.35 cores the workers stayed Pending)."""
+    from harness.spec.loader import load_gameday
+    from harness.targets.k8s.plan import locust_plan
+
+    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
+                           check_files=False)
+    stack_cpu, stack_memory = requested(kustomize("stack"))
+    locust_cpu, locust_memory = requested(manifests(locust_plan(gameday, "r", "http://gateway", time.time())))
+    assert KIND_SYSTEM_CPU_M + stack_cpu + locust_cpu <= LAPTOP_CPU_M * 0.8, (stack_cpu, locust_cpu)
+    assert stack_memory + locust_memory <= 4096, (stack_memory, locust_memory)

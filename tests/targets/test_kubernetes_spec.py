@@ -184,3 +184,27 @@ def test_a_cluster_sink_option_the_master_cannot_take_is_refused(tmp_path):
                                 "start_at: earliest}")
     with pytest.raises(SpecError, match="load.sink.start_at: with 'where: cluster' the sink runs beside"):
         load_gameday(spec, check_experiments=False)
+
+
+def test_worker_resources_size_the_locust_worker_pods(tmp_path):
+    import time
+
+    from harness.targets.k8s.locust_objects import worker
+    from harness.targets.k8s.plan import locust_plan
+
+    target = ("{kind: kubernetes, context: dev, namespace: gameday, allowed_namespaces: [gameday], "
+              "worker_resources: {cpu: 100m, memory: 256Mi}}")
+    gameday = load_gameday(write_spec(tmp_path, target=target), check_experiments=False)
+    pod = worker(locust_plan(gameday, "r1", "http://gateway", time.time()))["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                                 "limits": {"memory": "256Mi"}}
+
+
+def test_bad_worker_resources_are_refused_with_their_path(tmp_path):
+    target = ("{kind: kubernetes, context: dev, namespace: gameday, allowed_namespaces: [gameday], "
+              "worker_resources: {cpu: lots, memory: 1GB, disk: 1Gi}}")
+    with pytest.raises(SpecError) as info:
+        load_gameday(write_spec(tmp_path, target=target), check_experiments=False)
+    message = str(info.value)
+    assert "target.worker_resources.cpu" in message and "target.worker_resources.memory" in message
+    assert "disk" in message

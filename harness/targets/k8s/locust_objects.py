@@ -36,6 +36,10 @@ from harness.targets.k8s.labels import (
 )
 
 MASTER_PORT = 5557
+# what each pod requests (memory is also its limit); workers' sizes come from the plan
+MASTER_CPU, MASTER_MEMORY = "200m", "384Mi"
+FILES_CPU, FILES_MEMORY = "50m", "96Mi"
+WORKER_CPU, WORKER_MEMORY = "250m", "384Mi"
 FILES_PORT = 8090
 RUN_DIR = "/gameday/run"
 PROFILE_DIR = "/gameday/profile"
@@ -57,6 +61,8 @@ class LocustPlan:
     locust_args: tuple[str, ...]
     expires_at: float
     sink_args: tuple[str, ...] = ()      # the master's --gameday-sink* flags (its sink reader)
+    worker_cpu: str = WORKER_CPU         # each worker pod's CPU request (no CPU limit: it may burst)
+    worker_memory: str = WORKER_MEMORY   # each worker pod's memory request and limit
 
     @property
     def name(self) -> str:
@@ -94,10 +100,10 @@ def master(plan: LocustPlan) -> dict[str, Any]:
     script = (f"{locust} 2>&1 | tee {RUN_DIR}/locust.log; echo ${{PIPESTATUS[0]}} > {RUN_DIR}/{EXIT_FILE}; "
               "exec sleep 86400")
     files = _container("files", plan.image, ["python", "-m", "harness.targets.k8s.files", "--directory", RUN_DIR,
-                                             "--port", str(FILES_PORT)], cpu="50m", memory="96Mi")
+                                             "--port", str(FILES_PORT)], cpu=FILES_CPU, memory=FILES_MEMORY)
     files["ports"] = [{"name": "files", "containerPort": FILES_PORT}]
     files["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": FILES_PORT}, "periodSeconds": 2}
-    main = _container("locust", plan.image, ["bash", "-c", script], cpu="500m", memory="512Mi")
+    main = _container("locust", plan.image, ["bash", "-c", script], cpu=MASTER_CPU, memory=MASTER_MEMORY)
     main["ports"] = [{"name": "master", "containerPort": MASTER_PORT}]
     main["env"] = [{"name": "GAMEDAY_RUN_DIR", "value": RUN_DIR}]
     return _deployment(plan, "master", 1, [main, files], run_volume=True)
@@ -106,7 +112,7 @@ def master(plan: LocustPlan) -> dict[str, Any]:
 def worker(plan: LocustPlan) -> dict[str, Any]:
     args = ["--worker", "--master-host", plan.name, "--master-port", str(MASTER_PORT), *plan.locust_args]
     container = _container("locust", plan.image, ["bash", "-c", f"exec {_locust(plan, args)}"],
-                           cpu="1", memory="512Mi")
+                           cpu=plan.worker_cpu, memory=plan.worker_memory)
     return _deployment(plan, "worker", plan.workers, [container], run_volume=False)
 
 

@@ -17,7 +17,7 @@ import yaml
 from harness.run.load_driver import INJECT
 from harness.spec.models import GameDay
 from harness.targets.k8s.labels import expiry_annotation
-from harness.targets.k8s.locust_objects import LocustPlan, manifests
+from harness.targets.k8s.locust_objects import WORKER_CPU, WORKER_MEMORY, LocustPlan, manifests
 
 DEFAULT_WORKERS = 2
 EXPIRY_MARGIN_S = 300.0
@@ -35,7 +35,9 @@ def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan
                       workers=load.workers or DEFAULT_WORKERS, host=host, profile_name=profile.name,
                       profile_text=profile.read_text(encoding="utf-8"), inject_text=INJECT.read_text(encoding="utf-8"),
                       locust_args=tuple(shape_args(gameday)), expires_at=now + objects_lifetime_s(load.duration),
-                      sink_args=tuple(sink_args(gameday)))
+                      sink_args=tuple(sink_args(gameday)),
+                      worker_cpu=target.worker_resources.get("cpu", WORKER_CPU),
+                      worker_memory=target.worker_resources.get("memory", WORKER_MEMORY))
 
 
 def objects_lifetime_s(duration: float) -> float:
@@ -131,7 +133,11 @@ def _load(gameday: GameDay, run: str, now: float) -> list[str]:
                  f"{expiry_annotation(plan.expires_at)}, then `gameday cleanup --kubernetes` removes them):")
     for body in manifests(plan):
         replicas = body.get("spec", {}).get("replicas")
-        lines.append(f"  {body['kind']} {body['metadata']['name']}" + (f" replicas={replicas}" if replicas else ""))
+        sizes = ", ".join(f"{c['name']} cpu {c['resources']['requests']['cpu']} memory "
+                          f"{c['resources']['requests']['memory']}"
+                          for c in body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
+        lines.append(f"  {body['kind']} {body['metadata']['name']}" + (f" replicas={replicas}" if replicas else "")
+                     + (f" (each pod requests {sizes})" if sizes else ""))
     return lines
 
 
