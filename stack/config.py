@@ -15,6 +15,7 @@ Port map, relative to `base_port` (every port can be overridden by name):
     +6   kafka_scorer           proxy hop scorer-kafka
     +7   kafka_scorer_upstream  Tansu proxy that advertises kafka_scorer
     +8   supervisor             supervisord's XML-RPC interface
+    +9   lag_exporter           consumer-group lag as Prometheus metrics (stack.lag_exporter)
     +20+i replica i (1-based)   proxy hop gateway-replica-i
     +60+i replica i upstream    the replica's own listener
 
@@ -39,6 +40,9 @@ DEFECTS = {
     "no-retry": "gateway does not retry a failed replica call on another replica",
     "breaker-never-recovers": "an open circuit breaker never half-opens, so a replica that comes back gets no traffic",
     "unbounded-queue": "gateway accepts every request under overload instead of shedding with 503",
+    "canary-regression": "the canary replica answers about 50 ms slower and scores about 3% of inputs wrong",
+    "scorer-no-rejoin": "a scorer whose group session timed out (cut off from the broker) unsubscribes for good "
+                        "and idles: once every scorer was cut off, the consumer lag never drains",
 }
 
 FIXED_PORTS = {
@@ -51,10 +55,15 @@ FIXED_PORTS = {
     "kafka_scorer": 6,
     "kafka_scorer_upstream": 7,
     "supervisor": 8,
+    "lag_exporter": 9,
 }
 REPLICA_PROXY_OFFSET = 20
 REPLICA_UPSTREAM_OFFSET = 60
 MAX_REPLICAS = 39
+
+# Prometheus endpoints of the stack by name (a game day's `metrics: [{kind: scrape, target: NAME}]`),
+# each the process's own listener, never a fault hop: the observer must not be part of the fault.
+METRICS_ENDPOINTS = {"gateway": "gateway_upstream", "lag-exporter": "lag_exporter"}
 
 TOPIC_IN = "transactions"
 TOPIC_OUT = "scores"
@@ -117,6 +126,10 @@ class StackConfig:
 
     def url(self, port_name: str) -> str:
         return f"http://{self.host}:{self.port(port_name)}"
+
+    def metrics_url(self, endpoint: str) -> str:
+        """The /metrics URL of a METRICS_ENDPOINTS name."""
+        return f"{self.url(METRICS_ENDPOINTS[endpoint])}/metrics"
 
     @property
     def state_dir(self) -> Path:

@@ -12,14 +12,22 @@ The model runs on the event loop thread on purpose: a saturated replica then
 queues and slows down like a real CPU-bound model server, which is what the
 gateway's timeouts, breakers and load shedding are there to handle.
 SIGTERM and SIGINT stop the server cleanly (exit code 0).
+
+Defect `canary-regression` (canary replicas only): every answer waits REGRESSION_DELAY_S
+more (awaited, so the replica still serves others meanwhile, like a slower dependency),
+and the inputs of a fixed slice of about REGRESSION_WRONG_PERCENT% (chosen by a hash of the
+features, so the same inputs are wrong every time) get a score off by REGRESSION_OFFSET:
+the canary that an aggregate SLO hides behind a 10% weight.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -35,6 +43,9 @@ from stack.errors import StackError  # noqa: E402
 from stack.model import KIND_TO_VERSION, N_FEATURES, Model, ScoreResponse, load, validate_features  # noqa: E402
 
 SHUTDOWN_TIMEOUT_S = 2.0  # in-flight requests get this long to finish after SIGTERM
+REGRESSION_DELAY_S = 0.05
+REGRESSION_WRONG_PERCENT = 3
+REGRESSION_OFFSET = 0.01
 
 
 class HealthResponse(TypedDict):
@@ -57,6 +68,7 @@ class ReplicaSettings:
     port: int
     model: Model
     work: int
+    regression: bool = False   # the canary-regression defect is on and this replica serves the canary
 
 
 def build_app(settings: ReplicaSettings) -> web.Application:
@@ -79,9 +91,19 @@ def _score_handler(settings: ReplicaSettings):
             return _bad_request(str(exc))
         # Deliberately synchronous: see the module docstring.
         result = settings.model.score(features, settings.work)
+        if settings.regression:
+            result = await _regressed(result, features)
         answer: ScoreResponse = {"score": result, "model_version": settings.model.version, "replica": settings.name}
         return web.json_response(answer)
 
+    return score
+
+
+async def _regressed(score: float, features: list[float]) -> float:
+    """The canary-regression defect: later, and off by REGRESSION_OFFSET for a fixed slice of inputs."""
+    await asyncio.sleep(REGRESSION_DELAY_S)
+    if zlib.crc32(repr(features).encode()) % 100 < REGRESSION_WRONG_PERCENT:
+        return round(score + REGRESSION_OFFSET if score < 0.5 else score - REGRESSION_OFFSET, 6)
     return score
 
 
@@ -124,12 +146,14 @@ def resolve(args: argparse.Namespace) -> ReplicaSettings:
     work = args.work if args.work is not None else (config.model_work if config else StackConfig.model_work)
     if work < 1:
         raise StackError(f"work must be at least 1, got {work}")
+    kind = args.version or config.replica_version(args.index)
     return ReplicaSettings(
         name=f"replica-{args.index}",
         host=args.host or (config.host if config else "127.0.0.1"),
         port=args.port if args.port is not None else config.port(f"replica_upstream_{args.index}"),
-        model=load(args.version or config.replica_version(args.index)),
+        model=load(kind),
         work=work,
+        regression=kind == "canary" and config is not None and config.has_defect("canary-regression"),
     )
 
 
@@ -141,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"StackError: {exc}", file=sys.stderr)
         return 2
     settings.model.score([0.0] * N_FEATURES)  # build the weights before the first request, not during it
-    print(f"{settings.name}: serving {settings.model.version} (work={settings.work}) "
-          f"on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    print(f"{settings.name}: serving {settings.model.version} (work={settings.work}"
+          f"{', canary-regression' if settings.regression else ''}) on http://{settings.host}:{settings.port}",
+          file=sys.stderr, flush=True)
     try:
         web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None,
                     access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)

@@ -22,6 +22,12 @@ acknowledgement, with outputs batched for throughput (linger.ms=1000), as a
 "fast" scorer is often written. Whatever sits in the producer's buffer when
 the process is SIGKILLed (up to a second of output) is lost for good.
 
+Defect `scorer-no-rejoin`: when the group session of a scorer times out (it was cut
+off from the broker for longer than the session timeout, and librdkafka reports its
+assignment *lost*), the scorer unsubscribes and idles instead of rejoining, as code
+that "backs off until an operator looks" does. The process stays up, so supervisord
+never restarts it; once every scorer was cut off, nobody consumes and the lag never drains.
+
 Malformed input is logged and skipped (its offset is committed with its batch).
 SIGTERM or SIGINT finishes the current batch, then closes the consumer so it
 leaves the group and the others rebalance at once instead of after a session timeout.
@@ -129,8 +135,11 @@ class Scorer:
 
     def __init__(self, name: str, bootstrap: str, model, *, commit_first: bool = False,
                  batch_size: int = DEFAULT_BATCH, consumer_overrides: dict | None = None,
-                 ready_file: str | None = None) -> None:
+                 ready_file: str | None = None, no_rejoin: bool = False) -> None:
         self.name = name
+        self.no_rejoin = no_rejoin
+        self.parked = False   # scorer-no-rejoin: the session was lost and the scorer gave up
+        self.unsubscribed = False
         self.ready_file = ready_file
         self.joined = False
         self._touched = 0.0
@@ -149,9 +158,12 @@ class Scorer:
     def run(self) -> None:
         """Process batches until `stopping` is set, then leave the group."""
         self.consumer.subscribe([TOPIC_IN], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_revoke)
+                                on_lost=self._on_lost)
         try:
             while not self.stopping.is_set():
+                if self.parked:
+                    self._park()
+                    continue
                 batch = self.consumer.consume(num_messages=self.batch_size, timeout=0.1)
                 if batch:
                     self.process(batch)
@@ -245,6 +257,20 @@ class Scorer:
         self.joined = False     # until the next assignment; a quick rebalance keeps the file fresh enough
         log.info("%s: owns %s", self.name, sorted(self.owned))
 
+    def _on_lost(self, consumer, partitions) -> None:
+        self._on_revoke(consumer, partitions)
+        if self.no_rejoin and not self.parked:
+            # DEFECT scorer-no-rejoin: give up on the group instead of rejoining (see the docstring).
+            log.warning("%s: group session lost; not rejoining (defect scorer-no-rejoin)", self.name)
+            self.parked = True
+
+    def _park(self) -> None:
+        """scorer-no-rejoin: out of the group for good; unsubscribe once (not inside the callback), then idle."""
+        if not self.unsubscribed:
+            self.consumer.unsubscribe()
+            self.unsubscribed = True
+        self.stopping.wait(0.2)
+
     def _mark_ready(self) -> None:
         """Touch the ready file (at most once a READY_EVERY_S) while a member of the group."""
         if not self.ready_file or not self.joined or time.monotonic() - self._touched < READY_EVERY_S:
@@ -281,7 +307,8 @@ def build(args: argparse.Namespace) -> Scorer:
     ensure_topics(bootstrap)
     return Scorer(args.name or f"scorer-{args.index}", bootstrap, load_model("stable"),
                   commit_first=config.has_defect("commit-before-produce"), batch_size=args.batch_size,
-                  consumer_overrides=_settings(args.consumer_setting), ready_file=args.ready_file)
+                  consumer_overrides=_settings(args.consumer_setting), ready_file=args.ready_file,
+                  no_rejoin=config.has_defect("scorer-no-rejoin"))
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:

@@ -93,7 +93,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = gateway.metrics.render(gateway.breaker_states())
+    body = gateway.metrics.render(gateway.breaker_states(), gateway.split.canary_weight)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -1,4 +1,11 @@
-"""`POST /v1/score`: rate limit, shed, validate, cache, then a replica of the chosen version."""
+"""`POST /v1/score`: rate limit, shed, validate, cache, then a replica of the chosen version.
+
+Every answer that a version gave (a score, cached or not, or the error of the version
+chosen for it) says which in `X-Model-Version: stable | canary`, so a client can judge
+a canary against the stable version (gameday's `load.variant_header`). Each replica
+answer is re-scored with that version's own model (`gateway_model_accuracy`): the
+gateway's check of model accuracy on the inputs it sees.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,9 @@ from stack.gateway.ratelimit import retry_after_header
 from stack.gateway.responses import RequestError, read_json_object
 from stack.gateway.state import GATEWAY, Gateway
 from stack.gateway.upstream import NoReplicaAvailable, UpstreamError
-from stack.model import validate_features
+from stack.model import check_response, validate_features
+
+VERSION_HEADER = "X-Model-Version"
 
 def client_identity(request: web.Request) -> str:
     """Who the rate limit applies to: the X-Client-Id header, else the peer address."""
@@ -42,18 +51,18 @@ async def _score(gateway: Gateway, request: web.Request) -> web.Response:
     features = await _read_features(request)
     version = gateway.split.choose()
     cached = gateway.cache.get((version, tuple(features)))
+    gateway.metrics.cache_lookup(cached is not None)
     if cached is not None:
-        gateway.metrics.cache_hits.inc()
-        return _respond(cached, cached=True)
-    gateway.metrics.cache_misses.inc()
+        return _respond(cached, cached=True, version=version)
     try:
         scored = await gateway.upstream.score(features, version)
     except UpstreamError as exc:
-        headers = {"Retry-After": "1"} if isinstance(exc, NoReplicaAvailable) else None
+        headers = {VERSION_HEADER: version, **({"Retry-After": "1"} if isinstance(exc, NoReplicaAvailable) else {})}
         raise RequestError(exc.status, str(exc), headers) from None
-    # Keyed by the version that answered: after a fallback that is not the one chosen.
-    gateway.cache.put((scored.replica.version, tuple(features)), scored.body)
-    return _respond(scored.body, cached=False)
+    answered = scored.replica.version   # after a fallback, not the version chosen
+    gateway.metrics.model_check(answered, check_response({"features": features}, scored.body))
+    gateway.cache.put((answered, tuple(features)), scored.body)
+    return _respond(scored.body, cached=False, version=answered)
 
 
 async def _read_features(request: web.Request) -> list[float]:
@@ -67,5 +76,6 @@ async def _read_features(request: web.Request) -> list[float]:
         raise RequestError(400, str(exc)) from None
 
 
-def _respond(body: dict, cached: bool) -> web.Response:
-    return web.json_response({**body, "cached": cached}, headers={"X-Replica": str(body.get("replica", ""))})
+def _respond(body: dict, cached: bool, version: str) -> web.Response:
+    return web.json_response({**body, "cached": cached},
+                             headers={"X-Replica": str(body.get("replica", "")), VERSION_HEADER: version})
