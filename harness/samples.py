@@ -13,6 +13,9 @@ One JSON object per line. Two kinds of row:
     sum_ms    sum of latencies (mean = sum_ms / count)     max_ms  the largest latency
     checked   responses whose body the profile checked      correct  those that passed
     errors    {message: count}, the most frequent few       worker   None (merged) or a worker id
+    variant   only with `load.variant_header`: the response's value of that header (which
+              version answered: "stable", "canary"...; "" when the response had none).
+              Rows of one (ts, endpoint, outcome) then come one per variant.
 
 `GeneratorRow`, one per second (endpoint "*", outcome "generator"), about the load
 generator itself:
@@ -26,7 +29,9 @@ generator itself:
     hist      lag histogram in microseconds (same encoding)
 
 Readers must *sum* rows sharing (ts, endpoint, outcome): a worker report that arrives
-after its second was flushed is written as an extra row rather than dropped.
+after its second was flushed is written as an extra row rather than dropped, and with
+variants a (ts, endpoint, outcome) has a row per variant. Summing them all gives the
+aggregate; summing those of one variant gives that variant's share.
 Latency is measured from the intended send time when the open model set one.
 """
 
@@ -35,7 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from harness.load.histogram import Histogram
 
@@ -57,6 +62,7 @@ class SampleRow(TypedDict):
     correct: int
     errors: dict[str, int]
     worker: str | None
+    variant: NotRequired[str]
 
 
 class GeneratorRow(TypedDict):

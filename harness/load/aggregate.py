@@ -1,7 +1,10 @@
 """Per-second aggregation of Locust requests into mergeable cells, and back into rows.
 
-A `Cell` holds one (second, endpoint, outcome); a `GeneratorCell` one second of the
-generator's own health. `Aggregator.on_request` is the hot path (one call per
+A `Cell` holds one (second, endpoint, outcome, variant); a `GeneratorCell` one second of
+the generator's own health. The variant is an extra dimension, present only when the
+game day names a `load.variant_header` (e.g. `x-model-version`): each response's value of
+that header ("" when it has none) is recorded with it, and the rows carry `variant`.
+Without it the header is never read and rows are as before. `Aggregator.on_request` is the hot path (one call per
 request, about 1-2 us); `take()` turns finished seconds into JSON rows
 (`harness.samples`), and `add_row()` merges rows from other processes back in,
 so workers and master share one code path and merging is histogram addition.
@@ -48,9 +51,10 @@ def error_message(status: int | None, exception: BaseException | None) -> str:
 class Cell:
     """One (second, endpoint, outcome): counts, latency histogram (us) and checks."""
 
-    __slots__ = ("count", "hist", "sum_ms", "max_ms", "checked", "correct", "errors")
+    __slots__ = ("count", "hist", "sum_ms", "max_ms", "checked", "correct", "errors", "variant")
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str | None = None) -> None:
+        self.variant = variant   # None: the run records no variants
         self.count = 0
         self.hist = Histogram()
         self.sum_ms = 0.0
@@ -70,9 +74,12 @@ class Cell:
         errors = dict(top[:TOP_ERRORS])
         if len(top) > TOP_ERRORS:
             errors["(other)"] = errors.get("(other)", 0) + sum(c for _, c in top[TOP_ERRORS:])
-        return SampleRow(ts=ts, endpoint=endpoint, outcome=outcome, count=self.count,  # type: ignore[typeddict-item]
-                         hist=self.hist.encode(), sum_ms=round(self.sum_ms, 3), max_ms=round(self.max_ms, 3),
-                         checked=self.checked, correct=self.correct, errors=errors, worker=worker)
+        row = SampleRow(ts=ts, endpoint=endpoint, outcome=outcome, count=self.count,  # type: ignore[typeddict-item]
+                        hist=self.hist.encode(), sum_ms=round(self.sum_ms, 3), max_ms=round(self.max_ms, 3),
+                        checked=self.checked, correct=self.correct, errors=errors, worker=worker)
+        if self.variant is not None:
+            row["variant"] = self.variant
+        return row
 
     def add_row(self, row: SampleRow) -> None:
         self.count += row["count"]
@@ -123,10 +130,11 @@ class GeneratorCell:
 class Aggregator:
     """Cells keyed by second; fed by requests (`on_request`) or by rows (`add_row`)."""
 
-    def __init__(self, worker: str | None = None, open_model: bool = False) -> None:
+    def __init__(self, worker: str | None = None, open_model: bool = False, variant_header: str | None = None) -> None:
         self.worker = worker
         self.open_model = open_model
-        self.cells: dict[tuple[int, str, str], Cell] = {}
+        self.variant_header = variant_header or None
+        self.cells: dict[tuple[int, str, str, str | None], Cell] = {}
         self.generator: dict[int, GeneratorCell] = {}
 
     def on_request(self, request_type: str, name: str, response_time: float, response: Any = None,
@@ -149,10 +157,11 @@ class Aggregator:
                 self.generator_cell(ts).offered += 1
         status = getattr(response, "status_code", None)
         outcome = classify(status, exception)
-        key = (ts, f"{request_type} {name}", outcome)
+        variant = self._variant(response) if self.variant_header else None
+        key = (ts, f"{request_type} {name}", outcome, variant)
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = Cell()
+            cell = self.cells[key] = Cell(variant)
         cell.count += 1
         cell.hist.record(int(latency_ms * 1000.0))
         cell.sum_ms += latency_ms
@@ -165,6 +174,12 @@ class Aggregator:
             if verdict is not None:
                 cell.checked += 1
                 cell.correct += 1 if verdict else 0
+
+    def _variant(self, response: Any) -> str:
+        """The response's variant header ("" without a response or the header)."""
+        headers = getattr(response, "headers", None)
+        value = headers.get(self.variant_header) if headers is not None else None
+        return str(value)[:64] if value else ""
 
     def _record_lag(self, ts: int, lag_s: float) -> None:
         gen = self.generator_cell(ts)
@@ -182,13 +197,14 @@ class Aggregator:
 
     def pop_before(self, before: float) -> tuple[list[tuple[int, str, str, Cell]], list[tuple[int, GeneratorCell]]]:
         """Remove and return every cell of a second earlier than `before`, in time order."""
-        cells = [(*key, self.cells.pop(key)) for key in sorted(k for k in self.cells if k[0] < before)]
+        cells = [(key[0], key[1], key[2], self.cells.pop(key))
+                 for key in sorted((k for k in self.cells if k[0] < before), key=_order)]
         gens = [(ts, self.generator.pop(ts)) for ts in sorted(t for t in self.generator if t < before)]
         return cells, gens
 
     def entries(self) -> list[tuple[int, str, str, Cell]]:
         """Every request cell still held, as (ts, endpoint, outcome, cell), without removing it."""
-        return [(*key, cell) for key, cell in self.cells.items()]
+        return [(key[0], key[1], key[2], cell) for key, cell in self.cells.items()]
 
     def take(self, before: float, behind_ms: float) -> list[SampleRow | GeneratorRow]:
         """Remove and return, as rows, every cell of a second earlier than `before`."""
@@ -200,11 +216,16 @@ class Aggregator:
         if row["outcome"] == GENERATOR:
             self.generator_cell(row["ts"]).add_row(row)  # type: ignore[arg-type]
             return
-        key = (row["ts"], row["endpoint"], row["outcome"])
+        variant = row.get("variant")  # type: ignore[union-attr]
+        key = (row["ts"], row["endpoint"], row["outcome"], variant)
         cell = self.cells.get(key)
         if cell is None:
-            cell = self.cells[key] = Cell()
+            cell = self.cells[key] = Cell(variant)
         cell.add_row(row)  # type: ignore[arg-type]
+
+
+def _order(key: tuple[int, str, str, str | None]) -> tuple[int, str, str, str]:
+    return key[0], key[1], key[2], key[3] or ""
 
 
 def rows_of(cells: list[tuple[int, str, str, Cell]], gens: list[tuple[int, GeneratorCell]],

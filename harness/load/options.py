@@ -15,6 +15,8 @@ orchestrator passes them as command-line options.
     --gameday-users       steady: Locust users       --gameday-spawn-rate  users started per second
     --gameday-pool        open model: users in the pool (default max(50, peak rate x 1 s))
     --gameday-behind-ms   open model: schedule lag p99 above which a second is `behind` (200)
+    --gameday-variant-header  record each response's value of this header (e.g. x-model-version)
+                          as the request's variant, an extra dimension of the samples
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ def add_options(parser: Any) -> None:
     for suffix, text in _NUMERIC:
         env = "GAMEDAY_" + suffix.upper().replace("-", "_")
         group.add_argument(f"--gameday-{suffix}", default="", env_var=env, help=text)
+    group.add_argument("--gameday-variant-header", default="", env_var="GAMEDAY_VARIANT_HEADER",
+                       help="response header naming the variant that answered (A/B test or canary), "
+                            "e.g. x-model-version; recorded per request")
 
 
 def parse_seconds(text: str | float) -> float:
@@ -109,6 +114,12 @@ def spec_from_options(options: argparse.Namespace) -> ShapeSpec | None:
 # and it does not change the load the target saw. A generator that cannot keep up falls
 # behind by seconds, far above it.
 DEFAULT_BEHIND_MS = 200.0
+
+
+def variant_header(options: argparse.Namespace | None) -> str | None:
+    """--gameday-variant-header, None when unset (then no header is ever read)."""
+    text = getattr(options, "gameday_variant_header", "") if options is not None else ""
+    return text.strip() or None
 
 
 def behind_threshold_ms(options: argparse.Namespace | None) -> float:

@@ -53,7 +53,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from harness.load.aggregate import Aggregator, Cell, rows_of
 from harness.load.live import LIVE_FILE, live_document, write_atomic
 from harness.load import produced
-from harness.load.options import add_options, behind_threshold_ms
+from harness.load.options import add_options, behind_threshold_ms, variant_header
 from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.load.schedule import Schedule, make_open_model
 from harness.load.shapes import ShapeSpec, current_spec
@@ -78,7 +78,8 @@ class Recorder:
         self.spec: ShapeSpec | None = _spec_or_exit(environment)
         self.open_model = bool(self.spec and self.spec.is_open)
         worker_id = getattr(runner, "client_id", None) if self.role == "worker" else None
-        self.aggregator = Aggregator(worker=worker_id, open_model=self.open_model)
+        self.aggregator = Aggregator(worker=worker_id, open_model=self.open_model,
+                                     variant_header=variant_header(environment.parsed_options))
         self.behind_ms = behind_threshold_ms(environment.parsed_options)
         self.share = _initial_share(environment, self.role)
         self.schedule: Schedule | None = None
