@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import SpecError
+from harness.proc import default_sigint
 from harness.run import orchestrator
 from harness.run.drivers import RunOptions, real_drivers
 from harness.run.progress import Progress
@@ -45,6 +46,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    default_sigint()   # started from a script, SIGINT arrives ignored; the documented stop is SIGINT
     gameday = load_gameday(args.gameday)
     if gameday.target.kind == "local" and args.defect:
         from stack.config import DEFECTS

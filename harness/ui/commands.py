@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from harness.proc import default_sigint
 from harness.ui.launcher import UiOptions, launch
 
 
@@ -32,6 +33,7 @@ def register(subparsers) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    default_sigint()   # started from a script, SIGINT arrives ignored; the documented stop is Ctrl-C
     options = UiOptions(gameday=args.gameday, profile=args.profile, target=args.target,
                         stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect),
                         web_host=args.web_host, web_port=args.web_port, web_login=args.web_login,

@@ -1,9 +1,11 @@
 """`kill -9` of `gameday run` in each phase: any fault is rolled back, no child is orphaned,
-and what was recorded is still readable and reported as `crashed`.
+and what was recorded is still readable and reported as `crashed`. And `kill -9` of a run or
+of `gameday ui` that started its own stack leaves no process at all.
 
-The children are tied to the orchestrator with the kernel's parent-death signal:
-`chaos run` gets SIGINT (so its rollbacks run), Locust gets SIGTERM, and the sink
-reader notices it was orphaned. A stack started separately keeps running.
+The children are tied to the orchestrator with the kernel's parent-death signal
+(harness.proc): `chaos run` gets SIGINT (so its rollbacks run), Locust SIGINT, the sink
+reader SIGTERM, the UI's Locust SIGTERM, and a stack the command started, its supervisord,
+SIGTERM. A stack started separately keeps running.
 
 The faults (a partition and a forced-open breaker, TTL 600 s) are removed by nothing
 but the experiment's rollbacks, so a clean stack before their TTL, and the journal the
@@ -17,9 +19,11 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import processes
+import psutil
 import pytest
 from e2e_support import (
     GAMEDAY,
@@ -32,6 +36,7 @@ from e2e_support import (
     write_spec,
 )
 from reliability_support import events_of, processes_naming, wait_until
+from support import free_base_port, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +123,138 @@ def test_kill_9_in_each_phase_rolls_back_leaves_no_orphan_and_keeps_the_record(h
     assert report.returncode == 4, report.stdout + report.stderr
     assert json.loads((run_dir / "result.json").read_text())["run"]["status"] == "crashed"
     assert (run_dir / "report.html").exists()
+
+
+# ---- a command that owns its stack: kill -9 in each phase leaves no process ----------------
+# The run or the UI session starts its own stack here, so its supervisord is its child: the
+# children die by the parent-death signal (Locust, chaos, the sink, supervisord), and the stack's
+# programs with supervisord (stack.launch). Nothing is left to find by the test's token.
+
+OWNED_PHASES = ["stack-starting", "load-running", "chaos-running"]
+PROFILE = ROOT / "loadprofiles" / "inference.py"
+
+
+def commands_carrying(token: str) -> list[str]:
+    """The command lines of the live (not zombie) processes that carry `token`."""
+    found = []
+    for proc in processes.carrying(token):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    return found
+
+
+def stack_starting(token: str) -> bool:
+    """True once supervisord runs and has started some of the stack's programs."""
+    commands = commands_carrying(token)
+    return any("supervisord" in c for c in commands) and any("stack.launch" in c for c in commands)
+
+
+def started(token: str, *names: str) -> bool:
+    commands = commands_carrying(token)
+    return all(any(name in c for c in commands) for name in names)
+
+
+def kill_9_leaves_nothing(owned: processes.Owned, children: tuple[str, ...]) -> None:
+    """`kill -9` of the command alone (as a test timeout does); then nothing carrying its token may
+    remain. `children` name processes that must be running before the kill, so a test that killed
+    too early (or a phase with nothing to orphan) cannot pass."""
+    assert started(owned.token, *children), f"expected {children} running: {commands_carrying(owned.token)}"
+    owned.proc.send_signal(signal.SIGKILL)
+    owned.proc.wait(10)
+    assert wait_until(lambda: not commands_carrying(owned.token), 120), \
+        f"left running after kill -9: {commands_carrying(owned.token)}"
+
+
+@pytest.mark.parametrize("phase", OWNED_PHASES)
+def test_kill_9_of_a_run_that_started_its_stack_leaves_no_process(tmp_path, phase):
+    name, home, runs = "owned-run", tmp_path / "home", tmp_path / "runs"
+    experiment = tmp_path / "held.json"
+    experiment.write_text(json.dumps(held_fault_experiment(name, hold_s=300)))
+    spec = write_spec(tmp_path / "gd.yaml", name="killed-own-stack", target={"kind": "local", "stack": name},
+                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 20,
+                            "duration": "120s"},
+                      chaos={"experiment": str(experiment), "start_after": "6s"}, warmup="2s",
+                      slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}])
+    run = processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(runs), "--base-port",
+                           str(free_base_port())], cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(home)},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run_dir = lambda: next(runs.iterdir(), None) if runs.exists() else None  # noqa: E731
+        kinds = lambda: {e["kind"] for e in events_of(run_dir())} if run_dir() else set()  # noqa: E731
+        if phase == "stack-starting":
+            assert wait_until(lambda: stack_starting(run.token), 90), "the stack never started"
+            kill_9_leaves_nothing(run, ("supervisord",))
+            assert "up" not in kinds(), "the stack was up before the kill: not the phase under test"
+        elif phase == "load-running":
+            assert wait_until(lambda: "load-start" in kinds(), 150), "the load never started"
+            kill_9_leaves_nothing(run, ("supervisord", "locust", "harness.load.sink"))
+            assert "chaos-start" not in kinds()
+        else:
+            assert wait_until(lambda: "chaos-start" in kinds() and started(run.token, "chaos"), 150), \
+                "chaos never started"
+            kill_9_leaves_nothing(run, ("supervisord", "locust", "harness.load.sink", "chaos"))
+    finally:
+        run.kill()
+
+
+def ui_state(web_port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/gameday/state", timeout=30) as response:
+        return json.load(response)
+
+
+def ui_post(web_port: int, path: str, data: bytes, content_type: str) -> None:
+    request = urllib.request.Request(f"http://127.0.0.1:{web_port}{path}", data=data, method="POST",
+                                     headers={"Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+@pytest.mark.parametrize("phase", OWNED_PHASES)
+def test_kill_9_of_gameday_ui_leaves_no_process(tmp_path, phase):
+    base, web = free_base_port(), free_port()
+    log = tmp_path / "ui.log"
+    with open(log, "wb") as out:
+        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", "owned-ui", "--base-port",
+                              str(base), "--web-port", str(web), "--reports", str(tmp_path / "runs")],
+                             cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
+                             stdout=out, stderr=subprocess.STDOUT)
+    try:
+        if phase == "stack-starting":
+            assert wait_until(lambda: stack_starting(ui.token), 90), log.read_text()
+            kill_9_leaves_nothing(ui, ("supervisord",))
+            assert "Game day tab" not in log.read_text(), "the UI was up before the kill"
+            return
+        assert wait_until(lambda: "Game day tab" in log.read_text(), 150), log.read_text()
+        ui_post(web, "/swarm", b"user_count=4&spawn_rate=4&host=", "application/x-www-form-urlencoded")
+        assert wait_until(lambda: ui_state(web)["test"]["running"] and started(ui.token, "harness.load.sink"), 60)
+        if phase == "chaos-running":
+            ui_post(web, "/gameday/experiments/run", b'{"name": "kill-model-replica.json"}', "application/json")
+            assert wait_until(lambda: "(method)" in (ui_state(web)["experiment"]["activity"] or ""), 60)
+        children = ("supervisord", "locust", "harness.load.sink") + (("chaos",) if phase == "chaos-running" else ())
+        kill_9_leaves_nothing(ui, children)
+    finally:
+        ui.kill()
+
+
+def test_sigint_stops_gameday_ui_started_with_sigint_ignored(tmp_path):
+    """A non-interactive shell starts `gameday ui &` with SIGINT ignored; SIGINT (what Ctrl-C and
+    the docs' stop send) must still stop it cleanly, taking down the stack it started."""
+    base, web = free_base_port(), free_port()
+    log = tmp_path / "ui.log"
+    with open(log, "wb") as out:
+        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", "sigint-ui", "--base-port",
+                              str(base), "--web-port", str(web), "--reports", str(tmp_path / "runs")],
+                             cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
+                             stdout=out, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert wait_until(lambda: "Game day tab" in log.read_text(), 150), log.read_text()
+        ui.proc.send_signal(signal.SIGINT)   # to the command alone, as `kill -INT <pid>` does
+        assert ui.proc.wait(120) == 0, log.read_text()[-3000:]
+        assert "stopping local stack 'sigint-ui'" in log.read_text()
+        assert wait_until(lambda: not commands_carrying(ui.token), 30), commands_carrying(ui.token)
+    finally:
+        ui.kill()
