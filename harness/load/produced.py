@@ -4,9 +4,9 @@ A profile calls `harness.load.record_event(self.environment, event_id)` once the
 system under test has acknowledged an event; everything else happens here:
 
     local   (LocalRunner)   writes ledger/produced.jsonl itself, flushed every second
-    worker  (WorkerRunner)  keeps its rows and ships them to the master, attached to
-                            Locust's own report (`report_to_master`, every 3 s) and once
-                            more at test stop (message "gameday_ledger")
+    worker  (WorkerRunner)  keeps its rows and ships them to the master every second, at
+                            test stop and at quitting (message "gameday_ledger"), as the
+                            recording plugin ships its sample rows
     master  (MasterRunner)  the single writer of ledger/produced.jsonl: what workers
                             ship is appended as it arrives, flushed every second
 
@@ -35,7 +35,7 @@ from harness.load.sink import SinkProcess, argv_from_locust_options
 logger = logging.getLogger(__name__)
 
 LEDGER_MESSAGE = "gameday_ledger"
-LEDGER_REPORT_KEY = "gameday_ledger"
+SHIP_EVERY_S = 1.0   # Locust's report_to_master (3 s) would leave up to 3 s of ids behind a master that quits
 
 
 class ProducedLedger:
@@ -49,7 +49,7 @@ class ProducedLedger:
         self.rows: list[tuple[str, float]] = []   # worker: not yet shipped
         self.writer = None if self.role == "worker" else LedgerWriter(ledger_dir(run_dir) / f"{PRODUCED}.jsonl")
         self.sink: SinkProcess | None = None
-        self.flusher = gevent.spawn(self._flush_every_second) if self.writer else None
+        self.flusher = gevent.spawn(self._flush_every_second if self.writer else self._ship_every_second)
 
     def record(self, event_id: str, ts: float) -> None:
         if self.writer is None:
@@ -66,23 +66,28 @@ class ProducedLedger:
             gevent.sleep(1.0)
             self.writer.flush()
 
+    def _ship_every_second(self) -> None:
+        while True:
+            gevent.sleep(SHIP_EVERY_S)
+            try:
+                self.ship()
+            except Exception as exc:  # noqa: BLE001 - the master may be gone; the rows are kept for the next try
+                logger.warning("gameday: could not ship produced ids to the master: %s", exc)
+
+    def ship(self) -> None:
+        """Worker: send the rows recorded since the last call to the master."""
+        if self.rows:
+            self.environment.runner.send_message(LEDGER_MESSAGE, self.rows)
+            self.rows = []
+
     # --- Locust events ------------------------------------------------------------
     def install(self) -> None:
         events, runner = self.environment.events, self.environment.runner
-        if self.role == "worker":
-            events.report_to_master.add_listener(self.on_report_to_master)
         if self.role == "master":
-            events.worker_report.add_listener(self.on_worker_report)
             runner.register_message(LEDGER_MESSAGE, self.on_ledger_message)
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
         events.quitting.add_listener(self.on_quitting)
-
-    def on_report_to_master(self, client_id: str, data: dict, **_: Any) -> None:
-        data[LEDGER_REPORT_KEY] = self.take()
-
-    def on_worker_report(self, client_id: str, data: dict, **_: Any) -> None:
-        self.writer.record_many(data.get(LEDGER_REPORT_KEY) or ())
 
     def on_ledger_message(self, environment: Any, msg: Any, **_: Any) -> None:
         self.writer.record_many(msg.data or ())
@@ -96,13 +101,14 @@ class ProducedLedger:
 
     def on_test_stop(self, **_: Any) -> None:
         if self.role == "worker":
-            self.environment.runner.send_message(LEDGER_MESSAGE, self.take())
+            self.ship()
         elif self.writer is not None:
             self.writer.flush()
 
     def on_quitting(self, **_: Any) -> None:
-        if self.flusher is not None:
-            self.flusher.kill(block=False)
+        if self.role == "worker":
+            self.ship()   # ids of requests that completed after test_stop
+        self.flusher.kill(block=False)
         if self.sink is not None:
             # Events acknowledged just before the stop may still be in the pipeline.
             gevent.sleep(float(getattr(self.environment.parsed_options, "gameday_sink_drain", 3.0)))
