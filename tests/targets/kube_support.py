@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from processes import Owned, kill_carrying
+from processes import Owned
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kube-control-plane"
@@ -44,7 +44,8 @@ T = TypeVar("T")
 
 def build() -> str:
     """Build the binaries (or reuse the cached ones); their directory. Raises with the build's output."""
-    result = subprocess.run([str(SCRIPT), "build"], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    result = subprocess.run([str(SCRIPT), "build"], check=False, capture_output=True, text=True,
+                            timeout=BUILD_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"scripts/kube-control-plane build failed ({result.returncode}):\n{result.stderr}")
     return result.stdout.strip().splitlines()[-1]
@@ -78,7 +79,7 @@ class KubeControlPlane:
     def stop(self) -> None:
         """`down` (TERM, then KILL, each process group), then SIGKILL anything else carrying its token."""
         try:
-            subprocess.run([str(SCRIPT), "down", str(self.root)], capture_output=True, timeout=60)
+            subprocess.run([str(SCRIPT), "down", str(self.root)], check=False, capture_output=True, timeout=60)
         finally:
             if self._owned is not None:
                 self._owned.kill()
@@ -87,7 +88,7 @@ class KubeControlPlane:
     def grant(self, namespace: str) -> str:
         """Create `namespace` with deploy/stack/rbac.yaml's Role bound to USER (as `up` does for 'gameday')."""
         result = subprocess.run([str(SCRIPT), "grant", str(self.root), namespace],
-                                capture_output=True, text=True, timeout=180)
+                                check=False, capture_output=True, text=True, timeout=180)
         if result.returncode != 0:
             raise RuntimeError(f"grant {namespace} failed:\n{result.stderr}")
         return namespace

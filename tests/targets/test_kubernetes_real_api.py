@@ -29,7 +29,13 @@ from harness.targets.k8s.access import ALLOWED_CONTEXTS_ENV, ALLOWED_NAMESPACES_
 from harness.targets.k8s.cleanup import cleanup_kubernetes, delete_run
 from harness.targets.k8s.client import Cluster
 from harness.targets.k8s.cluster_load import ClusterLocust
-from harness.targets.k8s.labels import EXPIRES_AT, RUN_LABEL, expires_at, expiry_annotation, run_selector
+from harness.targets.k8s.labels import (
+    EXPIRES_AT,
+    RUN_LABEL,
+    expires_at,
+    expiry_annotation,
+    run_selector,
+)
 from harness.targets.k8s.locust_objects import LocustPlan, manifests
 from harness.targets.k8s.plan import locust_plan
 from harness.targets.kubernetes import KubernetesRun
@@ -201,7 +207,7 @@ def test_the_stacks_gateway_service_is_found_by_label_and_has_no_external_addres
 # ---- gameday cleanup --kubernetes ---------------------------------------------------------------
 
 def gameday(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], check=False, capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env={**os.environ, **env})
 
 
@@ -231,12 +237,12 @@ def policy(name: str, namespace: str, annotations: dict[str, str]) -> dict:
 
 def test_cleanup_reads_each_expiry_form_and_the_servers_creation_time_plus_ttl(namespace, kubeconfig):
     cluster, now = Cluster.connect("dev", kubeconfig), time.time()
-    for name, annotations in {"expired": {EXPIRES_AT: expiry_annotation(now - 5)},
+    for name, notes in {"expired": {EXPIRES_AT: expiry_annotation(now - 5)},
                               "expired-epoch": {EXPIRES_AT: str(int(now - 5))},
                               "live": {EXPIRES_AT: expiry_annotation(now + 600)},
                               "no-expiry": {},
                               "ttl": {EXPIRES_AT: "0", "gameday.io/ttl-seconds": "120"}}.items():
-        objects.create(cluster, policy(name, namespace, annotations))
+        objects.create(cluster, policy(name, namespace, notes))
     assert sorted(cleanup_kubernetes("dev", [namespace], now, config_file=kubeconfig)) == [
         f"NetworkPolicy {namespace}/expired", f"NetworkPolicy {namespace}/expired-epoch"]
     # the API server's creationTimestamp (whole seconds) + 120 s
@@ -391,6 +397,21 @@ def test_cleanup_with_a_context_or_namespace_not_allowed_makes_no_request(kube, 
     result = gameday("cleanup", "--kubernetes", "--context", "dev", "--namespace", "kube-system",
                      env={"KUBECONFIG": kubeconfig})
     assert_refused_without_a_request(kube, since, result, "namespace 'kube-system' is not allowed")
+
+
+@pytest.mark.parametrize("context, allowed, message", [
+    ("prod", "dev", "context 'prod' is not allowed"),                 # in the kubeconfig, not allowed
+    ("staging", "dev,staging", "context 'staging' is not in the kubeconfig"),   # allowed, not there
+])
+def test_target_up_refuses_a_context_before_any_request(kube, namespace, kubeconfig, monkeypatch,
+                                                        context, allowed, message):
+    monkeypatch.setenv(ALLOWED_CONTEXTS_ENV, allowed)
+    since = time.time()
+    run = KubernetesRun(KubernetesTarget(context=context, namespace=namespace, allowed_namespaces=(namespace,)),
+                        config_file=kubeconfig)
+    with pytest.raises(SpecError, match=message):
+        run.up()
+    assert kube.requests_since(since, ADMIN) == [] and kube.requests_since(since, USER) == []
 
 
 def test_the_allowed_context_reaches_the_real_server_so_the_refusals_above_are_not_vacuous(

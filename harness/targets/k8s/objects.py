@@ -65,8 +65,9 @@ def delete(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
     # with a Status, which the client's V1Service model rejects (a ValidationError, not an
     # ApiException), so the rest of the run's objects would be left behind.
     try:
-        _call(cluster, kind, "delete")(name, namespace, propagation_policy="Background",
-                                       _preload_content=False).data
+        answer = _call(cluster, kind, "delete")(name, namespace, propagation_policy="Background",
+                                                _preload_content=False)
+        answer.read()   # drained, so the connection is reused
     except ApiException as exc:
         if exc.status == 404:
             return False
