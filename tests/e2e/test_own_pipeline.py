@@ -6,7 +6,9 @@ and its game day, against a real RabbitMQ. Healthy, it passes; with the worker's
 The shipped files run unchanged; the only differences in the spec the test runs are the addresses (free
 ports instead of the shipped 8000 and 5672) and the profile/experiment paths made absolute, because the
 copy lives in a temporary directory. `test_the_run_spec_differs_from_the_shipped_one_only_in_addresses`
-holds it to that.
+holds it to that. The two game days are marked `shipped` as well: like gamedays/*.yaml they run as
+shipped (20 events/s for 45 s, an e2e latency SLO), so they run in the shipped step, not beside the main
+suite's four workers.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ def results_queue_depth(url: str) -> int:
     return depth
 
 
+@pytest.mark.shipped
 def test_healthy_pipeline_loses_nothing_through_two_worker_kills_and_a_rabbitmq_partition(pipeline, rabbit, tmp_path):
     result, run_dir, doc, toxics = pipeline()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -132,6 +135,7 @@ def test_healthy_pipeline_loses_nothing_through_two_worker_kills_and_a_rabbitmq_
     assert results_queue_depth(rabbit.url) >= produced, "the sink reader took results from the pipeline's queue"
 
 
+@pytest.mark.shipped
 def test_worker_that_acks_before_it_processes_fails_the_game_day_on_events_lost(pipeline):
     result, run_dir, doc, _ = pipeline(defect="ack-before-process")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
