@@ -316,6 +316,18 @@ def test_the_user_cannot_grant_itself_more(kube):
     assert refused.value.status == 403
 
 
+@pytest.mark.xfail(strict=True, reason="issue 15: deploy/stack/rbac.yaml does not allow create pods/portforward, "
+                   "which the `kubectl port-forward` steps of docs/kubernetes.md (load.where: local) need")
+@pytest.mark.parametrize("resource, subresource, verb", [("pods", "portforward", "create")])
+def test_the_user_may_do_what_docs_kubernetes_tells_it_to(kube, resource, subresource, verb):
+    from kubernetes import client
+
+    attributes = {"namespace": "gameday", "verb": verb, "resource": resource, "subresource": subresource}
+    review = client.AuthorizationV1Api(kube.client(USER)).create_self_subject_access_review(
+        {"spec": {"resourceAttributes": attributes}})      # asks the server's own RBAC authorizer
+    assert review.status.allowed, review.status.reason
+
+
 def test_a_namespace_the_machine_allows_but_rbac_does_not_fails_with_the_rbac_hint(
         admin, namespace, kubeconfig, monkeypatch):
     from kubernetes import client
