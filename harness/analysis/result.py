@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence, TypedDict
@@ -22,15 +22,19 @@ from typing import Any, Sequence, TypedDict
 import pandas as pd
 
 from harness.analysis import status as run_status
+from harness.analysis.canary import judge_comparison
 from harness.analysis.degradation import Degradation, degradation
-from harness.analysis.phases import Phases, Window, faults, phases
+from harness.analysis.metric_slis import MetricData, judge_metric, read_metrics, recovery_rules
+from harness.analysis.metric_slis import summary as metric_summary
+from harness.analysis.phases import Fault, Phases, Window, faults, phases
 from harness.analysis.recovery import NO_IMPACT, Recovery, criteria, recoveries
 from harness.analysis.rundir import Ledger, read_events, read_ledger, read_samples
 from harness.analysis.slis import DEFAULT_PERCENTILES, PhaseSlis, Request, latencies, per_second, phase_slis
+from harness.analysis.variants import VariantSlis, judge_variant, variant_slis
 from harness.analysis.verdicts import Verdict, judge
 from harness.spec import catalogue
 from harness.spec.loader import load_gameday
-from harness.spec.models import GameDay
+from harness.spec.models import GameDay, Slo
 
 RESULT_VERSION = 1
 RESULT_FILE = "result.json"
@@ -53,6 +57,8 @@ class Analysis:
     recoveries: tuple[Recovery, ...]
     degradation: tuple[Degradation, ...]
     ledger: Ledger
+    variants: dict[str, VariantSlis] = field(default_factory=dict)   # by variant, when the load recorded them
+    metrics: MetricData = field(default_factory=lambda: MetricData({}, {}))
 
     @property
     def states(self) -> list[str]:
@@ -78,10 +84,30 @@ def analyse(run_dir: str | Path, gameday: GameDay | None = None,
     table = phase_slis(samples, ledger, windows, request, tables)
     seconds = per_second(samples, request, tables)
     slos = gameday.slos if gameday else ()
-    found = recoveries(seconds, faults(events, warmup), criteria(slos, table.get("baseline")), ledger)
+    variants = variant_slis(samples, windows, request)
+    metrics = read_metrics(run_dir, gameday)
+    injected = faults(events, warmup)
+    metric_rules, metric_seconds = recovery_rules(slos, metrics)
+    found = recoveries(pd.concat([seconds, metric_seconds], ignore_index=True) if metric_rules else seconds, injected,
+                       (*criteria(slos, table.get("baseline")), *metric_rules), ledger)
+    judged = _judged(slos, table, variants, metrics, injected)
     return Analysis(str(run_dir), gameday, tuple(events), run_status.run_status(events), windows, table, seconds,
-                    tuple(judge(slos, table, found, allow_generator_bound)), tuple(found),
-                    tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger)
+                    tuple(judge(slos, table, found, allow_generator_bound, judged)), tuple(found),
+                    tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger, variants, metrics)
+
+
+def _judged(slos: Sequence[Slo], table: dict[str, PhaseSlis], variants: dict[str, VariantSlis], metrics: MetricData,
+            injected: Sequence[Fault]) -> dict[int, Verdict]:
+    """The verdicts of SLOs on a variant, comparing variants, or on the target's metrics, by SLO index."""
+    out = {}
+    for i, slo in enumerate(slos):
+        if slo.is_metric:
+            out[i] = judge_metric(slo, metrics, table, injected)
+        elif slo.compare is not None:
+            out[i] = judge_comparison(slo, variants, table)
+        elif slo.variant is not None:
+            out[i] = judge_variant(slo, variants)
+    return out
 
 
 def recorded_allow_generator_bound(events: Sequence[dict]) -> bool:
@@ -140,6 +166,8 @@ class ResultDoc(TypedDict):
     recovery: list[dict[str, Any]]
     degradation: list[Degradation]
     ledger: dict[str, int]
+    variants: dict[str, Any]
+    metrics: dict[str, Any]
     exit_code: int
 
 
@@ -156,6 +184,8 @@ def result_document(analysis: Analysis) -> ResultDoc:
         recovery=[_recovery_doc(r) for r in analysis.recoveries],
         degradation=_clean(list(analysis.degradation)),
         ledger=_ledger_doc(analysis.ledger),
+        variants=_variants_doc(analysis),
+        metrics=_metrics_doc(analysis),
         exit_code=exit_code(analysis),
     )
 
@@ -219,17 +249,42 @@ def _verdict_doc(verdict: Verdict) -> VerdictDoc:
     observed = verdict.observed
     never = observed is not None and math.isinf(observed)
     evidence = verdict.evidence
-    return VerdictDoc(
-        slo=verdict.slo.label, sli=verdict.slo.sli, phase=verdict.slo.phase, endpoint=verdict.slo.endpoint,
-        objective=verdict.slo.objective.text, state=verdict.state,
+    slo = verdict.slo
+    doc = VerdictDoc(
+        slo=slo.label, sli=slo.sli, phase=slo.phase, endpoint=slo.endpoint,
+        objective=slo.objective.text, state=verdict.state,
         observed=None if (observed is None or never) else observed,
-        observed_text="no impact observed" if verdict.note == NO_IMPACT else _show(verdict.slo.sli, observed),
+        observed_text="no impact observed" if verdict.note == NO_IMPACT else _observed_text(verdict),
         reason=verdict.reason, meaning=_meaning(verdict),
         evidence={"start": evidence.start, "end": evidence.end, "windows": [[w.start, w.end] for w in evidence.windows],
                   "seconds": evidence.seconds, "samples": evidence.samples,
                   "generator_bound_seconds": evidence.generator_bound_seconds,
                   "generator_bound": evidence.generator_bound},
     )
+    if slo.variant is not None:
+        doc["variant"] = slo.variant     # type: ignore[typeddict-unknown-key]
+    if slo.compare is not None:
+        doc["compare"] = _clean(dict(verdict.detail or {"variant": slo.compare.variant,   # type: ignore[typeddict-unknown-key]
+                                                        "against": slo.compare.against,
+                                                        "measure": slo.compare.measure}))
+    if slo.is_metric:
+        doc["metric"] = _clean({"source": slo.source, "agg": slo.agg, "within": slo.within,   # type: ignore[typeddict-unknown-key]
+                                **(verdict.detail or {})})
+    return doc
+
+
+def _observed_text(verdict: Verdict) -> str:
+    """_show, or for a comparison 'ratio 1.31 (canary 62.0ms vs stable 47.3ms)' and for within seconds."""
+    slo, observed = verdict.slo, verdict.observed
+    if slo.within is not None and observed is not None:
+        return "never" if math.isinf(observed) else f"{observed:.1f}s"
+    if slo.compare is None or observed is None:
+        return _show(slo.sli, observed)
+    detail = verdict.detail or {}
+    value = "infinite" if math.isinf(observed) else (f"{observed:.3g}" if slo.compare.measure == "ratio"
+                                                      else _show(slo.sli, observed))
+    return (f"{slo.compare.measure} {value} ({slo.compare.variant} {_show(slo.sli, detail.get('variant_value'))} "
+            f"vs {slo.compare.against} {_show(slo.sli, detail.get('against_value'))})")
 
 
 def _meaning(verdict: Verdict) -> str:
@@ -272,6 +327,21 @@ def _recovery_doc(recovery: Recovery) -> dict[str, Any]:
                                  for w in impact.worst]},
             "criteria": [{"sli": c.sli, "endpoint": c.endpoint, "objective": c.objective.text, "source": c.source}
                          for c in recovery.criteria]}
+
+
+def _variants_doc(analysis: Analysis) -> dict[str, Any]:
+    """`header`, `names`, and `slis[variant][phase][endpoint][sli]` (as `slis`, for each variant's requests)."""
+    gameday = analysis.gameday
+    return {"header": gameday.load.variant_header if gameday else None, "names": list(analysis.variants),
+            "slis": {name: {phase: _clean(table.endpoints) for phase, table in found.phases.items()}
+                     for name, found in analysis.variants.items()}}
+
+
+def _metrics_doc(analysis: Analysis) -> dict[str, Any]:
+    """`sources` as the spec gave them, and `series`: per (source, expression) its reads and per-phase summary."""
+    sources = [{"name": s.name, "kind": s.kind, "url": s.url, "target": s.target, "interval": s.interval,
+                "chart": list(s.chart)} for s in analysis.metrics.sources.values()]
+    return {"sources": sources, "series": _clean(metric_summary(analysis.metrics, analysis.phases))}
 
 
 def _ledger_doc(ledger: Ledger) -> dict[str, int]:

@@ -33,6 +33,7 @@ class RequestFields(NamedTuple):
     checked: int = 0
     correct: int = 0
     errors: dict[str, int] | None = None
+    variant: str | None = None   # rows written without a variant header (and before variants existed)
 
 
 def decode_lines(lines: list[bytes]) -> list[RequestFields | None]:

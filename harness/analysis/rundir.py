@@ -35,7 +35,7 @@ from harness.events import EVENTS_FILE
 from harness.samples import GENERATOR, samples_path
 
 DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
-REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct")
+REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct", "variant")
 
 
 def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -56,7 +56,8 @@ def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
 class Samples:
     """Request rows (one per line read, not merged) and their histograms; generator rows merged per second.
 
-    `requests` columns: ts, endpoint, outcome, count, sum_ms, max_ms, checked, correct.
+    `requests` columns: ts, endpoint, outcome, count, sum_ms, max_ms, checked, correct, variant
+    (None for rows without one: runs without `load.variant_header`, and older runs).
     Row i's histogram is the next `hist_lengths[i]` entries of `hist_bucket` and
     `hist_count` (row 0's first); `hist_row[k]` is the `requests` row (positional) that
     entry k belongs to. Buckets are `harness.load.histogram`'s, values microseconds.
@@ -190,7 +191,8 @@ def _request_fields(row: dict) -> rowcodec.RequestFields | None:
             count=int(row.get("count", 0)), hist=_unbase64(hist) if isinstance(hist, str) else b"",
             sum_ms=float(row.get("sum_ms", 0.0)), max_ms=float(row.get("max_ms", 0.0)),
             checked=int(row.get("checked", 0)), correct=int(row.get("correct", 0)),
-            errors={str(m): int(c) for m, c in (row.get("errors") or {}).items()})
+            errors={str(m): int(c) for m, c in (row.get("errors") or {}).items()},
+            variant=str(row["variant"]) if isinstance(row.get("variant"), str) else None)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 

@@ -12,13 +12,17 @@ generator-bound (the load generator behind schedule, CPU-bound, or short of a
 worker), so what was measured is the generator, not the target. The reason says so
 and how to fix it. With `allow_generator_bound` such a verdict is judged as usual and
 only labelled generator-bound in its evidence.
+
+SLOs scoped to a variant, comparisons of two variants and SLOs on the target's own
+metrics are judged by harness.analysis.variants, .canary and .metric_slis; `judge`
+takes their verdicts in `judged` and applies the same rule to them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from harness.analysis.phases import Window
 from harness.analysis.recovery import CONSECUTIVE_S, NO_IMPACT, Recovery
@@ -60,6 +64,7 @@ class Verdict:
     evidence: Evidence
     reason: str = ""
     note: str = ""     # recovery_time: "no-impact" when no fault moved the SLIs
+    detail: Mapping[str, Any] | None = None   # comparisons and metric SLOs: what the number rests on
 
     @property
     def passed(self) -> bool:
@@ -67,10 +72,12 @@ class Verdict:
 
 
 def judge(slos: Sequence[Slo], table: dict[str, PhaseSlis], recoveries: Sequence[Recovery],
-          allow_generator_bound: bool = False) -> list[Verdict]:
-    """One Verdict per SLO, in spec order."""
-    verdicts = [_recovery_verdict(slo, table, recoveries) if slo.sli == "recovery_time" else _verdict(slo, table)
-                for slo in slos]
+          allow_generator_bound: bool = False, judged: Mapping[int, Verdict] | None = None) -> list[Verdict]:
+    """One Verdict per SLO, in spec order; `judged[i]` is the verdict of `slos[i]` made elsewhere."""
+    judged = judged or {}
+    verdicts = [judged[i] if i in judged else
+                _recovery_verdict(slo, table, recoveries) if slo.sli == "recovery_time" else _verdict(slo, table)
+                for i, slo in enumerate(slos)]
     return verdicts if allow_generator_bound else [_trusted(v) for v in verdicts]
 
 
@@ -80,7 +87,17 @@ def _trusted(verdict: Verdict) -> Verdict:
     if not evidence.generator_bound or verdict.state == NO_DATA:
         return verdict
     reason = GENERATOR_ADVICE.format(bound=evidence.generator_bound_seconds, seconds=evidence.seconds)
-    return Verdict(verdict.slo, INCONCLUSIVE, verdict.observed, evidence, reason, verdict.note)
+    return Verdict(verdict.slo, INCONCLUSIVE, verdict.observed, evidence, reason, verdict.note, verdict.detail)
+
+
+def verdict_on(slo: Slo, table: dict[str, PhaseSlis]) -> Verdict:
+    """The verdict of a request SLO on the SLIs in `table` (the run's, or one variant's)."""
+    return _verdict(slo, table)
+
+
+def evidence_of(phase: PhaseSlis | None, samples: int) -> Evidence:
+    """The evidence of a verdict resting on `phase` and `samples` samples."""
+    return _evidence(phase, samples)
 
 
 def _verdict(slo: Slo, table: dict[str, PhaseSlis]) -> Verdict:

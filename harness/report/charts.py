@@ -13,10 +13,16 @@ Series (all endpoints together):
     lost, duplicated        events produced in that second that never came out (or came out
                             after load end + grace), and extra deliveries; None when 0,
                             so the chart marks only the seconds that lost or duplicated
+    variant:<v>:latency.p99, variant:<v>:correctness
+                            ms and %, one pair per variant the load recorded (load.variant_header),
+                            so the variants' latency and correctness are drawn side by side
+    metric:<source>:<expression>
+                            each metric series an SLO or a chart names (harness.analysis.metric_slis),
+                            one value per second (the second's last sample, held across a late scrape)
 
 A run longer than `max_points` seconds is downsampled into buckets of `step` seconds:
 latency and error rate take the bucket's worst second (a one-second spike must stay
-visible), rates the bucket's mean, lost/duplicated the bucket's sum. That keeps the
+visible), correctness its lowest, rates and metrics the bucket's mean, lost/duplicated the bucket's sum. That keeps the
 report of a one-hour run far below 5 MB.
 """
 
@@ -28,7 +34,9 @@ from typing import Any, NotRequired, TypedDict
 import numpy as np
 import pandas as pd
 
+from harness.analysis.metric_slis import hold_of, per_second_values
 from harness.analysis.slis import ALL, DEFAULT_GRACE_S
+from harness.analysis.variants import NO_VARIANT
 
 MAX_POINTS = 1800
 LATENCY = ("latency.p50", "latency.p95", "latency.p99")
@@ -64,6 +72,7 @@ def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
     start, end = _span(analysis)
     frame = _request_series(analysis.per_second, start, end)
     frame = frame.join(_event_series(analysis.ledger.events, start, end, _load_end(analysis)))
+    frame = frame.join(variant_series(analysis, start, end)).join(metric_series(analysis, start, end))
     step = max(1, math.ceil(len(frame) / max_points))
     frame = _downsample(frame, step)
     return ChartData(
@@ -101,6 +110,39 @@ def _request_series(per_second: pd.DataFrame, start: int, end: int) -> pd.DataFr
     return out.reindex(index)
 
 
+def variant_series(analysis: Any, start: int, end: int) -> pd.DataFrame:
+    """Per variant (NO_VARIANT left out): its per-second p99 (ms) and correctness (%), on the chart's seconds."""
+    index = pd.RangeIndex(start, end, name="t")
+    out = pd.DataFrame(index=index)
+    for name, found in getattr(analysis, "variants", {}).items():
+        rows = found.per_second
+        if name == NO_VARIANT or rows.empty:
+            continue
+        rows = rows[rows["endpoint"] == ALL].set_index("ts")
+        out[variant_key(name, "latency.p99")] = (rows["latency.p99"].astype(float) * 1000.0).reindex(index)
+        out[variant_key(name, "correctness")] = (rows["correctness"].astype(float) * 100.0).reindex(index)
+    return out
+
+
+def variant_key(variant: str, sli: str) -> str:
+    return f"variant:{variant}:{sli}"
+
+
+def metric_series(analysis: Any, start: int, end: int) -> pd.DataFrame:
+    """Every metric series the analysis read, one value per chart second."""
+    index = pd.RangeIndex(start, end, name="t")
+    out = pd.DataFrame(index=index)
+    metrics = getattr(analysis, "metrics", None)
+    for (source, expression), found in (metrics.series.items() if metrics is not None else ()):
+        seconds = np.arange(start, end, dtype=np.int64)
+        out[metric_key(source, expression)] = per_second_values(found, seconds, hold_of(metrics.sources.get(source)))
+    return out
+
+
+def metric_key(source: str, expression: str) -> str:
+    return f"metric:{source}:{expression}"
+
+
 def _event_series(events: pd.DataFrame, start: int, end: int, load_end: float) -> pd.DataFrame:
     return event_seconds(events, load_end).reindex(pd.RangeIndex(start, end, name="t"))
 
@@ -125,7 +167,8 @@ def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
     if step == 1 or frame.empty:
         return frame
     buckets = frame.groupby((frame.index - frame.index[0]) // step)
-    rules = {c: ("max" if c in WORST else "sum" if c in SUMMED else "mean") for c in frame.columns}
+    rules = {c: ("max" if c in WORST or c.endswith(":latency.p99") else "min" if c.endswith(":correctness")
+                 else "sum" if c in SUMMED else "mean") for c in frame.columns}
     out = buckets.agg(rules)
     # a bucket with no measured second stays a gap, not a zero
     out[list(SUMMED)] = out[list(SUMMED)].where(buckets[list(SUMMED)].count() > 0)

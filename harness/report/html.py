@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from harness.report.charts import chart_data
+from harness.report.charts import chart_data, metric_key, variant_key
 from harness.report.failures import top_errors
 from harness.report.journal import experiment_views
 from harness.report.summary import format_duration, headline
@@ -47,6 +47,8 @@ EVENTS_CHART = {"id": "chart-events", "title": "Kafka end-to-end delivery (by pr
                            {"key": "duplicated", "label": "duplicated events", "color": "#bf8700",
                             "scale": "events", "points": True}]}
 ENDPOINT_COLUMNS = ("requests", "throughput", "availability", "latency.p50", "latency.p95", "latency.p99")
+VARIANT_COLUMNS = ("requests", "availability", "latency.p50", "latency.p99", "correctness")
+PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
 
 
 @lru_cache(maxsize=1)
@@ -70,9 +72,48 @@ def render_report(analysis: Any, document: dict[str, Any]) -> str:
         "recovery": document["recovery"], "experiments": experiment_views(analysis.run_dir),
         "charts": charts, "errors": top_errors(analysis.run_dir),
         "worker_losses": [m for m in charts["markers"] if m["kind"] == "generator"],
-        "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else []),
+        "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else [])
+        + variant_charts(charts) + metric_charts(analysis),
+        "variant_tables": _variant_tables(document), "metric_rows": document["metrics"]["series"],
     }
     return environment().get_template("report.html.j2").render(**context)
+
+
+def variant_charts(charts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants side by side: one latency p99 chart and one correctness chart, a line per variant."""
+    names = sorted({key.split(":")[1] for key in charts["series"] if key.startswith("variant:")})
+    if not names:
+        return []
+    def lines(sli: str) -> list[dict[str, str]]:
+        return [{"key": variant_key(name, sli), "label": name, "color": PALETTE[i % len(PALETTE)]}
+                for i, name in enumerate(names)]
+    return [{"id": "chart-variant-latency", "title": "Latency p99 by variant", "unit": "ms",
+             "series": lines("latency.p99")},
+            {"id": "chart-variant-correctness", "title": "Correctness by variant", "unit": "%",
+             "series": lines("correctness")}]
+
+
+def metric_charts(analysis: Any) -> list[dict[str, Any]]:
+    """A chart per metric series the game day reads (its SLOs' and its `chart:` expressions)."""
+    metrics = getattr(analysis, "metrics", None)
+    specs = []
+    for i, (source, expression) in enumerate(metrics.series if metrics is not None else ()):
+        specs.append({"id": f"chart-metric-{i}", "title": f"{expression} ({source})", "unit": "value",
+                      "series": [{"key": metric_key(source, expression), "label": expression,
+                                  "color": PALETTE[i % len(PALETTE)]}]})
+    return specs
+
+
+def _variant_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per phase (warmup left out), one row per variant with its SLIs over all endpoints."""
+    slis = document["variants"]["slis"]
+    tables = []
+    for name in PHASE_ORDER[1:]:
+        rows = [{"variant": variant, **{c: (phases.get(name, {}).get("*") or {}).get(c) for c in VARIANT_COLUMNS}}
+                for variant, phases in sorted(slis.items()) if (phases.get(name, {}).get("*") or {}).get("requests")]
+        if rows:
+            tables.append({"phase": name, "rows": rows})
+    return tables
 
 
 def _t0(document: dict[str, Any]) -> float | None:

@@ -1,4 +1,4 @@
-"""The real children of a run, made from the spec: target, sink reader, Locust, `chaos run`."""
+"""The real children of a run, made from the spec: target, sink reader, Locust, `chaos run`, metrics readers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from harness.errors import TargetError
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.load_driver import LocustDriver, locust_argv
+from harness.run.metrics_driver import MetricsDriver
 from harness.run.orchestrator import Drivers, RunContext
 from harness.spec.models import ChaosBlock, HttpTarget, KubernetesTarget, LocalTarget
 
@@ -45,7 +46,7 @@ class SinkDriver:
 
 
 def real_drivers(options: RunOptions) -> Drivers:
-    return Drivers(target=lambda ctx: _target(ctx, options), load=_load, sink=_sink, chaos=_chaos)
+    return Drivers(target=lambda ctx: _target(ctx, options), load=_load, sink=_sink, chaos=_chaos, metrics=_metrics)
 
 
 def _target(ctx: RunContext, options: RunOptions):
@@ -91,7 +92,23 @@ def _load(ctx: RunContext):
         return cluster_locust(ctx.gameday, ctx.target, ctx.run_dir)
     argv = locust_argv(ctx.gameday.resolve(load.profile).resolve(), ctx.target.host, ctx.run_dir, load.shape,
                        load.duration, load.params, load.processes, load.options)
+    if load.variant_header:
+        argv += ["--gameday-variant-header", load.variant_header]
     return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **ctx.target.env()})
+
+
+def _metrics(ctx: RunContext):
+    """A reader of the spec's metrics sources; `target:` endpoints resolved on the running local stack."""
+    urls = {}
+    for source in ctx.gameday.metrics:
+        if source.target is not None:
+            config = getattr(ctx.target, "config", None)
+            if config is None:
+                raise TargetError(f"metrics source {source.name!r}: target endpoints exist only on a local stack")
+            urls[source.name] = config.metrics_url(source.target)
+        else:
+            urls[source.name] = source.url
+    return MetricsDriver(ctx.gameday, ctx.run_dir, urls)
 
 
 def _chaos(ctx: RunContext, block: ChaosBlock):

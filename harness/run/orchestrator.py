@@ -1,8 +1,8 @@
 """The orchestrator: one game day from spec to verdict, as a list of named steps.
 
-    prepare run dir ▶ target up ▶ sink start ▶ load start ▶ warmup ▶ baseline
+    prepare run dir ▶ target up ▶ metrics start ▶ sink start ▶ load start ▶ warmup ▶ baseline
       ▶ chaos blocks (guardrails watched every second) ▶ recovery ▶ load end
-    finally: chaos interrupt (rollbacks) ▶ load stop ▶ sink stop ▶ target down ▶ run-end
+    finally: chaos interrupt (rollbacks) ▶ load stop ▶ sink stop ▶ metrics stop ▶ target down ▶ run-end
     then: analysis ▶ reports
 
 Every step goes on the timeline. The teardown steps sit in `finally`, so a
@@ -38,6 +38,7 @@ from harness.run import guardrail
 from harness.run.progress import Progress
 from harness.run.timeline import Timeline
 from harness.spec.models import ChaosBlock, GameDay
+from harness.status import RunStatus
 
 TICK_S = 0.2
 LOAD_START_TIMEOUT_S = 60.0
@@ -60,8 +61,9 @@ class RunContext:
     load: Any = None
     sink: Any = None
     chaos: Any = None
+    metrics: Any = None                # the metrics sources' reader, when the spec has any
     load_started: float = 0.0
-    status: str = "completed"
+    status: RunStatus = RunStatus.COMPLETED
     stop: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
     clock: Clock = SYSTEM
@@ -75,6 +77,7 @@ class Drivers:
     load: Callable[[RunContext], Any]
     sink: Callable[[RunContext], Any]
     chaos: Callable[[RunContext, ChaosBlock], Any]
+    metrics: Callable[[RunContext], Any] | None = None   # None, or returning None: no metrics sources
 
 
 def new_run_dir(root: str | Path, name: str) -> Path:
@@ -100,8 +103,8 @@ def new_run_dir(root: str | Path, name: str) -> Path:
 
 
 def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
-        allow_generator_bound: bool = False, clock: Clock = SYSTEM) -> str:
-    """Run `gameday` into `run_dir`; return the run status (completed|aborted|interrupted|target-failed|crashed).
+        allow_generator_bound: bool = False, clock: Clock = SYSTEM) -> RunStatus:
+    """Run `gameday` into `run_dir`; return how it ended.
 
     Never raises for a failure of the target or of a child: the status says it,
     and the timeline and samples written so far stay on disk.
@@ -114,6 +117,8 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
                       allow_generator_bound=allow_generator_bound)
     try:
         _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
+        if drivers.metrics is not None and gameday.metrics:
+            _step(ctx, "metrics-start", lambda: _metrics_start(ctx, drivers))
         _step(ctx, "sink-start", lambda: _sink_start(ctx, drivers))
         _step(ctx, "load-start", lambda: _load_start(ctx, drivers))
         _warmup(ctx)
@@ -121,14 +126,14 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
             _chaos_block(ctx, drivers, block)
         _until_load_end(ctx)
     except RunInterrupted as exc:
-        ctx.status = "aborted" if ctx.stop_reason == "guardrail" else "interrupted"
+        ctx.status = RunStatus.ABORTED if ctx.stop_reason == "guardrail" else RunStatus.INTERRUPTED
         progress.line(f"run {ctx.status}: {exc}")
     except TargetError as exc:
-        ctx.status = "target-failed"
+        ctx.status = RunStatus.TARGET_FAILED
         ctx.timeline.emit("harness", "error", "target", message=str(exc))
         progress.line(f"target failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - a harness bug must still roll back and report
-        ctx.status = "crashed"
+        ctx.status = RunStatus.CRASHED
         ctx.timeline.emit("harness", "error", type(exc).__name__, message=str(exc))
         progress.line(f"harness error: {type(exc).__name__}: {exc}")
     finally:
@@ -205,6 +210,13 @@ def _target_up(ctx: RunContext, drivers: Drivers) -> None:
     ctx.target = drivers.target(ctx)
     ctx.target.up(ctx)
     ctx.timeline.emit("target", "up", ctx.target.describe(), **ctx.target.detail())
+
+
+def _metrics_start(ctx: RunContext, drivers: Drivers) -> None:
+    ctx.metrics = drivers.metrics(ctx)
+    if ctx.metrics is not None:
+        ctx.metrics.start()
+        ctx.timeline.emit("harness", "metrics-start", ctx.metrics.describe())
 
 
 def _sink_start(ctx: RunContext, drivers: Drivers) -> None:
@@ -319,14 +331,14 @@ def _watch_guardrails(ctx: RunContext) -> None:
 # ---- teardown (always) --------------------------------------------------------------
 def _teardown(ctx: RunContext) -> None:
     for name, action in (("chaos-rollback", _stop_chaos), ("load-stop", _stop_load),
-                         ("sink-stop", _stop_sink), ("target-down", _target_down)):
+                         ("sink-stop", _stop_sink), ("metrics-stop", _stop_metrics), ("target-down", _target_down)):
         try:
             action(ctx)
         except Exception as exc:  # noqa: BLE001 - one failed teardown must not skip the others
             ctx.timeline.emit("harness", "error", name, message=f"{type(exc).__name__}: {exc}")
             ctx.progress.line(f"{name} failed: {exc}")
-            if ctx.status == "completed":
-                ctx.status = "crashed"
+            if ctx.status == RunStatus.COMPLETED:
+                ctx.status = RunStatus.CRASHED
     ctx.timeline.emit("harness", "run-end", ctx.gameday.name, status=ctx.status)
     ctx.timeline.close()
 
@@ -354,10 +366,18 @@ def _stop_load(ctx: RunContext) -> None:
 def _stop_sink(ctx: RunContext) -> None:
     if ctx.sink is None:
         return
-    if ctx.status == "completed":
+    if ctx.status == RunStatus.COMPLETED:
         ctx.clock.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
     ctx.sink.stop()
     ctx.timeline.emit("harness", "sink-stop", "")
+
+
+def _stop_metrics(ctx: RunContext) -> None:
+    if ctx.metrics is None:
+        return
+    done = ctx.metrics.stop()
+    ctx.metrics = None
+    ctx.timeline.emit("harness", "metrics-stop", "", sources=done)
 
 
 def _target_down(ctx: RunContext) -> None:

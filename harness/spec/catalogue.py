@@ -7,10 +7,16 @@ and by the analysis (what to compute). Kinds and their units, everywhere in game
     ratio  fraction 0..1    availability, error_rate, rate_limited, apdex, correctness
     rate   per second       throughput, offered_rate
     count  integer          events.produced, events.lost, events.duplicated
+    metric as the target says   metric:<selector or PromQL>, a number the target exports
+                            (harness.metrics): gameday cannot know its unit
 
 Percentile SLIs take any N in (0, 100]: `latency.p99`, `latency.p99.9`,
 `events.e2e_latency.p95`. Apdex takes its T in the name, `apdex(0.3s)`, or in the
 SLO's `T:` field with the bare name `apdex`.
+
+Request SLIs can be scoped to a variant (`variant: canary`) when the load records one
+(`load.variant_header`), and compared between two variants (`compare:`) when they can
+be judged one second at a time (`comparable`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,41 @@ _PERCENTILE = re.compile(r"^(latency|events\.e2e_latency)\.p(\d+(?:\.\d+)?)$")
 _APDEX = re.compile(r"^apdex(?:\((?P<t>[^()]*)\))?$")
 
 
+METRIC_PREFIX = "metric:"
+METRIC_AGGS = ("max", "min", "avg", "first", "last", "increase", "rate")   # and pN, e.g. p95
+PER_SECOND_AGGS = ("max", "min", "avg", "first", "last")                  # a second's value is the sample
+
+
+def is_metric(name: str) -> bool:
+    """True for an SLI on one of the target's own metrics, 'metric:<expression>'."""
+    return name.startswith(METRIC_PREFIX)
+
+
+def metric_expression(name: str) -> str:
+    """'scorer_consumer_lag{group="scorer"}' of 'metric:scorer_consumer_lag{group="scorer"}'."""
+    return name[len(METRIC_PREFIX):].strip()
+
+
+def metric_agg_problem(agg: str) -> str | None:
+    """Why `agg` is not an aggregation of a metric over a phase, or None."""
+    if agg in METRIC_AGGS or (agg.startswith("p") and _percent(agg[1:]) is not None):
+        return None
+    return f"unknown agg {agg!r}; expected one of {', '.join(METRIC_AGGS)} or pN (e.g. p95)"
+
+
+def _percent(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value <= 100 else None
+
+
+def comparable(name: str) -> bool:
+    """True when two variants can be compared on this SLI (a time or ratio judged per second)."""
+    return kind_of(name) in ("time", "ratio") and per_second(name)
+
+
 def percentile_of(name: str) -> tuple[str, float] | None:
     """('latency', 99.0) for 'latency.p99'; None for a name that is not a percentile SLI."""
     match = _PERCENTILE.match(name)
@@ -61,7 +102,9 @@ def apdex_t(name: str) -> float | None:
 
 
 def kind_of(name: str) -> str | None:
-    """time | ratio | rate | count for a known SLI name, None for an unknown one."""
+    """time | ratio | rate | count | metric for a known SLI name, None for an unknown one."""
+    if is_metric(name):
+        return "metric" if metric_expression(name) else None
     if name in FIXED:
         return FIXED[name]
     if percentile_of(name):
@@ -93,4 +136,4 @@ def per_second(name: str) -> bool:
 
 def known_names() -> str:
     """A short list for error messages."""
-    return ", ".join([*FIXED, "latency.pN", "events.e2e_latency.pN", "apdex(T)"])
+    return ", ".join([*FIXED, "latency.pN", "events.e2e_latency.pN", "apdex(T)", "metric:<name{labels}>"])

@@ -22,17 +22,18 @@ from typing import Any, Iterable
 import yaml
 
 from harness.errors import SpecError
-from harness.spec import catalogue, files
+from harness.spec import catalogue, files, metric_sources
 from harness.spec.durations import parse_duration
 from harness.spec.models import (
-    PHASES, ChaosBlock, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec, Slo,
+    PHASES, ChaosBlock, Compare, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec,
+    Slo,
 )
 from harness.spec.reader import Node, Problems, child, number, strings, text
-from harness.spec.slo_expr import parse_objective, unit_problem
+from harness.spec.slo_expr import comparison_problem, parse_comparison, parse_objective, unit_problem
 from harness.spec import validate
 from harness.targets.allowlist import url_problem
 
-TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails")
+TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails", "metrics")
 TARGET_KEYS = {
     "local": ("kind", "stack", "defects"),
     "http": ("kind", "base_url"),
@@ -52,8 +53,12 @@ SHAPE_PARAMS = {
 DURATION_PARAMS = ("over", "every", "at", "length", "period")
 OPTIONAL_PARAMS = ("spawn_rate", "pool", "behind_ms")
 ALL_PARAMS = tuple(dict.fromkeys(p for ps in SHAPE_PARAMS.values() for p in ps)) + OPTIONAL_PARAMS
-LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", *ALL_PARAMS)
+LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", "variant_header",
+             *ALL_PARAMS)
+SLO_KEYS = ("sli", "phase", "endpoint", "objective", "T", "count_rate_limited", "variant", "compare", "agg", "within",
+            "source")
 LOAD_WHERE = ("local", "cluster")
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")   # an RFC 9110 token
 SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",), "amqp": ("url",)}
 
 
@@ -104,6 +109,7 @@ def parse_gameday(source: str, path: Path, problems: Problems, *, check_experime
     if children is None:
         return None
     parsed = _sections(root, children, path)
+    metric_sources.check(parsed, problems)
     base_dir = validate.base_dir(path, parsed["files"]) if check_files else str(path.parent)
     context = validate.Context(problems, Path(base_dir), check_experiments, check_files)
     validate.check(context, parsed)
@@ -138,9 +144,16 @@ def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, An
         "warmup": _duration(child(children, "warmup", root), 0.0),
         "slos": _slos(child(children, "slos", root, required=True), bool(chaos)),
         "guardrails": _guardrails(child(children, "guardrails", root)),
+        "metrics": metric_sources.parse_sources(child(children, "metrics", root), _target_kind(children)),
     }
     parsed["files"] = [p for p in [load and load.profile, *(c.experiment for _, c in chaos)] if p]
     return parsed
+
+
+def _target_kind(children: dict[str, Node]) -> str | None:
+    value = children.get("target").value if children.get("target") is not None else None
+    kind = value.get("kind", "local") if isinstance(value, dict) else "local" if value is None else None
+    return kind if isinstance(kind, str) else None
 
 
 def _duration(node: Node | None, default: float | None) -> float | None:
@@ -249,12 +262,17 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
     if where not in LOAD_WHERE:
         where_node.fail(f"unknown load.where {where!r}; expected local or cluster")
     workers = _processes(child(children, "workers", node))
+    header_node = child(children, "variant_header", node)
+    header = text(header_node)
+    if header is not None and not _HEADER.match(header):
+        header_node.fail(f"{header!r} is not an HTTP header name (letters, digits and -)")
+        header = None
     if profile is None:
         return None, node
     # Built even when other fields had problems (already reported), so the checks
     # that need the profile still run in this pass; the GameDay is not assembled.
     return LoadSpec(profile, shape or "", duration or 0.0, MappingProxyType(params or {}), processes, options,
-                    sink, where if where in LOAD_WHERE else "local", workers), node
+                    sink, where if where in LOAD_WHERE else "local", workers, header), node
 
 
 def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[str, float] | None:
@@ -346,25 +364,111 @@ def _slos(node: Node | None, has_chaos: bool) -> list[tuple[str, Slo]]:
 
 
 def _slo(item: Node, has_chaos: bool) -> Slo | None:
-    children = item.mapping(("sli", "phase", "endpoint", "objective", "T", "count_rate_limited"))
+    children = item.mapping(SLO_KEYS)
     if children is None:
         return None
+    compare_node = child(children, "compare", item)
     objective_node = child(children, "objective", item, required=True)
-    objective = objective_node.convert(parse_objective) if objective_node else None
+    measure, objective = None, None
+    if compare_node is not None and objective_node is not None:
+        measure, objective = objective_node.convert(parse_comparison) or (None, None)
+    elif objective_node is not None:
+        objective = objective_node.convert(parse_objective)
     sli = _sli_name(item, children, objective)
-    phase = _phase(item, children, sli, has_chaos)
+    within = _within(item, children, sli)
+    phase = _phase(item, children, sli, has_chaos, within is not None)
     endpoint = text(child(children, "endpoint", item))
     apdex_t = _apdex_t(item, children, sli)
     if sli and endpoint and not catalogue.per_endpoint(sli):
         children["endpoint"].fail(f"{sli!r} is measured for the whole run, not per endpoint; remove 'endpoint'")
     if sli and objective:
-        problem = unit_problem(objective, catalogue.kind_of(sli))
+        problem = comparison_problem(measure, objective, catalogue.kind_of(sli)) if measure else \
+            unit_problem(objective, catalogue.kind_of(sli))
         if problem:
             objective_node.fail(problem)
     count_limited = _count_rate_limited(child(children, "count_rate_limited", item), sli)
-    if None in (sli, phase, objective) or (catalogue.base_name(sli) == "apdex" and apdex_t is None):
+    variant = _variant(item, children, sli)
+    compare = _compare(compare_node, sli, measure, variant is not None)
+    agg = _agg(item, children, sli, within is not None)
+    source = text(child(children, "source", item))
+    if source is not None and sli and not catalogue.is_metric(sli):
+        children["source"].fail("source applies only to metric SLIs (metric:<name>)")
+    if None in (sli, phase, objective) or (catalogue.base_name(sli) == "apdex" and apdex_t is None) \
+            or (compare_node is not None and compare is None) or (sli and catalogue.is_metric(sli) and agg is None
+                                                                  and within is None):
         return None
-    return Slo(sli, phase, objective, endpoint, apdex_t, count_limited)
+    return Slo(sli, phase, objective, endpoint, apdex_t, count_limited, variant, compare, agg, within, source)
+
+
+def _variant(item: Node, children: dict[str, Node], sli: str | None) -> str | None:
+    node = child(children, "variant", item)
+    variant = text(node)
+    if variant is not None and sli is not None and not catalogue.per_endpoint(sli):
+        node.fail(f"{sli!r} is not measured per variant (only request SLIs are: latency, availability, "
+                  "error_rate, correctness, ...)")
+        return None
+    return variant
+
+
+def _compare(node: Node | None, sli: str | None, measure: str | None, has_variant: bool) -> Compare | None:
+    if node is None:
+        return None
+    children = node.mapping(("variant", "against"))
+    if children is None:
+        return None
+    variant = text(child(children, "variant", node, required=True))
+    against = text(child(children, "against", node, required=True))
+    if has_variant:
+        node.fail("give either variant (an SLO on one variant) or compare (one variant against another), not both")
+        return None
+    if sli is not None and not catalogue.comparable(sli):
+        node.fail(f"{sli!r} cannot be compared between variants; compare latency.*, availability, error_rate, "
+                  "rate_limited, correctness or apdex (SLIs judged one second at a time)")
+        return None
+    if variant is not None and variant == against:
+        node.problems.add(node.child_path("against"), f"compares {variant!r} with itself")
+        return None
+    if None in (variant, against, measure):
+        return None
+    return Compare(variant, against, measure)
+
+
+def _within(item: Node, children: dict[str, Node], sli: str | None) -> float | None:
+    node = child(children, "within", item)
+    if node is None:
+        return None
+    if sli is not None and not catalogue.is_metric(sli):
+        node.fail("within applies only to metric SLIs (metric:<name>): how soon after the fault's removal the "
+                  "metric must meet the objective; for requests use recovery_time")
+        return None
+    value = _duration(node, None)
+    if value == 0:
+        node.fail("must be longer than 0s")
+        return None
+    return value
+
+
+def _agg(item: Node, children: dict[str, Node], sli: str | None, has_within: bool) -> str | None:
+    node = child(children, "agg", item)
+    agg = text(node)
+    if sli is None or not catalogue.is_metric(sli):
+        if node is not None:
+            node.fail("agg applies only to metric SLIs (metric:<name>); request SLIs name their statistic, "
+                      "e.g. latency.p99")
+        return None
+    if has_within:
+        if node is not None:
+            node.fail("a metric SLO with within judges every second after the fault's removal; remove agg")
+        return None
+    if agg is None:
+        item.problems.add(item.child_path("agg"), f"is required for a metric SLI: how the phase's samples become "
+                          f"one number ({', '.join(catalogue.METRIC_AGGS)} or pN)")
+        return None
+    problem = catalogue.metric_agg_problem(agg)
+    if problem:
+        node.fail(problem)
+        return None
+    return agg
 
 
 def _count_rate_limited(node: Node | None, sli: str | None) -> bool:
@@ -399,8 +503,8 @@ def _sli_name(item: Node, children: dict[str, Node], objective) -> str | None:
     return sli
 
 
-def _phase(item: Node, children: dict[str, Node], sli: str | None, has_chaos: bool) -> str | None:
-    default = "recovery" if sli == "recovery_time" else "run"
+def _phase(item: Node, children: dict[str, Node], sli: str | None, has_chaos: bool, within: bool = False) -> str | None:
+    default = "recovery" if sli == "recovery_time" or within else "run"
     phase_node = child(children, "phase", item)
     phase = text(phase_node, default)
     if phase not in PHASES:
@@ -411,6 +515,8 @@ def _phase(item: Node, children: dict[str, Node], sli: str | None, has_chaos: bo
         (phase_node or item).fail(f"phase {phase!r} needs a chaos experiment, and this game day has none")
     if sli == "recovery_time" and phase != "recovery":
         phase_node.fail(f"recovery_time is measured after the fault; use phase 'recovery', not {phase!r}")
+    if within and phase != "recovery":
+        phase_node.fail(f"within counts from the fault's removal; use phase 'recovery', not {phase!r}")
     return phase
 
 
@@ -462,5 +568,6 @@ def _assemble(parsed: dict[str, Any], path: Path, base_dir: str, raw: dict) -> G
         name=parsed["name"], path=str(path), target=parsed["target"], load=parsed["load"],
         chaos=tuple(c for _, c in parsed["chaos"]), warmup=parsed["warmup"],
         slos=tuple(s for _, s in parsed["slos"]), guardrails=tuple(g for _, g in parsed["guardrails"]),
+        metrics=tuple(m for _, m in parsed["metrics"]),
         description=parsed["description"], base_dir=base_dir, raw=MappingProxyType(raw),
     )

@@ -78,6 +78,7 @@ class LoadSpec:
     sink: SinkSpec | None = None
     where: str = "local"                  # kubernetes targets: run Locust here, or in the cluster
     workers: int | None = None            # where: cluster: Locust worker pods (default 2)
+    variant_header: str | None = None     # response header naming the variant that answered (canary, A/B)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,42 @@ class ChaosBlock:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """A comparison SLO: the SLI of `variant` against that of `against`, by `measure`:
+    ratio (variant / against) or difference (variant - against)."""
+
+    variant: str
+    against: str
+    measure: str
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """Where the target's own metrics come from.
+
+    `scrape`: Prometheus text from `url` (or, on a local target, the stack endpoint named
+    by `target`) every `interval` seconds during the run, into metrics/<name>.jsonl.
+    `prometheus`: PromQL range queries to the server at `url` over the run's span, at
+    `interval` resolution, fetched when the run ends into metrics/<name>.jsonl.
+    `chart` are more expressions to draw in the report, beside those the SLOs use."""
+
+    name: str
+    kind: str
+    url: str | None = None
+    target: str | None = None
+    interval: float = 1.0
+    chart: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Slo:
     """An objective on an SLI in a phase. `endpoint` None means all endpoints together.
-    `apdex_t` is T in seconds for apdex SLIs (from `apdex(T)` or the SLO's `T:`)."""
+    `apdex_t` is T in seconds for apdex SLIs (from `apdex(T)` or the SLO's `T:`).
+    `variant` scopes a request SLI to the requests one variant answered; `compare` judges
+    one variant against another (harness.analysis.canary). Metric SLIs (`metric:<expr>`)
+    take `agg` (how a phase's samples become one number) and `source` (a MetricSource
+    name), or `within`: seconds from each fault's removal by which the metric must meet
+    the objective (and keep it for 5 s)."""
 
     sli: str
     phase: str
@@ -101,12 +135,29 @@ class Slo:
     # availability only: True counts a 429 as a failed attempt (ok / all attempts);
     # False keeps ok / (ok + error) for contracts where a 429 is a correct answer
     count_rate_limited: bool = True
+    variant: str | None = None
+    compare: Compare | None = None
+    agg: str | None = None
+    within: float | None = None
+    source: str | None = None
 
     @property
     def label(self) -> str:
-        """A stable one-line name, e.g. 'latency.p99[POST /v1/score]@baseline < 150ms'."""
+        """A stable one-line name, e.g. 'latency.p99[POST /v1/score]@baseline < 150ms',
+        'latency.p99{canary vs stable}@fault ratio < 1.2', 'metric:lag max@fault < 5000'."""
         where = f"[{self.endpoint}]" if self.endpoint else ""
-        return f"{self.sli}{where}@{self.phase} {self.objective.text}"
+        if self.compare is not None:
+            where += f"{{{self.compare.variant} vs {self.compare.against}}}"
+        elif self.variant is not None:
+            where += f"{{{self.variant}}}"
+        if self.agg is not None:
+            where += f" {self.agg}"
+        within = f" within {self.within:g}s" if self.within is not None else ""
+        return f"{self.sli}{where}@{self.phase} {self.objective.text}{within}"
+
+    @property
+    def is_metric(self) -> bool:
+        return self.sli.startswith("metric:")
 
 
 @dataclass(frozen=True)
@@ -131,6 +182,7 @@ class GameDay:
     warmup: float = 0.0
     slos: tuple[Slo, ...] = ()
     guardrails: tuple[Guardrail, ...] = ()
+    metrics: tuple[MetricSource, ...] = ()
     description: str = ""
     base_dir: str = "."
     raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)

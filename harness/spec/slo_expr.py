@@ -22,6 +22,15 @@ analysis uses for every SLI (see docs/result-json.md):
 An aggregate names the latency SLI it implies: `p(N)` -> `latency.pN`, `avg` ->
 `latency.mean`, `med` -> `latency.p50`, `max` -> `latency.max`; the spec may then
 omit `sli:`. Which units fit which SLI is checked by `unit_problem`.
+
+A comparison SLO (`compare: {variant: canary, against: stable}`) has an objective on
+how the variant's SLI compares with the other's (`parse_comparison`):
+
+    comparison := ("ratio" | "difference") op ["-"] number [unit]     op: < <= > >=
+
+    ratio       variant / against, a plain number (`ratio < 1.2`: at most 20% worse)
+    difference  variant - against, in the SLI's units (`difference < 20ms`,
+                `difference > -1%`: at most one point lower)
 """
 
 from __future__ import annotations
@@ -81,6 +90,45 @@ class Objective:
         return self.text
 
 
+_COMPARISON = re.compile(r"^(?P<measure>ratio|difference)(?P<op><=|>=|<|>)(?P<sign>-?)"
+                         r"(?P<num>\d+(?:\.\d+)?)(?P<unit>ms|s|m|%)?$")
+MEASURES = ("ratio", "difference")
+
+
+def parse_comparison(text: object) -> tuple[str, Objective]:
+    """(measure, Objective on it) from a comparison objective; ValueError quoting `text` otherwise.
+
+    The Objective's `text` is the whole objective as written ('ratio < 1.2')."""
+    if not isinstance(text, str):
+        raise ValueError(f"cannot parse {text!r}: a comparison objective is a string such as 'ratio < 1.2'")
+    match = _COMPARISON.match(re.sub(r"\s+", "", text))
+    if not match:
+        raise ValueError(f"cannot parse {text!r}: a comparison is 'ratio <op> <number>' or "
+                         "'difference <op> [-]<number>[ms|s|%]' with <op> one of <, <=, >, >=, "
+                         "e.g. 'ratio < 1.2', 'difference > -1%'")
+    unit = match.group("unit")
+    number = float(match.group("num")) * (-1.0 if match.group("sign") else 1.0)
+    return match.group("measure"), Objective(match.group("op"), _normalise(number, unit), unit, text.strip())
+
+
+def comparison_problem(measure: str, objective: Objective, sli_kind: str) -> str | None:
+    """Why a comparison objective does not fit an SLI of `sli_kind` (time | ratio), or None."""
+    if measure == "ratio":
+        if objective.unit not in (None, "%"):
+            return f"{objective.text!r}: a ratio is a plain number (variant / against), e.g. 'ratio < 1.2'"
+        return None if objective.value >= 0 else f"{objective.text!r}: a ratio of two SLIs is never negative"
+    if sli_kind == "time" and objective.kind == "number" and objective.value != 0:
+        return f"{objective.text!r} needs a time unit, e.g. 'difference {objective.op} {objective.value:g}ms'"
+    if sli_kind == "time" and objective.kind not in ("time", "number"):
+        return f"{objective.text!r} is not a time difference (use ms or s)"
+    if sli_kind == "ratio":
+        if objective.kind == "number" and not -1 <= objective.value <= 1:
+            return f"{objective.text!r} is out of [-1, 1]; did you mean '{objective.op} {objective.value:g}%'?"
+        if objective.kind not in ("ratio", "number"):
+            return f"{objective.text!r} is not a difference of ratios (use % or a fraction)"
+    return None
+
+
 def parse_objective(text: object) -> Objective:
     """The Objective in `text`; ValueError quoting `text` and the grammar when it does not parse."""
     if not isinstance(text, str):
@@ -113,13 +161,18 @@ def _trim(number: float) -> str:
 
 
 def unit_problem(objective: Objective, sli_kind: str) -> str | None:
-    """Why `objective`'s unit does not fit an SLI measuring `sli_kind` (time|ratio|rate|count), or None.
+    """Why `objective`'s unit does not fit an SLI measuring `sli_kind` (time|ratio|rate|count|metric), or None.
+
+    A `metric` SLI (the target's own numbers) takes any unit: gameday cannot know what a
+    metric measures, so `< 2s` compares with 2 and `>= 90%` with 0.9.
 
     Time SLIs need an explicit time unit (a bare `< 150` is ambiguous between ms and s);
     a bare number on a ratio SLI must be a fraction in [0, 1] (`>= 99.9` is almost
     certainly a percentage missing its `%`).
     """
     kind = objective.kind
+    if sli_kind == "metric":
+        return None
     if sli_kind == "time":
         if kind == "number" and objective.value != 0:
             return f"{objective.text!r} needs a time unit, e.g. '{objective.op} {objective.value:g}ms'"

@@ -22,7 +22,7 @@ def test_result_json_is_strict_json_with_version_and_every_section(tmp_path):
     doc = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert doc["version"] == 1
     assert set(doc) == {"version", "gameday", "run", "versions", "phases", "slis", "verdicts", "recovery",
-                        "degradation", "ledger", "exit_code"}
+                        "degradation", "ledger", "variants", "metrics", "exit_code"}
     assert doc["gameday"]["name"] == "doc" and doc["run"]["status"] == "completed"
     assert doc["run"]["outcome"] == "fail" and doc["exit_code"] == 1
     assert doc["phases"]["fault"]["windows"] == [[T0 + 20, T0 + 30]]

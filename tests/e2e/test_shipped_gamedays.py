@@ -29,6 +29,10 @@ PLANTED = [
      "offsets committed before the produce: a SIGKILLed scorer loses events"),
     ("trip-breaker.yaml", "breaker-never-recovers", ("recovery_time", None),
      "an open breaker never lets traffic back: recovery_time never"),
+    ("canary-judge.yaml", "canary-regression", ("latency.p99", "fault"),
+     "a canary 50 ms slower and 3% wrong fails its comparisons with the stable version; the aggregate SLOs pass"),
+    ("partition-kafka.yaml", "scorer-no-rejoin", ("metric:scorer_consumer_lag", "recovery"),
+     "scorers that gave up on their group never drain the lag: the lag is never back under its bound"),
 ]
 
 
