@@ -231,3 +231,24 @@ def test_the_kill_model_replica_game_day_fits_a_4_core_kind_node():
     locust_cpu, locust_memory = requested(manifests(locust_plan(gameday, "r", "http://gateway", time.time())))
     assert KIND_SYSTEM_CPU_M + stack_cpu + locust_cpu <= LAPTOP_CPU_M * 0.8, (stack_cpu, locust_cpu)
     assert stack_memory + locust_memory <= 4096, (stack_memory, locust_memory)
+
+
+def test_the_topics_keeper_reaches_the_broker_without_the_kafka_service():
+    """The kafka Service has no endpoint until the pod is Ready, and the pod is Ready only once the
+    keeper made the topics: every address the keeper is sent to (its bootstrap, then what that
+    listener advertises) must resolve inside its own pod, or the pod never becomes Ready."""
+    from harness.targets.k8s import kafka_pod
+    from stack.config import StackConfig
+
+    config = StackConfig.load(DEPLOY / "stack" / "stack.json")
+    pod = stack_objects("Deployment")["kafka"]["spec"]["template"]["spec"]
+    in_pod = {"127.0.0.1", "localhost", *(h for alias in pod.get("hostAliases", []) if alias["ip"] == "127.0.0.1"
+                                          for h in alias["hostnames"])}
+    keeper = next(c for c in pod["containers"] if "topics" in c["command"])
+    command = keeper["command"]
+    origin = command[command.index("--origin") + 1] if "--origin" in command else f"127.0.0.1:{kafka_pod.BROKER_PORT}"
+    host, _, port = origin.partition(":")
+    assert host in in_pod, origin
+    listener = next(c for c in pod["containers"] if any(p["containerPort"] == int(port) for p in c.get("ports", [])))
+    advertised = advertised_by(listener, config)
+    assert advertised.partition(":")[0] in in_pod, (listener["name"], advertised)

@@ -3,6 +3,8 @@ real Tansu brokers and proxies, the real hops sidecar, a real librdkafka produce
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,7 +107,12 @@ def test_a_hop_to_a_broker_advertising_itself_would_miss_the_traffic(procs, pod_
 def test_topics_come_back_after_the_broker_restarts_empty(procs, tmp_path):
     port = free_port()
     ready = tmp_path / "topics.ready"
-    procs.append(broker(port))
+
+    def pod_broker():   # in the pod `kafka` is 127.0.0.1 (hostAliases); `localhost` plays it here
+        return start("-m", "harness.targets.k8s.kafka_pod", "broker", "--listen", f"127.0.0.1:{port}",
+                     "--advertise", f"localhost:{port}")
+
+    procs.append(pod_broker())
     wait_for_port(port, timeout=30)
     procs.append(start("-m", "harness.targets.k8s.kafka_pod", "topics", "--origin", f"127.0.0.1:{port}",
                        "--ready-file", str(ready)))
@@ -120,6 +127,37 @@ def test_topics_come_back_after_the_broker_restarts_empty(procs, tmp_path):
     wait_until(lambda: ready.exists() and topics_exist(), 60, "topics and the ready file")
     stop(procs.pop(0))                     # the broker dies: Tansu's topics go with it
     wait_until(lambda: not ready.exists(), 60, "the ready file removed while the broker is gone")
-    procs.insert(0, broker(port))          # a new, empty broker on the same address
+    procs.insert(0, pod_broker())          # a new, empty broker on the same address
     wait_for_port(port, timeout=30)
     wait_until(lambda: ready.exists() and topics_exist(), 60, "topics recreated on the new broker")
+
+
+def check(bootstrap: str) -> bool:
+    """The listeners' liveness probe (deploy/stack/kafka.yaml), run here."""
+    return subprocess.run([sys.executable, "-m", "harness.targets.k8s.kafka_pod", "check", "--bootstrap", bootstrap],
+                          cwd=ROOT, capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_listener_left_behind_by_a_broker_restart_fails_its_liveness_check(procs):
+    """A Tansu proxy keeps failing after its broker restarted: the probe must see it (the kubelet
+    then restarts the listener), and must pass again once the listener is restarted."""
+    broker_port, listener_port = free_port(), free_port()
+    procs.append(broker(broker_port))
+    wait_for_port(broker_port, timeout=30)
+
+    def listener():
+        return start("-m", "harness.targets.k8s.kafka_pod", "sink-listener", "--listen", f"127.0.0.1:{listener_port}",
+                     "--advertise", f"127.0.0.1:{listener_port}", "--origin", f"127.0.0.1:{broker_port}")
+
+    procs.append(listener())
+    wait_for_port(listener_port, timeout=30)
+    assert check(f"127.0.0.1:{listener_port}")
+    stop(procs.pop(0))
+    procs.insert(0, broker(broker_port))
+    wait_for_port(broker_port, timeout=30)
+    wait_until(lambda: not check(f"127.0.0.1:{listener_port}"), 60, "the stale listener failing its check")
+    stop(procs.pop())
+    procs.append(listener())
+    wait_for_port(listener_port, timeout=30)
+    wait_until(lambda: check(f"127.0.0.1:{listener_port}"), 60, "the restarted listener passing its check")

@@ -8,7 +8,13 @@
                       through `kubectl port-forward svc/kafka 9094` (game days with load.where: local)
     topics            keeps the stack's topics: Tansu stores them in memory, so a restarted broker
                       comes back empty; this creates what is missing every couple of seconds, and
-                      touches a ready file the pod's readiness probe reads (Ready = topics exist)
+                      touches a ready file the pod's readiness probe reads (Ready = topics exist).
+                      It talks to the broker directly: the pod maps `kafka` to 127.0.0.1 (hostAliases),
+                      since the kafka Service has no endpoint until the pod is Ready, and the pod is
+                      Ready only once the topics exist
+    check             exit 0 if a metadata request through --bootstrap succeeds (a listener's
+                      liveness probe: a Tansu proxy does not reconnect to a broker that restarted
+                      inside the pod, so the kubelet restarts it)
 
 A Kafka client connects to whatever address the broker advertises, so one advertised
 address per client group is what puts that group behind its own fault hop.
@@ -89,14 +95,31 @@ def keep_topics(bootstrap: str, ready_file: Path, should_stop, every_s: float = 
             time.sleep(0.1)
 
 
+def answers(bootstrap: str, timeout: float) -> bool:
+    """True if a metadata request through `bootstrap` is answered within `timeout` seconds."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        print(f"no answer through {bootstrap}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.targets.k8s.kafka_pod",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=("broker", "gateway-listener", "sink-listener", "topics"))
+    parser.add_argument("role", choices=("broker", "gateway-listener", "sink-listener", "topics", "check"))
     parser.add_argument("--config", help="stack.json (gateway-listener: the hop port it advertises)")
     parser.add_argument("--listen", help="host:port to listen on (default: the role's pod port on 0.0.0.0)")
     parser.add_argument("--advertise", help="host:port advertised to clients (default: the role's)")
-    parser.add_argument("--origin", default=f"127.0.0.1:{BROKER_PORT}", help="the broker a listener forwards to")
+    parser.add_argument("--origin", default=f"127.0.0.1:{BROKER_PORT}",
+                        help="the broker a listener forwards to, or the topics keeper talks to")
+    parser.add_argument("--bootstrap", help="check: the listener to ask for metadata")
+    parser.add_argument("--timeout", type=float, default=5.0, help="check: seconds to wait for the answer")
     parser.add_argument("--ready-file", default=TOPICS_READY_FILE, help="topics: touched while the topics exist")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -106,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, lambda *_: stop.__setitem__("now", True))
         keep_topics(args.origin, Path(args.ready_file), lambda: stop["now"])
         return 0
+    if args.role == "check":
+        return 0 if answers(args.bootstrap or args.origin, args.timeout) else 1
     if args.role == "broker":
         command = broker_argv(args.listen or f"0.0.0.0:{BROKER_PORT}", args.advertise or f"{SERVICE}:{BROKER_PORT}")
     elif args.role == "gateway-listener":
