@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import processes
 import pytest
 from support import free_base_port
 
@@ -25,9 +26,9 @@ GAMEDAY = [sys.executable, "-m", "harness.cli"]
 
 def gameday(*args: str, home: Path, check: bool = True, timeout: float = 120,
             env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real `gameday` CLI with GAMEDAY_HOME=home."""
+    """Run the real `gameday` CLI with GAMEDAY_HOME=home; on a timeout whatever it started is killed."""
     full_env = {**os.environ, **(env or {}), "GAMEDAY_HOME": str(home)}
-    result = subprocess.run([*GAMEDAY, *args], env=full_env, check=False, capture_output=True, text=True, timeout=timeout)
+    result = processes.run([*GAMEDAY, *args], env=full_env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"gameday {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

@@ -15,11 +15,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import processes
 import pytest
-
 from support import free_base_port
 
-from stack.config import StackConfig, TOPIC_OUT
+from stack.config import TOPIC_OUT, StackConfig
 from stack.model import check_response, example_features
 from stack.supervise import marked_processes
 
@@ -29,7 +29,7 @@ GAMEDAY = [sys.executable, "-m", "harness.cli"]
 
 def gameday(*args: str, home: Path, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "GAMEDAY_HOME": str(home)}
-    result = subprocess.run([*GAMEDAY, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    result = processes.run([*GAMEDAY, *args], env=env, timeout=timeout)   # a timeout kills what it started
     if check and result.returncode != 0:
         raise AssertionError(f"gameday {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
