@@ -30,8 +30,8 @@ still grows in the second half.
 Exit status: 0 when every process's floor growth is at most --max-growth MB/min,
 1 when one grew faster, 4 when the run itself could not be measured.
 
-Why 1 MB/min. DESIGN.md promises that memory grows with seconds x endpoints, never
-with requests. Here there is one endpoint and at most a handful of outcomes a second,
+Why 1 MB/min. The load recording keeps memory growing with seconds x endpoints, never
+with requests (docs/architecture.md, "Load recording"). Here there is one endpoint and at most a handful of outcomes a second,
 each a per-second histogram of a few KB, and those are appended to the run directory
 rather than kept: what may legitimately stay in memory is under 0.5 MB per minute even
 if every row were kept. A leak that *does* scale with requests shows well above 1 MB/min

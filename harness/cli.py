@@ -14,6 +14,7 @@ import signal
 import sys
 
 from harness.errors import GamedayError, SpecError
+from harness.status import ExitCode
 from harness.targets import local
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return ExitCode.INVALID_INPUT
     # SIGTERM gets the same clean-up path as Ctrl-C: whatever was started is taken down.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -32,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 3
+        return ExitCode.INTERRUPTED
     except OSError as exc:
         # A file or disk failure that no command turned into a GamedayError: still one line, exit 4.
         print(f"HarnessError: {_os_error(exc)}", file=sys.stderr)
-        return 4
+        return ExitCode.ERROR
 
 
 def _os_error(exc: OSError) -> str:
@@ -72,7 +73,8 @@ def _add_stack(sub) -> None:
 
     up = ssub.add_parser("up", help="start the stack and return once every process is healthy")
     _stack_selector(up)
-    up.add_argument("--config", dest="config_file", help="a YAML stack config file (see stack/README.md)")
+    up.add_argument("--config", dest="config_file",
+                    help="a YAML stack config file: StackConfig's fields (stack/config.py), e.g. replicas: 2")
     up.add_argument("--replicas", type=int, help="model replicas (default 3)")
     up.add_argument("--scorers", type=int, help="scorer consumers (default 2)")
     up.add_argument("--base-port", type=int, help="first port of the stack's port block (default 19100)")

@@ -85,7 +85,7 @@ class ScoreRecord(TypedDict):
     ts_out: float
 
 
-class MalformedEvent(ValueError):
+class MalformedEvent(StackError):
     """An input message that is not a valid ScoreEvent."""
 
 

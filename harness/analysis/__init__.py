@@ -12,6 +12,6 @@
     result       analyse(run_dir) and the versioned result.json document
 """
 
-from harness.analysis.result import Analysis, analyse, exit_code, result_document, write_result
+from harness.analysis.result import Analysis, analyse, exit_code, result_document
 
-__all__ = ["Analysis", "analyse", "exit_code", "result_document", "write_result"]
+__all__ = ["Analysis", "analyse", "exit_code", "result_document"]

@@ -5,16 +5,13 @@
 `raws` are the bytes under each row's base64 (msgspec decodes the base64 while it
 parses the line). Current rows are a version byte and LEB128 varints: all rows of a
 chunk are joined into one byte array and decoded with a few numpy passes, with no
-Python work per value. Rows in the old zlib encoding are decompressed one by one
-(slower, about 5 us a row) and put back in their place, so a file may mix both.
-Counts keep their low 32 bits, as int32 (no second of one endpoint reaches 2**31
+Python work per value. Counts keep their low 32 bits, as int32 (no second of one endpoint reaches 2**31
 requests); every bucket is in 0..MAX_BUCKET. A histogram that does not decode, or
 holds a bucket no value falls in, counts as empty, like a torn row.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,14 +26,7 @@ _VERSION = VARINTS[0]
 def decode_raws(raws: Sequence[bytes]) -> Arrays:
     """(entries per histogram int64, buckets int32, counts int32); histogram i's entries come
     i-th, buckets ascending within it when it was written by `Histogram.encode`."""
-    current = [raw if raw[:1] == VARINTS else b"" for raw in raws]
-    old = [raw if raw[:1] != VARINTS else b"" for raw in raws]
-    if not any(old):
-        arrays = _decode_varints(current)
-    elif not any(current):
-        arrays = _decode_zlib(old)
-    else:
-        arrays = _interleave(_decode_varints(current), _decode_zlib(old))
+    arrays = _decode_varints([raw if raw[:1] == VARINTS else b"" for raw in raws])
     impossible = _impossible_rows(*arrays)
     if len(impossible):
         return decode_raws([b"" if i in impossible else raw for i, raw in enumerate(raws)])
@@ -107,38 +97,6 @@ def _running_buckets(deltas: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     if len(total):
         before[1:] = np.where(ends[:-1] > 0, total[np.maximum(ends[:-1] - 1, 0)], 0)
     return (total - np.repeat(before, lengths)).view(np.int32)
-
-
-def _decode_zlib(raws: list[bytes]) -> Arrays:
-    """The encoding written until Nov 2026: zlib of n uint32 bucket deltas then n uint64 counts."""
-    raws = [_inflate(raw) for raw in raws]
-    lengths = np.fromiter((len(raw) // 12 for raw in raws), dtype=np.int64, count=len(raws))
-    diffs = b"".join([raw[: 4 * n] for raw, n in zip(raws, lengths.tolist())])
-    counts = b"".join([raw[4 * n: 12 * n] for raw, n in zip(raws, lengths.tolist())])
-    buckets = _running_buckets(np.frombuffer(diffs, dtype=np.uint32), lengths)
-    # The low half of each little-endian uint64 count, as narrowing to int32 keeps.
-    return lengths, buckets, np.ascontiguousarray(np.frombuffer(counts, dtype=np.uint32)[0::2]).view(np.int32)
-
-
-def _inflate(raw: bytes) -> bytes:
-    if not raw:
-        return b""
-    try:
-        return zlib.decompress(raw)
-    except zlib.error:
-        return b""
-
-
-def _interleave(a: Arrays, b: Arrays) -> Arrays:
-    """Rows decoded in two halves (each row empty in one of them) merged back into row order."""
-    lengths = a[0] + b[0]
-    starts = np.cumsum(lengths) - lengths
-    buckets = np.empty(int(lengths.sum()), dtype=np.int32)
-    counts = np.empty_like(buckets)
-    for part_lengths, part_buckets, part_counts in (a, b):
-        where = entry_ranges(starts, part_lengths)
-        buckets[where], counts[where] = part_buckets, part_counts
-    return lengths, buckets, counts
 
 
 def entry_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Phases of a run, from its timeline (DESIGN.md "Phases").
+"""Phases of a run, from its timeline (docs/architecture.md, "Vocabulary" and "Deviations").
 
     warmup    load start .. load start + warmup (the `warmup-end` event)   left out of every SLI
     baseline  warmup end .. start of the first method activity (or load end without chaos)

@@ -2,8 +2,7 @@
 
     analyse(run_dir, gameday=None) -> Analysis     pure function of the directory's files
     result_document(analysis) -> ResultDoc         JSON-ready; fields in docs/result-json.md
-    write_result(run_dir) -> Path                  analyse + write result.json; returns its path
-    exit_code(analysis) -> int                     DESIGN.md's exit codes
+    exit_code(analysis) -> ExitCode                harness.status.ExitCode
 
 The game day is read from the run directory's `gameday.yaml` when not given. The
 versions are those the orchestrator recorded in `run-start` detail `versions`,
@@ -12,7 +11,6 @@ else the ones installed now (the only input not from the directory).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -35,6 +33,7 @@ from harness.analysis.verdicts import Verdict, judge
 from harness.spec import catalogue
 from harness.spec.loader import load_gameday
 from harness.spec.models import GameDay, Slo
+from harness.status import ExitCode
 
 RESULT_VERSION = 1
 RESULT_FILE = "result.json"
@@ -133,7 +132,7 @@ def _request(gameday: GameDay | None) -> Request:
     return Request(tuple(sorted(wanted)), gameday.apdex_ts if gameday else ())
 
 
-def exit_code(analysis: Analysis) -> int:
+def exit_code(analysis: Analysis) -> ExitCode:
     """0 pass, 1 an SLO failed or had no data, 3 aborted/interrupted, 4 target or harness failed."""
     return run_status.exit_code(analysis.status, analysis.states)
 
@@ -188,14 +187,6 @@ def result_document(analysis: Analysis) -> ResultDoc:
         metrics=_metrics_doc(analysis),
         exit_code=exit_code(analysis),
     )
-
-
-def write_result(run_dir: str | Path, gameday: GameDay | None = None) -> Path:
-    """Analyse `run_dir` and write its result.json; returns the file's path."""
-    document = result_document(analyse(run_dir, gameday))
-    path = Path(run_dir) / RESULT_FILE
-    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    return path
 
 
 def versions(events: tuple[dict, ...] = ()) -> dict[str, str | None]:

@@ -110,8 +110,8 @@ def read_samples(run_dir: str | Path) -> Samples:
 class _Entries:
     """Histogram entries of every chunk, appended into arrays that grow (by doubling) when full.
 
-    A current-encoding entry takes at least 2.6 bytes of the file, so the file size over 2
-    holds them all; old zlib rows can pack more, and the arrays then grow.
+    An entry takes at least 2.6 bytes of the file, so the file size over 2 holds them all;
+    the arrays grow only if that ever fails to hold.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -231,16 +231,6 @@ def _generator_frame(rows: list[dict]) -> pd.DataFrame:
     return frame.groupby("ts", as_index=False).agg(
         offered=("offered", "sum"), behind=("behind", "any"), cpu_warning=("cpu_warning", "any"),
         lag_ms_p99=("lag_ms_p99", "max"), users=("users", "sum"))
-
-
-def decode_many(encoded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, bucket, count) int32 arrays for every encoded histogram; row i is encoded[i].
-
-    Undecodable text counts as an empty histogram, like a torn row. Counts keep
-    their low 32 bits (no second of one endpoint reaches 2**31 requests).
-    """
-    lengths, buckets, counts = decode_raws([_unbase64(text) for text in encoded])
-    return np.repeat(np.arange(len(encoded), dtype=np.int32), lengths), buckets, counts
 
 
 def _unbase64(text: str) -> bytes:

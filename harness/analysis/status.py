@@ -1,6 +1,6 @@
 """The run's status from its timeline, and the process exit code from status and verdicts.
 
-Status (the orchestrator writes it as `run-end` detail `status`):
+Status (`harness.status.RunStatus`; the orchestrator writes it as `run-end` detail `status`):
 
     completed      the run went to the end
     aborted        a guardrail aborted the chaos (an `abort` event, or run-end says so)
@@ -12,8 +12,8 @@ A directory that Locust recorded alone (the plugin injected into a user's own
 `locust` command: no harness `run-start`) is completed when Locust recorded its
 `test_stop`, crashed otherwise.
 
-Exit codes (DESIGN.md): 0 every SLO passed; 1 an SLO failed or had no data;
-3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
+Exit codes (`harness.status.ExitCode`): 0 every SLO passed; 1 an SLO failed or had no
+data; 3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
 is raised before any run directory exists.)
 """
 
@@ -21,41 +21,39 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-COMPLETED, ABORTED, INTERRUPTED, TARGET_FAILED, CRASHED = (
-    "completed", "aborted", "interrupted", "target-failed", "crashed")
-STATUSES = (COMPLETED, ABORTED, INTERRUPTED, TARGET_FAILED, CRASHED)
+from harness.status import ExitCode, RunStatus
 
 
-def run_status(events: Iterable[dict[str, Any]]) -> str:
-    """One of STATUSES, read from the harness's run-end and abort events."""
+def run_status(events: Iterable[dict[str, Any]]) -> RunStatus:
+    """The run's status, read from the harness's run-end and abort events."""
     events = list(events)
     ends = [e for e in events if e.get("source") == "harness" and e.get("kind") == "run-end"]
     status = (ends[-1].get("detail") or {}).get("status") if ends else None
-    if status in STATUSES:
-        return status
+    if status in tuple(RunStatus):
+        return RunStatus(status)
     if any(e.get("kind") == "abort" for e in events):
-        return ABORTED
+        return RunStatus.ABORTED
     if not any(e.get("source") == "harness" and e.get("kind") == "run-start" for e in events):
         stopped = any(e.get("source") == "load" and e.get("kind") == "test_stop" for e in events)
-        return COMPLETED if stopped else CRASHED
-    return COMPLETED if ends else CRASHED
+        return RunStatus.COMPLETED if stopped else RunStatus.CRASHED
+    return RunStatus.COMPLETED if ends else RunStatus.CRASHED
 
 
 def outcome(status: str, states: Sequence[str]) -> str:
     """pass | fail | inconclusive for a completed run, else the status itself.
 
     inconclusive: nothing failed, but a verdict rested on generator-bound seconds."""
-    if status != COMPLETED:
+    if status != RunStatus.COMPLETED:
         return status
     if all(s == "pass" for s in states):
         return "pass"
     return "inconclusive" if all(s in ("pass", "inconclusive") for s in states) else "fail"
 
 
-def exit_code(status: str, states: Sequence[str]) -> int:
+def exit_code(status: str, states: Sequence[str]) -> ExitCode:
     """The process exit code for a run with `status` and verdict `states` (module docstring)."""
-    if status in (ABORTED, INTERRUPTED):
-        return 3
-    if status in (TARGET_FAILED, CRASHED):
-        return 4
-    return 0 if all(s == "pass" for s in states) else 1
+    if status in (RunStatus.ABORTED, RunStatus.INTERRUPTED):
+        return ExitCode.INTERRUPTED
+    if status in (RunStatus.TARGET_FAILED, RunStatus.CRASHED):
+        return ExitCode.ERROR
+    return ExitCode.PASSED if all(s == "pass" for s in states) else ExitCode.FAILED

@@ -18,9 +18,11 @@ from chaoslib.exceptions import ActivityFailed
 from harness.chaos import fault_hop
 from harness.chaos.stackref import STACK_ENV
 from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
+from harness.status import ExitCode
 
-# `chaos run` journal status -> gameday exit code (DESIGN.md "Exit codes")
-EXIT_CODES = {"completed": 0, "deviated": 1, "failed": 1, "aborted": 3, "interrupted": 3}
+# `chaos run` journal status -> gameday exit code (harness.status.ExitCode)
+EXIT_CODES = {"completed": ExitCode.PASSED, "deviated": ExitCode.FAILED, "failed": ExitCode.FAILED,
+              "aborted": ExitCode.INTERRUPTED, "interrupted": ExitCode.INTERRUPTED}
 
 
 def register(subparsers) -> None:
@@ -81,7 +83,7 @@ def _report(driver, run_dir: Path) -> int:
     print(f"experiment ended: {status} (journal {run_dir / 'journal.json'})")
     if status == "interrupted":
         raise RunInterrupted(f"experiment interrupted; rollbacks ran (journal {run_dir / 'journal.json'})")
-    return EXIT_CODES.get(status, 4)
+    return EXIT_CODES.get(status, ExitCode.ERROR)
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:

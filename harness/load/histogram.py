@@ -23,17 +23,13 @@ union of a's and b's values exactly.
 Encoding (`encode`, one string per sample row): base64 of a version byte 2, then per
 bucket in ascending order its distance from the previous bucket (the first from 0)
 and its count, each an unsigned LEB128 varint. About 2 bytes a bucket, and a whole
-file of rows decodes in a few numpy passes (`harness.analysis.histdecode`). Until
-Nov 2026 rows held base64 of a zlib stream (first byte 0x78) of n uint32 deltas then
-n uint64 counts: as small, but decompressing 200k rows took a second. `decode`
-still reads that encoding, so old run directories stay readable.
+file of rows decodes in a few numpy passes (`harness.analysis.histdecode`).
 """
 
 from __future__ import annotations
 
 import base64
 import math
-import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -125,14 +121,14 @@ class Histogram:
 
     @classmethod
     def decode(cls, text: str) -> Histogram:
-        """The histogram that `encode` wrote, in either encoding (see `decode_raw`); "" gives an
-        empty one. Raises ValueError (zlib.error for the old encoding) on text `encode` never writes."""
+        """The histogram that `encode` wrote; "" gives an empty one. Raises ValueError on text
+        `encode` never writes."""
         if not text:
             return cls()
         return cls(decode_raw(base64.b64decode(text)))
 
 
-VARINTS = b"\x02"  # first byte of the current encoding; a zlib stream (the old one) starts with 0x78
+VARINTS = b"\x02"  # the encoding's first byte: its version
 
 
 def _put_varint(out: bytearray, value: int) -> None:
@@ -143,16 +139,13 @@ def _put_varint(out: bytearray, value: int) -> None:
 
 
 def decode_raw(raw: bytes) -> dict[int, int]:
-    """Bucket counts from the bytes under an encoded histogram's base64.
-
-    Two encodings are read, so run directories written before the change stay readable:
-    version byte 2 then varint (delta, count) pairs (`Histogram.encode`, cheap to decode in bulk:
-    `harness.analysis.histdecode`), and the old zlib stream of n uint32 bucket deltas then n uint64 counts.
+    """Bucket counts from the bytes under an encoded histogram's base64: version byte 2 then
+    varint (delta, count) pairs (`Histogram.encode`; decoded in bulk by `harness.analysis.histdecode`).
     """
     if not raw:
         return {}
     if raw[:1] != VARINTS:
-        return _decode_zlib(raw)
+        raise ValueError(f"not a histogram: version byte {raw[0]:#04x}, expected {VARINTS[0]:#04x}")
     values = _read_varints(raw, 1)
     if len(values) % 2:
         raise ValueError("histogram ends between a bucket and its count: the row was torn or altered")
@@ -174,30 +167,3 @@ def _read_varints(raw: bytes, start: int) -> list[int]:
     if shift:
         raise ValueError("histogram ends inside a number: the row was torn or altered")
     return values
-
-
-def _decode_zlib(raw: bytes) -> dict[int, int]:
-    """The encoding written until Nov 2026: zlib of n uint32 bucket deltas then n uint64 counts."""
-    raw = zlib.decompress(raw)
-    n = len(raw) // 12
-    indexes = np.cumsum(np.frombuffer(raw[: 4 * n], dtype=np.uint32).astype(np.int64))
-    counts = np.frombuffer(raw[4 * n : 12 * n], dtype=np.uint64)
-    return {int(i): int(c) for i, c in zip(indexes, counts)}
-
-
-def encode_zlib(hist: Histogram) -> str:
-    """The old encoding of `hist` (kept to test that old run directories stay readable)."""
-    if not hist.counts:
-        return ""
-    indexes = np.array(sorted(hist.counts), dtype=np.uint32)
-    counts = np.array([hist.counts[int(i)] for i in indexes], dtype=np.uint64)
-    raw = np.diff(indexes, prepend=np.uint32(0)).astype(np.uint32).tobytes() + counts.tobytes()
-    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
-
-
-def merge_encoded(encoded: Iterable[str]) -> Histogram:
-    """One histogram holding the sum of every encoded histogram in `encoded`."""
-    merged = Histogram()
-    for text in encoded:
-        merged.add(Histogram.decode(text))
-    return merged

@@ -2,7 +2,7 @@
 
 The run directory is `--gameday-run-dir`, else $GAMEDAY_RUN_DIR, else (plain
 `locust -f ...`) a new `reports/runs/<UTC YYYYmmddTHHMMSSZ>-adhoc/` under the current
-directory, whose path is logged. Files (see DESIGN.md, "Run directory"):
+directory, whose path is logged. Files (see docs/architecture.md, "Run directory"):
 
     samples/samples.jsonl   sample rows (harness.samples), appended and flushed every second
     events.jsonl            {ts, source: "load", kind, name, detail} lines, flushed per line

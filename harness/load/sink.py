@@ -38,6 +38,7 @@ from harness.clock import wait_until
 from harness.load.ledger import CONSUMED, LedgerWriter, ledger_dir
 from harness.load.sinks import KINDS, SinkConfigError, Source, open_source
 from harness.proc import Child
+from harness.status import ExitCode
 
 POLL_TIMEOUT_S = 0.2
 FLUSH_EVERY_S = 1.0
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         source = open_source(args.kind, source_options(args))
     except SinkConfigError as exc:
         print(f"SinkConfigError: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_INPUT
     writer = LedgerWriter(ledger_dir(args.run_dir) / args.output)
     print(f"sink: reading {args.kind} into {writer.path}", file=sys.stderr, flush=True)
     # From here on nothing that comes out is missed (see sinks/kafka.py on start offsets).

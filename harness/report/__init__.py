@@ -5,7 +5,7 @@
     verdict_table(analysis) -> str            SLO verdicts as a plain-text table
     post_summary(url, analysis)               optional webhook (harness.report.notify)
 
-Every report is a pure function of the run directory (DESIGN.md "Run directory"):
+Every report is a pure function of the run directory (docs/architecture.md "Run directory"):
 `gameday report RUN_DIR` gives the same verdicts as the run that wrote it.
 """
 

@@ -39,6 +39,7 @@ from harness.analysis.phases import second_mask
 from harness.analysis.result import result_document
 from harness.analysis.slis import ALL
 from harness.report.charts import event_seconds
+from harness.status import ExitCode
 
 PASS, MARGINAL, FAIL = "pass", "marginal", "fail"
 PHASES = ("baseline", "fault", "recovery")
@@ -113,7 +114,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.verdict == FAIL else 0
+        return ExitCode.FAILED if self.verdict == FAIL else ExitCode.PASSED
 
 
 def compare(a: Any, b: Any) -> Comparison:

@@ -27,6 +27,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.status import RunStatus
+
 # XML 1.0 "Char": #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -78,7 +80,7 @@ def _details(verdict: dict[str, Any]) -> str:
 
 
 def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
-    if run.get("status") == "completed":
+    if run.get("status") == RunStatus.COMPLETED:
         return None
     case = ET.Element("testcase", {"classname": f"gameday.{gameday}", "name": "run status", "time": "0"})
     aborts = "; ".join(f"{a.get('name')}: {a.get('detail')}" for a in run.get("aborts") or ())

@@ -26,7 +26,7 @@ HTML_FILE, JUNIT_FILE = "report.html", "junit.xml"
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """Where the reports went, and the exit code the run deserves (DESIGN.md exit codes)."""
+    """Where the reports went, and the exit code the run deserves (harness.status.ExitCode)."""
 
     result: Path
     html: Path

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.analysis.result import exit_code, result_document
+from harness.status import RunStatus
 
 # What a terminal or a CI log viewer acts on instead of showing: C0/C1 controls and DEL (ANSI escapes
 # that recolour, clear or retitle the screen, OSC 8 links, OSC 52 clipboard writes), line breaks
 # (a new line starting "::" is a GitHub Actions workflow command), Unicode line/paragraph separators
 # and bidi overrides (text that reads differently from what it holds).
 UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "aborted": "ABORTED", "interrupted": "INTERRUPTED",
-                 "target-failed": "TARGET FAILED", "crashed": "CRASHED"}
+OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE",
+                 **{status: status.upper().replace("-", " ") for status in RunStatus if status != RunStatus.COMPLETED}}
 
 
 @dataclass(frozen=True)

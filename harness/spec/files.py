@@ -14,8 +14,10 @@ import os
 import stat
 from pathlib import Path
 
+from harness.errors import SpecError
 
-class FileProblem(ValueError):
+
+class FileProblem(SpecError):
     """Why a named file cannot be used, as a phrase that follows the file's name."""
 
 

@@ -16,6 +16,8 @@ import traceback
 from pathlib import Path
 from typing import TypedDict
 
+from harness.errors import SpecError
+
 
 class ProbeProblem(TypedDict):
     kind: str        # syntax | import | no-users | option
@@ -31,8 +33,8 @@ class ProbeResult(TypedDict):
     custom_options: list[str]
 
 
-class _ArgumentError(Exception):
-    pass
+class ProfileArgumentError(SpecError):
+    """Locust's parser refused an option given to the profile (caught here and reported as a problem)."""
 
 
 def main() -> None:
@@ -95,13 +97,13 @@ def _check_arguments(args: list[str], problems: list[ProbeProblem]) -> list[str]
     parser = get_parser()
 
     def error(message: str):
-        raise _ArgumentError(message)
+        raise ProfileArgumentError(message)
 
     parser.error = error
     profile = _locustfiles(args)[-1]
     try:
         _, unknown = parser.parse_known_args(args)
-    except _ArgumentError as exc:
+    except ProfileArgumentError as exc:
         problems.append(_problem("option", profile, None, str(exc), _option_in(str(exc))))
         unknown = []
     for arg in unknown:

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 import harness
+from harness.errors import SpecError
 
 EXPERIMENTS_DIR = Path(harness.__file__).resolve().parent.parent / "experiments"
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -29,7 +30,7 @@ class Experiment:
     path: Path
 
 
-class UnknownExperiment(ValueError):
+class UnknownExperiment(SpecError):
     """The name is not one of the listed experiments."""
 
 

@@ -34,11 +34,13 @@ from flask import Blueprint, jsonify, render_template, request, send_file
 from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from harness.errors import ExperimentBusy
 from harness.run import guardrail
 from harness.spec.loader import load_gameday
+from harness.status import RunStatus
 from harness.ui import catalog
 from harness.ui.live_slos import live_rows
-from harness.ui.runner import Busy, ExperimentRunner, chaos_events
+from harness.ui.runner import ExperimentRunner, chaos_events
 from harness.ui.runs import UiRuns
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class GamedayTab:
         self.runner = ExperimentRunner()
         self.series: deque[list[float | None]] = deque(maxlen=SERIES_KEEP_S)
         self.test_started = 0.0
-        self.status = "completed"
+        self.status = RunStatus.COMPLETED
         self.closing: list[gevent.Greenlet] = []
         self.ticker = gevent.spawn(self._tick_forever)
 
@@ -76,7 +78,7 @@ class GamedayTab:
     def on_test_start(self, **kwargs: Any) -> None:
         """Runs before the plugin's own test_start, so the plugin records into the new directory."""
         self.runs.begin()
-        self.test_started, self.status = time.time(), "completed"
+        self.test_started, self.status = time.time(), RunStatus.COMPLETED
         self.series.clear()
         self.recorder.on_test_start(**kwargs)
 
@@ -92,7 +94,7 @@ class GamedayTab:
         listeners (Locust fires quitting in reverse), so stopping the test here lets them record its end."""
         self.ticker.kill(block=False)
         if self._test_running():
-            self.status = "interrupted"
+            self.status = RunStatus.INTERRUPTED
             self.environment.runner.stop()   # test_stop: the plugin writes the last second, on_test_stop closes
         self.runner.finish(reason="locust quit")
         gevent.joinall(self.closing, timeout=QUIT_WAIT_S)
@@ -133,7 +135,7 @@ class GamedayTab:
         if breach is not None:
             self.runs.emit("guardrail", "abort", breach.guardrail.sli, observed=breach.observed,
                            abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window)
-            self.status = "aborted"
+            self.status = RunStatus.ABORTED
             self.runner.abort("guardrail")
 
     def _test_running(self) -> bool:
@@ -165,7 +167,7 @@ class GamedayTab:
             return {"error": "start a test first: an experiment runs while load is on, into that test's run"}, 409
         try:
             return {"experiment": self.runner.start(experiment, self.runs.current)}, 200
-        except Busy as exc:
+        except ExperimentBusy as exc:
             return {"error": str(exc)}, 409
 
     def abort_experiment(self) -> tuple[dict, int]:

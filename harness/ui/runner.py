@@ -1,7 +1,7 @@
 """One experiment at a time as a `chaos run` child, for the web UI's Run and Abort buttons.
 
     runner = ExperimentRunner(env)
-    runner.start(experiment, run_dir)   Busy if one is still going (its rollbacks included)
+    runner.start(experiment, run_dir)   ExperimentBusy if one is still going (its rollbacks included)
     runner.abort()                      SIGINT to its process group: the method stops, rollbacks run
     runner.poll()                       call every second: records chaos-end once it is over
     runner.finish(timeout)              abort and wait (kill after `timeout`): for test stop and quit
@@ -20,15 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
 
+from harness.errors import ExperimentBusy
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.timeline import Timeline
 from harness.ui.catalog import Experiment
 
 ROLLBACK_TIMEOUT_S = 120.0
-
-
-class Busy(RuntimeError):
-    """An experiment is still running."""
 
 
 class RunnerView(TypedDict):
@@ -56,9 +53,9 @@ class ExperimentRunner:
         return self.driver is not None and self.driver.running
 
     def start(self, experiment: Experiment, run_dir: Path) -> RunnerView:
-        """Start `experiment` recording into `run_dir`; Busy if another is still going."""
+        """Start `experiment` recording into `run_dir`; ExperimentBusy if another is still going."""
         if self.running:
-            raise Busy(f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end")
+            raise ExperimentBusy(f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end")
         self.poll()
         journal = next_journal(run_dir)
         self.experiment, self.ended = experiment, False

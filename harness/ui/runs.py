@@ -29,6 +29,7 @@ from harness.load.ledger import PRODUCED, LedgerWriter, ledger_dir
 from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.run.orchestrator import new_run_dir
 from harness.run.timeline import Timeline
+from harness.status import RunStatus
 
 REPORT_TIMEOUT_S = 180.0
 SINK_GRACE_S = 5.0   # events still in the pipeline when the load stops count (as in `gameday run`)
@@ -83,7 +84,7 @@ class UiRuns:
         run, self.open = self.open, None
         return run
 
-    def end(self, run: OpenRun, status: str = "completed") -> Path:
+    def end(self, run: OpenRun, status: RunStatus = RunStatus.COMPLETED) -> Path:
         """Record run-end for a detached test's run; returns its directory."""
         if run.sink is not None:
             time.sleep(SINK_GRACE_S)

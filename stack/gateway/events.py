@@ -10,6 +10,7 @@ import uuid
 from typing import Any, TypedDict
 
 from stack.config import TOPIC_IN
+from stack.errors import StackError
 from stack.kafka import DELIVERY_TIMEOUT_MS, AsyncProducer
 from stack.model import validate_features
 
@@ -29,7 +30,7 @@ class TransactionEvent(TypedDict):
     ts: float  # UTC epoch seconds when the gateway accepted it
 
 
-class PublishError(Exception):
+class PublishError(StackError):
     """The event was not acknowledged by Kafka; the message says why."""
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from stack.errors import StackError
 
-class RequestError(Exception):
+
+class RequestError(StackError):
     """Ends a request with `status` and a JSON body `{"error": message, "status": status}`."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:

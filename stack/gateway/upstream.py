@@ -18,6 +18,7 @@ from typing import Callable, Iterable, TypedDict
 import aiohttp
 
 from stack.config import StackConfig
+from stack.errors import StackError
 from stack.gateway.breaker import CircuitBreaker
 from stack.gateway.split import CANARY, STABLE, Split
 
@@ -37,7 +38,7 @@ class LastError(TypedDict):
     at: float  # UTC epoch seconds
 
 
-class UpstreamError(Exception):
+class UpstreamError(StackError):
     """No replica produced a score; `status` is the HTTP status the gateway answers with."""
 
     status = 502
@@ -51,7 +52,7 @@ class AllReplicasFailed(UpstreamError):
     status = 502
 
 
-class ReplicaCallError(Exception):
+class ReplicaCallError(StackError):
     """One call to one replica failed. `counts` is False for answers that say nothing about its health (4xx)."""
 
     def __init__(self, message: str, counts: bool = True) -> None:

@@ -6,7 +6,8 @@
         ├── NotFound           404: no proxy or toxic by that name
         └── Conflict           409: name taken, or listen address in use
 
-The JSON body of an error is Toxiproxy's: `{"error": message, "status": code}`.
+The JSON body of an error is Toxiproxy's: `{"error": message, "status": code}`
+(stack.proxy.api.error_response).
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ class ApiError(StackError):
     """A refused API request; `status` is the HTTP status to answer with."""
 
     status = 400
-
-    def as_json(self) -> dict:
-        return {"error": str(self), "status": self.status}
 
 
 class BadRequest(ApiError):

@@ -9,7 +9,7 @@ from harness.analysis import latency
 from harness.analysis.phases import phases, second_mask
 from harness.analysis.rundir import read_events, read_ledger, read_samples
 from harness.analysis.slis import Request, per_second, phase_slis
-from harness.load.histogram import Histogram, encode_zlib
+from harness.load.histogram import Histogram
 from rundir_factory import T0, request_row, timeline, write_run
 
 PS = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
@@ -100,17 +100,3 @@ def test_lines_the_strict_decoder_refuses_are_read_as_json_would(tmp_path):
     assert samples.requests["ts"].tolist() == [T0, T0 + 1, T0 + 2]
     assert samples.requests["checked"].tolist() == [0, 0, 1]
     assert samples.hist_row.tolist() == [0, 0, 1, 2]
-
-
-def test_a_run_written_in_the_old_histogram_encoding_gives_the_same_slis(tmp_path):
-    rows = random_rows(seed=8, seconds=20)
-    old_rows = [{**row, "hist": encode_zlib(Histogram.decode(row["hist"]))} for row in rows]
-    events = timeline(load_s=20, warmup_s=2, faults=[(8, 12)])
-    new_run, old_run = write_run(tmp_path / "new", events, rows), write_run(tmp_path / "old", events, old_rows)
-    assert old_rows[0]["hist"] != rows[0]["hist"]
-    windows = phases(read_events(new_run))
-    request = Request(PS, apdex_ts=(0.05,))
-    slis = [phase_slis(read_samples(run), read_ledger(run), windows, request) for run in (new_run, old_run)]
-    assert {p: s.endpoints for p, s in slis[0].items()} == {p: s.endpoints for p, s in slis[1].items()}
-    series = [per_second(read_samples(run), request) for run in (new_run, old_run)]
-    assert series[0].equals(series[1])

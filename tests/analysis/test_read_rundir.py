@@ -1,23 +1,19 @@
+import base64
 import random
 
 import numpy as np
 
 from harness.analysis.hist import group_percentiles
-from harness.analysis.rundir import decode_many, read_events, read_ledger, read_samples
+from harness.analysis.histdecode import decode_raws
+from harness.analysis.rundir import read_events, read_ledger, read_samples
 from harness.load.histogram import Histogram
 from rundir_factory import T0, event, generator_row, request_row, write_run
 
 
-def test_decode_many_matches_histogram_decode_row_by_row():
-    rng = random.Random(1)
-    hists = []
-    for size in (0, 5, 300, 1):
-        hist = Histogram()
-        hist.record_many(rng.randint(0, 5_000_000) for _ in range(size))
-        hists.append(hist)
-    rows, buckets, counts = decode_many([h.encode() for h in hists])
-    for i, hist in enumerate(hists):
-        assert dict(zip(buckets[rows == i].tolist(), counts[rows == i].tolist())) == hist.counts
+def decoded(hists: list[Histogram]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, bucket, count) arrays of `hists` as the reader decodes them in bulk."""
+    lengths, buckets, counts = decode_raws([base64.b64decode(h.encode()) for h in hists])
+    return np.repeat(np.arange(len(hists), dtype=np.int32), lengths), buckets, counts
 
 
 def test_group_percentiles_equal_the_merged_histogram():
@@ -25,7 +21,7 @@ def test_group_percentiles_equal_the_merged_histogram():
     hists = [Histogram() for _ in range(4)]
     for hist in hists:
         hist.record_many(rng.randint(0, 1_000_000) for _ in range(200))
-    rows, buckets, counts = decode_many([h.encode() for h in hists])
+    rows, buckets, counts = decoded(hists)
     merged = Histogram()
     for hist in hists:
         merged.add(hist)
@@ -71,17 +67,3 @@ def test_a_ledger_without_consumed_rows_reads_every_event_as_undelivered(tmp_pat
     ledger = read_ledger(tmp_path)
     out = event_slis(ledger, [Window(0, 100)], deadline=200, percentiles=[99])
     assert out["events.produced"] == 2 and out["events.lost"] == 2
-
-
-def test_old_zlib_rows_packing_more_buckets_than_bytes_are_read_whole(tmp_path):
-    # zlib squeezes 5000 buckets of count 1 into a few dozen bytes: more entries than the file has bytes.
-    from harness.load.histogram import encode_zlib
-
-    dense = Histogram({bucket: 1 for bucket in range(5000)})
-    rows = [{**request_row(T0 + s, [1.0]), "hist": encode_zlib(dense)} for s in range(3)]
-    run = write_run(tmp_path, [event(T0, "load-start")], rows)
-    samples = read_samples(run)
-    assert (run / "samples" / "samples.jsonl").stat().st_size < 5000
-    assert samples.hist_lengths.tolist() == [5000, 5000, 5000]
-    assert samples.hist_bucket.tolist() == list(range(5000)) * 3
-    assert set(samples.hist_count.tolist()) == {1}

@@ -1,6 +1,6 @@
 import json
 
-from harness.analysis import write_result
+from harness.report.reports import write_reports
 from rundir_factory import T0, steady_rows, timeline, write_run
 
 SPEC = """
@@ -18,7 +18,7 @@ slos:
 def test_result_json_is_strict_json_with_version_and_every_section(tmp_path):
     rows = steady_rows(0, 20) + steady_rows(20, 40, latency_ms=500)  # never recovers
     run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), rows, spec=SPEC)
-    text = write_result(run).read_text()
+    text = write_reports(run).result.read_text()
     doc = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert doc["version"] == 1
     assert set(doc) == {"version", "gameday", "run", "versions", "phases", "slis", "verdicts", "recovery",

@@ -1,6 +1,7 @@
 """Bad input to the real `gameday` CLI: malformed experiments and profiles, spec files that are not
-files, unreadable run directories, and a full disk. Each ends in a clear message and the DESIGN.md
-exit code (2 invalid input, 4 harness failed), never a traceback, and loses nothing already recorded.
+files, unreadable run directories, and a full disk. Each ends in a clear message and its exit code
+(harness.status.ExitCode: 2 invalid input, 4 harness failed), never a traceback, and loses nothing
+already recorded.
 
 Every case runs `python -m harness.cli` in a subprocess. Permission cases: see bad_input_support
 (root without CAP_DAC_OVERRIDE via setpriv). Full-disk cases mount a small tmpfs and skip with the

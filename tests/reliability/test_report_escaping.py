@@ -1,4 +1,4 @@
-"""Reports of a run whose every target- or journal-controlled field is hostile (DESIGN.md "Safety":
+"""Reports of a run whose every target- or journal-controlled field is hostile (README "Guarantees", hostile content:
 HTML reports escape everything that the target sent back).
 
 One run directory carries the same hostile text in each field that the target, the load

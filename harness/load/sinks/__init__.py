@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from harness.errors import SpecError
+
 Seen = tuple[str, float]
 
 
@@ -33,7 +35,7 @@ class Source(Protocol):
 KINDS = ("kafka", "http", "callable", "amqp")
 
 
-class SinkConfigError(ValueError):
+class SinkConfigError(SpecError):
     """A sink reader was asked for with missing or contradictory settings; the message says which."""
 
 

@@ -16,10 +16,11 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from harness.errors import TargetError
 from harness.load.sinks import Seen, SinkConfigError
 
 
-class SinkSourceError(RuntimeError):
+class SinkSourceError(TargetError):
     """The user's callable failed; the reader cannot go on."""
 
 
