@@ -16,6 +16,11 @@ looking up a group's committed offsets does not join the group. A thread reads t
 offsets every READ_EVERY_S; a scrape returns the last reading, or only
 `lag_exporter_up 0` when the broker has not answered for STALE_S (no stale lag is
 ever served as if it were current).
+
+Lag is in offsets. Tansu gives a whole record batch one offset, so a producer that
+batches several records into one request is counted once per batch; the gateway sends
+each event in a request of its own (linger.ms 0), so under a game day's rates an
+offset is an event, and under heavy bursts lag may read low, never high.
 """
 
 from __future__ import annotations
