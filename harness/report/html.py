@@ -24,7 +24,7 @@ from markupsafe import Markup
 from harness.report.charts import chart_data, metric_key, variant_key
 from harness.report.failures import top_errors
 from harness.report.journal import experiment_views
-from harness.report.summary import format_duration, headline
+from harness.report.summary import format_duration, headline, scoped_sli
 
 PHASE_ORDER = ("warmup", "baseline", "fault", "recovery", "run")
 REQUEST_CHARTS = [
@@ -56,7 +56,7 @@ def environment() -> jinja2.Environment:
     """The report templates' environment (autoescaped, undefined names are errors)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(ms=fmt_ms, pct=fmt_pct, num=fmt_num, utc=fmt_utc, duration=format_duration)
+    env.filters.update(ms=fmt_ms, pct=fmt_pct, num=fmt_num, utc=fmt_utc, duration=format_duration, scoped=scoped_sli)
     env.globals.update(static=static, json_script=json_script)
     return env
 

@@ -2,6 +2,7 @@
 
     summary_line(analysis) -> str    one line for the end of `gameday run`
     verdict_table(analysis) -> str   the SLO verdicts as an aligned text table
+    scoped_sli(verdict) -> str       the SLI with its variant, comparison or metric agg
     headline(document) -> Headline   the facts both of those and the HTML headline show
 """
 
@@ -77,13 +78,27 @@ def verdict_table(analysis: Any) -> str:
     """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
     rows = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
     for v in result_document(analysis)["verdicts"]:
-        rows.append(tuple(map(printable, (v["state"].upper(), v["sli"], v["phase"], v["endpoint"] or "*",
+        rows.append(tuple(map(printable, (v["state"].upper(), scoped_sli(v), v["phase"], v["endpoint"] or "*",
                                           v["objective"],
                                           v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")))))
     if len(rows) == 1:
         return "no SLOs in this game day"
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]) for r in rows)
+
+
+def scoped_sli(verdict: dict[str, Any]) -> str:
+    """'latency.p99{canary vs stable}', 'latency.p99{canary}', 'metric:lag max', or the bare SLI."""
+    compare, metric = verdict.get("compare"), verdict.get("metric") or {}
+    if compare:
+        return f"{verdict['sli']}{{{compare.get('variant')} vs {compare.get('against')}}}"
+    if verdict.get("variant"):
+        return f"{verdict['sli']}{{{verdict['variant']}}}"
+    if metric.get("agg"):
+        return f"{verdict['sli']} {metric['agg']}"
+    if metric.get("within") is not None:
+        return f"{verdict['sli']} within {metric['within']:g}s"
+    return verdict["sli"]
 
 
 def printable(text: str) -> str:

@@ -1,0 +1,57 @@
+"""The shipped canary judge, run as shipped (`gameday run gamedays/canary-judge.yaml`), on a healthy
+stack and with the canary-regression defect: the comparison SLOs see a canary that the aggregate
+SLOs cannot, and the report draws the two versions side by side."""
+
+from __future__ import annotations
+
+import json
+
+import lxml.html
+import pytest
+from e2e_support import run_shipped, verdicts
+
+pytestmark = [pytest.mark.slow, pytest.mark.shipped, pytest.mark.timeout(900)]
+
+LATENCY = "latency.p99{canary vs stable}@fault ratio < 1.2"
+CORRECTNESS = "correctness{canary vs stable}@fault difference > -1%"
+AGGREGATE = ("latency.p99@run < 250ms", "correctness@run >= 99%", "availability@run >= 99%")
+
+
+def by_slo(result: dict) -> dict[str, dict]:
+    return {v["slo"]: v for v in result["verdicts"]}
+
+
+def chart_data(run_dir) -> dict:
+    page = lxml.html.fromstring((run_dir / "report.html").read_bytes())
+    return json.loads(page.get_element_by_id("chart-data").text)
+
+
+def test_a_healthy_canary_passes_and_the_report_draws_both_versions(tmp_path):
+    done, run_dir, result = run_shipped("gamedays/canary-judge.yaml", tmp_path)
+    states = verdicts(result)
+    assert done.returncode == 0 and set(states.values()) == {"pass"}, (states, done.stdout[-3000:])
+    judged = by_slo(result)
+    for slo in (LATENCY, CORRECTNESS):
+        compare = judged[slo]["compare"]
+        assert compare["variant_seconds"] >= 30 and compare["against_seconds"] >= 30, compare
+    assert result["variants"]["names"] == ["canary", "stable"]
+    data = chart_data(run_dir)
+    for variant in ("canary", "stable"):
+        assert any(v is not None for v in data["series"][f"variant:{variant}:latency.p99"])
+        assert any(v is not None for v in data["series"][f"variant:{variant}:correctness"])
+    weight = data["series"]["metric:gateway:gateway_canary_weight"]
+    assert max(v for v in weight if v is not None) == pytest.approx(0.2)      # the gateway's own account
+
+
+def test_canary_regression_fails_the_comparisons_while_the_aggregate_slos_pass(tmp_path):
+    done, _, result = run_shipped("gamedays/canary-judge.yaml", tmp_path, "--defect", "canary-regression")
+    states = verdicts(result)
+    assert done.returncode == 1, (states, done.stdout[-3000:])
+    judged = by_slo(result)
+    latency, correctness = judged[LATENCY], judged[CORRECTNESS]
+    assert latency["state"] == "fail" and latency["observed"] > 1.2 and latency["compare"]["significant"], latency
+    assert latency["compare"]["variant_value"] - latency["compare"]["against_value"] > 0.03   # ~50 ms later
+    assert correctness["state"] == "fail" and -0.06 < correctness["observed"] < -0.01, correctness
+    for slo in AGGREGATE:
+        assert judged[slo]["state"] == "pass", (slo, states)      # what an aggregate SLO alone would have said
+    assert judged["latency.p99[POST /v1/score]@baseline < 150ms"]["state"] == "pass"
