@@ -56,6 +56,10 @@ def cmd_run(args) -> int:
             raise SpecError([f"--defect '{d}': unknown defect (known: {', '.join(sorted(DEFECTS))})" for d in bad])
     if args.dry_run:
         return dry_run(gameday)
+    if gameday.target.kind == "kubernetes":
+        from harness.targets.kubernetes import check_allowed
+
+        check_allowed(gameday.target)   # refused: exit 2, no run directory, nothing started
     run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
     progress = Progress()
     progress.line(f"game day '{gameday.name}' -> {run_dir}")

@@ -53,8 +53,7 @@ class KubernetesRun:
     def check(self) -> None:
         """SpecError (exit 2, nothing touched) if the context, a namespace or any of the spec's
         allowed_namespaces is not allowed on this machine (k8s.access)."""
-        access.require(self.spec.context, self.namespaces, self.spec.allowed_namespaces,
-                       kube_contexts(self.config_file))
+        check_allowed(self.spec, self.namespaces, self.config_file)
 
     def up(self, ctx=None) -> None:
         self.check()
@@ -105,6 +104,15 @@ class KubernetesRun:
     def detail(self) -> dict:
         return {"context": self.spec.context, "namespace": self.spec.namespace, "gateway": self.gateway.get("name"),
                 "load_where": self.where, "started_by_run": False}
+
+
+def check_allowed(spec: KubernetesTarget, namespaces: tuple[str, ...] = (), config_file: str | None = None) -> None:
+    """SpecError unless this machine allows the target's context and namespaces; makes no API call.
+
+    `gameday run` calls it before it makes a run directory (exit 2, nothing started), and
+    the target again when it comes up."""
+    access.require(spec.context, namespaces or (spec.namespace,), spec.allowed_namespaces,
+                   kube_contexts(config_file if config_file is not None else kubeconfig_file()))
 
 
 def _listening(address: tuple[str, int]) -> bool:

@@ -208,3 +208,16 @@ def test_bad_worker_resources_are_refused_with_their_path(tmp_path):
     message = str(info.value)
     assert "target.worker_resources.cpu" in message and "target.worker_resources.memory" in message
     assert "disk" in message
+
+
+@pytest.mark.parametrize("allowed, message", [({"GAMEDAY_ALLOWED_NAMESPACES": "gameday"}, "context 'dev' is not allowed"),
+                                              ({"GAMEDAY_ALLOWED_CONTEXTS": "dev"}, "namespace 'gameday' is not allowed")])
+def test_a_run_the_machine_does_not_allow_exits_2_before_making_a_run_directory(tmp_path, allowed, message):
+    from k8s_api import write_kubeconfig
+
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", ["dev"])   # never reached
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(write_spec(tmp_path, "where: cluster")),
+                             "--reports", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig), **allowed})
+    assert result.returncode == 2 and message in result.stderr, result.stdout + result.stderr
+    assert not (tmp_path / "runs").exists()
