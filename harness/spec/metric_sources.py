@@ -14,8 +14,8 @@ targets give a `url`, whose host must be allowed like an http target's
 (harness.metrics.selector); for a prometheus source it is any PromQL expression.
 
 `check(parsed, problems)` runs after every section parsed: source names unique, each
-metric SLO resolves to a source and its expression reads, `within` only in recovery
-with chaos, and `variant` / `compare` only when the load records a variant.
+metric SLO resolves to a source and its expression reads, and `variant` / `compare`
+only when the load records a variant (a local Locust run: the cluster's pods do not yet).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.durations import parse_duration
 from harness.metrics.selector import parse_selector
 from harness.spec import catalogue
-from harness.spec.durations import parse_duration
 from harness.spec.models import MetricSource
 from harness.spec.reader import Node, Problems, child, strings, text
 from harness.targets.allowlist import url_problem
@@ -124,6 +124,10 @@ def check(parsed: dict[str, Any], problems: Problems) -> None:
             _check_expression(problems, f"{path}.chart[{i}]", source, expression)
     load = parsed["load"]
     header = load.variant_header if load is not None else None
+    if header and load.where == "cluster":
+        # the cluster's Locust pods are started without it (harness.targets.k8s): every comparison would be no-data
+        problems.add("load.variant_header", "is recorded only by a Locust run here (load.where: local), "
+                                            "not yet by the cluster's Locust pods")
     for path, slo in parsed["slos"]:
         if slo.is_metric:
             _check_metric_slo(problems, path, slo, sources)
