@@ -42,7 +42,7 @@ from harness.analysis.hist import matrix_percentiles
 from harness.analysis.latency import LatencyTables, latency_tables
 from harness.analysis.phases import Phases, Window, second_mask, seconds_in, time_mask
 from harness.analysis.rundir import Ledger, Samples
-from harness.spec.durations import format_duration
+from harness.durations import format_duration
 
 ALL = "*"
 AVAILABILITY_EXCLUDING_429 = "availability.excluding_rate_limited"

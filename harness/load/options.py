@@ -1,8 +1,11 @@
 """The plugin's Locust command-line options, each also readable from an environment variable.
 
 Every option `--gameday-foo-bar` can also be set as GAMEDAY_FOO_BAR (Locust's
-`env_var=`), and shows in the web UI's custom-parameters panel. The game day
-orchestrator passes them as command-line options.
+`env_var=`). The game day orchestrator passes them as command-line options. With a
+shape asked for, the shape's options show in the web UI's form (`add_options`).
+Names, parameters and help texts come from harness.shape_table; every number and
+time goes through the one duration grammar (harness.durations), so `.5s` means the
+same here as in a spec.
 
     --gameday-run-dir     where samples/, events.jsonl and live.json go (GAMEDAY_RUN_DIR)
     --gameday-shape       constant_rate | ramp | step | spike | diurnal | steady
@@ -22,66 +25,52 @@ orchestrator passes them as command-line options.
 from __future__ import annotations
 
 import argparse
-import re
+import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.load.shapes import RATE_SHAPES, SHAPES, ShapeSpec, default_pool
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-# (option suffix, help) for every numeric option; all default to "" (unset).
-_NUMERIC = [
-    ("rate", "open model: req/s (constant_rate), or start/base/minimum rate"),
-    ("rate-to", "ramp: end rate in req/s"),
-    ("over", "ramp: duration of the ramp (e.g. 60s)"),
-    ("rate-step", "step: req/s added each step"),
-    ("every", "step: seconds between steps"),
-    ("rate-max", "step/diurnal: maximum req/s"),
-    ("rate-peak", "spike: peak req/s"),
-    ("at", "spike: when the spike starts (e.g. 30s)"),
-    ("length", "spike: how long it lasts (e.g. 10s)"),
-    ("period", "diurnal: period of the sine (e.g. 10m)"),
-    ("users", "steady: number of Locust users"),
-    ("spawn-rate", "steady: users started per second (default: all at once)"),
-    ("pool", "open model: Locust users in the pool (default max(50, peak rate x 1s))"),
-    ("behind-ms", "open model: lag p99 (ms) above which a second is marked behind (default 200)"),
-]
-
-# Which options each shape needs, mapped to the pure function's parameter names.
-_PARAMS = {
-    "constant_rate": {"rate": "rate"},
-    "ramp": {"start": "rate", "end": "rate_to", "over": "over"},
-    "step": {"start": "rate", "step": "rate_step", "every": "every", "maximum": "rate_max"},
-    "spike": {"base": "rate", "peak": "rate_peak", "at": "at", "length": "length"},
-    "diurnal": {"minimum": "rate", "maximum": "rate_max", "period": "period"},
-    "steady": {"users": "users"},
-}
+from harness import shape_table
+from harness.durations import parse_duration
+from harness.load.shapes import ShapeSpec, default_pool
 
 
 def add_options(parser: Any) -> None:
-    """Register every --gameday-* option on Locust's argument parser."""
+    """Register every --gameday-* option on Locust's argument parser.
+
+    When a shape is asked for, its options (shape, duration and the shape's own
+    parameters) show in the web UI's form as custom parameters, holding the values
+    given: the form shows the shape a test will run, and an edit there applies to the
+    next test (harness.load.shapes.refresh_spec)."""
+    shown = web_ui_options(sys.argv, os.environ)
     group = parser.add_argument_group("gameday", "gameday harness: recording and load shapes")
-    group.add_argument("--gameday-run-dir", default="", env_var="GAMEDAY_RUN_DIR",
-                       help="run directory to record into (default: reports/runs/<UTC>-adhoc)")
-    group.add_argument("--gameday-shape", default="", env_var="GAMEDAY_SHAPE",
-                       help="load shape: " + " | ".join(SHAPES))
-    group.add_argument("--gameday-duration", default="", env_var="GAMEDAY_DURATION",
-                       help="how long the shape runs, e.g. 120s (default: until stopped)")
-    for suffix, text in _NUMERIC:
-        env = "GAMEDAY_" + suffix.upper().replace("-", "_")
-        group.add_argument(f"--gameday-{suffix}", default="", env_var=env, help=text)
-    group.add_argument("--gameday-variant-header", default="", env_var="GAMEDAY_VARIANT_HEADER",
-                       help="response header naming the variant that answered (A/B test or canary), "
-                            "e.g. x-model-version; recorded per request")
+
+    def option(name: str, text: str) -> None:
+        action = group.add_argument(f"--gameday-{name.replace('_', '-')}", default="",
+                                    env_var=f"GAMEDAY_{name.upper()}", help=text)
+        # Locust shows an option in its form when the action carries this flag (an argument
+        # group's add_argument does not set it as Locust's own parser does)
+        action.include_in_web_ui = name in shown
+
+    option("run_dir", "run directory to record into (default: reports/runs/<UTC>-adhoc)")
+    option("shape", "load shape: " + " | ".join(shape_table.SHAPES))
+    option("duration", "how long the shape runs, e.g. 120s (default: until stopped)")
+    for name, text in shape_table.HELP.items():
+        option(name, text)
+    option("variant_header", "response header naming the variant that answered (A/B test or canary), "
+                             "e.g. x-model-version; recorded per request")
 
 
-def parse_seconds(text: str | float) -> float:
-    """Seconds in `text` ("90", "90s", "1.5m", "250ms", "1h"); raises ValueError otherwise."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90, 90s, 2m, 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def web_ui_options(argv: Sequence[str], environ: Mapping[str, str]) -> set[str]:
+    """The options shown in the web UI's form: with a shape asked for on the command line or in
+    $GAMEDAY_SHAPE, `shape`, `duration` and that shape's parameters; none otherwise."""
+    shape = environ.get("GAMEDAY_SHAPE", "")
+    for i, arg in enumerate(argv):
+        if arg == "--gameday-shape" and i + 1 < len(argv):
+            shape = argv[i + 1]
+        elif arg.startswith("--gameday-shape="):
+            shape = arg.partition("=")[2]
+    return {"shape", "duration", *shape_table.keys(shape.strip())} if shape.strip() else set()
 
 
 def spec_from_options(options: argparse.Namespace) -> ShapeSpec | None:
@@ -92,17 +81,17 @@ def spec_from_options(options: argparse.Namespace) -> ShapeSpec | None:
     kind = (getattr(options, "gameday_shape", "") or "").strip()
     if not kind:
         return None
-    if kind not in SHAPES:
-        raise ValueError(f"unknown --gameday-shape {kind!r}; choose one of {', '.join(SHAPES)}")
+    if kind not in shape_table.SHAPES:
+        raise ValueError(f"unknown --gameday-shape {kind!r}; choose one of {', '.join(shape_table.SHAPES)}")
     problems: list[str] = []
-    params = {name: _number(options, opt, problems) for name, opt in _PARAMS[kind].items()}
+    params = {p.argument: _number(options, p.key, problems) for p in shape_table.PARAMS[kind]}
     duration = _optional(options, "duration", problems)
     pool = _optional(options, "pool", problems)
     spawn_rate = _optional(options, "spawn_rate", problems)
     if problems:
         raise ValueError(f"--gameday-shape {kind}: " + "; ".join(problems))
     spec = ShapeSpec(kind, params, duration, int(pool), spawn_rate)
-    if kind in RATE_SHAPES and not pool:
+    if kind in shape_table.RATE_SHAPES and not pool:
         spec = ShapeSpec(kind, params, duration, default_pool(spec.peak_rate()), spawn_rate)
     return spec
 
@@ -135,7 +124,7 @@ def _number(options: argparse.Namespace, name: str, problems: list[str]) -> floa
         problems.append(f"{flag} is required")
         return 0.0
     try:
-        return parse_seconds(text)
+        return parse_duration(text)
     except ValueError:
         problems.append(f"{flag} must be a number or a duration, got {text!r}")
         return 0.0

@@ -17,7 +17,9 @@ user count for Locust's ordinary closed model.
 options (`options.py`) and calls these functions: for a rate shape it returns
 (pool size, pool size) so the whole pool is up within a second, for `steady`
 (users, spawn rate); after `--gameday-duration` it returns None, which ends the test.
-A locustfile exposes it only when a shape was asked for, so plain `locust -f` keeps
+Each test start parses the options again (`refresh_spec`), so in the web UI, where the
+`--gameday-*` options are the form's custom parameters, the shape the form shows is
+the one that runs. A locustfile exposes it only when a shape was asked for, so plain `locust -f` keeps
 Locust's own -u/-r behaviour and web UI form:
 
     from harness.load.shapes import shape_requested
@@ -27,6 +29,7 @@ Locust's own -u/-r behaviour and web UI form:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -35,9 +38,9 @@ from typing import Any
 
 from locust import LoadTestShape
 
-RATE_SHAPES = ("constant_rate", "ramp", "step", "spike", "diurnal")
-USER_SHAPES = ("steady",)
-SHAPES = RATE_SHAPES + USER_SHAPES
+from harness.shape_table import RATE_SHAPES
+
+logger = logging.getLogger(__name__)
 
 
 def constant_rate(t: float, rate: float) -> float:
@@ -97,6 +100,13 @@ class ShapeSpec:
         """Locust users at run time `t`: the pool for open shapes, the count for steady."""
         return self.pool if self.is_open else steady(t, **self.params)
 
+    def describe(self) -> str:
+        """For people, e.g. "constant_rate (rate=50) for 75s, open model on a pool of 50 users"."""
+        params = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        length = f"for {self.duration:g}s" if self.duration else "until stopped"
+        model = f"open model on a pool of {self.pool} users" if self.is_open else "closed model"
+        return f"{self.kind} ({params}) {length}, {model}"
+
     def peak_rate(self) -> float:
         """The highest rate the shape ever asks for."""
         p = self.params
@@ -153,6 +163,12 @@ class GamedayShape(LoadTestShape):
 
     use_common_options = False
 
+    def reset_time(self) -> None:
+        """A test starts (Locust's `start_shape`, before the first tick): read the options again."""
+        super().reset_time()
+        if self.runner is not None:
+            refresh_spec(self.runner.environment)
+
     def tick(self) -> tuple[int, float] | None:
         spec = current_spec(self.runner.environment) if self.runner else None
         if spec is None:
@@ -169,3 +185,26 @@ def current_spec(environment: Any) -> ShapeSpec | None:
         spec = spec_from_options(environment.parsed_options)
         environment._gameday_shape_spec = spec
     return spec
+
+
+def refresh_spec(environment: Any) -> ShapeSpec | None:
+    """Parse the options again (the web UI's form may have changed them); the spec that runs now.
+
+    A bad value, or a switch between the open and the closed model (the user classes became
+    members of the open model's pool when Locust started), keeps the last good spec and logs why.
+    """
+    from harness.load.options import spec_from_options
+
+    old = current_spec(environment)
+    try:
+        new = spec_from_options(environment.parsed_options)
+    except ValueError as exc:
+        logger.error("gameday: %s; this test keeps the shape it had", exc)
+        return old
+    if old is not None and (new is None or new.is_open != old.is_open):
+        logger.error("gameday: the shape cannot change between the open model (a rate) and the closed one "
+                     "(users) once Locust runs; this test keeps %s. Restart Locust for %s",
+                     old.kind, new.kind if new else "no shape")
+        return old
+    environment._gameday_shape_spec = new
+    return new

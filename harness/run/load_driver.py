@@ -52,18 +52,24 @@ def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: f
     a worker of another run reporting into this one, 3 workers for --processes 2).
     """
     argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{profile}", "--headless", "--host", host,
-            "--gameday-run-dir", str(Path(run_dir).resolve()), "--gameday-shape", shape, "--gameday-duration", f"{duration:g}",
+            "--gameday-run-dir", str(Path(run_dir).resolve()), *shape_argv(shape, duration, params),
             # a backstop only: the shape ends the test at `duration`
             "--run-time", f"{int(duration) + 30}s", "--stop-timeout", "5", "--only-summary",
             "--loglevel", "WARNING"]
-    for key, value in params.items():
-        argv += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     if processes and processes > 1:
         port = str(master_port or free_local_port())
         argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
                  "--master-host", "127.0.0.1", "--master-port", port]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def shape_argv(shape: str, duration: float, params: Mapping[str, float]) -> list[str]:
+    """The `--gameday-*` options that make the plugin's GamedayShape serve `shape` for `duration` s."""
+    argv = ["--gameday-shape", shape, "--gameday-duration", f"{duration:g}"]
+    for key, value in params.items():
+        argv += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     return argv
 
 

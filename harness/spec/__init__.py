@@ -4,7 +4,6 @@
     models      the frozen dataclasses (GameDay, LoadSpec, ChaosBlock, Slo, Guardrail, targets)
     slo_expr    the objective grammar (`p(99) < 300ms`), parse_objective -> Objective
     catalogue   the SLI names, their kinds and units
-    durations   `30s`, `2m`, `1500ms`
     validate    checks beyond the YAML: files, endpoints, timing, `chaos validate`
     profile_scan  endpoints and response checks of a locustfile, read with ast
     reader      path-aware YAML walking that collects problems

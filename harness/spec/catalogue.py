@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from harness.spec.durations import parse_duration
+from harness.durations import parse_duration
 
 FIXED = {
     "availability": "ratio",

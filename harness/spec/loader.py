@@ -21,9 +21,10 @@ from typing import Any, Iterable
 
 import yaml
 
+from harness import shape_table
+from harness.durations import parse_duration
 from harness.errors import SpecError
 from harness.spec import catalogue, files, metric_sources
-from harness.spec.durations import parse_duration
 from harness.spec.models import (
     PHASES, ChaosBlock, Compare, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec,
     Slo,
@@ -39,20 +40,10 @@ TARGET_KEYS = {
     "http": ("kind", "base_url"),
     "kubernetes": ("kind", "context", "namespace", "allowed_namespaces", "image", "gateway_url", "worker_resources"),
 }
-# Shape parameters as `--gameday-*` option names with underscores. Kept here, not
-# imported from harness.load.shapes, because that module imports locust (and with
-# it gevent's monkey-patching), which the orchestrator process must never do.
-SHAPE_PARAMS = {
-    "constant_rate": ("rate",),
-    "ramp": ("rate", "rate_to", "over"),
-    "step": ("rate", "rate_step", "every", "rate_max"),
-    "spike": ("rate", "rate_peak", "at", "length"),
-    "diurnal": ("rate", "rate_max", "period"),
-    "steady": ("users",),
-}
-DURATION_PARAMS = ("over", "every", "at", "length", "period")
-OPTIONAL_PARAMS = ("spawn_rate", "pool", "behind_ms")
-ALL_PARAMS = tuple(dict.fromkeys(p for ps in SHAPE_PARAMS.values() for p in ps)) + OPTIONAL_PARAMS
+# Shape parameters: harness.shape_table, shared with the Locust plugin's options (and free of
+# Locust, whose gevent monkey-patching the orchestrator process must never import).
+SHAPE_PARAMS = {shape: shape_table.keys(shape) for shape in shape_table.SHAPES}
+ALL_PARAMS = shape_table.KEYS
 LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", "variant_header",
              *ALL_PARAMS)
 SLO_KEYS = ("sli", "phase", "endpoint", "objective", "T", "count_rate_limited", "variant", "compare", "agg", "within",
@@ -283,9 +274,9 @@ def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[st
         if param is None:
             ok = ok and name not in required
             continue
-        if shape is not None and name not in required and name not in OPTIONAL_PARAMS:
+        if shape is not None and name not in required and name not in shape_table.OPTIONAL:
             param.fail(f"{name!r} does not apply to shape {shape!r}, which takes {', '.join(required)}")
-        value = _duration(param, None) if name in DURATION_PARAMS else number(param)
+        value = _duration(param, None) if name in shape_table.DURATION_KEYS else number(param)
         ok = ok and value is not None
         params[name] = value
     return params if ok else None

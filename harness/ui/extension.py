@@ -5,8 +5,9 @@
 
 `gameday ui` starts it that way. Locust's own pages stay as they are; this adds:
 
-    a "Game day" tab (Locust's extended tabs and tables): the SLOs with live verdicts,
-        refreshed with Locust's own stats poll (2 s), and below them the panel page
+    a "Game day" tab (Locust's extended tabs and tables): the SLOs with live verdicts for
+        the phase that runs (harness.ui.live_slos), refreshed with Locust's own stats poll
+        (2 s), and below them the panel page (the one SLO table is Locust's)
     GET  /gameday/panel               experiments with Run/Abort, timeline, chart with chaos markers
     GET  /gameday/state               everything the panel shows, as JSON (polled every second)
     POST /gameday/experiments/run     {"name": "<file in experiments/>"}; 400 unknown, 409 busy or no test
@@ -35,11 +36,12 @@ from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from harness.errors import ExperimentBusy
+from harness.load.shapes import current_spec
 from harness.run import guardrail
 from harness.spec.loader import load_gameday
 from harness.status import RunStatus
 from harness.ui import catalog
-from harness.ui.live_slos import live_rows
+from harness.ui.live_slos import LivePhase, live_phase, live_rows
 from harness.ui.runner import ExperimentRunner, chaos_events
 from harness.ui.runs import UiRuns
 
@@ -80,6 +82,8 @@ class GamedayTab:
         self.runs.begin()
         self.test_started, self.status = time.time(), RunStatus.COMPLETED
         self.series.clear()
+        # the shape this test runs: GamedayShape parsed the form's values again at the start
+        self.recorder.spec = current_spec(self.environment) or self.recorder.spec
         self.recorder.on_test_start(**kwargs)
 
     def on_test_stop(self, **_: Any) -> None:
@@ -142,15 +146,25 @@ class GamedayTab:
         return self.environment.runner.state in (STATE_RUNNING, STATE_SPAWNING)
 
     # ---- what the tab shows ------------------------------------------------------
-    def slo_rows(self) -> list[dict]:
-        return live_rows(self.gameday.slos if self.gameday else (), self.recorder.live)
+    def live_phase(self) -> LivePhase | None:
+        """The game day's phase in the running test; None when no test runs."""
+        if not (self._test_running() and self.runs.used):
+            return None
+        warmup = self.gameday.warmup if self.gameday else 0.0
+        return live_phase(time.time(), self.test_started, warmup, chaos_events(self.runs.current, self.test_started))
+
+    def slo_rows(self, phase: LivePhase | None = None) -> list[dict]:
+        return live_rows(self.gameday.slos if self.gameday else (), self.recorder.live, phase or self.live_phase())
 
     def state(self) -> dict[str, Any]:
         since = self.test_started if self.runs.used else time.time()
+        phase, spec = self.live_phase(), current_spec(self.environment)
         return {"test": {"running": self._test_running(), "state": self.environment.runner.state,
-                         "run_dir": str(self.runs.current) if self.runs.used else None, "started": since},
+                         "run_dir": str(self.runs.current) if self.runs.used else None, "started": since,
+                         "phase": phase.name if phase else None,
+                         "shape": spec.describe() if spec else None},
                 "gameday": self.gameday.name if self.gameday else None,
-                "slos": self.slo_rows(),
+                "slos": self.slo_rows(phase),
                 "experiments": [{"name": e.name, "title": e.title} for e in catalog.list_experiments()],
                 "experiment": self.runner.view(),
                 "events": chaos_events(self.runs.current, since) if self.runs.used else [],

@@ -77,7 +77,8 @@ def locust_argv(spec: SessionSpec, options: UiOptions, host: str, run_dir: Path)
     """The Locust web UI command line: plugin, profile, extension; recording into `run_dir`."""
     argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{spec.profile},{EXTENSION}", "--host", host,
             "--web-host", options.web_host, "--web-port", str(options.web_port),
-            "--gameday-run-dir", str(run_dir), "--gameday-ui-spec", str(run_dir / "gameday.yaml")]
+            "--gameday-run-dir", str(run_dir), "--gameday-ui-spec", str(run_dir / "gameday.yaml"),
+            *spec.locust_args]
     return argv + (["--web-login"] if options.web_login else [])
 
 

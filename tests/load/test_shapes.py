@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from harness.load.options import parse_seconds, spec_from_options
+from harness.load.options import spec_from_options, web_ui_options
 from harness.load.shapes import (
     ShapeSpec,
     constant_rate,
@@ -111,9 +111,20 @@ def test_no_shape_means_plain_locust():
     assert spec_from_options(_options()) is None
 
 
-@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("250ms", 0.25), ("1h", 3600)])
-def test_parse_seconds(text, seconds):
-    assert math.isclose(parse_seconds(text), seconds)
+@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("250ms", 0.25), ("1h", 3600),
+                                          (".5s", 0.5)])
+def test_shape_options_take_the_spec_duration_grammar(text, seconds):
+    spec = spec_from_options(_options(shape="spike", rate="10", rate_peak="50", at=text, length="5s"))
+    assert math.isclose(spec.params["at"], seconds)
+
+
+def test_the_web_ui_form_shows_the_asked_shape_and_its_parameters_only():
+    assert web_ui_options(["locust", "--gameday-shape", "constant_rate", "--gameday-rate", "50"], {}) == \
+        {"shape", "duration", "rate"}
+    assert web_ui_options(["locust", "--gameday-shape=spike"], {}) == {"shape", "duration", "rate", "rate_peak", "at",
+                                                                       "length"}
+    assert web_ui_options(["locust"], {"GAMEDAY_SHAPE": "steady"}) == {"shape", "duration", "users"}
+    assert web_ui_options(["locust", "-u", "5"], {}) == set()   # plain Locust keeps its own form
 
 
 def test_shape_requested_reads_argv_and_env():

@@ -11,7 +11,7 @@ from harness.errors import SpecError
 from harness.spec.models import Slo
 from harness.spec.slo_expr import parse_objective
 from harness.ui import catalog
-from harness.ui.live_slos import live_rows
+from harness.ui.live_slos import LivePhase, live_phase, live_rows
 from harness.ui.runner import current_activity, next_journal
 from harness.ui.session import session_spec
 
@@ -42,6 +42,18 @@ def test_session_from_a_game_day_keeps_its_slos_and_guardrails(tmp_path):
     assert spec.notes
 
 
+def test_session_from_a_game_day_runs_its_load_shape(tmp_path):
+    """Not Locust's 1-user closed model: the game day's open model, at its rate, for its duration."""
+    spec = session_spec(str(ROOT / "gamedays" / "kill-model-replica.yaml"), stack="s2")
+    assert spec.locust_args == ("--gameday-shape", "constant_rate", "--gameday-duration", "75", "--gameday-rate", "50")
+    load = spec.write(tmp_path / "gameday.yaml").load
+    assert (load.shape, load.duration, dict(load.params)) == ("constant_rate", 75.0, {"rate": 50.0})
+
+
+def test_session_from_a_profile_leaves_the_load_to_the_form():
+    assert session_spec(profile=str(PROFILE)).locust_args == ()
+
+
 def test_session_needs_exactly_one_source():
     with pytest.raises(SpecError):
         session_spec()
@@ -54,12 +66,69 @@ def _live(ok: int, total: int, p99_ms: float) -> dict:
     return {"windows": {"5s": {"overall": stats, "endpoints": {}}}}
 
 
+IN_BASELINE = LivePhase("baseline", running_s=30.0, ended=frozenset({"warmup"}), run_s=30.0)
+
+
 def test_live_rows_judge_live_slis_and_leave_the_rest_to_the_report():
     slos = [Slo("availability", "run", parse_objective(">= 99%")), Slo("latency.p99", "run", parse_objective("< 250ms")),
             Slo("correctness", "run", parse_objective(">= 99%"))]
-    rows = live_rows(slos, _live(ok=90, total=100, p99_ms=120.0))
+    rows = live_rows(slos, _live(ok=90, total=100, p99_ms=120.0), IN_BASELINE)
     assert [(r["state"], r["value"]) for r in rows] == [("fail", "90.00%"), ("pass", "120.0 ms"), ("in report", "-")]
-    assert [r["state"] for r in live_rows(slos, None)] == ["no-data", "no-data", "in report"]
+    assert [r["state"] for r in live_rows(slos, None, IN_BASELINE)] == ["no-data", "no-data", "in report"]
+
+
+FAULT_SLO = Slo("availability", "fault", parse_objective(">= 99.9%"))
+BASELINE_SLO = Slo("availability", "baseline", parse_objective(">= 99.5%"))
+
+
+def test_a_fault_slo_waits_for_the_fault_however_good_the_live_window_looks():
+    """The broken UI judged every SLO over the last 5 s whatever the phase: availability@fault passed
+    with no fault in."""
+    healthy = _live(ok=100, total=100, p99_ms=20.0)
+    rows = live_rows([FAULT_SLO, BASELINE_SLO], healthy, IN_BASELINE)
+    assert [r["state"] for r in rows] == ["waiting for fault", "pass"]
+    assert [r["value"] for r in rows] == ["-", "100.00%"]
+
+
+def test_once_the_fault_is_in_only_its_slos_are_judged_and_the_baseline_is_over():
+    in_fault = LivePhase("fault", running_s=8.0, ended=frozenset({"warmup", "baseline"}), run_s=40.0)
+    rows = live_rows([FAULT_SLO, BASELINE_SLO], _live(ok=95, total=100, p99_ms=20.0), in_fault)
+    assert [r["state"] for r in rows] == ["fail", "baseline over"]
+
+
+def test_a_phase_is_judged_only_once_the_live_window_lies_inside_it():
+    just_in = LivePhase("fault", running_s=2.0, ended=frozenset({"warmup", "baseline"}), run_s=40.0)
+    assert live_rows([FAULT_SLO], _live(ok=100, total=100, p99_ms=20.0), just_in)[0]["state"] == "fault: first 5s"
+
+
+def test_no_test_running_judges_nothing():
+    assert [r["state"] for r in live_rows([FAULT_SLO, BASELINE_SLO], _live(100, 100, 20.0), None)] == \
+        ["waiting for fault", "waiting for baseline"]
+
+
+def _chaos(ts: float, source: str, kind: str, **detail) -> dict:
+    return {"ts": ts, "source": source, "kind": kind, "name": "x", "detail": detail}
+
+
+def test_live_phase_follows_warmup_baseline_fault_and_recovery():
+    start = _chaos(130.0, "chaos", "activity-start", phase="method", type="action")
+    probe = _chaos(125.0, "chaos", "activity-start", phase="hypothesis", type="probe")
+    heal = _chaos(150.0, "chaos", "activity-end", phase="method", type="action", removes_fault=True)
+    timeline = [probe, start, heal]
+    phase = lambda now: live_phase(now, 100.0, 5.0, [e for e in timeline if e["ts"] <= now])  # noqa: E731
+    assert phase(103.0).name == "warmup"
+    assert (phase(128.0).name, phase(128.0).run_s) == ("baseline", 23.0)   # a hypothesis probe injects nothing
+    assert (phase(140.0).name, phase(140.0).running_s) == ("fault", 10.0)
+    assert phase(155.0).name == "recovery" and phase(155.0).ended == {"warmup", "baseline", "fault"}
+
+
+def test_without_a_marked_heal_the_fault_lasts_until_the_rollbacks_or_the_experiment_end():
+    start = _chaos(130.0, "chaos", "activity-start", phase="method", type="action")
+    action_end = _chaos(131.0, "chaos", "activity-end", phase="method", type="action")
+    rollback_end = _chaos(160.0, "chaos", "activity-end", phase="rollback", type="action")
+    assert live_phase(150.0, 100.0, 5.0, [start, action_end]).name == "fault"
+    assert live_phase(165.0, 100.0, 5.0, [start, action_end, rollback_end]).name == "recovery"
+    assert live_phase(165.0, 100.0, 5.0, [start, action_end, _chaos(161.0, "harness", "chaos-end")]).name == "recovery"
 
 
 def test_current_activity_names_the_open_activity_then_the_pause_after_it(tmp_path):

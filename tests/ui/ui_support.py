@@ -58,7 +58,7 @@ class UiSession:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
-            if "Game day tab" in self.output():
+            if "Locust web UI with the Game day tab" in self.output():   # not the notes naming the tab
                 return
             time.sleep(0.2)
         raise TimeoutError(self.output())

@@ -1,5 +1,6 @@
-// The Game day panel: polls ./state every second and renders SLOs, experiments,
-// the chaos timeline and a chart (uPlot) whose markers are the chaos events.
+// The Game day panel: polls ./state every second and renders the test's load and phase,
+// experiments, the chaos timeline and a chart (uPlot) whose markers are the chaos events.
+// The SLOs are Locust's own table of the tab, above the panel: drawn once.
 // Everything the server sends is put in the page as text, never as HTML.
 (function () {
   "use strict";
@@ -41,17 +42,11 @@
   function renderTest(state) {
     const t = state.test;
     const where = t.run_dir ? ` · recording to ${t.run_dir}` : "";
-    const text = t.running ? `Test running${where}` : `No test running (start one with Locust's controls)${where}`;
+    const phase = t.running && t.phase ? ` · phase: ${t.phase}` : "";
+    const text = t.running ? `Test running${phase}${where}` : `No test running (start one with Locust's controls)${where}`;
     document.getElementById("test-line").textContent = (state.gameday ? `Game day ${state.gameday} · ` : "") + text;
-  }
-
-  function renderSlos(rows) {
-    fill(document.querySelector("#slos tbody"), rows.map((r) => {
-      const tr = el("tr", undefined, "slo-row");
-      tr.append(el("td", r.slo), el("td", r.endpoint), el("td", r.objective), el("td", r.value, "slo-value"),
-                el("td", r.state, "slo-state state-" + r.state.replace(" ", "-")));
-      return tr;
-    }));
+    document.getElementById("load-line").textContent =
+      `Load: ${t.shape || "set in Locust's form (users and ramp-up)"}`;
   }
 
   function renderExperiments(state) {
@@ -188,7 +183,6 @@
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const state = await response.json();
       renderTest(state);
-      renderSlos(state.slos);
       renderExperiments(state);
       renderTimeline(state.events);
       renderRuns(state.runs);

@@ -1,10 +1,13 @@
-"""Durations in game day specs: `30s`, `2m`, `1500ms`, `1h`, or a bare number of seconds.
+"""The one duration grammar: `30s`, `2m`, `1500ms`, `1h`, `.5s`, or a bare number of seconds.
 
-`parse_duration` is what every spec field with a time in it goes through, so one
-grammar holds everywhere:
+`parse_duration` is what every time goes through, in a game day spec and in the Locust
+plugin's `--gameday-*` options alike (harness.load.options), so one grammar holds
+everywhere:
 
-    duration := number [unit]        number: 12, 1.5 (no sign, no exponent)
+    duration := number [unit]        number: 12, 1.5, .5, 5. (no sign, no exponent)
     unit     := ms | s | m | h       none means seconds
+
+It imports nothing of gameday's (and no Locust), so every layer may use it.
 """
 
 from __future__ import annotations
