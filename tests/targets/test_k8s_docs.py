@@ -31,12 +31,12 @@ def rbac_block() -> list[str]:
     """The shell lines of the block under MARKER in docs/kubernetes.md, in NAMESPACE."""
     text = DOCS.read_text(encoding="utf-8")
     assert MARKER in text, "docs/kubernetes.md lost its RBAC block marker"
-    block = re.search(r"```sh\n(.*?)```", text[text.index(MARKER):], re.S).group(1)
+    block = re.search(r"```sh\n(.*?)```", text[text.index(MARKER):], re.DOTALL).group(1)
     return [in_namespace(line) for line in block.splitlines() if line.strip()]
 
 
 def run(line: str, kubeconfig: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120,
+    return subprocess.run(["bash", "-c", line], check=False, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin:/usr/local/bin", "KUBECONFIG": str(kubeconfig),
                                "HOME": str(kubeconfig.parent)})
 

@@ -15,7 +15,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stack"))
 
-from tansu_support import produce_events, read_scores, running_broker, write_config  # noqa: E402
+from tansu_support import produce_events, read_scores, running_broker, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 POD_READY_FILE = "/tmp/gameday/scorer.ready"
@@ -32,7 +32,7 @@ def probe_passes(ready_file: Path) -> bool:
     """Run the manifest's readiness probe here, with the pod's ready file mapped to `ready_file`."""
     command = [part.replace(POD_READY_FILE, str(ready_file)) for part in
                scorer_container()["readinessProbe"]["exec"]["command"]]
-    return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    return subprocess.run(command, check=False, capture_output=True, timeout=30).returncode == 0
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

@@ -162,7 +162,11 @@ def test_namespaced_modules_take_ns_in_the_installed_chaosk8s():
     import importlib
     import inspect
 
-    from harness.spec.k8s_scope import CHAOSK8S_DEFAULT_NS, NAMESPACED_MODULES, NO_CLUSTER_CALL
+    from harness.spec.k8s_scope import (
+        CHAOSK8S_DEFAULT_NS,
+        NAMESPACED_MODULES,
+        NO_CLUSTER_CALL,
+    )
 
     checked = 0
     for name in NAMESPACED_MODULES:
@@ -217,7 +221,7 @@ def test_a_run_the_machine_does_not_allow_exits_2_before_making_a_run_directory(
 
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", "http://127.0.0.1:9", ["dev"])   # never reached
     result = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(write_spec(tmp_path, "where: cluster")),
-                             "--reports", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120,
-                            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig), **allowed})
+                             "--reports", str(tmp_path / "runs")], check=False, capture_output=True, text=True,
+                            timeout=120, cwd=ROOT, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig), **allowed})
     assert result.returncode == 2 and message in result.stderr, result.stdout + result.stderr
     assert not (tmp_path / "runs").exists()

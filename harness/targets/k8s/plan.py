@@ -17,7 +17,12 @@ import yaml
 from harness.run.load_driver import INJECT
 from harness.spec.models import GameDay
 from harness.targets.k8s.labels import expiry_annotation
-from harness.targets.k8s.locust_objects import WORKER_CPU, WORKER_MEMORY, LocustPlan, manifests
+from harness.targets.k8s.locust_objects import (
+    WORKER_CPU,
+    WORKER_MEMORY,
+    LocustPlan,
+    manifests,
+)
 
 DEFAULT_WORKERS = 2
 EXPIRY_MARGIN_S = 300.0
@@ -117,8 +122,8 @@ def _target(gameday: GameDay) -> list[str]:
         return [f"target: {t.kind} " + (getattr(t, "base_url", "") or f"stack '{getattr(t, 'stack', '')}'")]
     return [f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
             f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
-            "  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context and "
-            "$GAMEDAY_ALLOWED_NAMESPACES every allowed namespace",
+            ("  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context and "
+             "$GAMEDAY_ALLOWED_NAMESPACES every allowed namespace"),
             "  gateway: the Service labelled app.kubernetes.io/name=gateway"]
 
 
