@@ -21,7 +21,7 @@ Anything arriving after that is written as an extra row for the same key (reader
 sum them; see harness.samples). Every row is flushed to the file when written.
 
 Open model: when `--gameday-shape` is a rate shape, every user class becomes a
-member of a fixed pool that keeps the schedule (harness.load.schedule); each
+member of a fixed pool that keeps the schedule (harness.load.pool); each
 process runs rate x share, share = 1/workers (the master broadcasts the worker
 count at test start; --processes N children start at 1/N).
 
@@ -55,7 +55,9 @@ from harness.load.live import LIVE_FILE, live_document, write_atomic
 from harness.load import produced
 from harness.load.options import add_options, behind_threshold_ms, variant_header
 from harness.load.rundir import RunDirWriter, resolve_run_dir
-from harness.load.schedule import Schedule, make_open_model
+from harness.load.collector import PacedCollector
+from harness.load.pool import Pool, make_open_model
+from harness.load.schedule import Schedule
 from harness.load.shapes import ShapeSpec, current_spec
 from harness.load.sink import add_locust_arguments as add_sink_options
 
@@ -83,6 +85,8 @@ class Recorder:
         self.behind_ms = behind_threshold_ms(environment.parsed_options)
         self.share = _initial_share(environment, self.role)
         self.schedule: Schedule | None = None
+        self.pool = Pool()
+        self.collector = PacedCollector()
         self.running = False
         self.closed: int | None = None   # the last second whose generator cell was closed
         self.recent: list[tuple[int, str, str, Cell]] = []
@@ -105,7 +109,7 @@ class Recorder:
         if self.role != "master":
             ev.request.add_listener(self.aggregator.on_request)
         if self.open_model:
-            make_open_model(list(self.environment.user_classes), lambda user: self.schedule)
+            make_open_model(list(self.environment.user_classes), self.pool)
         if self.role == "worker":
             ev.report_to_master.add_listener(self.on_report_to_master)
             runner.register_message(SHARE_MESSAGE, self.on_share)
@@ -135,6 +139,7 @@ class Recorder:
             now = time.time()
             self._close_second(int(now), now, until=now)  # the partial last second
         self.running = False
+        self.collector.stop()
         if self.role == "worker":
             self._push_rows()
         elif self.role == "local":
@@ -142,6 +147,8 @@ class Recorder:
         self._event("test_stop", "load", role=self.role)
 
     def on_spawning_complete(self, user_count: int, **_: Any) -> None:
+        if self.open_model and self.role != "master":
+            self.collector.start(time.time())
         self._event("spawning_complete", "load", users=user_count)
 
     def on_cpu_warning(self, cpu_usage: float, **_: Any) -> None:
@@ -189,6 +196,7 @@ class Recorder:
             now = time.time()
             gevent.sleep(math.floor(now) + 1.05 - now)
             try:
+                self.collector.tick(time.time())
                 self.tick(time.time())
             except Exception:
                 logger.exception("gameday: recording tick failed; recording continues")
@@ -257,6 +265,7 @@ class Recorder:
         if self.open_model and self.role != "master":
             assert self.spec is not None
             self.schedule = Schedule(self.spec.rate_at, time.time(), self.share)
+            self.pool.use(self.schedule)
 
     def _shape_detail(self) -> dict:
         if not self.spec:

@@ -1,4 +1,4 @@
-"""The open-model schedule: send times from a rate function, kept by a fixed pool of users.
+"""The open-model schedule: send times from a rate function, counted and handed out in order.
 
 Slot math (pure): slot 0 is due at `start` (or the first moment the rate, times
 this process's share, is positive). While the rate is constant, slots are
@@ -6,20 +6,11 @@ anchor + n/r; when it varies, the next slot is where the integral of the rate si
 the previous slot reaches one arrival (10 ms midpoint steps), so a ramp offers
 its integral and a spike starts on time.
 
-Keeping it (in Locust): `make_open_model` turns Locust user classes into pool
-members. A member claims the next unclaimed slot, sleeps until it is due, runs one
-task, and claims again (Locust calls `wait_time()` after every task; the first
-claim happens after `on_start`). The slot's time travels to the request listener
-as `context["gameday.intended"]` on the task's *first* request only, and the
-plugin measures that request's latency from the intended time (coordinated
-omission correction). Later requests of the same task are timed as usual.
-
-If every member is busy, due slots wait for the next free member: they run late,
-the lag (actual start - intended) is recorded per second, and `backlog()` shows how
-late the oldest unclaimed slot already is. The pool size is a Locust user count
-set by `GamedayShape` (default max(50, peak rate x 1 s)); a pool costs one greenlet
-per member and no greenlet per request, which is why it outruns the
-one-greenlet-per-request design (see DESIGN.md, "Generator saturation").
+`Schedule` hands out each slot once, in order (`take_due` only once it is due),
+counts offered slots per second, and tells how late the oldest slot not yet
+handed out already is (`backlog`). Slots are generated only as they are handed
+out or counted, so a second's bookkeeping never walks slots ahead of the clock.
+Keeping the schedule with Locust users is `harness.load.pool`.
 
 Distributed runs: each worker process runs its own schedule at `share` = 1/N of the
 rate (N = --processes, or the worker count the master broadcasts at test start).
@@ -27,11 +18,8 @@ rate (N = --processes, or the worker count the master broadcasts at test start).
 
 from __future__ import annotations
 
-import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import gevent
 
 RateFunction = Callable[[float], float]
 
@@ -76,86 +64,69 @@ def slot_times(rate_at: RateFunction, start: float, share: float = 1.0) -> Itera
 
     slot = first_positive(rate_at, start, start, share)
     anchor, anchor_rate, n = slot, rate(slot), 0
+    r = anchor_rate
     while True:
         yield slot
-        r = rate(slot)
-        if r > 0 and r == anchor_rate and rate(slot + 1.0 / r) == r:
+        # The rate one gap ahead is the next slot's rate: one rate call per slot.
+        ahead = rate(slot + 1.0 / r) if r > 0 else 0.0
+        if r > 0 and r == anchor_rate and ahead == r:
             n += 1
             slot = anchor + n / r
         else:
             slot = integrate_next(rate, slot)
             anchor, anchor_rate, n = slot, rate(slot), 0
+            ahead = anchor_rate
+        r = ahead
 
 
 class Schedule:
-    """One process's open-model schedule: hands out slots and counts offered load."""
+    """One process's open-model schedule: hands out slots once, in order, and counts offered load."""
 
     def __init__(self, rate_at: RateFunction, start: float, share: float = 1.0) -> None:
         self.rate_at = rate_at
         self.start = start
         self.share = share
-        self._claims = slot_times(rate_at, start, share)
-        self._next = next(self._claims)
-        self._offered = slot_times(rate_at, start, share)
-        self._offered_next = next(self._offered)
+        self._slots = slot_times(rate_at, start, share)
+        self._next = next(self._slots)          # the first slot not yet counted
+        self._counted: deque[float] = deque()   # counted (offered) but not yet handed out
+        self._offered: dict[int, int] = {}      # counted slots per second, until reported
 
-    def claim(self) -> float:
-        """The next unclaimed slot's due time; each slot is handed out once."""
+    def _count_next(self) -> float:
         slot = self._next
-        self._next = next(self._claims)
+        second = int(slot)
+        self._offered[second] = self._offered.get(second, 0) + 1
+        self._next = next(self._slots)
         return slot
 
+    def next_due(self) -> float:
+        """When the oldest slot not yet handed out is due."""
+        return self._counted[0] if self._counted else self._next
+
+    def take_due(self, now: float) -> float | None:
+        """The oldest slot not yet handed out if it is due at `now`, else None."""
+        if self._counted:
+            return self._counted.popleft() if self._counted[0] <= now else None
+        if self._next > now:
+            return None
+        return self._count_next()
+
+    def claim(self) -> float:
+        """The next slot not yet handed out, due or not; each slot is handed out once."""
+        if self._counted:
+            return self._counted.popleft()
+        return self._count_next()
+
     def backlog(self, now: float) -> float:
-        """Seconds by which the oldest unclaimed slot is already overdue (0 if none)."""
-        return max(0.0, now - self._next)
+        """Seconds by which the oldest slot not yet handed out is already overdue (0 if none)."""
+        return max(0.0, now - self.next_due())
 
     def offered_until(self, end: float) -> int:
-        """How many slots are due before `end` and after the previous call's `end`."""
-        count = 0
-        while self._offered_next < end:
-            count += 1
-            self._offered_next = next(self._offered)
-        return count
+        """How many slots are due before `end` and were not counted by an earlier call.
 
-
-def make_open_model(user_classes: list[type], get_schedule: Callable[[Any], Schedule | None]) -> None:
-    """Make every class in `user_classes` a pool member of the schedule `get_schedule(user)`.
-
-    Replaces `wait_time`, and wraps `on_start` and `context` (see module docstring).
-    Idempotent: a class already converted is left alone.
-    """
-    for cls in user_classes:
-        if cls.__dict__.get("_gameday_open_model", False):
-            continue
-        _convert(cls, get_schedule)
-
-
-def _convert(cls: type, get_schedule: Callable[[Any], Schedule | None]) -> None:
-    original_on_start = cls.on_start
-    original_context = cls.context
-
-    def wait_time(self: Any) -> float:
-        schedule = get_schedule(self)
-        if schedule is None:
-            return 1.0
-        self._gameday_intended = schedule.claim()
-        return max(0.0, self._gameday_intended - time.time())
-
-    def on_start(self: Any) -> None:
-        original_on_start(self)
-        # A subclass of a converted class wraps an already-wrapped on_start: wait once.
-        if not self.__dict__.get("_gameday_started"):
-            self._gameday_started = True
-            gevent.sleep(wait_time(self))
-
-    def context(self: Any) -> dict:
-        base = original_context(self)
-        intended = self.__dict__.pop("_gameday_intended", None)
-        if intended is None:
-            return base
-        return {**base, "gameday.intended": intended}
-
-    cls.wait_time = wait_time
-    cls.on_start = on_start
-    cls.context = context
-    cls._gameday_open_model = True
+        Slots already handed out are counted; due ones still waiting for a free member
+        are counted now and kept in order for `take_due`, so only the backlog is walked.
+        """
+        while self._next < end:
+            self._counted.append(self._count_next())
+        seconds = [second for second in self._offered if second < end]
+        return sum(self._offered.pop(second) for second in seconds)
