@@ -154,7 +154,9 @@ class Owned:
             self.stop()
 
     def kill(self) -> list[str]:
-        """SIGKILL its group and everything carrying its token; what was killed besides it."""
+        """SIGKILL its group and everything carrying its token; what was killed (the command
+        itself too, if it was still running). Its process group id cannot have been reused: Linux
+        gives no new process a pid still in use as a group id."""
         _signal_group(self.proc.pid, signal.SIGKILL)
         killed = kill_carrying(self.token)
         try:
