@@ -316,8 +316,6 @@ def test_the_user_cannot_grant_itself_more(kube):
     assert refused.value.status == 403
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: deploy/stack/rbac.yaml does not allow create pods/portforward, "
-                   "which the `kubectl port-forward` steps of docs/kubernetes.md (load.where: local) need")
 @pytest.mark.parametrize("resource, subresource, verb", [("pods", "portforward", "create")])
 def test_the_user_may_do_what_docs_kubernetes_tells_it_to(kube, resource, subresource, verb):
     from kubernetes import client
@@ -382,8 +380,6 @@ def test_run_refused_by_the_machines_allow_list_makes_no_request(kube, namespace
     assert kube.requests_since(since, ADMIN) == [] and kube.requests_since(since, USER) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: `gameday run` refuses at target-up, inside the run: exit 4 "
-                   "(CRASHED) and a run directory, where docs/kubernetes.md says exit 2 before anything runs")
 @pytest.mark.parametrize("refused", REFUSED_RUNS)
 def test_run_refused_by_the_machines_allow_list_exits_2_before_making_a_run_directory(
         namespace, kubeconfig, tmp_path, refused):
