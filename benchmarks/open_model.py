@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from support import free_port, wait_for_port  # noqa: E402
 
+from harness.events import EventKind, kind_of  # noqa: E402
 from harness.load.histogram import Histogram  # noqa: E402
 from harness.samples import generator_rows, request_rows  # noqa: E402
 
@@ -194,8 +195,8 @@ def total_requests(prefix: Path) -> int:
 def open_result(rate: float, run_dir: Path, cpu_us: float) -> Open:
     """The constant_rate run's figures over its middle seconds, from its run directory."""
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    start = next(e["ts"] for e in events if e["kind"] == "test_start" and e["detail"].get("role") != "worker")
-    stop = next(e["ts"] for e in events if e["kind"] == "test_stop" and e["detail"].get("role") != "worker")
+    start = next(e["ts"] for e in events if kind_of(e) == EventKind.TEST_START and e["detail"].get("role") != "worker")
+    stop = next(e["ts"] for e in events if kind_of(e) == EventKind.TEST_STOP and e["detail"].get("role") != "worker")
     first, last = int(start) + SKIP_FIRST_S, int(stop) - SKIP_LAST_S  # whole seconds in [first, last)
     offered, behind, lag, per_second = defaultdict(int), set(), Histogram(), defaultdict(Histogram)
     for row in generator_rows(run_dir):

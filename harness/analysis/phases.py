@@ -15,7 +15,7 @@ all of its windows. Every phase is a tuple of windows for that reason, even when
 it holds one. Windows are clipped to the run window; empty ones are dropped.
 
 Timeline events used (source, kind): harness `load-start`/`load-stop`/`warmup-end`
-(falling back to `run-start`/`run-end` and the load plugin's `test_start`/`test_stop`),
+(falling back to `run-start`/`run-end` and the load plugin's `test-start`/`test-stop`),
 and the chaos control's `experiment-start`, `activity-start`, `activity-end` with
 `detail.phase` in hypothesis|method|rollback and `detail.type` in action|probe.
 An experiment interrupted mid-fault (no rollback end recorded) ends its fault at
@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from harness.events import EventKind
 
 WARMUP, BASELINE, FAULT, RECOVERY, RUN = "warmup", "baseline", "fault", "recovery", "run"
 PHASE_NAMES = (WARMUP, BASELINE, FAULT, RECOVERY, RUN)
@@ -137,8 +139,8 @@ def _inward(window: Window) -> Window:
 
 def _load_bounds(events: list[Event]) -> tuple[float | None, float | None]:
     start = (_first(events, "harness", "load-start") or _first(events, "harness", "run-start")
-             or _first(events, "load", "test_start"))
-    end = (_last(events, "harness", "load-stop") or _last(events, "load", "test_stop")
+             or _first(events, "load", EventKind.TEST_START))
+    end = (_last(events, "harness", "load-stop") or _last(events, "load", EventKind.TEST_STOP)
            or _last(events, "harness", "run-end"))
     if start is not None and end is None and events:
         end = events[-1].get("ts")

@@ -31,7 +31,7 @@ import pandas as pd
 from harness.analysis import rowcodec
 from harness.analysis.histdecode import decode_raws
 from harness.load.ledger import read_rows as read_ledger_rows
-from harness.events import EVENTS_FILE
+from harness.events import EVENTS_FILE, normalized
 from harness.samples import GENERATOR, samples_path
 
 DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
@@ -39,7 +39,8 @@ REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "ch
 
 
 def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The run's timeline, sorted by ts; lines that are not JSON objects with a numeric ts are skipped."""
+    """The run's timeline, sorted by ts, every kind in today's style (harness.events.normalized: old
+    run directories stay readable); lines that are not JSON objects with a numeric ts are skipped."""
     path = Path(run_dir) / EVENTS_FILE
     if not path.exists():
         return []
@@ -48,7 +49,7 @@ def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
         for line in handle:
             event = _json(line)
             if isinstance(event, dict) and isinstance(event.get("ts"), (int, float)):
-                events.append(event)
+                events.append(normalized(event))
     return sorted(events, key=lambda e: e["ts"])
 
 

@@ -10,7 +10,7 @@ Status (`harness.status.RunStatus`; the orchestrator writes it as `run-end` deta
 
 A directory that Locust recorded alone (the plugin injected into a user's own
 `locust` command: no harness `run-start`) is completed when Locust recorded its
-`test_stop`, crashed otherwise.
+`test-stop`, crashed otherwise.
 
 Exit codes (`harness.status.ExitCode`): 0 every SLO passed; 1 an SLO failed or had no
 data; 3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from harness.events import EventKind, kind_of
 from harness.status import ExitCode, RunStatus
 
 
@@ -34,7 +35,7 @@ def run_status(events: Iterable[dict[str, Any]]) -> RunStatus:
     if any(e.get("kind") == "abort" for e in events):
         return RunStatus.ABORTED
     if not any(e.get("source") == "harness" and e.get("kind") == "run-start" for e in events):
-        stopped = any(e.get("source") == "load" and e.get("kind") == "test_stop" for e in events)
+        stopped = any(e.get("source") == "load" and kind_of(e) == EventKind.TEST_STOP for e in events)
         return RunStatus.COMPLETED if stopped else RunStatus.CRASHED
     return RunStatus.COMPLETED if ends else RunStatus.CRASHED
 

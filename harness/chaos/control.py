@@ -45,7 +45,7 @@ from typing import Any
 
 from harness import events
 from harness.chaos import redact
-from harness.events import Event
+from harness.events import Event, EventKind
 
 RUN_DIR_ENV = "GAMEDAY_RUN_DIR"
 
@@ -137,16 +137,16 @@ class _Timeline:
         return lambda *args, **kwargs: None     # hooks we do not record
 
     def start_activity(self, activity: dict) -> None:
-        emit("activity-start", activity.get("name", "?"), _activity_detail(activity))
+        emit(EventKind.ACTIVITY_START, activity.get("name", "?"), _activity_detail(activity))
 
     def activity_completed(self, activity: dict, run: dict) -> None:
-        emit("activity-end", activity.get("name", "?"), _activity_detail(activity, run), ts=_epoch(run.get("end")))
+        emit(EventKind.ACTIVITY_END, activity.get("name", "?"), _activity_detail(activity, run), ts=_epoch(run.get("end")))
 
     def interrupted(self, experiment: dict, journal: dict) -> None:
-        emit("experiment-interrupted", experiment.get("title", "?"))
+        emit(EventKind.EXPERIMENT_INTERRUPTED, experiment.get("title", "?"))
 
     def signal_exit(self) -> None:
-        emit("experiment-interrupted", "signal", {"reason": "signal"})
+        emit(EventKind.EXPERIMENT_INTERRUPTED, "signal", {"reason": "signal"})
 
     def finish(self, journal: dict) -> None:
         """The engine's last hook, after the rollbacks, on every path (interrupted too)."""
@@ -188,51 +188,51 @@ def _protect_early() -> None:
 
 
 def before_experiment_control(context: dict, **_: Any) -> None:
-    emit("experiment-start", context.get("title", "?"))
+    emit(EventKind.EXPERIMENT_START, context.get("title", "?"))
 
 
 def after_experiment_control(context: dict, state: dict | None = None, **_: Any) -> None:
     state = state or {}
     _redact_journal(state)   # without a registry this is the last look at the journal
-    emit("experiment-end", context.get("title", "?"),
+    emit(EventKind.EXPERIMENT_END, context.get("title", "?"),
          {"status": state.get("status"), "deviated": state.get("deviated")})
 
 
 def before_hypothesis_control(context: dict, **_: Any) -> None:
     _state["phase"] = "hypothesis"
-    emit("hypothesis-start", context.get("title", "?"))
+    emit(EventKind.HYPOTHESIS_START, context.get("title", "?"))
 
 
 def after_hypothesis_control(context: dict, state: dict | None = None, **_: Any) -> None:
-    emit("hypothesis-end", context.get("title", "?"), {"met": (state or {}).get("steady_state_met")})
+    emit(EventKind.HYPOTHESIS_END, context.get("title", "?"), {"met": (state or {}).get("steady_state_met")})
 
 
 def before_method_control(context: dict, **_: Any) -> None:
     _state["phase"] = "method"
-    emit("method-start", context.get("title", "?"))
+    emit(EventKind.METHOD_START, context.get("title", "?"))
 
 
 def after_method_control(context: dict, **_: Any) -> None:
-    emit("method-end", context.get("title", "?"))
+    emit(EventKind.METHOD_END, context.get("title", "?"))
 
 
 def before_rollback_control(context: dict, **_: Any) -> None:
     _state["phase"] = "rollback"
-    emit("rollback-start", context.get("title", "?"))
+    emit(EventKind.ROLLBACK_START, context.get("title", "?"))
 
 
 def after_rollback_control(context: dict, **_: Any) -> None:
-    emit("rollback-end", context.get("title", "?"))
+    emit(EventKind.ROLLBACK_END, context.get("title", "?"))
 
 
 def before_activity_control(context: dict, **_: Any) -> None:
     if not _state["registry_hooked"]:
-        emit("activity-start", context.get("name", "?"), _activity_detail(context))
+        emit(EventKind.ACTIVITY_START, context.get("name", "?"), _activity_detail(context))
 
 
 def after_activity_control(context: dict, state: dict | None = None, **_: Any) -> None:
     if not _state["registry_hooked"]:
-        emit("activity-end", context.get("name", "?"), _activity_detail(context, state),
+        emit(EventKind.ACTIVITY_END, context.get("name", "?"), _activity_detail(context, state),
              ts=_epoch((state or {}).get("end")))
 
 

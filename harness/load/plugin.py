@@ -28,8 +28,8 @@ count at test start; --processes N children start at 1/N).
 The produced side of the data-flow ledger (`harness.load.record_event`) is
 `harness.load.produced`, installed here at init with the same run directory.
 
-Events written to events.jsonl (source "load"): test_start, spawning_complete,
-test_stop, cpu_warning, worker_missing, worker_back.
+Events written to events.jsonl (source "load", harness.events.EventKind): test-start,
+spawning-complete, test-stop, cpu-warning, worker-missing, worker-back.
 
 A lost worker (`--processes N`, one child killed): Locust's master marks it missing
 after about 4 s without a heartbeat and the run goes on. The survivors keep their
@@ -50,6 +50,7 @@ import gevent
 from locust import events
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from harness.events import EventKind
 from harness.load.aggregate import Aggregator, Cell, rows_of
 from harness.load.live import LIVE_FILE, live_document, write_atomic
 from harness.load import produced
@@ -60,6 +61,7 @@ from harness.load.pool import Pool, make_open_model
 from harness.load.schedule import Schedule
 from harness.load.shapes import ShapeSpec, current_spec
 from harness.load.sink import add_locust_arguments as add_sink_options
+from harness.status import ExitCode
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,7 @@ class Recorder:
         if self.role == "master":
             self.environment.runner.send_message(SHARE_MESSAGE, {"workers": self.environment.runner.worker_count})
         self._start_schedule()
-        self._event("test_start", self.spec.kind if self.spec else "locust",
+        self._event(EventKind.TEST_START, self.spec.kind if self.spec else "locust",
                     role=self.role, shape=self._shape_detail())
 
     def on_test_stop(self, **_: Any) -> None:
@@ -144,19 +146,19 @@ class Recorder:
             self._push_rows()
         elif self.role == "local":
             self._flush(before=math.inf)
-        self._event("test_stop", "load", role=self.role)
+        self._event(EventKind.TEST_STOP, "load", role=self.role)
 
     def on_spawning_complete(self, user_count: int, **_: Any) -> None:
         if self.open_model and self.role != "master":
             self.collector.start(time.time())
-        self._event("spawning_complete", "load", users=user_count)
+        self._event(EventKind.SPAWNING_COMPLETE, "load", users=user_count)
 
     def on_cpu_warning(self, cpu_usage: float, **_: Any) -> None:
         # Locust samples CPU every 5 s; the warning covers that whole interval.
         now = int(time.time())
         for ts in range(now - 4, now + 1):
             self.aggregator.generator_cell(ts).cpu_warning = True
-        self._event("cpu_warning", "load", cpu_usage=cpu_usage, role=self.role)
+        self._event(EventKind.CPU_WARNING, "load", cpu_usage=cpu_usage, role=self.role)
 
     def on_quitting(self, **_: Any) -> None:
         self.ticker.kill(block=False)
@@ -246,19 +248,19 @@ class Recorder:
             write_atomic(self.writer.run_dir / LIVE_FILE, self.live)
 
     def _note_missing_workers(self) -> None:
-        """worker_missing when Locust's master marks a worker missing (about 4 s of missed
-        heartbeats), worker_back if it heartbeats again; `remaining` is the live worker count."""
+        """worker-missing when Locust's master marks a worker missing (about 4 s of missed
+        heartbeats), worker-back if it heartbeats again; `remaining` is the live worker count."""
         runner = self.environment.runner
         for client in runner.clients.all:
             if client.state == STATE_MISSING and client.id not in self.missing:
                 self.missing.add(client.id)
-                self._event("worker_missing", client.id, remaining=runner.worker_count)
+                self._event(EventKind.WORKER_MISSING, client.id, remaining=runner.worker_count)
                 # Locust logs this at INFO, below the run's --loglevel WARNING: say it in locust.log
                 logger.warning("gameday: load worker %s went missing; %d left, the load is short of it from here",
                                client.id, runner.worker_count)
             elif client.state != STATE_MISSING and client.id in self.missing:
                 self.missing.discard(client.id)
-                self._event("worker_back", client.id, remaining=runner.worker_count)
+                self._event(EventKind.WORKER_BACK, client.id, remaining=runner.worker_count)
 
     # --- helpers ----------------------------------------------------------------------
     def _start_schedule(self) -> None:
@@ -283,7 +285,7 @@ def _spec_or_exit(environment: Any) -> ShapeSpec | None:
         return current_spec(environment)
     except ValueError as exc:
         sys.stderr.write(f"gameday: {exc}\n")
-        sys.exit(2)
+        sys.exit(ExitCode.INVALID_INPUT)
 
 
 def _initial_share(environment: Any, role: str) -> float:

@@ -37,6 +37,7 @@ import pandas as pd
 from harness.analysis.metric_slis import hold_of, per_second_values
 from harness.analysis.slis import ALL, DEFAULT_GRACE_S
 from harness.analysis.variants import NO_VARIANT
+from harness.events import EventKind, kind_of
 
 MAX_POINTS = 1800
 LATENCY = ("latency.p50", "latency.p95", "latency.p99")
@@ -200,7 +201,7 @@ def markers(events: tuple[dict, ...]) -> list[Marker]:
             out.append(Marker(ts=event["ts"], kind="abort", label=f"abort: {event.get('name', '')}"))
         elif event.get("source") == "harness" and event.get("kind") == "error":
             out.append(Marker(ts=event["ts"], kind="error", label=f"error: {event.get('name', '')}"))
-        elif event.get("source") == "load" and event.get("kind") == "worker_missing":
+        elif event.get("source") == "load" and kind_of(event) == EventKind.WORKER_MISSING:
             out.append(Marker(ts=event["ts"], kind="generator", label=_worker_missing_label(event, detail)))
     return out
 

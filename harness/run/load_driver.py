@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 import harness.load
-from harness.events import EVENTS_FILE
+from harness.events import EVENTS_FILE, EventKind, kind_of
 from harness.proc import Child
 
 INJECT = Path(harness.load.__file__).with_name("inject.py")
@@ -102,7 +102,7 @@ class LocustDriver:
 
     @property
     def sending(self) -> bool:
-        """True once the plugin recorded Locust's `test_start` (the test's clock starts there)."""
+        """True once the plugin recorded Locust's test start (the test's clock starts there)."""
         self._sending = self._sending or test_started(self.run_dir)
         return self._sending
 
@@ -137,7 +137,7 @@ class LocustDriver:
 
 
 def test_started(run_dir: Path) -> bool:
-    """Whether the load plugin's `test_start` is in `run_dir`'s events.jsonl (read at the start of a
+    """Whether the load plugin's `test-start` is in `run_dir`'s events.jsonl (read at the start of a
     run, when the file holds a few lines)."""
     try:
         text = (Path(run_dir) / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
@@ -151,4 +151,4 @@ def _is_test_start(line: str) -> bool:
         event = json.loads(line)
     except ValueError:
         return False   # a line being written right now
-    return isinstance(event, dict) and event.get("source") == "load" and event.get("kind") == "test_start"
+    return isinstance(event, dict) and event.get("source") == "load" and kind_of(event) == EventKind.TEST_START

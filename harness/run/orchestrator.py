@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from harness.clock import SYSTEM, Clock, wait_until
 from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
+from harness.events import EventKind
 from harness.load.rundir import disk_free, mount_point
 from harness.run import guardrail
 from harness.run.progress import Progress
@@ -113,7 +114,7 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
     ctx = RunContext(gameday, run_dir, _open_timeline(run_dir, clock), progress, dict(os.environ), clock=clock)
     restore = _catch_signals(ctx)
     # recorded so that `gameday report` judges the directory the way this run was asked to
-    ctx.timeline.emit("harness", "run-start", gameday.name, run_dir=str(run_dir), pid=os.getpid(),
+    ctx.timeline.emit("harness", EventKind.RUN_START, gameday.name, run_dir=str(run_dir), pid=os.getpid(),
                       allow_generator_bound=allow_generator_bound)
     try:
         _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
@@ -130,11 +131,11 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
         progress.line(f"run {ctx.status}: {exc}")
     except TargetError as exc:
         ctx.status = RunStatus.TARGET_FAILED
-        ctx.timeline.emit("harness", "error", "target", message=str(exc))
+        ctx.timeline.emit("harness", EventKind.ERROR, "target", message=str(exc))
         progress.line(f"target failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - a harness bug must still roll back and report
         ctx.status = RunStatus.CRASHED
-        ctx.timeline.emit("harness", "error", type(exc).__name__, message=str(exc))
+        ctx.timeline.emit("harness", EventKind.ERROR, type(exc).__name__, message=str(exc))
         progress.line(f"harness error: {type(exc).__name__}: {exc}")
     finally:
         _teardown(ctx)
@@ -209,21 +210,21 @@ def _sleep_until(ctx: RunContext, deadline: float) -> None:
 def _target_up(ctx: RunContext, drivers: Drivers) -> None:
     ctx.target = drivers.target(ctx)
     ctx.target.up(ctx)
-    ctx.timeline.emit("target", "up", ctx.target.describe(), **ctx.target.detail())
+    ctx.timeline.emit("target", EventKind.UP, ctx.target.describe(), **ctx.target.detail())
 
 
 def _metrics_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.metrics = drivers.metrics(ctx)
     if ctx.metrics is not None:
         ctx.metrics.start()
-        ctx.timeline.emit("harness", "metrics-start", ctx.metrics.describe())
+        ctx.timeline.emit("harness", EventKind.METRICS_START, ctx.metrics.describe())
 
 
 def _sink_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.sink = drivers.sink(ctx)
     if ctx.sink is not None:
         ctx.sink.start()
-        ctx.timeline.emit("harness", "sink-start", ctx.sink.describe())
+        ctx.timeline.emit("harness", EventKind.SINK_START, ctx.sink.describe())
 
 
 def _load_start(ctx: RunContext, drivers: Drivers) -> None:
@@ -231,7 +232,7 @@ def _load_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.load.start()
     _wait_until_sending(ctx)
     ctx.load_started = ctx.clock.now()
-    ctx.timeline.emit("harness", "load-start", ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
+    ctx.timeline.emit("harness", EventKind.LOAD_START, ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
                       duration=ctx.gameday.load.duration)
 
 
@@ -253,14 +254,14 @@ def _wait_until_sending(ctx: RunContext) -> None:
 
 def _warmup(ctx: RunContext) -> None:
     _sleep_until(ctx, ctx.load_started + ctx.gameday.warmup)
-    ctx.timeline.emit("harness", "warmup-end", "", warmup=ctx.gameday.warmup)
+    ctx.timeline.emit("harness", EventKind.WARMUP_END, "", warmup=ctx.gameday.warmup)
 
 
 def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
     _sleep_until(ctx, ctx.load_started + block.start_after)
     ctx.chaos = drivers.chaos(ctx, block)
     ctx.chaos.start()
-    ctx.timeline.emit("harness", "chaos-start", block.experiment, pid=getattr(ctx.chaos, "pid", None))
+    ctx.timeline.emit("harness", EventKind.CHAOS_START, block.experiment, pid=getattr(ctx.chaos, "pid", None))
     ctx.progress.line(f"chaos: {block.experiment} started")
     _tick_until(ctx, going=lambda: ctx.chaos.running, watches=(_watch_load, _watch_guardrails))
     _chaos_end(ctx, block)
@@ -269,7 +270,7 @@ def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
 def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
     code = ctx.chaos.wait(0)
     journal = ctx.chaos.journal() or {}
-    ctx.timeline.emit("harness", "chaos-end", block.experiment, returncode=code, status=journal.get("status"),
+    ctx.timeline.emit("harness", EventKind.CHAOS_END, block.experiment, returncode=code, status=journal.get("status"),
                       deviated=journal.get("deviated"))
     ctx.progress.line(f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
                       + (" (steady state deviated)" if journal.get("deviated") else ""))
@@ -319,7 +320,7 @@ def _watch_guardrails(ctx: RunContext) -> None:
     breach = guardrail.check(ctx.gameday.guardrails, ctx.load.live())
     if breach is None:
         return
-    ctx.timeline.emit("guardrail", "abort", breach.guardrail.sli, observed=breach.observed,
+    ctx.timeline.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, observed=breach.observed,
                       abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window,
                       window_end=breach.window_end)
     ctx.progress.line(f"guardrail: {breach.describe()}; aborting the chaos")
@@ -335,11 +336,11 @@ def _teardown(ctx: RunContext) -> None:
         try:
             action(ctx)
         except Exception as exc:  # noqa: BLE001 - one failed teardown must not skip the others
-            ctx.timeline.emit("harness", "error", name, message=f"{type(exc).__name__}: {exc}")
+            ctx.timeline.emit("harness", EventKind.ERROR, name, message=f"{type(exc).__name__}: {exc}")
             ctx.progress.line(f"{name} failed: {exc}")
             if ctx.status == RunStatus.COMPLETED:
                 ctx.status = RunStatus.CRASHED
-    ctx.timeline.emit("harness", "run-end", ctx.gameday.name, status=ctx.status)
+    ctx.timeline.emit("harness", EventKind.RUN_END, ctx.gameday.name, status=ctx.status)
     ctx.timeline.close()
 
 
@@ -351,8 +352,8 @@ def _stop_chaos(ctx: RunContext) -> None:
         ctx.chaos.interrupt()
         if ctx.chaos.wait(120) is None:
             ctx.chaos.kill()   # rollbacks hung: faults still expire by their TTL
-            ctx.timeline.emit("harness", "error", "chaos-rollback", message="rollbacks hung; killed chaos run")
-    ctx.timeline.emit("harness", "chaos-rollback", "", returncode=ctx.chaos.wait(0))
+            ctx.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
+    ctx.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=ctx.chaos.wait(0))
     ctx.chaos = None
 
 
@@ -360,7 +361,7 @@ def _stop_load(ctx: RunContext) -> None:
     if ctx.load is None:
         return
     code = ctx.load.stop()
-    ctx.timeline.emit("harness", "load-stop", "", returncode=code)
+    ctx.timeline.emit("harness", EventKind.LOAD_STOP, "", returncode=code)
 
 
 def _stop_sink(ctx: RunContext) -> None:
@@ -369,7 +370,7 @@ def _stop_sink(ctx: RunContext) -> None:
     if ctx.status == RunStatus.COMPLETED:
         ctx.clock.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
     ctx.sink.stop()
-    ctx.timeline.emit("harness", "sink-stop", "")
+    ctx.timeline.emit("harness", EventKind.SINK_STOP, "")
 
 
 def _stop_metrics(ctx: RunContext) -> None:
@@ -377,11 +378,11 @@ def _stop_metrics(ctx: RunContext) -> None:
         return
     done = ctx.metrics.stop()
     ctx.metrics = None
-    ctx.timeline.emit("harness", "metrics-stop", "", sources=done)
+    ctx.timeline.emit("harness", EventKind.METRICS_STOP, "", sources=done)
 
 
 def _target_down(ctx: RunContext) -> None:
     if ctx.target is None:
         return
     ctx.target.down(ctx)
-    ctx.timeline.emit("target", "down", ctx.target.describe())
+    ctx.timeline.emit("target", EventKind.DOWN, ctx.target.describe())

@@ -36,6 +36,7 @@ from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from harness.errors import ExperimentBusy
+from harness.events import EventKind
 from harness.load.shapes import current_spec
 from harness.run import guardrail
 from harness.spec.loader import load_gameday
@@ -137,7 +138,7 @@ class GamedayTab:
             return
         breach = guardrail.check(self.gameday.guardrails, self.recorder.live)
         if breach is not None:
-            self.runs.emit("guardrail", "abort", breach.guardrail.sli, observed=breach.observed,
+            self.runs.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, observed=breach.observed,
                            abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window)
             self.status = RunStatus.ABORTED
             self.runner.abort("guardrail")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from harness.errors import ExperimentBusy
+from harness.events import EventKind
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.timeline import Timeline
 from harness.ui.catalog import Experiment
@@ -62,7 +63,7 @@ class ExperimentRunner:
         self.driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
         self.timeline = Timeline(run_dir)
         self.driver.start()
-        self.timeline.emit("harness", "chaos-start", str(experiment.path), pid=self.driver.pid, via="ui",
+        self.timeline.emit("harness", EventKind.CHAOS_START, str(experiment.path), pid=self.driver.pid, via="ui",
                            journal=journal)
         return self.view()
 
@@ -70,7 +71,7 @@ class ExperimentRunner:
         """Interrupt the running experiment so its rollbacks run; False when none runs or it is already aborting."""
         if not self.running or self.driver.interrupted:
             return False
-        self.timeline.emit("harness", "chaos-abort", self.experiment.name, reason=reason)
+        self.timeline.emit("harness", EventKind.CHAOS_ABORT, self.experiment.name, reason=reason)
         self.driver.interrupt()
         return True
 
@@ -80,17 +81,17 @@ class ExperimentRunner:
             return
         self.ended = True   # first: greenlets of the tick, the API and test stop may all get here
         journal = self.driver.journal() or {}
-        self.timeline.emit("harness", "chaos-end", str(self.experiment.path), returncode=self.driver.wait(0),
+        self.timeline.emit("harness", EventKind.CHAOS_END, str(self.experiment.path), returncode=self.driver.wait(0),
                            status=journal.get("status"), deviated=journal.get("deviated"))
         if self.driver.interrupted:
-            self.timeline.emit("harness", "chaos-rollback", "", returncode=self.driver.wait(0))
+            self.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=self.driver.wait(0))
         self.timeline.close()
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
         """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
         self.abort(reason)
         if self.running and self.driver.wait(timeout) is None:
-            self.timeline.emit("harness", "error", "chaos-rollback", message="rollbacks hung; killed chaos run")
+            self.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
             self.driver.kill()   # faults still expire by their TTL
         self.poll()
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from harness.events import EventKind
 from harness.load.ledger import PRODUCED, LedgerWriter, ledger_dir
 from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.run.orchestrator import new_run_dir
@@ -73,7 +74,7 @@ class UiRuns:
         if self.spec_file is not None and not (self.current / "gameday.yaml").exists():
             shutil.copyfile(self.spec_file, self.current / "gameday.yaml")
         timeline = Timeline(self.current)
-        timeline.emit("harness", "run-start", self.name, run_dir=str(self.current), via="ui")
+        timeline.emit("harness", EventKind.RUN_START, self.name, run_dir=str(self.current), via="ui")
         self.open = OpenRun(self.current, timeline, self._start_sink(timeline))
         self.runs[self.current.name] = ReportState(run=self.current.name, run_dir=str(self.current),
                                                    state="recording", status="", message="")
@@ -89,8 +90,8 @@ class UiRuns:
         if run.sink is not None:
             time.sleep(SINK_GRACE_S)
             run.sink.stop()
-            run.timeline.emit("harness", "sink-stop", "")
-        run.timeline.emit("harness", "run-end", self.name, status=status)
+            run.timeline.emit("harness", EventKind.SINK_STOP, "")
+        run.timeline.emit("harness", EventKind.RUN_END, self.name, status=status)
         run.timeline.close()
         self.runs[run.run_dir.name].update(status=status, state="building")
         return run.run_dir
@@ -133,9 +134,9 @@ class UiRuns:
         try:
             sink.wait_ready()
         except RuntimeError as exc:   # the run goes on; its events.* SLIs will say no-data
-            timeline.emit("harness", "error", "sink-start", message=str(exc))
+            timeline.emit("harness", EventKind.ERROR, "sink-start", message=str(exc))
             return None
-        timeline.emit("harness", "sink-start", " ".join(self.sink_argv))
+        timeline.emit("harness", EventKind.SINK_START, " ".join(self.sink_argv))
         return sink
 
     def _switch_to(self, run_dir: Path) -> None:

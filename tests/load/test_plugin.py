@@ -184,4 +184,4 @@ def test_master_notes_a_missing_worker_once_and_its_return(tmp_path):
         runner.quit()
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [(e["kind"], e["name"], e["detail"]["remaining"]) for e in events] == \
-        [("worker_missing", "w1", 1), ("worker_back", "w1", 2)]
+        [("worker-missing", "w1", 1), ("worker-back", "w1", 2)]

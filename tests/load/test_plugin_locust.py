@@ -59,7 +59,7 @@ def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
     # 100 req/s for as long as the test ran: Locust asks the shape whether to stop only once a
     # second, so a busy machine stops up to a second after the 5 s (measured: 532 offered)
     events = {e["kind"]: e["ts"] for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())}
-    ran_s = events["test_stop"] - events["test_start"]
+    ran_s = events["test-stop"] - events["test-start"]
     assert 5.0 <= ran_s <= 6.1, ran_s
     assert offered == pytest.approx(100 * ran_s, abs=3), (offered, ran_s)
     # every slot the schedule offered was sent; in the last second, slots cut off by the stop
@@ -69,7 +69,7 @@ def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
     assert sent_before_last == pytest.approx(sum(g["offered"] for g in generators if g["ts"] < last), abs=5)
     assert not any(g["behind"] for g in generators)
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert kinds[0] == "test_start" and "test_stop" in kinds
+    assert kinds[0] == "test-start" and "test-stop" in kinds
     live = read_live(tmp_path)
     assert live["windows"]["5s"]["endpoints"]["GET /ok"]["requests"] > 0
 

@@ -148,7 +148,7 @@ def test_load_goes_on_from_the_surviving_worker(run):
 
 
 def test_timeline_has_worker_missing_soon_after_the_kill(run):
-    missing = [e for e in events_of(run.run_dir) if e["kind"] == "worker_missing"]
+    missing = [e for e in events_of(run.run_dir) if e["kind"] == "worker-missing"]
     assert len(missing) == 1, missing
     assert run.killed_at < missing[0]["ts"] < run.killed_at + 10  # Locust: about 4 missed 1 s heartbeats
     assert missing[0]["detail"]["remaining"] == 1

@@ -70,7 +70,7 @@ def test_abort_rolls_back_and_the_stopped_test_gets_a_report(session):
     assert journal["status"] == "interrupted"
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["ensure-replicas-running"]
     kinds = [(e["source"], e["kind"]) for e in events_of(run_dir)]
-    for expected in [("harness", "run-start"), ("load", "test_start"), ("harness", "chaos-start"),
+    for expected in [("harness", "run-start"), ("load", "test-start"), ("harness", "chaos-start"),
                      ("harness", "chaos-abort"), ("chaos", "rollback-end"), ("harness", "chaos-end")]:
         assert expected in kinds
     assert {"chaos-start", "rollback-end"} <= {e["kind"] for e in state["events"]}
