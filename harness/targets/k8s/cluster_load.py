@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,9 @@ from typing import Any
 
 import urllib3
 
+from harness.clock import wait_until
 from harness.errors import TargetError
+from harness.files import atomic_write
 from harness.run.load_driver import test_started
 from harness.targets.k8s import objects
 from harness.targets.k8s.cleanup import delete_run
@@ -90,9 +93,7 @@ class ClusterLocust:
         return self.exit_code
 
     def wait(self, timeout: float | None = None) -> int | None:
-        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
-        while self.running and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: not self.running, math.inf if timeout is None else timeout, interval=0.5)
         return self.exit_code
 
     def stop(self, timeout: float = 15.0) -> int | None:
@@ -129,7 +130,7 @@ class ClusterLocust:
             for name in REPLACED:
                 data = self.fetch(name)
                 if data is not None:
-                    _write_atomic(self.run_dir / name, data)
+                    atomic_write(self.run_dir / name, data, durable=False)   # live.json: rewritten each second
             code = self.fetch(EXIT_FILE)
         except FetchFailed as exc:
             self.fetch_failures += 1
@@ -203,8 +204,3 @@ class ClusterLocust:
             if len(data) < CHUNK:
                 return
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

@@ -28,9 +28,9 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
+from harness.clock import wait_until
 from stack.config import TOPIC_IN, TOPIC_OUT, StackConfig
 
 BROKER_PORT = 9092
@@ -90,9 +90,7 @@ def keep_topics(bootstrap: str, ready_file: Path, should_stop, every_s: float = 
         except (KafkaException, StackError) as exc:
             ready_file.unlink(missing_ok=True)
             log.warning("topics not ensured on %s: %s", bootstrap, exc)
-        stop_at = time.monotonic() + every_s
-        while time.monotonic() < stop_at and not should_stop():
-            time.sleep(0.1)
+        wait_until(should_stop, every_s, interval=0.1)
 
 
 def answers(bootstrap: str, timeout: float) -> bool:

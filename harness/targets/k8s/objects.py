@@ -8,10 +8,10 @@ back as the client's models, read through `meta()` into plain dicts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.clock import wait_until
 from harness.targets.k8s.client import Cluster, api_error
 
 # kind -> (api attribute on Cluster, method suffix)
@@ -90,16 +90,18 @@ def wait_available(cluster: Cluster, namespace: str, name: str, replicas: int, t
     """Wait until Deployment `name` has `replicas` ready pods; TargetError saying what it had otherwise."""
     from kubernetes.client.rest import ApiException
 
-    deadline, ready = time.monotonic() + timeout_s, 0
-    while time.monotonic() < deadline:
+    ready = [0]
+
+    def available() -> bool:
         try:
             status = cluster.apps.read_namespaced_deployment_status(name, namespace).status
         except ApiException as exc:
             raise api_error(f"read Deployment {namespace}/{name}", exc) from None
-        ready = (status.ready_replicas or 0) if status else 0
-        if ready >= replicas:
-            return
-        time.sleep(1.0)
+        ready[0] = (status.ready_replicas or 0) if status else 0
+        return ready[0] >= replicas
+
+    if wait_until(available, timeout_s, interval=1.0):
+        return
     raise api_error(f"wait for Deployment {namespace}/{name}",
-                    RuntimeError(f"{ready}/{replicas} pods ready after {timeout_s:g}s; "
+                    RuntimeError(f"{ready[0]}/{replicas} pods ready after {timeout_s:g}s; "
                                  f"see `kubectl -n {namespace} describe deployment {name}`"))
