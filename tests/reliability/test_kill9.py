@@ -212,22 +212,31 @@ def ui_post(web_port: int, path: str, data: bytes, content_type: str) -> None:
         assert response.status == 200
 
 
-@pytest.mark.parametrize("phase", OWNED_PHASES)
-def test_kill_9_of_gameday_ui_leaves_no_process(tmp_path, phase):
+UI_READY = "Locust web UI with the Game day tab"   # the launcher's line once Locust listens
+
+
+def start_ui(tmp_path: Path, stack: str, **popen) -> tuple[processes.Owned, int, Path]:
+    """`gameday ui --profile` on a stack of its own; (the command, its web port, its log)."""
     base, web = free_base_port(), free_port()
     log = tmp_path / "ui.log"
     with open(log, "wb") as out:
-        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", "owned-ui", "--base-port",
+        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", stack, "--base-port",
                               str(base), "--web-port", str(web), "--reports", str(tmp_path / "runs")],
                              cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
-                             stdout=out, stderr=subprocess.STDOUT)
+                             stdout=out, stderr=subprocess.STDOUT, **popen)
+    return ui, web, log
+
+
+@pytest.mark.parametrize("phase", OWNED_PHASES)
+def test_kill_9_of_gameday_ui_leaves_no_process(tmp_path, phase):
+    ui, web, log = start_ui(tmp_path, "owned-ui")
     try:
         if phase == "stack-starting":
             assert wait_until(lambda: stack_starting(ui.token), 90), log.read_text()
             kill_9_leaves_nothing(ui, ("supervisord",))
-            assert "Game day tab" not in log.read_text(), "the UI was up before the kill"
+            assert UI_READY not in log.read_text(), "the UI was up before the kill"
             return
-        assert wait_until(lambda: "Game day tab" in log.read_text(), 150), log.read_text()
+        assert wait_until(lambda: UI_READY in log.read_text(), 150), log.read_text()
         ui_post(web, "/swarm", b"user_count=4&spawn_rate=4&host=", "application/x-www-form-urlencoded")
         assert wait_until(lambda: ui_state(web)["test"]["running"] and started(ui.token, "harness.load.sink"), 60)
         if phase == "chaos-running":
@@ -242,16 +251,9 @@ def test_kill_9_of_gameday_ui_leaves_no_process(tmp_path, phase):
 def test_sigint_stops_gameday_ui_started_with_sigint_ignored(tmp_path):
     """A non-interactive shell starts `gameday ui &` with SIGINT ignored; SIGINT (what Ctrl-C and
     the docs' stop send) must still stop it cleanly, taking down the stack it started."""
-    base, web = free_base_port(), free_port()
-    log = tmp_path / "ui.log"
-    with open(log, "wb") as out:
-        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", "sigint-ui", "--base-port",
-                              str(base), "--web-port", str(web), "--reports", str(tmp_path / "runs")],
-                             cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
-                             stdout=out, stderr=subprocess.STDOUT,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    ui, _, log = start_ui(tmp_path, "sigint-ui", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        assert wait_until(lambda: "Game day tab" in log.read_text(), 150), log.read_text()
+        assert wait_until(lambda: UI_READY in log.read_text(), 150), log.read_text()
         ui.proc.send_signal(signal.SIGINT)   # to the command alone, as `kill -INT <pid>` does
         assert ui.proc.wait(120) == 0, log.read_text()[-3000:]
         assert "stopping local stack 'sigint-ui'" in log.read_text()
