@@ -116,29 +116,29 @@ def cmd_stack_up(args) -> int:
         base_port=args.base_port, ports=_parse_ports(args.port), defects=args.defect)
     config = local.up(config, progress=_progress)
     print(local.describe(config))
-    return 0
+    return ExitCode.OK
 
 
 def cmd_stack_down(args) -> int:
     local.down(args.name, progress=_progress)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_stack_status(args) -> int:
     doc = local.status(args.name)
     print(json.dumps(doc, indent=2) if args.json else local.format_status(doc))
-    return 0
+    return ExitCode.OK
 
 
 def cmd_stack_defects(args) -> int:
     for name, text in local.defects().items():
         print(f"{name:<24} {text}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_stack_process(args) -> int:
     local.control(args.name, args.verb, args.process, getattr(args, "signal", None))
-    return 0
+    return ExitCode.OK
 
 
 def _parse_ports(pairs: list[str]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
     RunStatus   completed | aborted | interrupted | target-failed | crashed
                 (the orchestrator writes it as `run-end` detail `status`)
-    ExitCode    0 PASSED          every SLO passed
+    ExitCode    0 OK              every SLO passed (a command that judges nothing: it did its work)
                 1 FAILED          an SLO failed, had no data or was inconclusive
                 2 INVALID_INPUT   a spec, experiment, profile or flag is wrong (before any run)
                 3 INTERRUPTED     aborted by a guardrail, or stopped by SIGINT/SIGTERM
@@ -31,7 +31,7 @@ class RunStatus(StrEnum):
 class ExitCode(IntEnum):
     """The exit code of every `gameday` command (see the module docstring)."""
 
-    PASSED = 0
+    OK = 0
     FAILED = 1
     INVALID_INPUT = 2
     INTERRUPTED = 3

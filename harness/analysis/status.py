@@ -57,4 +57,4 @@ def exit_code(status: str, states: Sequence[str]) -> ExitCode:
         return ExitCode.INTERRUPTED
     if status in (RunStatus.TARGET_FAILED, RunStatus.CRASHED):
         return ExitCode.ERROR
-    return ExitCode.PASSED if all(s == "pass" for s in states) else ExitCode.FAILED
+    return ExitCode.OK if all(s == "pass" for s in states) else ExitCode.FAILED

@@ -21,7 +21,7 @@ from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
 from harness.status import ExitCode
 
 # `chaos run` journal status -> gameday exit code (harness.status.ExitCode)
-EXIT_CODES = {"completed": ExitCode.PASSED, "deviated": ExitCode.FAILED, "failed": ExitCode.FAILED,
+EXIT_CODES = {"completed": ExitCode.OK, "deviated": ExitCode.FAILED, "failed": ExitCode.FAILED,
               "aborted": ExitCode.INTERRUPTED, "interrupted": ExitCode.INTERRUPTED}
 
 
@@ -100,7 +100,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         _cleanup_stack(args.stack)
     if failed:
         raise TargetError("cleanup incomplete: " + "; ".join(failed))
-    return 0
+    return ExitCode.OK
 
 
 def _cleanup_stack(name: str | None) -> None:
@@ -135,7 +135,7 @@ def _cleanup_kubernetes(args: argparse.Namespace) -> int:
     for line in removed:
         print(f"removed  {line}")
     print(f"{len(removed)} expired object(s) removed" if removed else "no expired gameday object found")
-    return 0
+    return ExitCode.OK
 
 
 def _stack_config(name: str | None):

@@ -20,6 +20,7 @@ from typing import Any
 from harness.errors import HarnessError, SpecError
 from harness.events import EVENTS_FILE
 from harness.load.rundir import disk_free, mount_point
+from harness.status import ExitCode
 
 
 def register(subparsers) -> None:
@@ -193,7 +194,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from harness.report.history import write_index
 
     print(f"wrote {write_index(args.reports_dir)}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -114,7 +114,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return ExitCode.FAILED if self.verdict == FAIL else ExitCode.PASSED
+        return ExitCode.FAILED if self.verdict == FAIL else ExitCode.OK
 
 
 def compare(a: Any, b: Any) -> Comparison:

@@ -10,6 +10,7 @@ from harness.run import orchestrator
 from harness.run.drivers import RunOptions, real_drivers
 from harness.run.progress import Progress
 from harness.spec.loader import load_gameday, load_gamedays
+from harness.status import ExitCode
 
 
 def register(sub) -> None:
@@ -42,7 +43,7 @@ def cmd_validate(args) -> int:
     for spec in specs:
         print(f"{spec.path}: ok ({len(spec.slos)} SLOs, {len(spec.chaos)} chaos block(s), "
               f"{spec.load.duration:g}s of {spec.load.shape})")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_run(args) -> int:
@@ -76,7 +77,7 @@ def dry_run(gameday) -> int:
     from harness.targets.k8s.plan import plan_lines
 
     print("\n".join(plan_lines(gameday, "dry-run", time.time())))
-    return 0
+    return ExitCode.OK
 
 
 def finish(run_dir: Path, progress: Progress, notify: str | None = None) -> int:

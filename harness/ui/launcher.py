@@ -26,6 +26,7 @@ from harness.clock import wait_until
 from harness.errors import HarnessError, SpecError
 from harness.proc import Child
 from harness.run.orchestrator import new_run_dir
+from harness.status import ExitCode
 from harness.ui.session import SessionSpec, session_spec
 
 INJECT = Path(harness.load.__file__).with_name("inject.py")
@@ -136,7 +137,7 @@ def _stop(child: Child) -> int:
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         child.stop(signal.SIGTERM, SHUTDOWN_TIMEOUT_S)
-        return 0
+        return ExitCode.OK
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

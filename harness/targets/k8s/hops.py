@@ -30,6 +30,7 @@ import os
 import sys
 from collections.abc import Mapping
 
+from harness.status import ExitCode
 from harness.targets.k8s.kafka_pod import GATEWAY_LISTENER_PORT
 from stack.config import StackConfig
 
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve("0.0.0.0", args.api_port, config.toxic_ttl_s, plan, allow_pod_address=True))
     except StackError as exc:
         print(f"StackError: {exc}", file=sys.stderr)
-        return 4
-    return 0
+        return ExitCode.ERROR
+    return ExitCode.OK
 
 
 if __name__ == "__main__":
