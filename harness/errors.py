@@ -13,7 +13,9 @@
     │   └── SinkConfigError      a sink reader's settings (harness.load.sinks)
     ├── TargetError              the target failed: the stack did     exit 4
     │   │                        not start, is unreachable, ...
-    │   └── SinkSourceError      a user's sink callable raised (harness.load.sinks.function)
+    │   ├── SinkSourceError      a user's sink callable raised (harness.load.sinks.function)
+    │   ├── QueryError           the target's Prometheus could not answer (harness.metrics.promql)
+    │   └── FetchFailed          a cluster Locust's files could not be copied (harness.targets.k8s)
     ├── HarnessError             the harness itself failed            exit 4
     ├── ExperimentBusy           `gameday ui`: an experiment is still running (the tab answers 409)
     └── RunInterrupted           SIGINT/SIGTERM or guardrail abort    exit 3

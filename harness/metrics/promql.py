@@ -19,12 +19,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness.errors import TargetError
 from harness.load.rundir import JsonlAppender
 
 MAX_POINTS = 11_000   # Prometheus refuses a range query of more points than this per series
 
 
-class QueryError(Exception):
+class QueryError(TargetError):
     """Prometheus could not be asked, or refused the query (its own message)."""
 
 
