@@ -316,7 +316,8 @@ def per_second(samples: Samples, request: Request = Request(), tables: LatencyTa
     """One row per (second, endpoint) with requests, and per second for endpoint "*".
 
     Columns: ts, endpoint, every SLI of `_derive` (throughput = requests in that second),
-    and for "*" rows offered_rate and generator_bound. The timeline charts and
+    and for "*" rows offered_rate, generator_bound and generator_lag_ms_p99 (the load
+    generator's own schedule lag, actual send - intended, worst worker). The timeline charts and
     recovery/degradation read this. `tables` is `latencies(samples, phases, request)` when
     the caller already has it (any phases).
     """
@@ -348,5 +349,6 @@ def _with_generator(frame: pd.DataFrame, generator: pd.DataFrame,
                     short_seconds: frozenset[int] = frozenset()) -> pd.DataFrame:
     gen = generator.assign(offered_rate=generator["offered"].astype(float),
                            generator_bound=generator_bound_mask(generator, short_seconds),
-                           endpoint=ALL)[["ts", "endpoint", "offered_rate", "generator_bound"]]
+                           generator_lag_ms_p99=generator["lag_ms_p99"].astype(float),
+                           endpoint=ALL)[["ts", "endpoint", "offered_rate", "generator_bound", "generator_lag_ms_p99"]]
     return frame.merge(gen, on=["ts", "endpoint"], how="left")

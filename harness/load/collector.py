@@ -1,19 +1,22 @@
 """The cyclic garbage collector, paced by the plugin's one-second tick while a pool keeps a schedule.
 
 Left to itself, CPython's collector runs whenever 700 more container objects are alive
-than at its last run, i.e. at arbitrary moments, about a hundred times a second at a few
+than at its last run: at arbitrary moments, about a hundred times a second at a few
 thousand requests per second, and now and then a full collection over every object of a
 pool of thousands of Locust users and their HTTP sessions. Measured (Nov 2026, 5,000 and
 8,000 req/s): 5-8% of the generator's CPU, full collections of 17-40 ms on a quiet core,
-and together they freed 57 objects in 12 s (the request path frees by reference counting). Each
-pause sends every slot due meanwhile late, which an open model must record as lag.
+and together they freed 57 objects in 12 s (the request path frees by reference counting).
+Each pause sends every slot due meanwhile late, which an open model must record as lag.
+Collecting the young generations once a second instead was no better: they then hold
+every request in flight (100k objects at 5,000 req/s against a slow target, 10-100 ms).
 
 So, once the pool is spawned (`start`): one full collection, `gc.freeze()` (the pool's
 objects move to a permanent generation that is never scanned; Locust does the same before
-`--processes` forks), and automatic collection off. `tick` (once a second) then collects
-the young generations, which hold only what was created in the last second and is still
-alive, and every FULL_EVERY_S a full collection, so a reference cycle a profile makes is
-freed at most a minute late. `stop` gives the collector back its automatic mode.
+`--processes` forks), and automatic collection off. `tick` (once a second) runs a full
+collection every FULL_EVERY_S, so a reference cycle a profile makes is freed at most that
+late: one short pause a minute instead of a hundred a second. `stop` unfreezes the pool
+(its users are gone with the test; a web UI run starts another) and turns automatic
+collection back on.
 """
 
 from __future__ import annotations
@@ -39,17 +42,14 @@ class PacedCollector:
         self._last_full = now
 
     def tick(self, now: float) -> None:
-        """Once a second: the young generations, and every FULL_EVERY_S all of them."""
-        if not self.active:
-            return
-        if now - self._last_full >= FULL_EVERY_S:
+        """Once a second: a full collection if the last one is FULL_EVERY_S old."""
+        if self.active and now - self._last_full >= FULL_EVERY_S:
             gc.collect()
             self._last_full = now
-        else:
-            gc.collect(1)
 
     def stop(self) -> None:
-        """Back to CPython's automatic collection (frozen objects stay frozen)."""
+        """Back to CPython's automatic collection, the pool's objects included."""
         if self.active:
+            gc.unfreeze()
             gc.enable()
             self.active = False

@@ -266,7 +266,7 @@ class Recorder:
     def _start_schedule(self) -> None:
         if self.open_model and self.role != "master":
             assert self.spec is not None
-            self.schedule = Schedule(self.spec.rate_at, time.time(), self.share)
+            self.schedule = Schedule(self.spec.rate_at, time.time(), self.share, self.spec.steady_until)
             self.pool.use(self.schedule)
 
     def _shape_detail(self) -> dict:

@@ -96,6 +96,14 @@ class ShapeSpec:
         """Requests per second at run time `t` (open-model shapes only)."""
         return _RATE_FUNCTIONS[self.kind](t, **self.params)
 
+    def steady_until(self, t: float) -> float:
+        """The run time up to which the rate stays what it is at `t` (`t` itself while it varies).
+
+        Lets the schedule lay out a constant stretch as anchor + n/rate without asking
+        the rate at every slot (open-model shapes only).
+        """
+        return _STEADY_UNTIL[self.kind](t, **self.params)
+
     def users_at(self, t: float) -> int:
         """Locust users at run time `t`: the pool for open shapes, the count for steady."""
         return self.pool if self.is_open else steady(t, **self.params)
@@ -125,6 +133,29 @@ class ShapeSpec:
         users = self.users_at(t)
         return users, (self.spawn_rate or float(max(users, 1)))
 
+
+def _step_steady_until(t: float, start: float, step: float, every: float, maximum: float) -> float:
+    if every <= 0 or step == 0:
+        return math.inf
+    steps = math.floor(max(t, 0.0) / every)
+    if step > 0 and start + steps * step >= maximum:
+        return math.inf  # held at the maximum from here on
+    return (steps + 1) * every
+
+
+def _spike_steady_until(t: float, base: float, peak: float, at: float, length: float) -> float:
+    if base == peak or length <= 0 or t >= at + length:
+        return math.inf
+    return at if t < at else at + length
+
+
+_STEADY_UNTIL = {
+    "constant_rate": lambda t, rate: math.inf,
+    "ramp": lambda t, start, end, over: math.inf if over <= 0 or t >= over or start == end else t,
+    "step": _step_steady_until,
+    "spike": _spike_steady_until,
+    "diurnal": lambda t, minimum, maximum, period: math.inf if minimum == maximum else t,
+}
 
 _RATE_FUNCTIONS = {
     "constant_rate": constant_rate,

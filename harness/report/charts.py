@@ -7,6 +7,9 @@ holds None where nothing was measured, so a chart shows a gap instead of a made-
 Series (all endpoints together):
 
     latency.p50|p95|p99     ms, from the per-second histograms (429s left out, as in the SLIs)
+    generator.lag.p99       ms, the load generator's own schedule lag (open model: how late it sent
+                            what it meant to send), drawn beside the target's latency so a late
+                            generator is never read as a slow target
     ok, error, rate_limited responses per second
     error_rate              % of ok + error
     e2e.p50, e2e.p99        ms, Kafka end-to-end latency of events *produced* in that second
@@ -41,7 +44,8 @@ from harness.events import EventKind, kind_of
 
 MAX_POINTS = 1800
 LATENCY = ("latency.p50", "latency.p95", "latency.p99")
-WORST = (*LATENCY, "error_rate", "e2e.p50", "e2e.p99")
+GENERATOR_LAG = "generator.lag.p99"
+WORST = (*LATENCY, GENERATOR_LAG, "error_rate", "e2e.p50", "e2e.p99")
 SUMMED = ("lost", "duplicated")
 SHADED = ("warmup", "baseline", "fault", "recovery")
 
@@ -98,13 +102,14 @@ def _load_end(analysis: Any) -> float:
 
 def _request_series(per_second: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
     index = pd.RangeIndex(start, end, name="t")
-    columns = [*LATENCY, "ok", "error", "rate_limited", "error_rate"]
+    columns = [*LATENCY, GENERATOR_LAG, "ok", "error", "rate_limited", "error_rate"]
     if per_second.empty or "endpoint" not in per_second:
         return pd.DataFrame(np.nan, index=index, columns=columns)
     rows = per_second[per_second["endpoint"] == ALL].set_index("ts")
     out = pd.DataFrame(index=index)
     for name in LATENCY:
         out[name] = rows[name].astype(float) * 1000.0 if name in rows else np.nan
+    out[GENERATOR_LAG] = rows["generator_lag_ms_p99"].astype(float) if "generator_lag_ms_p99" in rows else np.nan
     out["ok"], out["error"] = rows["requests.ok"].astype(float), rows["requests.error"].astype(float)
     out["rate_limited"] = rows["requests.rate_limited"].astype(float)
     out["error_rate"] = rows["error_rate"].astype(float) * 100.0

@@ -186,3 +186,24 @@ def test_phases_and_verdicts_short_of_a_worker_say_generator_bound_with_seconds(
 def test_healthy_run_has_no_worker_loss_warning(tmp_path):
     doc, _ = page(healthy_run(tmp_path))
     assert not q(doc, "p", "worker-loss") and not q(doc, "span", "generator-bound")
+
+
+def test_the_latency_chart_draws_the_load_generators_own_lag_beside_the_targets_latency(tmp_path):
+    """A generator 400 ms behind its schedule in seconds 30-32: the chart shows that lag under its own
+    label, next to p99, so a late generator is not read as a slow target (and a quiet one draws 0)."""
+    from rundir_factory import generator_row, request_row, timeline, write_run
+
+    rows = []
+    for s in range(60):
+        rows.append(request_row(T0 + s, [20.0] * 10))
+        lagging = 30 <= s < 33
+        rows.append(generator_row(T0 + s, 10, behind=lagging) | {"lag_ms_p99": 400.0 if lagging else 0.8})
+    write_run(tmp_path / "run", timeline(60, 5, [(25, 35)]), rows,
+              spec=(healthy_run(tmp_path / "x") / "gameday.yaml").read_text())
+    doc, _ = page(tmp_path / "run")
+    data = chart_data(doc)
+    lag = dict(zip(data["t"], data["series"]["generator.lag.p99"]))
+    assert [lag[T0 + s] for s in (29, 30, 32, 33)] == [0.8, 400.0, 400.0, 0.8]
+    specs = json.loads(doc.get_element_by_id("chart-specs").text)
+    latency = next(spec for spec in specs if spec["id"] == "chart-latency")
+    assert [s["key"] for s in latency["series"]][-2:] == ["latency.p99", "generator.lag.p99"]
