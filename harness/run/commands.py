@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness import generator_capacity
 from harness.errors import SpecError
 from harness.proc import default_sigint
 from harness.run import orchestrator
@@ -43,6 +44,9 @@ def cmd_validate(args) -> int:
     for spec in specs:
         print(f"{spec.path}: ok ({len(spec.slos)} SLOs, {len(spec.chaos)} chaos block(s), "
               f"{spec.load.duration:g}s of {spec.load.shape})")
+        note = generator_capacity.advice(spec.load)
+        if note:
+            print(f"{spec.path}: note: {note}")
     return ExitCode.OK
 
 
@@ -64,6 +68,9 @@ def cmd_run(args) -> int:
     run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
     progress = Progress()
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
+    note = generator_capacity.advice(gameday.load)
+    if note:
+        progress.line(f"note: {note}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
     orchestrator.run(gameday, run_dir, real_drivers(options), progress,
                      allow_generator_bound=args.allow_generator_bound)

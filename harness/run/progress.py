@@ -1,7 +1,9 @@
 """Progress of a running game day: a live status line on a terminal, plain lines in CI logs.
 
 On a TTY the status line (phase, time left, rps, p99, error rate) is redrawn in
-place about once a second. Elsewhere (CI) the same status is printed as a plain
+place about once a second. When the game day asks one Locust process for more than it
+kept on schedule in benchmarks/open_model.py, the line ends by suggesting
+`load.processes` (harness.generator_capacity). Elsewhere (CI) the same status is printed as a plain
 line every `plain_every_s` seconds, so logs stay readable.
 """
 
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import sys
 from typing import Any, TextIO
+
+from harness import generator_capacity
 
 
 class Progress:
@@ -65,4 +69,7 @@ def status_text(ctx: Any, now: float) -> str:
         p99 = overall.get("p99_ms")
         text += (f" | {overall['throughput']:7.1f} rps | p99 {p99:7.1f} ms" if p99 is not None else "")
         text += f" | errors {overall['error_rate']:6.2%}"
+    suggested = generator_capacity.suggestion(ctx.gameday.load)
+    if suggested:
+        text += f" | generator over one process's pace: {suggested}"
     return text
