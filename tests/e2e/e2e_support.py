@@ -125,6 +125,7 @@ def run_shipped(gameday_file: str, tmp: Path, *extra: str, timeout: float = 720)
             break
     output = done.stdout[-3000:] + done.stderr[-3000:]
     assert reports.exists() and any(reports.iterdir()), f"no run directory; exit {done.returncode}: {output}"
+    assert (max(reports.iterdir()) / "result.json").exists(), f"no result.json; exit {done.returncode}: {output}"
     run_dir, result = result_of(reports)
     for report in ("report.html", "junit.xml"):
         assert (run_dir / report).exists(), f"{report} missing; exit {done.returncode}: {output}"
