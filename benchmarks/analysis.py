@@ -21,7 +21,7 @@ import resource
 from pathlib import Path
 
 from harness.analysis import analyse, result_document
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 
 T0 = 1_800_000_000
 

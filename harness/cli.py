@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(title="commands")
     _add_stack(sub)
-    from harness.chaos import commands as chaos_commands
+    from harness.run import chaos_commands
     from harness.report import commands as report_commands
     from harness.run import commands as run_commands
     from harness.ui import commands as ui_commands

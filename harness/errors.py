@@ -7,7 +7,7 @@
     │   ├── FileProblem          a file the spec names is missing, not a regular file, not UTF-8
     │   │                        (harness.spec.files; the loader adds the path and YAML key)
     │   ├── ProfileArgumentError a profile's own option refused by Locust's parser
-    │   │                        (harness.spec.profile_probe)
+    │   │                        (harness.load.profile_probe)
     │   ├── UnknownExperiment    `gameday ui` asked for an experiment not in experiments/
     │   │                        (harness.ui.catalog; the tab answers 400)
     │   └── SinkConfigError      a sink reader's settings (harness.load.sinks)

@@ -9,7 +9,7 @@ One JSON object per line. Two kinds of row:
     outcome   "ok" | "error" | "rate_limited" (429 -> rate_limited; an exception, a
               status >= 400 or a timeout -> error; else ok)
     count     requests
-    hist      latency histogram in microseconds, `harness.load.histogram.Histogram.encode()`
+    hist      latency histogram in microseconds, `harness.histogram.Histogram.encode()`
     sum_ms    sum of latencies (mean = sum_ms / count)     max_ms  the largest latency
     checked   responses whose body the profile checked      correct  those that passed
     errors    {message: count}, the most frequent few       worker   None (merged) or a worker id
@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 
 OK, ERROR, RATE_LIMITED, GENERATOR = "ok", "error", "rate_limited", "generator"
 OUTCOMES = (OK, ERROR, RATE_LIMITED)

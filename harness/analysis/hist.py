@@ -1,7 +1,7 @@
 """Vectorised histogram maths over flat (group, bucket, count) arrays, as `rundir.Samples` holds them.
 
 Same bucket layout and nearest-rank percentile definition as
-`harness.load.histogram` (its module docstring), computed for many groups at once:
+`harness.histogram` (its module docstring), computed for many groups at once:
 merging rows is just giving them the same group id.
 
 Two shapes, one lookup:

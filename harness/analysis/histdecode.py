@@ -1,4 +1,4 @@
-"""Decode many encoded histograms at once into flat arrays (the format is `harness.load.histogram`'s).
+"""Decode many encoded histograms at once into flat arrays (the format is `harness.histogram`'s).
 
     decode_raws(raws) -> (entries per histogram, buckets, counts)
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.load.histogram import VARINTS, bucket_of
+from harness.histogram import VARINTS, bucket_of
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 MAX_BUCKET = bucket_of(2**64 - 1)

@@ -9,7 +9,7 @@ flat arrays (`hist_lengths`, `hist_bucket`, `hist_count`), so merging any set of
 rows is a numpy selection and percentiles are computed for many groups at once
 (`harness.analysis.hist`, `harness.analysis.latency`). That keeps an hour x 20
 endpoints under a few seconds. The encoding read here is
-`harness.load.histogram.Histogram.encode`'s, decoded in bulk by `histdecode`.
+`harness.histogram.Histogram.encode`'s, decoded in bulk by `histdecode`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Samples:
     (None for rows without one: runs without `load.variant_header`, and older runs).
     Row i's histogram is the next `hist_lengths[i]` entries of `hist_bucket` and
     `hist_count` (row 0's first); `hist_row[k]` is the `requests` row (positional) that
-    entry k belongs to. Buckets are `harness.load.histogram`'s, values microseconds.
+    entry k belongs to. Buckets are `harness.histogram`'s, values microseconds.
     `generator` columns: ts, offered, behind, cpu_warning, lag_ms_p99, users (one row per second).
     `short_seconds` are the seconds in which fewer workers reported than the run's peak
     (a Locust worker went missing): the generator, not the target, fell short there.

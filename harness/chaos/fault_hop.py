@@ -14,7 +14,7 @@ without a `ttl` (stock chaostoolkit-toxiproxy never sends one) lasts
 it (a `chaos run` or `gameday run` killed with -9 included).
 
 Only loopback addresses are listened on. The upstream must be loopback unless the
-machine's owner lists its host in $GAMEDAY_ALLOWED_HOSTS (harness.targets.allowlist);
+machine's owner lists its host in $GAMEDAY_ALLOWED_HOSTS (harness.allowlist);
 a refused upstream exits 2 before anything is bound or connected, and the running
 proxy refuses the same hosts when an API call tries to move the hop.
 
@@ -38,7 +38,7 @@ from chaoslib.exceptions import ActivityFailed
 from harness.chaos.httpjson import HttpStatusError, call
 from harness.errors import SpecError, TargetError
 from harness.files import atomic_write
-from harness.targets.allowlist import address_problem, is_allowed, is_loopback
+from harness.allowlist import address_problem, is_allowed, is_loopback
 
 DEFAULT_TTL_S = 300.0   # as the reference stack's toxic_ttl_s
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from harness.samples import (
     ALL_ENDPOINTS,
     ERROR,

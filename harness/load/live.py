@@ -28,7 +28,7 @@ from typing import TypedDict
 
 from harness.files import atomic_write
 from harness.load.aggregate import Cell
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from harness.samples import ERROR, OK, RATE_LIMITED
 
 WINDOWS = (5, 30)

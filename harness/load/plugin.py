@@ -33,7 +33,7 @@ spawning-complete, test-stop, cpu-warning, worker-missing, worker-back.
 
 A lost worker (`--processes N`, one child killed): Locust's master marks it missing
 after about 4 s without a heartbeat and the run goes on. The survivors keep their
-own share of the rate (no rebalancing, see harness.run.load_driver), so from the
+own share of the rate (no rebalancing, see harness.load.child), so from the
 loss on every second offers less load and its generator row counts fewer `workers`
 than the run's peak; the analysis counts those seconds as generator-bound.
 """
@@ -48,7 +48,7 @@ from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import CPU_MONITOR_INTERVAL, STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.events import EventKind
 from harness.load.aggregate import Aggregator, Cell, rows_of
@@ -154,9 +154,10 @@ class Recorder:
         self._event(EventKind.SPAWNING_COMPLETE, "load", users=user_count)
 
     def on_cpu_warning(self, cpu_usage: float, **_: Any) -> None:
-        # Locust samples CPU every 5 s; the warning covers that whole interval.
+        # Locust samples its CPU once per CPU_MONITOR_INTERVAL (10 s in 2.47) and warns
+        # about the whole interval since the last sample, so every second of it is flagged.
         now = int(time.time())
-        for ts in range(now - 4, now + 1):
+        for ts in range(now - math.ceil(CPU_MONITOR_INTERVAL) + 1, now + 1):
             self.aggregator.generator_cell(ts).cpu_warning = True
         self._event(EventKind.CPU_WARNING, "load", cpu_usage=cpu_usage, role=self.role)
 

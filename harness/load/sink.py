@@ -13,11 +13,8 @@ stops, so events still in flight are not counted as lost.
 
 Why a process and not a greenlet in Locust: the reader must not steal time from
 the load generator's schedule, and it must see events whatever Locust is doing
-(a worker may be stopping or busy). `run_in_greenlet` exists too, for embedding
-a Kafka reader in a gevent process: it polls on gevent's native thread pool, so
-the blocking librdkafka call never stalls the hub (tests/load/test_sink_kafka.py
-proves it). Calling `poll` directly in a greenlet would freeze every other
-greenlet for the whole poll timeout, GIL release or not.
+(a worker may be stopping or busy); and librdkafka's blocking poll, called in a
+greenlet, would freeze every other greenlet for the whole poll timeout.
 
 Who starts it: the orchestrator in a game day (with `SinkProcess`), or, under
 plain `locust -f any_locustfile.py --gameday-sink kafka ...`, the harness plugin
@@ -63,36 +60,6 @@ def run(source: Source, writer: LedgerWriter, should_stop: Callable[[], bool]) -
         source.close()
         writer.flush()
     return recorded
-
-
-def run_in_greenlet(source: Source, writer: LedgerWriter):
-    """Start a greenlet that polls `source` on gevent's thread pool into `writer`.
-
-    Kill the greenlet to stop it (`greenlet.kill()`); the writer is flushed and
-    closed on the way out. Only for sources whose `poll` may run on any native
-    thread (the Kafka source); use the process for the others.
-    """
-    import gevent
-
-    pool = gevent.get_hub().threadpool
-
-    def loop() -> None:
-        last_flush, pending = time.monotonic(), None
-        try:
-            while True:
-                pending = pool.spawn(source.poll, POLL_TIMEOUT_S)
-                writer.record_many(pending.get())
-                pending = None
-                if time.monotonic() - last_flush >= FLUSH_EVERY_S:
-                    writer.flush()
-                    last_flush = time.monotonic()
-        finally:
-            if pending is not None:  # a poll still runs on a native thread: let it end before closing
-                writer.record_many(pending.get())
-            source.close()
-            writer.close()
-
-    return gevent.spawn(loop)
 
 
 # ---- command line --------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TargetError
-from harness.load.rundir import JsonlAppender
+from harness.files import JsonlAppender
 
 MAX_POINTS = 11_000   # Prometheus refuses a range query of more points than this per series
 

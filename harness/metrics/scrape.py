@@ -26,7 +26,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.load.rundir import JsonlAppender
+from harness.files import JsonlAppender
 
 MAX_BYTES = 8 * 1024 * 1024   # a bigger answer is not a metrics page this harness can keep each second
 ACCEPT = "text/plain;version=0.0.4"

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.errors import HarnessError, SpecError
 from harness.events import EVENTS_FILE
-from harness.load.rundir import disk_free, mount_point
+from harness.files import disk_free, mount_point
 from harness.status import ExitCode
 
 

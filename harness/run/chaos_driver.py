@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from harness.chaos import redact
 from harness.proc import Child
 
 CONTROL_MODULE = "harness.chaos.control"
@@ -129,7 +130,6 @@ class ChaosDriver:
         if self._redacted:
             return
         self._redacted = True
-        from harness.chaos import redact
 
         secrets = redact.secret_values(redact.read_experiment(self.experiment), self.env)
         redact.redact_run_dir(self.run_dir, secrets)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from harness.errors import TargetError
 from harness.run.chaos_driver import ChaosDriver
-from harness.run.load_driver import LocustDriver, locust_argv
+from harness.load.child import locust_argv
+from harness.run.load_driver import LocustDriver
 from harness.run.metrics_driver import MetricsDriver
 from harness.run.orchestrator import Drivers, RunContext
 from harness.spec.models import ChaosBlock, HttpTarget, KubernetesTarget, LocalTarget

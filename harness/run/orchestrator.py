@@ -34,7 +34,8 @@ from typing import Any, Callable
 from harness.clock import SYSTEM, Clock, wait_until
 from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
 from harness.events import EventKind
-from harness.load.rundir import disk_free, mount_point
+from harness.load.child import LOAD_START_TIMEOUT_S
+from harness.files import disk_free, mount_point
 from harness.run import guardrail
 from harness.run.progress import Progress
 from harness.run.timeline import Timeline
@@ -42,7 +43,6 @@ from harness.spec.models import ChaosBlock, GameDay
 from harness.status import RunStatus
 
 TICK_S = 0.2
-LOAD_START_TIMEOUT_S = 60.0
 SINK_GRACE_S = 5.0   # keep reading the pipeline's output this long after the load stops
 # Below this much free space the run is stopped: a second of samples, the timeline's last
 # events and the reports no longer fit, and a fault must not stay in place unrecorded.

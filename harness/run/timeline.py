@@ -3,7 +3,7 @@
 Sources harness|target|guardrail; it keeps one O_APPEND descriptor open for the run.
 A write the disk refuses never raises into the orchestrator (whose teardown must
 still run): the event waits in memory, is written first once the disk takes it,
-and `error` says what went wrong (harness.load.rundir.JsonlAppender).
+and `error` says what went wrong (harness.files.JsonlAppender).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.clock import SYSTEM, Clock
 from harness.events import EVENTS_FILE, Event, encode
-from harness.load.rundir import JsonlAppender
+from harness.files import JsonlAppender
 
 
 class Timeline:

@@ -32,7 +32,7 @@ from harness.spec.models import (
 from harness.spec.reader import Node, Problems, child, number, strings, text
 from harness.spec.slo_expr import comparison_problem, parse_comparison, parse_objective, unit_problem
 from harness.spec import validate
-from harness.targets.allowlist import url_problem
+from harness.allowlist import url_problem
 
 TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails", "metrics")
 TARGET_KEYS = {
@@ -184,7 +184,7 @@ def _http(node: Node, children: dict[str, Node]) -> HttpTarget | None:
     if url and not url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
     elif url and (problem := url_problem(url, "base_url")):
-        url_node.fail(problem)   # refused before the run sends anything (harness.targets.allowlist)
+        url_node.fail(problem)   # refused before the run sends anything (harness.allowlist)
     return HttpTarget(url.rstrip("/")) if url else None
 
 

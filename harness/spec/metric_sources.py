@@ -10,7 +10,7 @@ metrics/<name>.jsonl and is what an SLO's `source:` refers to (needed only when 
 more than one source). `target:` names a Prometheus endpoint of the local stack
 (stack.config.METRICS_ENDPOINTS), whose port is known only when the run starts; other
 targets give a `url`, whose host must be allowed like an http target's
-(harness.targets.allowlist). For a scrape source an SLI's expression is a selector
+(harness.allowlist). For a scrape source an SLI's expression is a selector
 (harness.metrics.selector); for a prometheus source it is any PromQL expression.
 
 `check(parsed, problems)` runs after every section parsed: source names unique, each
@@ -28,7 +28,7 @@ from harness.metrics.selector import parse_selector
 from harness.spec import catalogue
 from harness.spec.models import MetricSource
 from harness.spec.reader import Node, Problems, child, strings, text
-from harness.targets.allowlist import url_problem
+from harness.allowlist import url_problem
 
 KINDS = ("scrape", "prometheus")
 SOURCE_KEYS = ("name", "kind", "url", "target", "interval", "chart")

@@ -5,8 +5,8 @@
 The static scan (profile_scan) cannot see a profile that raises at import, defines
 no User class, or does not accept an option the spec passes; Locust would only
 say so after the target is up. So the profile is imported by Locust's own loader
-in a child (harness.spec.profile_probe), with the very arguments the run passes
-(harness.run.load_driver.locust_argv), and its findings come back as problems on
+in a child (harness.load.profile_probe), with the very arguments the run passes
+(harness.load.child.locust_argv), and its findings come back as problems on
 `load.profile` or `load.options.<key>`. The child, not this process, imports
 locust: its gevent monkey-patching must never reach the orchestrator.
 """
@@ -19,10 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.load.child import locust_argv  # the same argv as the run
 from harness.spec.models import LoadSpec
 
 PROBE_TIMEOUT_S = 60
-_BOOT = "import locust; from harness.spec.profile_probe import main; main()"
+_BOOT = "import locust; from harness.load.profile_probe import main; main()"
 
 
 def problems(profile: Path, load: LoadSpec) -> list[tuple[str, str]]:
@@ -35,9 +36,6 @@ def problems(profile: Path, load: LoadSpec) -> list[tuple[str, str]]:
 
 
 def _run_probe(profile: Path, load: LoadSpec, scratch: Path) -> tuple[dict, str | None]:
-    # the same argv as the run (imported late: harness.run sits above harness.spec)
-    from harness.run.load_driver import locust_argv
-
     argv = locust_argv(profile.resolve(), "http://127.0.0.1:1", scratch / "run", load.shape or "constant_rate",
                        load.duration or 1.0, load.params, None, load.options)
     result_file = scratch / "probe.json"

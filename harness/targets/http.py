@@ -2,7 +2,7 @@
 
 gameday neither starts nor stops it; `up` only checks that it answers HTTP.
 Its host must be loopback unless $GAMEDAY_ALLOWED_HOSTS lists it
-(harness.targets.allowlist); the spec loader refuses it first, and `HttpRun`
+(harness.allowlist); the spec loader refuses it first, and `HttpRun`
 refuses it again, before any packet, for callers that build one themselves.
 """
 
@@ -13,7 +13,7 @@ import urllib.request
 
 from harness.clock import wait_until
 from harness.errors import SpecError, TargetError
-from harness.targets.allowlist import url_problem
+from harness.allowlist import url_problem
 
 
 class HttpRun:

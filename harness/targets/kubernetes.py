@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from harness.errors import TargetError
+from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.spec.models import KubernetesTarget
 from harness.targets.k8s import access
 from harness.targets.k8s.client import Cluster, api_error, kube_contexts
@@ -42,7 +43,6 @@ class KubernetesRun:
         self.namespaces = (spec.namespace, *extra_namespaces)
         if where == "cluster":
             # chaos starts after the Locust pods are ready and the test started: those waits delay it
-            from harness.run.orchestrator import LOAD_START_TIMEOUT_S
             from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
 
             fault_budget_s += 2 * READY_TIMEOUT_S + LOAD_START_TIMEOUT_S

@@ -21,15 +21,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import harness.load
 from harness.clock import wait_until
 from harness.errors import HarnessError, SpecError
+from harness.load.child import INJECT
 from harness.proc import Child
 from harness.run.orchestrator import new_run_dir
 from harness.status import ExitCode
 from harness.ui.session import SessionSpec, session_spec
 
-INJECT = Path(harness.load.__file__).with_name("inject.py")
 EXTENSION = Path(__file__).with_name("extension.py")
 STARTUP_TIMEOUT_S = 60.0
 SHUTDOWN_TIMEOUT_S = 330.0   # Locust waits up to 300 s for rollbacks and the last report

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from harness.errors import SpecError
-from harness.run.load_driver import shape_argv
+from harness.load.child import shape_argv
 from harness.spec.loader import load_gameday
 from harness.spec.models import GameDay, LoadSpec
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 
 T0 = 1_800_000_000  # a fixed epoch second, so windows are easy to read in tests
 

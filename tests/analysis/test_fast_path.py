@@ -9,7 +9,7 @@ from harness.analysis import latency
 from harness.analysis.phases import phases, second_mask
 from harness.analysis.rundir import read_events, read_ledger, read_samples
 from harness.analysis.slis import Request, per_second, phase_slis
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from rundir_factory import T0, request_row, timeline, write_run
 
 PS = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from harness.analysis.histdecode import decode_raws
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 
 
 def random_hists(seed: int, n: int) -> list[Histogram]:

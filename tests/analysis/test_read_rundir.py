@@ -6,7 +6,7 @@ import numpy as np
 from harness.analysis.hist import group_percentiles
 from harness.analysis.histdecode import decode_raws
 from harness.analysis.rundir import read_events, read_ledger, read_samples
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from rundir_factory import T0, event, generator_row, request_row, write_run
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from chaos.stack_support import faults_present, running_stack, stack_healthy, wait_until
 
-from harness.chaos import commands, network, replicas
+from harness.chaos import network, replicas
+from harness.run import chaos_commands as commands
 from harness.run.chaos_driver import ChaosDriver
 
 pytestmark = pytest.mark.slow

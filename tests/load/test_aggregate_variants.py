@@ -9,7 +9,7 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from harness.load.aggregate import Aggregator
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from harness.load.live import live_document
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from harness.load import mark_correct
 from harness.load.aggregate import Aggregator, classify
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from harness.load.live import live_document, read_live, write_atomic
 from harness.load.rundir import resolve_run_dir
 from harness.samples import histogram
@@ -185,3 +185,25 @@ def test_master_notes_a_missing_worker_once_and_its_return(tmp_path):
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [(e["kind"], e["name"], e["detail"]["remaining"]) for e in events] == \
         [("worker-missing", "w1", 1), ("worker-back", "w1", 2)]
+
+
+def test_a_cpu_warning_flags_every_second_of_locusts_own_sampling_interval(monkeypatch):
+    """Locust samples its CPU once per CPU_MONITOR_INTERVAL and warns about the whole interval."""
+    from locust import runners
+
+    from harness.load import plugin
+    from harness.load.aggregate import Aggregator
+    from harness.load.plugin import Recorder
+
+    assert plugin.CPU_MONITOR_INTERVAL is runners.CPU_MONITOR_INTERVAL  # read from Locust, not hard-coded
+    recorder = Recorder.__new__(Recorder)
+    recorder.role, recorder._event = "local", lambda *args, **kwargs: None
+    recorder.aggregator = Aggregator(worker=None, open_model=False)
+    monkeypatch.setattr(plugin.time, "time", lambda: 2000.5)
+    for interval in (runners.CPU_MONITOR_INTERVAL, 3.0):
+        monkeypatch.setattr(plugin, "CPU_MONITOR_INTERVAL", interval)
+        recorder.aggregator = Aggregator(worker=None, open_model=False)
+        recorder.on_cpu_warning(cpu_usage=97.0)
+        _, gens = recorder.aggregator.pop_before(10_000)
+        flagged = sorted(ts for ts, cell in gens if cell.cpu_warning)
+        assert flagged == list(range(2000 - int(interval) + 1, 2001))

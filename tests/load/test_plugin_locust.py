@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import free_port, wait_for_port
 
-from harness.load.histogram import Histogram
+from harness.histogram import Histogram
 from harness.load.live import read_live
 from harness.samples import generator_rows, request_rows
 

@@ -34,7 +34,7 @@ from bad_input_support import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from report_runs import healthy_run
 
-from harness.load.rundir import JsonlAppender
+from harness.files import JsonlAppender
 from harness.run.timeline import Timeline
 
 # ---- experiments ---------------------------------------------------------------------------------

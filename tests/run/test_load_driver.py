@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from harness.run.load_driver import locust_argv
+from harness.load.child import locust_argv
 
 
 def test_locust_argv_passes_an_absolute_run_dir_and_the_shape(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import pytest
 
 from harness.clock import ManualClock
 from harness.errors import SpecError, TargetError
+from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.run import orchestrator
 from harness.run.orchestrator import Drivers
 from harness.run.progress import Progress
@@ -291,8 +292,8 @@ def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path):
     status = run(gameday(tmp_path), tmp_path, d, clock=clock)
     assert status == "crashed" and made["load"].stopped
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
-    assert f"did not start its test within {orchestrator.LOAD_START_TIMEOUT_S:g}s" in error["detail"]["message"]
-    assert clock.now() - made["load"].started == pytest.approx(orchestrator.LOAD_START_TIMEOUT_S, abs=1)
+    assert f"did not start its test within {LOAD_START_TIMEOUT_S:g}s" in error["detail"]["message"]
+    assert clock.now() - made["load"].started == pytest.approx(LOAD_START_TIMEOUT_S, abs=1)
     assert "load-start" not in kinds(tmp_path) and "chaos-start" not in kinds(tmp_path)
 
 

@@ -339,7 +339,7 @@ def test_locust_accepts_the_masters_command_line(tmp_path):
 def test_locust_objects_do_not_expire_before_the_longest_run_ends():
     """Cleanup may delete objects whose expiry passed, so it must come after every wait a run can
     make: both readiness waits, the test start, Locust's own --run-time, its stop and the sink's drain."""
-    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+    from harness.load.child import LOAD_START_TIMEOUT_S
     from harness.spec.loader import load_gameday
     from harness.targets.k8s.plan import locust_plan
 
@@ -358,7 +358,7 @@ def test_locust_objects_do_not_expire_before_the_longest_run_ends():
 
 
 def test_faults_of_a_cluster_run_outlive_the_locust_readiness_waits(kubeconfig):
-    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
+    from harness.load.child import LOAD_START_TIMEOUT_S
 
     local = KubernetesRun(target(), where="local", fault_budget_s=100, config_file=kubeconfig)
     cluster = KubernetesRun(target(), where="cluster", fault_budget_s=100, config_file=kubeconfig)

@@ -26,7 +26,7 @@ import urllib3
 from harness.clock import wait_until
 from harness.errors import TargetError
 from harness.files import atomic_write
-from harness.run.load_driver import test_started
+from harness.load.child import test_started
 from harness.targets.k8s import objects
 from harness.targets.k8s.cleanup import delete_run
 from harness.targets.k8s.client import Cluster

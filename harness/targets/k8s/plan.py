@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from harness.run.load_driver import INJECT
+from harness.load.child import INJECT, LOAD_START_TIMEOUT_S
 from harness.spec.models import GameDay
 from harness.targets.k8s.labels import expiry_annotation
 from harness.targets.k8s.locust_objects import (
@@ -49,7 +49,6 @@ def objects_lifetime_s(duration: float) -> float:
     """How long a run's Locust objects may exist: every wait of a run that takes its longest at each step
     (a run deletes them at its end; the expiry is for `gameday cleanup --kubernetes` after a kill -9).
     """
-    from harness.run.orchestrator import LOAD_START_TIMEOUT_S
     from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
 
     return (2 * READY_TIMEOUT_S                     # the master, then the workers, ready

@@ -16,8 +16,10 @@ from pathlib import Path
 from chaoslib.exceptions import ActivityFailed
 
 from harness.chaos import fault_hop
-from harness.chaos.stackref import STACK_ENV
+from harness.chaos.cleanup import clean
+from harness.chaos.stackref import STACK_ENV, running_stack, supervisor
 from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
+from harness.run.chaos_driver import ChaosDriver
 from harness.status import ExitCode
 
 # `chaos run` journal status -> gameday exit code (harness.status.ExitCode)
@@ -56,7 +58,6 @@ def default_run_dir(experiment: Path) -> Path:
 
 
 def cmd_chaos_run(args: argparse.Namespace) -> int:
-    from harness.run.chaos_driver import ChaosDriver
 
     experiment = Path(args.experiment)
     if not experiment.is_file():
@@ -104,7 +105,6 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def _cleanup_stack(name: str | None) -> None:
-    from harness.chaos.cleanup import clean
     from stack.errors import StackError
 
     config = _stack_config(name)
@@ -129,6 +129,7 @@ def _stack_running(name: str | None) -> bool:
 def _cleanup_kubernetes(args: argparse.Namespace) -> int:
     if not args.context or not args.namespace:
         raise SpecError("cleanup --kubernetes needs --context and at least one --namespace")
+    # loaded on use: the kubernetes client takes a second to import
     from harness.targets.k8s.cleanup import cleanup_kubernetes
 
     removed = cleanup_kubernetes(args.context, args.namespace)
@@ -139,7 +140,6 @@ def _cleanup_kubernetes(args: argparse.Namespace) -> int:
 
 
 def _stack_config(name: str | None):
-    from harness.chaos.stackref import running_stack, supervisor
 
     try:
         config = running_stack(name)

@@ -1,4 +1,4 @@
-"""harness.targets.allowlist: loopback or $GAMEDAY_ALLOWED_HOSTS, never a name lookup; and the spec loader using it."""
+"""harness.allowlist: loopback or $GAMEDAY_ALLOWED_HOSTS, never a name lookup; and the spec loader using it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import yaml
 
 from harness.errors import SpecError
 from harness.spec.loader import load_gameday
-from harness.targets.allowlist import address_problem, is_allowed, url_problem
+from harness.allowlist import address_problem, is_allowed, url_problem
 from harness.targets.http import HttpRun
 
 NONE: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Accuracy and merging of harness.load.histogram against exact numpy percentiles."""
+"""Accuracy and merging of harness.histogram against exact numpy percentiles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import pytest
 
-from harness.load.histogram import Histogram, bucket_of, bucket_value
+from harness.histogram import Histogram, bucket_of, bucket_value
 
 PERCENTILES = [50, 75, 90, 95, 99, 99.5, 99.9, 100]
 

@@ -1,6 +1,6 @@
 """The child side of the profile check (harness.spec.profile_check): import a locustfile as Locust does.
 
-Started as `python -c "import locust; from harness.spec.profile_probe import main; main()" RESULT ARGS...`
+Started as `python -c "import locust; from harness.load.profile_probe import main; main()" RESULT ARGS...`
 so that locust (and gevent's monkey-patching) comes first, exactly as in `python -m locust`.
 ARGS are the Locust arguments the run will use. It imports every `-f` file with Locust's
 own loader, looks for User classes, parses ARGS with Locust's full parser (built after
