@@ -310,7 +310,9 @@ def _show(sli: str, value: float | None) -> str:
 def _recovery_doc(recovery: Recovery) -> dict[str, Any]:
     impact = recovery.impact
     return {"fault": [recovery.fault.start, recovery.fault.end], "removal": recovery.removal,
-            "outcome": recovery.outcome, "seconds": recovery.seconds, "never": recovery.seconds is None,
+            # no impact: nothing to recover from, so no time either (not a 0.0 that reads as a recovery)
+            "outcome": recovery.outcome, "seconds": None if recovery.outcome == NO_IMPACT else recovery.seconds,
+            "never": recovery.seconds is None,
             "proof": [recovery.proof.start, recovery.proof.end] if recovery.proof else None,
             "impact": {"observed": impact.observed, "first_bad": impact.first_bad,
                        "time_to_detect": impact.time_to_detect, "bad_seconds": impact.bad_seconds,

@@ -151,4 +151,5 @@ def test_a_fault_with_no_impact_is_labelled_so_not_a_recovery_of_zero(tmp_path):
     document = result_document(analysis)
     verdict = document["verdicts"][1]
     assert verdict["state"] == "pass" and verdict["observed_text"] == "no impact observed"
-    assert document["recovery"][0]["outcome"] == "no-impact"
+    assert document["recovery"][0]["outcome"] == "no-impact" and document["recovery"][0]["seconds"] is None
+    assert document["recovery"][0]["never"] is False
