@@ -76,9 +76,9 @@ SKIP_FIRST_S, SKIP_LAST_S = 2, 1
 
 @dataclass
 class Closed:
-    rate: float           # req/s over the middle seconds
-    cpu_us: float         # generator CPU per request
-    starved: float        # share of the run Locust waited for a CPU (other work on its core)
+    rate: float  # req/s over the middle seconds
+    cpu_us: float  # generator CPU per request
+    starved: float  # share of the run Locust waited for a CPU (other work on its core)
 
     def line(self) -> str:
         return f"{self.rate:7.0f} req/s  ({self.cpu_us:.0f} us CPU/req{_starved(self.starved)})"
@@ -87,12 +87,12 @@ class Closed:
 @dataclass
 class Open:
     asked: float
-    offered: float        # req/s the schedule offered (middle seconds)
-    sent: float           # req/s sent (middle seconds, by intended second)
-    behind: int           # seconds flagged behind
-    seconds: int          # middle seconds
-    lag_p99_ms: float     # schedule lag p99 over the middle seconds
-    worst_p99_ms: float   # the worst single second's lag p99
+    offered: float  # req/s the schedule offered (middle seconds)
+    sent: float  # req/s sent (middle seconds, by intended second)
+    behind: int  # seconds flagged behind
+    seconds: int  # middle seconds
+    lag_p99_ms: float  # schedule lag p99 over the middle seconds
+    worst_p99_ms: float  # the worst single second's lag p99
     cpu_us: float
     delivered: float = 0.0  # req/s Locust sent over the middle seconds, whatever their intended time
     starved: float = 0.0
@@ -103,9 +103,11 @@ class Open:
 
     def line(self) -> str:
         verdict = "keeps its schedule" if self.clean else "misses its schedule"
-        return (f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {self.behind}/{self.seconds} s, "
-                f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms), "
-                f"{self.cpu_us:5.0f} us CPU/req{_starved(self.starved)}: {verdict}")
+        return (
+            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {self.behind}/{self.seconds} s, "
+            f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms), "
+            f"{self.cpu_us:5.0f} us CPU/req{_starved(self.starved)}: {verdict}"
+        )
 
 
 def _starved(share: float) -> str:
@@ -125,8 +127,9 @@ class Bench:
         self.userfile.write_text(USER)
         port = free_port()
         (workdir / "server.py").write_text(SERVER.format(port=port))
-        self.server = subprocess.Popen([sys.executable, str(workdir / "server.py")],
-                                       preexec_fn=pinned({SERVER_CORE}), start_new_session=True)
+        self.server = subprocess.Popen(
+            [sys.executable, str(workdir / "server.py")], preexec_fn=pinned({SERVER_CORE}), start_new_session=True
+        )
         wait_for_port(port)
         self.url = f"http://127.0.0.1:{port}"
         self.runs = 0
@@ -142,12 +145,31 @@ class Bench:
         but waiting for a CPU (/proc schedstat): other work on the generator's core."""
         self.runs += 1
         prefix, run_dir = self.workdir / f"csv-{self.runs}", self.workdir / f"run-{self.runs}"
-        command = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", self.url,
-                   "--only-summary", "--csv", str(prefix), *args]
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            files,
+            "--headless",
+            "--host",
+            self.url,
+            "--only-summary",
+            "--csv",
+            str(prefix),
+            *args,
+        ]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.Popen(command, preexec_fn=pinned(cores), env=env, cwd=self.workdir,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            preexec_fn=pinned(cores),
+            env=env,
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             self.starved = _watch_starvation(proc, time.monotonic() + self.seconds + 90)
         finally:
@@ -159,27 +181,56 @@ class Bench:
         return prefix, run_dir, cpu
 
     def bare(self) -> Closed:
-        prefix, _, cpu = self._locust(str(self.userfile), ["-u", str(self.users), "-r", str(self.users),
-                                                           "-t", f"{self.seconds}s"], {GENERATOR_CORE})
+        prefix, _, cpu = self._locust(
+            str(self.userfile),
+            ["-u", str(self.users), "-r", str(self.users), "-t", f"{self.seconds}s"],
+            {GENERATOR_CORE},
+        )
         return Closed(middle_rate(prefix, self.seconds), cpu * 1e6 / total_requests(prefix), self.starved)
 
     def harness_closed(self) -> Closed:
         run_dir = self.workdir / f"run-{self.runs + 1}"
-        prefix, _, cpu = self._locust(f"{INJECT},{self.userfile}",
-                                      ["--gameday-run-dir", str(run_dir), "--gameday-shape", "steady",
-                                       "--gameday-users", str(self.users), "--gameday-duration", f"{self.seconds}s"],
-                                      {GENERATOR_CORE})
+        prefix, _, cpu = self._locust(
+            f"{INJECT},{self.userfile}",
+            [
+                "--gameday-run-dir",
+                str(run_dir),
+                "--gameday-shape",
+                "steady",
+                "--gameday-users",
+                str(self.users),
+                "--gameday-duration",
+                f"{self.seconds}s",
+            ],
+            {GENERATOR_CORE},
+        )
         return Closed(middle_rate(prefix, self.seconds), cpu * 1e6 / total_requests(prefix), self.starved)
 
     def open(self, rate: float, processes: int = 1) -> Open:
         run_dir = self.workdir / f"run-{self.runs + 1}"
-        args = ["--gameday-run-dir", str(run_dir), "--gameday-shape", "constant_rate",
-                "--gameday-rate", f"{rate:.0f}", "--gameday-duration", f"{self.seconds}s"]
+        args = [
+            "--gameday-run-dir",
+            str(run_dir),
+            "--gameday-shape",
+            "constant_rate",
+            "--gameday-rate",
+            f"{rate:.0f}",
+            "--gameday-duration",
+            f"{self.seconds}s",
+        ]
         cores = {GENERATOR_CORE}
         if processes > 1:
             master = str(free_port())
-            args += ["--processes", str(processes), "--master-bind-host", "127.0.0.1",
-                     "--master-bind-port", master, "--master-port", master]
+            args += [
+                "--processes",
+                str(processes),
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                master,
+                "--master-port",
+                master,
+            ]
             cores = SCALE_OUT_CORES
         prefix, run_dir, cpu = self._locust(f"{INJECT},{self.userfile}", args, cores)
         result = open_result(rate, run_dir, cpu * 1e6 / max(total_requests(prefix), 1))
@@ -248,8 +299,16 @@ def open_result(rate: float, run_dir: Path, cpu_us: float) -> Open:
     sent = sum(r["count"] for r in request_rows(run_dir) if first <= r["ts"] < last)
     seconds = max(last - first, 1)
     worst = max((h.percentile(99) for h in per_second.values() if h.counts), default=0.0)
-    return Open(rate, sum(offered.values()) / seconds, sent / seconds, len(behind), last - first,
-                (lag.percentile(99) if lag.counts else 0.0) / 1000.0, worst / 1000.0, cpu_us)
+    return Open(
+        rate,
+        sum(offered.values()) / seconds,
+        sent / seconds,
+        len(behind),
+        last - first,
+        (lag.percentile(99) if lag.counts else 0.0) / 1000.0,
+        worst / 1000.0,
+        cpu_us,
+    )
 
 
 def search_clean(bench: Bench, ceiling: float, steps: int) -> tuple[Open | None, list[Open]]:
@@ -272,9 +331,11 @@ def scale_out(bench: Bench, one: float, steps: int) -> str:
     """Two workers' clean rate beside one's, or why this machine cannot show it."""
     cores = os.cpu_count() or 1
     if cores < 4:
-        return (f"scale-out (load.processes: 2): NOT MEASURED: this machine has {cores} cores; the server takes "
-                f"core {SERVER_CORE} and the generator core {GENERATOR_CORE}, so two workers would share one core "
-                "and their sum would measure nothing about scale-out. Run on >= 4 cores.")
+        return (
+            f"scale-out (load.processes: 2): NOT MEASURED: this machine has {cores} cores; the server takes "
+            f"core {SERVER_CORE} and the generator core {GENERATOR_CORE}, so two workers would share one core "
+            "and their sum would measure nothing about scale-out. Run on >= 4 cores."
+        )
     low, high, best = one, one * 2.5, None
     rate = one * 2
     for _ in range(steps):
@@ -286,8 +347,10 @@ def scale_out(bench: Bench, one: float, steps: int) -> str:
             high = rate
         rate = (low + high) / 2
     two = best.asked if best else 0.0
-    return (f"scale-out (load.processes: 2, cores {sorted(SCALE_OUT_CORES)}): clean {two:.0f} req/s against "
-            f"{one:.0f} for one process: {two / one if one else 0:.2f}x (goal about 2x)")
+    return (
+        f"scale-out (load.processes: 2, cores {sorted(SCALE_OUT_CORES)}): clean {two:.0f} req/s against "
+        f"{one:.0f} for one process: {two / one if one else 0:.2f}x (goal about 2x)"
+    )
 
 
 def main() -> int:
@@ -310,8 +373,11 @@ def main() -> int:
 
 
 def run_all(bench: Bench, args: argparse.Namespace) -> int:
-    print(f"server on core {SERVER_CORE}, generator on core {GENERATOR_CORE}, {args.seconds} s a run, "
-          f"middle seconds only; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"server on core {SERVER_CORE}, generator on core {GENERATOR_CORE}, {args.seconds} s a run, "
+        f"middle seconds only; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     bare = bench.bare()
     print(f"1. bare Locust FastHttpUser, closed, {args.users} users:  {bare.line()}", flush=True)
     closed = bench.harness_closed()
@@ -329,9 +395,11 @@ def run_all(bench: Bench, args: argparse.Namespace) -> int:
     runs = [bare, closed, *tried, saturated, again]
     starved = [r for r in runs if r.starved >= 0.05]
     if starved:
-        print(f"warning: in {len(starved)} of {len(runs)} runs Locust waited for a CPU 5% of the time or more "
-              f"(other work on core {GENERATOR_CORE}); the figures are below what an idle machine gives, "
-              f"and the clean rate most of all (a 10 ms lag p99 cannot survive being descheduled)")
+        print(
+            f"warning: in {len(starved)} of {len(runs)} runs Locust waited for a CPU 5% of the time or more "
+            f"(other work on core {GENERATOR_CORE}); the figures are below what an idle machine gives, "
+            f"and the clean rate most of all (a 10 ms lag p99 cannot survive being descheduled)"
+        )
     return 0
 
 
@@ -344,16 +412,24 @@ def report(bare: Closed, closed: Closed, clean: Open | None, saturated: Open) ->
 
     print()
     print(f"(1) bare Locust closed max        {bare.rate:7.0f} req/s  {bare.cpu_us:4.0f} us CPU/req")
-    print(f"(2) harness closed max            {closed.rate:7.0f} req/s  {closed.cpu_us:4.0f} us CPU/req  "
-          f"(2)/(1) {closed.rate / bare.rate:.2f}")
+    print(
+        f"(2) harness closed max            {closed.rate:7.0f} req/s  {closed.cpu_us:4.0f} us CPU/req  "
+        f"(2)/(1) {closed.rate / bare.rate:.2f}"
+    )
     clean_cpu = f"{clean.cpu_us:4.0f} us CPU/req" if clean else "   - us CPU/req"
-    print(f"(3) constant_rate, clean          {clean_rate:7.0f} req/s  {clean_cpu}  "
-          f"(3)/(1) {clean_rate / bare.rate:.2f} {goal(clean_rate / bare.rate)}")
-    print(f"(4) constant_rate, saturated      {saturated.delivered:7.0f} req/s  {saturated.cpu_us:4.0f} us CPU/req  "
-          f"(4)/(1) {saturated.delivered / bare.rate:.2f} {goal(saturated.delivered / bare.rate)}")
+    print(
+        f"(3) constant_rate, clean          {clean_rate:7.0f} req/s  {clean_cpu}  "
+        f"(3)/(1) {clean_rate / bare.rate:.2f} {goal(clean_rate / bare.rate)}"
+    )
+    print(
+        f"(4) constant_rate, saturated      {saturated.delivered:7.0f} req/s  {saturated.cpu_us:4.0f} us CPU/req  "
+        f"(4)/(1) {saturated.delivered / bare.rate:.2f} {goal(saturated.delivered / bare.rate)}"
+    )
     if clean:
-        print(f"open-model overhead: {clean.cpu_us / bare.cpu_us - 1:+.0%} generator CPU per request against bare "
-              f"Locust (at the clean rate; the closed models run flat out, batching more per wake-up)")
+        print(
+            f"open-model overhead: {clean.cpu_us / bare.cpu_us - 1:+.0%} generator CPU per request against bare "
+            f"Locust (at the clean rate; the closed models run flat out, batching more per wake-up)"
+        )
 
 
 if __name__ == "__main__":
