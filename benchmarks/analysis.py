@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 from harness.analysis import analyse, result_document
@@ -41,15 +41,44 @@ def synthesize(run: Path, seconds: int, endpoints: int, workers: int) -> int:
                 for worker in range(workers):
                     for outcome, count in (("ok", 95), ("error", 3 if slow else 1), ("rate_limited", 1)):
                         hist = hists[(outcome, slow, rng.randrange(8))]
-                        out.write(json.dumps({"ts": T0 + s, "endpoint": f"POST /v1/e{e}", "outcome": outcome,
-                                              "count": count, "hist": hist, "sum_ms": count * 20.0,
-                                              "max_ms": 90.0, "checked": count if outcome == "ok" else 0,
-                                              "correct": count if outcome == "ok" else 0, "errors": {},
-                                              "worker": str(worker)}) + "\n")
+                        out.write(
+                            json.dumps(
+                                {
+                                    "ts": T0 + s,
+                                    "endpoint": f"POST /v1/e{e}",
+                                    "outcome": outcome,
+                                    "count": count,
+                                    "hist": hist,
+                                    "sum_ms": count * 20.0,
+                                    "max_ms": 90.0,
+                                    "checked": count if outcome == "ok" else 0,
+                                    "correct": count if outcome == "ok" else 0,
+                                    "errors": {},
+                                    "worker": str(worker),
+                                }
+                            )
+                            + "\n"
+                        )
                         rows += 1
-            out.write(json.dumps({"ts": T0 + s, "endpoint": "*", "outcome": "generator", "offered": 97 * endpoints,
-                                  "lag_ms_max": 1.0, "lag_ms_p99": 0.5, "behind": False, "cpu_warning": False,
-                                  "users": 50, "workers": workers, "hist": "", "worker": None}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "ts": T0 + s,
+                        "endpoint": "*",
+                        "outcome": "generator",
+                        "offered": 97 * endpoints,
+                        "lag_ms_max": 1.0,
+                        "lag_ms_p99": 0.5,
+                        "behind": False,
+                        "cpu_warning": False,
+                        "users": 50,
+                        "workers": workers,
+                        "hist": "",
+                        "worker": None,
+                    }
+                )
+                + "\n"
+            )
             rows += 1
     _write_ledger(run, seconds, fault)
     _write_events(run, seconds, fault)
@@ -83,6 +112,7 @@ def _write_ledger(run: Path, seconds: int, fault: tuple[int, int]) -> None:
 def _write_events(run: Path, seconds: int, fault: tuple[int, int]) -> None:
     def event(ts, kind, source="harness", **detail):
         return json.dumps({"ts": T0 + ts, "source": source, "kind": kind, "name": kind, "detail": detail}) + "\n"
+
     with open(run / "events.jsonl", "w") as out:
         out.write(event(0, "load-start") + event(30, "warmup-end"))
         out.write(event(fault[0] - 1, "experiment-start", "chaos"))

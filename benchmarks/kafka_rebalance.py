@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,22 +24,50 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/stack")]
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
+from tansu_support import running_broker, start_scorer, write_config  # noqa: E402
 
 from stack import kafka  # noqa: E402
 from stack.config import TOPIC_IN, TOPIC_OUT  # noqa: E402
 from stack.model import example_features  # noqa: E402
-from tansu_support import running_broker, start_scorer, write_config  # noqa: E402
 
 RATE = 200
 VARIANTS = {
     "defaults": {"session.timeout.ms": 3000},
-    "s6000-h1000-range": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "partition.assignment.strategy": "range"},
-    "s6000-h1000-coop": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "partition.assignment.strategy": "cooperative-sticky"},
-    "s3000-h500-range": {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "partition.assignment.strategy": "range"},
-    "s2000-h500-range": {"session.timeout.ms": 2000, "heartbeat.interval.ms": 500, "partition.assignment.strategy": "range"},
-    "s3000-h1000-coop": {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000, "partition.assignment.strategy": "cooperative-sticky"},
-    "s10000-h3000-range": {"session.timeout.ms": 10000, "heartbeat.interval.ms": 3000, "partition.assignment.strategy": "range"},
-    "s45000-h3000-range": {"session.timeout.ms": 45000, "heartbeat.interval.ms": 3000, "partition.assignment.strategy": "range"},
+    "s6000-h1000-range": {
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "partition.assignment.strategy": "range",
+    },
+    "s6000-h1000-coop": {
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "partition.assignment.strategy": "cooperative-sticky",
+    },
+    "s3000-h500-range": {
+        "session.timeout.ms": 3000,
+        "heartbeat.interval.ms": 500,
+        "partition.assignment.strategy": "range",
+    },
+    "s2000-h500-range": {
+        "session.timeout.ms": 2000,
+        "heartbeat.interval.ms": 500,
+        "partition.assignment.strategy": "range",
+    },
+    "s3000-h1000-coop": {
+        "session.timeout.ms": 3000,
+        "heartbeat.interval.ms": 1000,
+        "partition.assignment.strategy": "cooperative-sticky",
+    },
+    "s10000-h3000-range": {
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 3000,
+        "partition.assignment.strategy": "range",
+    },
+    "s45000-h3000-range": {
+        "session.timeout.ms": 45000,
+        "heartbeat.interval.ms": 3000,
+        "partition.assignment.strategy": "range",
+    },
 }
 
 
@@ -71,9 +98,11 @@ class Traffic:
         i, start = 0, time.monotonic()
         while not self.stop.is_set():
             event_id = f"e{i}"
+
             def done(err, msg, event_id=event_id):
                 if err is None:
                     self.partition_of[event_id] = msg.partition()
+
             value = json.dumps({"event_id": event_id, "features": example_features(i), "ts": time.time()})
             producer.produce(TOPIC_IN, key=event_id.encode(), value=value.encode(), on_delivery=done)
             producer.poll(0)
@@ -141,8 +170,13 @@ def measure(name: str, settings: dict) -> dict:
         a = Member(cfg, 1, bs, settings)
         b = Member(cfg, 2, bs, settings)
         result = {"variant": name}
-        owns_some = lambda parts: len(parts) > 0
-        owns_all = lambda parts: parts == {0, 1, 2, 3}
+
+        def owns_some(parts):
+            return len(parts) > 0
+
+        def owns_all(parts):
+            return parts == {0, 1, 2, 3}
+
         a.first_time_owning(owns_some, t_start, 60)
         b.first_time_owning(owns_some, t_start, 60)
         result["first_assignment_s"] = round(time.time() - t_start, 1)

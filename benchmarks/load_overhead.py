@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,20 +64,66 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def run_locust(workdir: Path, name: str, extra: str, url: str, args: argparse.Namespace, index: int) -> tuple[float, Path]:
+def run_locust(
+    workdir: Path, name: str, extra: str, url: str, args: argparse.Namespace, index: int
+) -> tuple[float, Path]:
     locustfile = workdir / f"{name}.py"
     locustfile.write_text(USER.format(extra=extra))
     run_dir = workdir / f"run-{name}-{index}"
     prefix = workdir / f"{name}-{index}"
-    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
-               "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--only-summary",
-               "--csv", str(prefix), "--gameday-run-dir", str(run_dir)] if extra else \
-              [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
-               "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--only-summary",
-               "--csv", str(prefix)]
+    command = (
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(locustfile),
+            "--headless",
+            "--host",
+            url,
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.users),
+            "-t",
+            f"{args.seconds}s",
+            "--only-summary",
+            "--csv",
+            str(prefix),
+            "--gameday-run-dir",
+            str(run_dir),
+        ]
+        if extra
+        else [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(locustfile),
+            "--headless",
+            "--host",
+            url,
+            "-u",
+            str(args.users),
+            "-r",
+            str(args.users),
+            "-t",
+            f"{args.seconds}s",
+            "--only-summary",
+            "--csv",
+            str(prefix),
+        ]
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(command, preexec_fn=pinned(GENERATOR_CORE), env=env, cwd=workdir,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=args.seconds + 60)
+    subprocess.run(
+        command,
+        preexec_fn=pinned(GENERATOR_CORE),
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=args.seconds + 60,
+    )
     return aggregated_rps(Path(f"{prefix}_stats.csv")), run_dir
 
 
@@ -93,8 +138,12 @@ def aggregated_rps(stats_csv: Path) -> float:
 def run_wrk(url: str, args: argparse.Namespace) -> float | None:
     if not shutil.which("wrk"):
         return None
-    out = subprocess.run(["wrk", "-t1", f"-c{args.users}", f"-d{args.seconds}s", url],
-                         preexec_fn=pinned(GENERATOR_CORE), capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{args.users}", f"-d{args.seconds}s", url],
+        preexec_fn=pinned(GENERATOR_CORE),
+        capture_output=True,
+        text=True,
+    ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(match.group(1)) if match else None
 
@@ -150,8 +199,10 @@ def report(results: dict[str, list[float]], projections: list[tuple[float, float
     ratio = plugin / bare if bare else 0.0
     print(f"ratio plugin/bare          {ratio:8.3f}  (goal >= 0.90: {'met' if ratio >= 0.90 else 'NOT met'})")
     per_hour, rate = max(projections)
-    print(f"samples for 1 h            {per_hour / 1e6:8.2f} MB  (measured at {rate:.0f} req/s, one endpoint; "
-          f"goal < 50 MB at 2,000 req/s: {'met' if per_hour < 50e6 else 'NOT met'})")
+    print(
+        f"samples for 1 h            {per_hour / 1e6:8.2f} MB  (measured at {rate:.0f} req/s, one endpoint; "
+        f"goal < 50 MB at 2,000 req/s: {'met' if per_hour < 50e6 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

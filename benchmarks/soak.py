@@ -37,7 +37,7 @@ from support import free_base_port
 
 GAMEDAY = [sys.executable, "-m", "harness.cli"]
 MB = 1024 * 1024
-PLAIN_PROFILE = '''
+PLAIN_PROFILE = """
 from locust import FastHttpUser, constant, task
 
 
@@ -48,7 +48,7 @@ class Visitor(FastHttpUser):
     @task
     def index(self):
         self.client.get("/")
-'''
+"""
 
 
 def write_spec(work: Path, minutes: float, rate: int, base_url: str | None, stack: str) -> Path:
@@ -58,10 +58,17 @@ def write_spec(work: Path, minutes: float, rate: int, base_url: str | None, stac
         target, endpoint = {"kind": "http", "base_url": base_url}, "GET /"
     else:
         profile, target, endpoint = ROOT / "loadprofiles/inference.py", {"kind": "local", "stack": stack}, None
-    slos = [{"sli": "availability", "phase": "run", "objective": ">= 99%"},
-            {"sli": "latency.p99", "phase": "run", "objective": "< 500ms", **({"endpoint": endpoint} if endpoint else {})}]
-    spec = {"name": "soak", "target": target, "warmup": "5s", "slos": slos,
-            "load": {"profile": str(profile), "shape": "constant_rate", "rate": rate, "duration": f"{int(minutes * 60)}s"}}
+    slos = [
+        {"sli": "availability", "phase": "run", "objective": ">= 99%"},
+        {"sli": "latency.p99", "phase": "run", "objective": "< 500ms", **({"endpoint": endpoint} if endpoint else {})},
+    ]
+    spec = {
+        "name": "soak",
+        "target": target,
+        "warmup": "5s",
+        "slos": slos,
+        "load": {"profile": str(profile), "shape": "constant_rate", "rate": rate, "duration": f"{int(minutes * 60)}s"},
+    }
     path = work / "soak.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -73,8 +80,9 @@ def label(proc: psutil.Process, orchestrator_pid: int, home: Path) -> str | None
         if proc.pid == orchestrator_pid:
             return "orchestrator"
         cmd = " ".join(proc.cmdline())
-        if str(home) not in proc.environ().get("GAMEDAY_STACK", "") and orchestrator_pid not in \
-                [p.pid for p in proc.parents()]:
+        if str(home) not in proc.environ().get("GAMEDAY_STACK", "") and orchestrator_pid not in [
+            p.pid for p in proc.parents()
+        ]:
             return None
         if "locust" in cmd:
             return "locust" if "--processes" not in cmd or proc.parent().pid == orchestrator_pid else "locust-worker"
@@ -114,16 +122,24 @@ def run_soak(args: argparse.Namespace, work: Path, home: Path) -> tuple[Path, li
     reports = work / "runs"
     with open(work / "gameday.out", "w") as out:
         stack_args = [] if args.base_url else ["--stack-name", stack]
-        proc = subprocess.Popen([*GAMEDAY, "run", str(spec), "--reports", str(reports), *stack_args],
-                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*GAMEDAY, "run", str(spec), "--reports", str(reports), *stack_args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     series: list[tuple[float, dict, int]] = []
     started = time.monotonic()
     while proc.poll() is None:
         store = reports.glob("*/samples/samples.jsonl")
         size = sum(p.stat().st_size for p in store)
         series.append((time.monotonic() - started, sample(proc.pid, home), size))
-        print(f"  t={series[-1][0]:5.0f}s  store={size / MB:6.2f} MB  "
-              + " ".join(f"{k}={v:.0f}" for k, v in sorted(series[-1][1].items())), flush=True)
+        print(
+            f"  t={series[-1][0]:5.0f}s  store={size / MB:6.2f} MB  "
+            + " ".join(f"{k}={v:.0f}" for k, v in sorted(series[-1][1].items())),
+            flush=True,
+        )
         deadline = time.monotonic() + args.interval
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -135,7 +151,7 @@ def flat(values: list[float]) -> bool:
     if len(values) < 3:
         return True
     third = len(values) // 3
-    middle, last = values[third:2 * third], values[2 * third:]
+    middle, last = values[third : 2 * third], values[2 * third :]
     base = sum(middle) / len(middle)
     return sum(last) / len(last) <= base * 1.2 + 10
 
@@ -150,7 +166,7 @@ def summarize(series: list[tuple[float, dict, int]]) -> bool:
     print(f"  {'process':32} {'first':>7} {'last':>7} {'max':>7}  flat")
     for name, values in sorted(by_proc.items()):
         ok = flat(values)
-        all_flat &= ok or name.startswith("stack:")   # the target's memory is the target's business
+        all_flat &= ok or name.startswith("stack:")  # the target's memory is the target's business
         print(f"  {name:32} {values[0]:7.1f} {values[-1]:7.1f} {max(values):7.1f}  {'yes' if ok else 'NO'}")
     return all_flat
 
@@ -163,6 +179,7 @@ def store_rates(series: list[tuple[float, dict, int]]) -> tuple[float, float]:
 
     def rate(a, b):
         return (b[2] - a[2]) / MB / max(b[0] - a[0], 1e-9) * 60
+
     return rate(series[0], series[half]), rate(series[half], series[-1])
 
 
@@ -177,8 +194,14 @@ def main() -> int:
         work, home = Path(tmp), Path(tmp) / "home"
         env = {**os.environ, "GAMEDAY_HOME": str(home)}
         if not args.base_url:
-            up = subprocess.run([*GAMEDAY, "stack", "up", "--name", "soak", "--base-port", str(free_base_port())],
-                                env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+            up = subprocess.run(
+                [*GAMEDAY, "stack", "up", "--name", "soak", "--base-port", str(free_base_port())],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if up.returncode != 0:
                 print(up.stdout + up.stderr, file=sys.stderr)
                 return 4
@@ -186,7 +209,9 @@ def main() -> int:
             run_dir, series, code = run_soak(args, work, home)
         finally:
             if not args.base_url:
-                subprocess.run([*GAMEDAY, "stack", "down", "--name", "soak"], env=env, cwd=ROOT, capture_output=True, check=False)
+                subprocess.run(
+                    [*GAMEDAY, "stack", "down", "--name", "soak"], env=env, cwd=ROOT, capture_output=True, check=False
+                )
         return report(run_dir, series, code, env)
 
 
@@ -194,17 +219,26 @@ def report(run_dir: Path, series: list, code: int, env: dict) -> int:
     store = run_dir / "samples" / "samples.jsonl"
     rows = sum(1 for _ in store.open())
     started = time.monotonic()
-    rebuilt = subprocess.run([*GAMEDAY, "report", str(run_dir)], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    rebuilt = subprocess.run(
+        [*GAMEDAY, "report", str(run_dir)], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
     analysis_s = time.monotonic() - started
     result = json.loads((run_dir / "result.json").read_text())
-    print("\n`gameday run` ended with:\n" + "".join((run_dir.parents[1] / "gameday.out").read_text().splitlines(True)[-12:]))
-    print(f"gameday run exit {code}; `gameday report` rebuilt: exit {rebuilt.returncode}, status "
-          f"{result['run']['status']}, verdicts {[v['state'] for v in result['verdicts']]}")
+    print(
+        "\n`gameday run` ended with:\n"
+        + "".join((run_dir.parents[1] / "gameday.out").read_text().splitlines(True)[-12:])
+    )
+    print(
+        f"gameday run exit {code}; `gameday report` rebuilt: exit {rebuilt.returncode}, status "
+        f"{result['run']['status']}, verdicts {[v['state'] for v in result['verdicts']]}"
+    )
     memory_flat = summarize(series)
     first, second = store_rates(series)
-    print(f"\nsample store: {store.stat().st_size / MB:.2f} MB, {rows} rows; "
-          f"growth {first:.3f} MB/min (first half) vs {second:.3f} MB/min (second half): "
-          f"{'flat' if abs(second - first) <= 0.2 * max(first, 1e-9) + 0.01 else 'NOT flat'}")
+    print(
+        f"\nsample store: {store.stat().st_size / MB:.2f} MB, {rows} rows; "
+        f"growth {first:.3f} MB/min (first half) vs {second:.3f} MB/min (second half): "
+        f"{'flat' if abs(second - first) <= 0.2 * max(first, 1e-9) + 0.01 else 'NOT flat'}"
+    )
     print(f"analysis (`gameday report`, exit {rebuilt.returncode}): {analysis_s:.2f} s")
     print(f"harness memory {'stayed flat' if memory_flat else 'GREW'}")
     return 0 if memory_flat else 1

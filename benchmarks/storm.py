@@ -16,8 +16,9 @@ so every kind of failure comes round again and again for the whole run. Every
 of each Locust process (master and workers) and the sink reader, and prints a row.
 
 At the end it prints, per process, RSS first / last / max, the raw growth per minute
-((last - first) / minutes, over the whole run and over its second half) and the *floor growth*: the least-squares slope, in MB per
-minute, of the lowest RSS seen in each cycle of behaviours that starts in the second
+((last - first) / minutes, over the whole run and over its second half) and the
+*floor growth*: the least-squares slope, in MB per minute, of the lowest RSS seen in each
+cycle of behaviours that starts in the second
 half of the run. The floor is what the process keeps; the peaks are 10 MB bodies and
 piled-up hung requests in flight, which come and go with the behaviour of the moment
 and would swamp a slope fitted to every sample. The first half is left out because a
@@ -31,7 +32,8 @@ Exit status: 0 when every process's floor growth is at most --max-growth MB/min,
 1 when one grew faster, 4 when the run itself could not be measured.
 
 Why 1 MB/min. The load recording keeps memory growing with seconds x endpoints, never
-with requests (docs/architecture.md, "Load recording"). Here there is one endpoint and at most a handful of outcomes a second,
+with requests (docs/architecture.md, "Load recording"). Here there is one endpoint and
+at most a handful of outcomes a second,
 each a per-second histogram of a few KB, and those are appended to the run directory
 rather than kept: what may legitimately stay in memory is under 0.5 MB per minute even
 if every row were kept. A leak that *does* scale with requests shows well above 1 MB/min
@@ -79,8 +81,11 @@ class Target:
         self.stop()
         self.mode = mode
         if mode != "refuse":
-            self._proc = subprocess.Popen([sys.executable, str(SERVER), str(self.port), mode],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self._proc = subprocess.Popen(
+                [sys.executable, str(SERVER), str(self.port), mode],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             wait_for_port(self.port, 15)
 
     def stop(self) -> None:
@@ -107,10 +112,19 @@ class Series:
 def write_spec(work: Path, args: argparse.Namespace, base_url: str) -> Path:
     profile = work / "locustfile.py"
     profile.write_text(LOCUSTFILE)
-    spec = {"name": "storm", "target": {"kind": "http", "base_url": base_url}, "warmup": "5s",
-            "load": {"profile": str(profile), "shape": "constant_rate", "rate": args.rate,
-                     "duration": f"{int(args.minutes * 60)}s", "processes": args.processes},
-            "slos": [{"sli": "availability", "endpoint": "GET /api/score", "phase": "run", "objective": ">= 99%"}]}
+    spec = {
+        "name": "storm",
+        "target": {"kind": "http", "base_url": base_url},
+        "warmup": "5s",
+        "load": {
+            "profile": str(profile),
+            "shape": "constant_rate",
+            "rate": args.rate,
+            "duration": f"{int(args.minutes * 60)}s",
+            "processes": args.processes,
+        },
+        "slos": [{"sli": "availability", "endpoint": "GET /api/score", "phase": "run", "objective": ">= 99%"}],
+    }
     path = work / "storm.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -151,14 +165,19 @@ def sample(orchestrator: psutil.Process) -> dict[str, float]:
 def storm(args: argparse.Namespace, work: Path) -> tuple[Series, int]:
     """Run the game day while cycling the target; the RSS series and `gameday run`'s exit code."""
     target = Target(free_port())
-    target.switch("ok")   # the http target's start-up check needs an answer
+    target.switch("ok")  # the http target's start-up check needs an answer
     spec = write_spec(work, args, f"http://127.0.0.1:{target.port}")
     env = {**os.environ, "GAMEDAY_HOME": str(work / "home")}
     series, started = Series(), time.monotonic()
     try:
         with open(work / "gameday.out", "w") as out:
-            proc = subprocess.Popen([*GAMEDAY, "run", str(spec), "--reports", str(work / "runs")],
-                                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*GAMEDAY, "run", str(spec), "--reports", str(work / "runs")],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         orchestrator, slot = psutil.Process(proc.pid), 0
         print(f"{'t(s)':>6} {'target':8} RSS MB per process", flush=True)
         while proc.poll() is None:
@@ -168,8 +187,10 @@ def storm(args: argparse.Namespace, work: Path) -> tuple[Series, int]:
                 target.switch(BEHAVIOURS[slot % len(BEHAVIOURS)])
             rss = sample(orchestrator)
             series.rows.append((elapsed, target.mode, slot // len(BEHAVIOURS), rss))
-            print(f"{elapsed:6.0f} {target.mode:8} " + "  ".join(f"{k}={v:.0f}" for k, v in sorted(rss.items())),
-                  flush=True)
+            print(
+                f"{elapsed:6.0f} {target.mode:8} " + "  ".join(f"{k}={v:.0f}" for k, v in sorted(rss.items())),
+                flush=True,
+            )
             deadline = time.monotonic() + args.interval
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.25)
@@ -197,8 +218,11 @@ def floor_growth(samples: list[tuple[float, int, float]]) -> float:
     if not cycles:
         return 0.0
     half = (samples[0][0] + samples[-1][0]) / 2
-    floors = [(sum(t for t, _ in pts) / len(pts) / 60, min(mb for _, mb in pts))
-              for _, pts in sorted(cycles.items()) if pts[0][0] >= half and len(pts) > 1]
+    floors = [
+        (sum(t for t, _ in pts) / len(pts) / 60, min(mb for _, mb in pts))
+        for _, pts in sorted(cycles.items())
+        if pts[0][0] >= half and len(pts) > 1
+    ]
     return slope(floors)
 
 
@@ -216,14 +240,18 @@ def summarize(series: Series, max_growth: float) -> bool:
     """Print the per-process table; True when every floor growth is within `max_growth` MB/min."""
     ok = True
     print(f"\nRSS (MB) over {len(series.rows)} samples, {series.rows[-1][0] / 60:.1f} min:")
-    print(f"  {'process':22} {'first':>7} {'last':>7} {'max':>7} {'raw MB/min':>11} {'2nd half MB/min':>16}"
-          f" {'floor MB/min':>13}")
+    print(
+        f"  {'process':22} {'first':>7} {'last':>7} {'max':>7} {'raw MB/min':>11} {'2nd half MB/min':>16}"
+        f" {'floor MB/min':>13}"
+    )
     for name, samples in sorted(series.by_process().items()):
         values = [mb for _, _, mb in samples]
         growth = floor_growth(samples)
         ok &= growth <= max_growth
-        print(f"  {name:22} {values[0]:7.1f} {values[-1]:7.1f} {max(values):7.1f} {per_minute(samples):11.2f} "
-              f"{per_minute(second_half(samples)):16.2f} {growth:13.2f}{'' if growth <= max_growth else '  TOO MUCH'}")
+        print(
+            f"  {name:22} {values[0]:7.1f} {values[-1]:7.1f} {max(values):7.1f} {per_minute(samples):11.2f} "
+            f"{per_minute(second_half(samples)):16.2f} {growth:13.2f}{'' if growth <= max_growth else '  TOO MUCH'}"
+        )
     return ok
 
 

@@ -35,9 +35,15 @@ def one_round(header: str | None, versions: tuple[str, ...], n: int) -> float:
     start_time = 1_800_000_000.0
     began = time.perf_counter()
     for i in range(n):
-        agg.on_request(request_type="POST", name="/v1/score", response_time=12.5 + (i % 50),
-                       response=responses[i % 64], context=None, exception=None,
-                       start_time=start_time + i / 2000.0)
+        agg.on_request(
+            request_type="POST",
+            name="/v1/score",
+            response_time=12.5 + (i % 50),
+            response=responses[i % 64],
+            context=None,
+            exception=None,
+            start_time=start_time + i / 2000.0,
+        )
     return (time.perf_counter() - began) / n * 1e6
 
 
@@ -46,8 +52,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    cases = {"no variant header": (None, ("stable",)), "variant_header, 2 variants": ("x-model-version", ("stable", "canary")),
-             "variant_header, 3 variants": ("x-model-version", ("a", "b", "c"))}
+    cases = {
+        "no variant header": (None, ("stable",)),
+        "variant_header, 2 variants": ("x-model-version", ("stable", "canary")),
+        "variant_header, 3 variants": ("x-model-version", ("a", "b", "c")),
+    }
     best = {name: min(one_round(h, v, args.requests) for _ in range(args.rounds)) for name, (h, v) in cases.items()}
     base = best["no variant header"]
     for name, us in best.items():

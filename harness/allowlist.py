@@ -64,8 +64,10 @@ def host_problem(host: str, what: str, env: Mapping[str, str] | None = None) -> 
     if is_allowed(host, env):
         return None
     listed = ", ".join(allowed_hosts(env)) or "nothing"
-    return (f"{what} host '{host}' is not loopback and not allowed: ${ALLOWED_HOSTS_ENV} lists {listed}; "
-            f"whoever owns that host allows it on this machine with `export {ALLOWED_HOSTS_ENV}={host}`")
+    return (
+        f"{what} host '{host}' is not loopback and not allowed: ${ALLOWED_HOSTS_ENV} lists {listed}; "
+        f"whoever owns that host allows it on this machine with `export {ALLOWED_HOSTS_ENV}={host}`"
+    )
 
 
 def url_problem(url: str, what: str = "target", env: Mapping[str, str] | None = None) -> str | None:

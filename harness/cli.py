@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(title="commands")
     _add_stack(sub)
-    from harness.run import chaos_commands
     from harness.report import commands as report_commands
+    from harness.run import chaos_commands
     from harness.run import commands as run_commands
     from harness.ui import commands as ui_commands
 
@@ -73,15 +73,28 @@ def _add_stack(sub) -> None:
 
     up = ssub.add_parser("up", help="start the stack and return once every process is healthy")
     _stack_selector(up)
-    up.add_argument("--config", dest="config_file",
-                    help="a YAML stack config file: StackConfig's fields (stack/config.py), e.g. replicas: 2")
+    up.add_argument(
+        "--config",
+        dest="config_file",
+        help="a YAML stack config file: StackConfig's fields (stack/config.py), e.g. replicas: 2",
+    )
     up.add_argument("--replicas", type=int, help="model replicas (default 3)")
     up.add_argument("--scorers", type=int, help="scorer consumers (default 2)")
     up.add_argument("--base-port", type=int, help="first port of the stack's port block (default 19100)")
-    up.add_argument("--port", action="append", default=[], metavar="NAME=PORT",
-                    help="override one port by name, e.g. gateway=8080 (repeatable)")
-    up.add_argument("--defect", action="append", default=[], metavar="NAME",
-                    help="switch on a planted defect (repeatable); see `gameday stack defects`")
+    up.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="NAME=PORT",
+        help="override one port by name, e.g. gateway=8080 (repeatable)",
+    )
+    up.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a planted defect (repeatable); see `gameday stack defects`",
+    )
     up.set_defaults(func=cmd_stack_up)
 
     down = ssub.add_parser("down", help="stop every process of the stack")
@@ -96,8 +109,11 @@ def _add_stack(sub) -> None:
     defects = ssub.add_parser("defects", help="list the defect switches")
     defects.set_defaults(func=cmd_stack_defects)
 
-    for verb, helptext in (("start", "start a stopped process"), ("stop", "stop a process (it stays down)"),
-                           ("signal", "send a signal to a process")):
+    for verb, helptext in (
+        ("start", "start a stopped process"),
+        ("stop", "stop a process (it stays down)"),
+        ("signal", "send a signal to a process"),
+    ):
         p = ssub.add_parser(verb, help=helptext)
         _stack_selector(p)
         p.add_argument("process", help="process name, e.g. replica-1 (see `gameday stack status`)")
@@ -112,8 +128,14 @@ def _stack_selector(p: argparse.ArgumentParser) -> None:
 
 def cmd_stack_up(args) -> int:
     config = local.resolve_config(
-        name=args.name, config_file=args.config_file, replicas=args.replicas, scorers=args.scorers,
-        base_port=args.base_port, ports=_parse_ports(args.port), defects=args.defect)
+        name=args.name,
+        config_file=args.config_file,
+        replicas=args.replicas,
+        scorers=args.scorers,
+        base_port=args.base_port,
+        ports=_parse_ports(args.port),
+        defects=args.defect,
+    )
     config = local.up(config, progress=_progress)
     print(local.describe(config))
     return ExitCode.OK

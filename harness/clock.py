@@ -50,8 +50,7 @@ class ManualClock:
 SYSTEM: Clock = SystemClock()
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1,
-               clock: Clock = SYSTEM) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1, clock: Clock = SYSTEM) -> bool:
     """Call `predicate` every `interval` s until it is true or `timeout` s have passed; whether it held.
 
     The last sleep ends at the deadline and the predicate is asked there, so a condition met

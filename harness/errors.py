@@ -42,8 +42,11 @@ class SpecError(GamedayError):
 
     def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n  ".join([f"{len(self.problems)} problem(s):", *self.problems])
-                         if len(self.problems) > 1 else self.problems[0])
+        super().__init__(
+            "\n  ".join([f"{len(self.problems)} problem(s):", *self.problems])
+            if len(self.problems) > 1
+            else self.problems[0]
+        )
 
 
 class TargetError(GamedayError):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Mapping, TypedDict
+from typing import Any, TypedDict
 
 EVENTS_FILE = "events.jsonl"
 
@@ -92,9 +93,9 @@ def normalized(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Event(TypedDict):
-    ts: float            # UTC epoch seconds
-    source: str          # a Source
-    kind: str            # an EventKind
+    ts: float  # UTC epoch seconds
+    source: str  # a Source
+    kind: str  # an EventKind
     name: str
     detail: dict[str, Any]
 

@@ -94,9 +94,9 @@ class JsonlAppender:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        self._pending = b""        # unwritten bytes, from the start of a line
-        self._torn = 0             # bytes of _pending's first line already on disk
-        self._torn_at = -1         # the file's size right after them
+        self._pending = b""  # unwritten bytes, from the start of a line
+        self._torn = 0  # bytes of _pending's first line already on disk
+        self._torn_at = -1  # the file's size right after them
         self.error: OSError | None = None
         self.dropped = 0
 
@@ -121,9 +121,9 @@ class JsonlAppender:
     def _write(self) -> None:
         size = os.fstat(self._fd).st_size
         if self._torn and size != self._torn_at:
-            self._torn = 0         # someone appended after our torn line: write that line again, whole
+            self._torn = 0  # someone appended after our torn line: write that line again, whole
         prefix = b"" if self._torn or not size or os.pread(self._fd, 1, size - 1) == b"\n" else b"\n"
-        data = prefix + self._pending[self._torn:]
+        data = prefix + self._pending[self._torn :]
         written = 0
         try:
             while written < len(data):
@@ -138,10 +138,13 @@ class JsonlAppender:
     def _keep_unwritten(self, written: int, exc: OSError) -> None:
         """After a refused write: keep the bytes from the first unfinished line on, and how much of it is on disk."""
         if self.error is None:
-            logger.error("gameday: cannot write %s (%s); what is not written waits in memory for the disk",
-                         self.path, exc.strerror or exc)
+            logger.error(
+                "gameday: cannot write %s (%s); what is not written waits in memory for the disk",
+                self.path,
+                exc.strerror or exc,
+            )
         self.error = exc
-        if written < 0:            # not even the closing newline went out
+        if written < 0:  # not even the closing newline went out
             return
         done = self._torn + written
         start = self._pending.rfind(b"\n", 0, done) + 1

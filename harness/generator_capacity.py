@@ -59,9 +59,11 @@ def advice(load: LoadSpec) -> str | None:
     if suggested is None:
         return None
     peak = peak_rate(load.shape, load.params) or 0.0
-    return (f"load: {load.shape} asks for up to {peak:g} req/s, {peak / _setting(load)[1]:.0f} per Locust process; "
-            f"one process kept {ONE_PROCESS_RPS} req/s on schedule in benchmarks/open_model.py: set {suggested} "
-            f"(a core each), or expect seconds flagged behind")
+    return (
+        f"load: {load.shape} asks for up to {peak:g} req/s, {peak / _setting(load)[1]:.0f} per Locust process; "
+        f"one process kept {ONE_PROCESS_RPS} req/s on schedule in benchmarks/open_model.py: set {suggested} "
+        f"(a core each), or expect seconds flagged behind"
+    )
 
 
 def _setting(load: LoadSpec) -> tuple[str, int]:

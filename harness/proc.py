@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 _PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)   # loaded here: the child between fork and exec should do little
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child between fork and exec should do little
 # Every signal a process may handle: SIGKILL and SIGSTOP cannot be caught or ignored.
 _RESETTABLE = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
 
@@ -55,7 +55,7 @@ def restore_default_signals() -> None:
     for sig in _RESETTABLE:
         try:
             signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):   # a signal number the kernel does not let us set
+        except (OSError, ValueError):  # a signal number the kernel does not let us set
             pass
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
@@ -77,11 +77,13 @@ def signal_group(pid: int, sig: int) -> None:
 
 def _in_child(parent_death: int, parent: int):
     """What runs in the child between fork and exec (see the module docstring)."""
+
     def prepare() -> None:
         restore_default_signals()
         set_parent_death_signal(parent_death)
-        if os.getppid() != parent:   # the parent died before prctl took effect: no one would stop us
+        if os.getppid() != parent:  # the parent died before prctl took effect: no one would stop us
             raise ChildProcessError("the parent exited while the child started")
+
     return prepare
 
 
@@ -92,16 +94,29 @@ class Child:
         self.popen = popen
 
     @classmethod
-    def start(cls, argv: Sequence[str | os.PathLike[str]], *, parent_death: int,
-              env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-              stdout: int | IO[Any] | None = None, stderr: int | IO[Any] | None = None) -> Child:
+    def start(
+        cls,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        parent_death: int,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+    ) -> Child:
         """Start `argv` with stdin from /dev/null; `parent_death` is the signal it gets if gameday dies.
 
         stdout/stderr as for subprocess.Popen (None: gameday's own)."""
         popen = subprocess.Popen(  # noqa: S603 - argv is built by gameday, never by a shell
-            [str(a) for a in argv], env=None if env is None else dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr, start_new_session=True,
-            preexec_fn=_in_child(parent_death, os.getpid()))  # noqa: PLW1509 - must run between fork and exec
+            [str(a) for a in argv],
+            env=None if env is None else dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_in_child(parent_death, os.getpid()),
+        )  # noqa: PLW1509 - must run between fork and exec
         return cls(popen)
 
     @property

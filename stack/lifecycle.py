@@ -16,14 +16,21 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from stack import kafka
 from stack.config import StackConfig
 from stack.errors import NotRunningError, StackError
 from stack.supervise import (
-    Program, Spawn, Supervisor, marked_processes, programs, restart_counts, start_supervisord, supervisord_conf,
+    Program,
+    Spawn,
+    Supervisor,
+    marked_processes,
+    programs,
+    restart_counts,
+    start_supervisord,
+    supervisord_conf,
 )
 
 Progress = Callable[[str], None]
@@ -39,8 +46,9 @@ def load_running(name: str = "default", state_root: str | None = None) -> StackC
     return StackConfig.load(config_path(probe.state_dir))
 
 
-def up(config: StackConfig, progress: Progress = print, timeout_s: float = 90.0,
-       spawn: Spawn | None = None) -> StackConfig:
+def up(
+    config: StackConfig, progress: Progress = print, timeout_s: float = 90.0, spawn: Spawn | None = None
+) -> StackConfig:
     """Start every process of `config` and return once all are healthy.
 
     `spawn` starts supervisord in the foreground, tied to the caller (see
@@ -54,8 +62,10 @@ def up(config: StackConfig, progress: Progress = print, timeout_s: float = 90.0,
         raise StackError("invalid stack config:\n  " + "\n  ".join(problems))
     supervisor = Supervisor(config)
     if supervisor.alive():
-        raise StackError(f"stack '{config.name}' is already running (supervisord on port "
-                         f"{config.port('supervisor')}); use `gameday stack down` or pick another --name")
+        raise StackError(
+            f"stack '{config.name}' is already running (supervisord on port "
+            f"{config.port('supervisor')}); use `gameday stack down` or pick another --name"
+        )
     _check_ports_free(config)
     path = _write_state(config)
     progs = programs(config, path)
@@ -89,8 +99,9 @@ def _write_state(config: StackConfig) -> Path:
 def _check_ports_free(config: StackConfig) -> None:
     taken = [f"{n}={config.port(n)}" for n in config.port_names() if _port_in_use(config.host, config.port(n))]
     if taken:
-        raise StackError(f"port(s) already in use: {', '.join(taken)}; "
-                         "pick another --base-port or stop what holds them")
+        raise StackError(
+            f"port(s) already in use: {', '.join(taken)}; pick another --base-port or stop what holds them"
+        )
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -112,8 +123,7 @@ def _wait_ready(supervisor: Supervisor, progs: list[Program], deadline: float, p
                 progress(f"  {prog.name:<22} ready")
         if pending and time.monotonic() > deadline:
             names = ", ".join(p.name for p in pending)
-            raise StackError(f"not healthy in time: {names}; see logs in "
-                             f"{supervisor.config.state_dir / 'logs'}")
+            raise StackError(f"not healthy in time: {names}; see logs in {supervisor.config.state_dir / 'logs'}")
         if pending:
             time.sleep(0.2)
 
@@ -121,8 +131,10 @@ def _wait_ready(supervisor: Supervisor, progs: list[Program], deadline: float, p
 def _ready(supervisor: Supervisor, prog: Program) -> bool:
     info = supervisor.process(prog.name)
     if info["statename"] == "FATAL":
-        raise StackError(f"{prog.name} keeps crashing: {info.get('spawnerr') or 'see its log'} "
-                         f"({supervisor.config.state_dir / 'logs' / (prog.name + '.log')})")
+        raise StackError(
+            f"{prog.name} keeps crashing: {info.get('spawnerr') or 'see its log'} "
+            f"({supervisor.config.state_dir / 'logs' / (prog.name + '.log')})"
+        )
     if info["statename"] != "RUNNING":
         return False
     if prog.ready_url:
@@ -216,11 +228,16 @@ def status(config: StackConfig) -> dict:
     if not supervisor.alive():
         raise NotRunningError(f"stack '{config.name}' is not running; start it with `gameday stack up`")
     restarts = restart_counts(config)
-    procs = [{
-        "name": p["name"], "state": p["statename"], "pid": p["pid"] or None,
-        "restarts": restarts.get(p["name"], 0),
-        "uptime_s": (p["now"] - p["start"]) if p["statename"] == "RUNNING" else 0,
-    } for p in supervisor.processes()]
+    procs = [
+        {
+            "name": p["name"],
+            "state": p["statename"],
+            "pid": p["pid"] or None,
+            "restarts": restarts.get(p["name"], 0),
+            "uptime_s": (p["now"] - p["start"]) if p["statename"] == "RUNNING" else 0,
+        }
+        for p in supervisor.processes()
+    ]
     return {
         "name": config.name,
         "state_dir": str(config.state_dir),
@@ -246,6 +263,13 @@ def _proxies(config: StackConfig) -> list[dict]:
             data = json.load(resp)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return [{"error": f"proxy API unreachable: {exc}"}]
-    return [{"name": name, "listen": p.get("listen"), "upstream": p.get("upstream"),
-             "enabled": p.get("enabled"), "toxics": [t.get("name") for t in p.get("toxics", [])]}
-            for name, p in sorted(data.items())]
+    return [
+        {
+            "name": name,
+            "listen": p.get("listen"),
+            "upstream": p.get("upstream"),
+            "enabled": p.get("enabled"),
+            "toxics": [t.get("name") for t in p.get("toxics", [])],
+        }
+        for name, p in sorted(data.items())
+    ]

@@ -30,14 +30,14 @@ import numpy as np
 from stack.errors import StackError
 
 FEATURES = (
-    "amount",            # transaction amount, currency units
-    "hour",              # local hour of day, 0..23
-    "merchant_risk",     # merchant's historical fraud rate, 0..1
-    "distance_km",       # distance from the card holder's home
-    "txns_24h",          # card's transactions in the last 24 hours
+    "amount",  # transaction amount, currency units
+    "hour",  # local hour of day, 0..23
+    "merchant_risk",  # merchant's historical fraud rate, 0..1
+    "distance_km",  # distance from the card holder's home
+    "txns_24h",  # card's transactions in the last 24 hours
     "account_age_days",  # age of the account
-    "is_foreign",        # 1.0 if the merchant is abroad
-    "card_present",      # 1.0 if the card was physically present
+    "is_foreign",  # 1.0 if the merchant is abroad
+    "card_present",  # 1.0 if the card was physically present
 )
 N_FEATURES = len(FEATURES)
 HIDDEN = 512
@@ -139,9 +139,7 @@ def load(kind: str) -> Model:
     try:
         return VERSIONS[KIND_TO_VERSION[kind]]
     except KeyError:
-        raise StackError(
-            f"unknown model kind '{kind}'; use one of: {', '.join(KIND_TO_VERSION)}"
-        ) from None
+        raise StackError(f"unknown model kind '{kind}'; use one of: {', '.join(KIND_TO_VERSION)}") from None
 
 
 def validate_features(obj: Any) -> list[float]:
@@ -199,14 +197,14 @@ def example_features(rng_or_index: int | _Random) -> list[float]:
     rng = random.Random(rng_or_index) if isinstance(rng_or_index, int) else rng_or_index
     u = [float(rng.random()) for _ in range(10)]
     return [
-        round(math.exp(3.9 + 1.1 * _normal(u[0], u[1])), 2),   # amount, lognormal, median ~50
-        float(int(u[2] * 24)),                                  # hour
-        round(u[3] ** 2, 4),                                    # merchant_risk, mostly low
-        round(math.exp(2.0 + 1.4 * _normal(u[4], u[5])), 1),   # distance_km
-        float(int(-3.0 * math.log(1.0 - u[6]))),                # txns_24h, exponential
-        float(int(math.exp(3.0 + 5.0 * u[7]))),                 # account_age_days, 20..3000
-        1.0 if u[8] < 0.1 else 0.0,                             # is_foreign
-        1.0 if u[9] < 0.6 else 0.0,                             # card_present
+        round(math.exp(3.9 + 1.1 * _normal(u[0], u[1])), 2),  # amount, lognormal, median ~50
+        float(int(u[2] * 24)),  # hour
+        round(u[3] ** 2, 4),  # merchant_risk, mostly low
+        round(math.exp(2.0 + 1.4 * _normal(u[4], u[5])), 1),  # distance_km
+        float(int(-3.0 * math.log(1.0 - u[6]))),  # txns_24h, exponential
+        float(int(math.exp(3.0 + 5.0 * u[7]))),  # account_age_days, 20..3000
+        1.0 if u[8] < 0.1 else 0.0,  # is_foreign
+        1.0 if u[9] < 0.6 else 0.0,  # card_present
     ]
 
 

@@ -68,7 +68,7 @@ class ReplicaSettings:
     port: int
     model: Model
     work: int
-    regression: bool = False   # the canary-regression defect is on and this replica serves the canary
+    regression: bool = False  # the canary-regression defect is on and this replica serves the canary
 
 
 def build_app(settings: ReplicaSettings) -> web.Application:
@@ -84,7 +84,7 @@ def _score_handler(settings: ReplicaSettings):
         try:
             body = json.loads(await request.text())
         except ValueError as exc:  # JSONDecodeError and undecodable bytes
-            return _bad_request(f"body is not valid JSON ({exc}); send {{\"features\": [8 numbers]}}")
+            return _bad_request(f'body is not valid JSON ({exc}); send {{"features": [8 numbers]}}')
         try:
             features = validate_features(body)
         except ValueError as exc:
@@ -165,15 +165,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"StackError: {exc}", file=sys.stderr)
         return 2
     settings.model.score([0.0] * N_FEATURES)  # build the weights before the first request, not during it
-    print(f"{settings.name}: serving {settings.model.version} (work={settings.work}"
-          f"{', canary-regression' if settings.regression else ''}) on http://{settings.host}:{settings.port}",
-          file=sys.stderr, flush=True)
+    print(
+        f"{settings.name}: serving {settings.model.version} (work={settings.work}"
+        f"{', canary-regression' if settings.regression else ''}) on http://{settings.host}:{settings.port}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
-        web.run_app(build_app(settings), host=settings.host, port=settings.port, print=None,
-                    access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        web.run_app(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        )
     except OSError as exc:
-        print(f"StackError: {settings.name} cannot listen on {settings.host}:{settings.port}: {exc}; "
-              f"is another stack or replica using that port?", file=sys.stderr)
+        print(
+            f"StackError: {settings.name} cannot listen on {settings.host}:{settings.port}: {exc}; "
+            f"is another stack or replica using that port?",
+            file=sys.stderr,
+        )
         return 4
     return 0
 

@@ -54,17 +54,17 @@ from typing import TypedDict
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from stack.config import SCORER_GROUP, TOPIC_IN, TOPIC_OUT, StackConfig
-
-DEFECT_LINGER_MS = 1000  # the defective scorer batches outputs for a second and never waits for them
 from stack.errors import StackError
 from stack.kafka import consumer_config, ensure_topics, producer_config
 from stack.model import load as load_model
 from stack.model import validate_features
 
+DEFECT_LINGER_MS = 1000  # the defective scorer batches outputs for a second and never waits for them
+
 log = logging.getLogger("stack.scorer")
 
 DEFAULT_BATCH = 500
-READY_EVERY_S = 1.0   # how often the ready file is touched while joined
+READY_EVERY_S = 1.0  # how often the ready file is touched while joined
 # Seconds to wait for a batch's acknowledgements before producing the
 # unacknowledged part again; librdkafka's own retries run inside this.
 ACK_WAIT_S = 1.0
@@ -133,12 +133,21 @@ def next_offsets(messages: list[Message]) -> list[TopicPartition]:
 class Scorer:
     """One group member: consume a batch, score, produce, commit (or the defect's order)."""
 
-    def __init__(self, name: str, bootstrap: str, model, *, commit_first: bool = False,
-                 batch_size: int = DEFAULT_BATCH, consumer_overrides: dict | None = None,
-                 ready_file: str | None = None, no_rejoin: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        bootstrap: str,
+        model,
+        *,
+        commit_first: bool = False,
+        batch_size: int = DEFAULT_BATCH,
+        consumer_overrides: dict | None = None,
+        ready_file: str | None = None,
+        no_rejoin: bool = False,
+    ) -> None:
         self.name = name
         self.no_rejoin = no_rejoin
-        self.parked = False   # scorer-no-rejoin: the session was lost and the scorer gave up
+        self.parked = False  # scorer-no-rejoin: the session was lost and the scorer gave up
         self.unsubscribed = False
         self.ready_file = ready_file
         self.joined = False
@@ -148,8 +157,9 @@ class Scorer:
         self.batch_size = batch_size
         self.stopping = threading.Event()
         self.owned: set[int] = set()
-        self.consumer = Consumer({**consumer_config(bootstrap, SCORER_GROUP, client_id=name),
-                                  **(consumer_overrides or {})})
+        self.consumer = Consumer(
+            {**consumer_config(bootstrap, SCORER_GROUP, client_id=name), **(consumer_overrides or {})}
+        )
         producer_settings = {**producer_config(bootstrap), "client.id": name}
         if self.commit_first:
             producer_settings["linger.ms"] = DEFECT_LINGER_MS
@@ -157,8 +167,7 @@ class Scorer:
 
     def run(self) -> None:
         """Process batches until `stopping` is set, then leave the group."""
-        self.consumer.subscribe([TOPIC_IN], on_assign=self._on_assign, on_revoke=self._on_revoke,
-                                on_lost=self._on_lost)
+        self.consumer.subscribe([TOPIC_IN], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self.stopping.is_set():
                 if self.parked:
@@ -198,8 +207,14 @@ class Scorer:
             try:
                 records.append(score_event(self.model, parse_event(msg.value()), self.name))
             except (MalformedEvent, ValueError) as exc:
-                log.warning("%s: skipping malformed event at %s[%d]@%d: %s",
-                            self.name, msg.topic(), msg.partition(), msg.offset(), exc)
+                log.warning(
+                    "%s: skipping malformed event at %s[%d]@%d: %s",
+                    self.name,
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    exc,
+                )
         return records
 
     def _produce(self, records: list[ScoreRecord]) -> bool:
@@ -211,8 +226,9 @@ class Scorer:
                 self._produce_one(record, failed)
             self.producer.flush(ACK_WAIT_S + 10)  # returns when each has a delivery report
             if failed:
-                log.warning("%s: %d of %d outputs not acknowledged; producing them again",
-                            self.name, len(failed), len(pending))
+                log.warning(
+                    "%s: %d of %d outputs not acknowledged; producing them again", self.name, len(failed), len(pending)
+                )
                 if self.stopping.wait(ACK_WAIT_S):
                     return False
             pending = failed
@@ -222,10 +238,15 @@ class Scorer:
         def on_delivery(err, _msg) -> None:
             if err is not None:
                 failed.append(record)
+
         while True:
             try:
-                self.producer.produce(TOPIC_OUT, key=record["event_id"].encode(),
-                                      value=json.dumps(record).encode(), on_delivery=on_delivery)
+                self.producer.produce(
+                    TOPIC_OUT,
+                    key=record["event_id"].encode(),
+                    value=json.dumps(record).encode(),
+                    on_delivery=on_delivery,
+                )
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self.producer.poll(0.1)
@@ -254,7 +275,7 @@ class Scorer:
 
     def _on_revoke(self, _consumer, partitions) -> None:
         self.owned -= {p.partition for p in partitions}
-        self.joined = False     # until the next assignment; a quick rebalance keeps the file fresh enough
+        self.joined = False  # until the next assignment; a quick rebalance keeps the file fresh enough
         log.info("%s: owns %s", self.name, sorted(self.owned))
 
     def _on_lost(self, consumer, partitions) -> None:
@@ -288,14 +309,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", required=True, help="the stack.json that `gameday stack up` wrote")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--index", type=int, help="this scorer's number (its name is scorer-INDEX)")
-    who.add_argument("--name", help="this scorer's name (client id, `scorer` field of its outputs); in "
-                                    "Kubernetes its pod's name, so every replica is told apart")
+    who.add_argument(
+        "--name",
+        help="this scorer's name (client id, `scorer` field of its outputs); in "
+        "Kubernetes its pod's name, so every replica is told apart",
+    )
     parser.add_argument("--bootstrap", help="HOST:PORT to use instead of the config's kafka_scorer hop")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="max messages per consume()")
-    parser.add_argument("--consumer-setting", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one librdkafka consumer setting (tuning experiments); repeatable")
-    parser.add_argument("--ready-file", help="touched about once a second while a member of the group "
-                                             "(for a readiness probe)")
+    parser.add_argument(
+        "--consumer-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one librdkafka consumer setting (tuning experiments); repeatable",
+    )
+    parser.add_argument(
+        "--ready-file", help="touched about once a second while a member of the group (for a readiness probe)"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     return parser.parse_args(argv)
 
@@ -305,10 +335,16 @@ def build(args: argparse.Namespace) -> Scorer:
     config = StackConfig.load(args.config)
     bootstrap = args.bootstrap or f"{config.host}:{config.port('kafka_scorer')}"
     ensure_topics(bootstrap)
-    return Scorer(args.name or f"scorer-{args.index}", bootstrap, load_model("stable"),
-                  commit_first=config.has_defect("commit-before-produce"), batch_size=args.batch_size,
-                  consumer_overrides=_settings(args.consumer_setting), ready_file=args.ready_file,
-                  no_rejoin=config.has_defect("scorer-no-rejoin"))
+    return Scorer(
+        args.name or f"scorer-{args.index}",
+        bootstrap,
+        load_model("stable"),
+        commit_first=config.has_defect("commit-before-produce"),
+        batch_size=args.batch_size,
+        consumer_overrides=_settings(args.consumer_setting),
+        ready_file=args.ready_file,
+        no_rejoin=config.has_defect("scorer-no-rejoin"),
+    )
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:
@@ -323,8 +359,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:
         scorer = build(args)
     except StackError as exc:

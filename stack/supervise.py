@@ -16,9 +16,9 @@ import re
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from stack import kafka
 from stack.config import StackConfig
@@ -33,10 +33,10 @@ class Program:
 
     name: str
     argv: tuple[str, ...]
-    kind: str                      # proxy | broker | kafka-proxy | replica | gateway | scorer | exporter
-    ready_url: str | None = None   # an HTTP URL that answers 200 when ready
+    kind: str  # proxy | broker | kafka-proxy | replica | gateway | scorer | exporter
+    ready_url: str | None = None  # an HTTP URL that answers 200 when ready
     ready_port: int | None = None  # else a TCP port that accepts connections
-    autostart: bool = True         # infrastructure starts first; apps after topics exist
+    autostart: bool = True  # infrastructure starts first; apps after topics exist
     stopwait_s: int = 5
 
 
@@ -45,25 +45,55 @@ def programs(config: StackConfig, config_path: Path) -> list[Program]:
     py = (sys.executable, "-m")
     cfg = ("--config", str(config_path))
     progs = [
-        Program("proxy", (*py, "stack.proxy", *cfg), "proxy",
-                ready_url=f"{config.url('proxy_api')}/version"),
-        Program("broker", tuple(kafka.broker_command(config)), "broker",
-                ready_port=config.port("broker"), stopwait_s=3),
-        Program("kafka-proxy-gateway", tuple(kafka.tansu_proxy_command(config, "gateway")),
-                "kafka-proxy", ready_port=config.port("kafka_gateway_upstream"), stopwait_s=3),
-        Program("kafka-proxy-scorer", tuple(kafka.tansu_proxy_command(config, "scorer")),
-                "kafka-proxy", ready_port=config.port("kafka_scorer_upstream"), stopwait_s=3),
+        Program("proxy", (*py, "stack.proxy", *cfg), "proxy", ready_url=f"{config.url('proxy_api')}/version"),
+        Program(
+            "broker", tuple(kafka.broker_command(config)), "broker", ready_port=config.port("broker"), stopwait_s=3
+        ),
+        Program(
+            "kafka-proxy-gateway",
+            tuple(kafka.tansu_proxy_command(config, "gateway")),
+            "kafka-proxy",
+            ready_port=config.port("kafka_gateway_upstream"),
+            stopwait_s=3,
+        ),
+        Program(
+            "kafka-proxy-scorer",
+            tuple(kafka.tansu_proxy_command(config, "scorer")),
+            "kafka-proxy",
+            ready_port=config.port("kafka_scorer_upstream"),
+            stopwait_s=3,
+        ),
     ]
     for i, name in enumerate(config.replica_names, start=1):
-        progs.append(Program(name, (*py, "stack.replica", *cfg, "--index", str(i)), "replica",
-                             ready_url=f"{config.url(f'replica_upstream_{i}')}/healthz", autostart=False))
-    progs.append(Program("gateway", (*py, "stack.gateway", *cfg), "gateway",
-                         ready_url=f"{config.url('gateway')}/healthz", autostart=False))
+        progs.append(
+            Program(
+                name,
+                (*py, "stack.replica", *cfg, "--index", str(i)),
+                "replica",
+                ready_url=f"{config.url(f'replica_upstream_{i}')}/healthz",
+                autostart=False,
+            )
+        )
+    progs.append(
+        Program(
+            "gateway",
+            (*py, "stack.gateway", *cfg),
+            "gateway",
+            ready_url=f"{config.url('gateway')}/healthz",
+            autostart=False,
+        )
+    )
     for i, name in enumerate(config.scorer_names, start=1):
-        progs.append(Program(name, (*py, "stack.scorer", *cfg, "--index", str(i)), "scorer",
-                             autostart=False))
-    progs.append(Program("lag-exporter", (*py, "stack.lag_exporter", *cfg), "exporter",
-                         ready_url=f"{config.url('lag_exporter')}/metrics", autostart=False))
+        progs.append(Program(name, (*py, "stack.scorer", *cfg, "--index", str(i)), "scorer", autostart=False))
+    progs.append(
+        Program(
+            "lag-exporter",
+            (*py, "stack.lag_exporter", *cfg),
+            "exporter",
+            ready_url=f"{config.url('lag_exporter')}/metrics",
+            autostart=False,
+        )
+    )
     return progs
 
 
@@ -129,7 +159,8 @@ class Supervisor:
         except (ConnectionError, OSError) as exc:
             raise NotRunningError(
                 f"stack '{self.config.name}' is not running (supervisord on port "
-                f"{self.config.port('supervisor')}: {exc}); start it with `gameday stack up`") from None
+                f"{self.config.port('supervisor')}: {exc}); start it with `gameday stack up`"
+            ) from None
         except xmlrpc.client.Fault as exc:
             raise StackError(f"supervisord refused {method}{args}: {exc.faultString}") from None
 
@@ -181,7 +212,7 @@ def restart_counts(config: StackConfig) -> dict[str, int]:
     return {name: max(0, n - 1) for name, n in counts.items()}
 
 
-Spawn = Callable[[list[str], Path], object]   # (argv, working directory) -> the started process
+Spawn = Callable[[list[str], Path], object]  # (argv, working directory) -> the started process
 
 
 def start_supervisord(conf_path: Path, timeout_s: float, supervisor: Supervisor, spawn: Spawn | None = None) -> None:
@@ -196,7 +227,7 @@ def start_supervisord(conf_path: Path, timeout_s: float, supervisor: Supervisor,
 
     argv = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf_path)]
     if spawn is not None:
-        spawn([*argv, "--nodaemon"], conf_path.parent)   # the directory it would chdir to as a daemon
+        spawn([*argv, "--nodaemon"], conf_path.parent)  # the directory it would chdir to as a daemon
     else:
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:

@@ -14,7 +14,7 @@ import locust  # noqa: E402,F401  (imported first: see docs/architecture.md on i
 del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent / "e2e"))   # e2e_support: real stacks and `gameday` runs
+sys.path.insert(0, str(Path(__file__).parent / "e2e"))  # e2e_support: real stacks and `gameday` runs
 
 import pytest  # noqa: E402
 
@@ -27,8 +27,7 @@ def healthy_stack(tmp_path_factory):
     """A reference stack started separately, as an SRE would, shared by one test module's game days."""
     from e2e_support import Stack
 
-    stack = Stack(tmp_path_factory.mktemp("home"), "healthy")   # each module has a GAMEDAY_HOME of its own
+    stack = Stack(tmp_path_factory.mktemp("home"), "healthy")  # each module has a GAMEDAY_HOME of its own
     stack.up()
     yield stack
     stack.down()
-

@@ -37,8 +37,11 @@ class _XdistController:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("leftover_grace", "seconds the processes still running at the end get to exit before "
-                  "they count as left behind", default="20")
+    parser.addini(
+        "leftover_grace",
+        "seconds the processes still running at the end get to exit before they count as left behind",
+        default="20",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,7 +60,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ[TOKEN_ENV] = with_token(session.config.stash[_TOKEN])[TOKEN_ENV]
 
 
-@pytest.hookimpl(trylast=True)   # after xdist has shut its workers down
+@pytest.hookimpl(trylast=True)  # after xdist has shut its workers down
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return

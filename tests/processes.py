@@ -120,11 +120,13 @@ class Owned:
     so a stack or Locust it started cannot outlive the test, even on a timeout.
     """
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 cwd: str | Path | None = None, **popen):
+    def __init__(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None, **popen
+    ):
         self.token = new_token()
-        self.proc = subprocess.Popen(list(argv), env=with_token(self.token, env), cwd=cwd,
-                                     start_new_session=True, **popen)
+        self.proc = subprocess.Popen(
+            list(argv), env=with_token(self.token, env), cwd=cwd, start_new_session=True, **popen
+        )
 
     @property
     def pid(self) -> int:
@@ -166,8 +168,14 @@ class Owned:
         return killed
 
 
-def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-        timeout: float, grace: float = 90.0) -> subprocess.CompletedProcess:
+def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float,
+    grace: float = 90.0,
+) -> subprocess.CompletedProcess:
     """`subprocess.run(argv, capture_output=True, text=True)` for commands that start daemons.
 
     On a timeout, a test timeout or any other exception, the command gets SIGINT (a
@@ -183,7 +191,7 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str |
             if owned.proc.poll() is None:
                 _signal_group(owned.pid, signal.SIGINT)
                 owned.proc.communicate(timeout=grace)
-        except BaseException:   # noqa: BLE001, S110 - a second timeout must not skip the kill below
+        except BaseException:  # noqa: BLE001, S110 - a second timeout must not skip the kill below
             pass
         finally:
             owned.kill()

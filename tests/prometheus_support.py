@@ -30,15 +30,33 @@ class Prometheus:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = tmp / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "gameday-test", "metrics_path": metrics_path,
-                                "static_configs": [{"targets": targets}]}]}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "scrape_configs": [
+                        {
+                            "job_name": "gameday-test",
+                            "metrics_path": metrics_path,
+                            "static_configs": [{"targets": targets}],
+                        }
+                    ],
+                }
+            )
+        )
         self.log = tmp / "prometheus.log"
         with self.log.open("wb") as log:
-            self.owned = Owned([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                               stdout=log, stderr=subprocess.STDOUT)
+            self.owned = Owned(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -63,7 +81,7 @@ class Prometheus:
             if result and float(result[0]["value"][1]) >= count:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"prometheus never held {count} samples of {expr}")
+        raise AssertionError(f"prometheus never held {count} samples of {selector}")
 
     def stop(self) -> None:
         self.owned.stop(grace=15, first=signal.SIGTERM)

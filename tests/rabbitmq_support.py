@@ -23,7 +23,7 @@ from pathlib import Path
 from support import free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-BOOT_TIMEOUT_S = 90   # about 6 s on an idle machine; much longer beside other stacks
+BOOT_TIMEOUT_S = 90  # about 6 s on an idle machine; much longer beside other stacks
 
 
 def epmd_binary() -> str:
@@ -55,23 +55,41 @@ class RabbitMQ:
         (r / "log").mkdir(exist_ok=True)
         (r / "enabled_plugins").write_text("[].\n")
         (r / "rabbitmq.conf").write_text("loopback_users = none\n")
-        return {**os.environ, "HOME": str(r), "GAMEDAY_TEST_RABBIT": self.token,
-                "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-                "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
-                "ERL_EPMD_PORT": str(self.epmd_port), "ERL_EPMD_ADDRESS": "127.0.0.1",
-                "RABBITMQ_MNESIA_BASE": str(r / "mnesia"), "RABBITMQ_LOG_BASE": str(r / "log"),
-                "RABBITMQ_CONFIG_FILE": str(r / "rabbitmq"), "RABBITMQ_ENABLED_PLUGINS_FILE": str(r / "enabled_plugins"),
-                "RABBITMQ_PLUGINS_EXPAND_DIR": str(r / "plugins-expand"), "RABBITMQ_PID_FILE": str(r / "pid"),
-                "RABBITMQ_ADVANCED_CONFIG_FILE": str(r / "advanced.config")}
+        return {
+            **os.environ,
+            "HOME": str(r),
+            "GAMEDAY_TEST_RABBIT": self.token,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(r / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(r / "log"),
+            "RABBITMQ_CONFIG_FILE": str(r / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(r / "enabled_plugins"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": str(r / "plugins-expand"),
+            "RABBITMQ_PID_FILE": str(r / "pid"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(r / "advanced.config"),
+        }
 
-    def start(self) -> "RabbitMQ":
+    def start(self) -> RabbitMQ:
         env = self.env()
         log = open(self.root / "server.log", "ab")
         try:
-            self.processes.append(subprocess.Popen([epmd_binary(), "-port", str(self.epmd_port)], env=env,
-                                                   stdout=log, stderr=log, start_new_session=True))
-            self.processes.append(subprocess.Popen([str(SERVER)], env=env, stdout=log, stderr=log,
-                                                   start_new_session=True, cwd=self.root))
+            self.processes.append(
+                subprocess.Popen(
+                    [epmd_binary(), "-port", str(self.epmd_port)],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
+            self.processes.append(
+                subprocess.Popen([str(SERVER)], env=env, stdout=log, stderr=log, start_new_session=True, cwd=self.root)
+            )
             self.wait_ready()
         except BaseException:
             self.stop()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from harness.allowlist import address_problem, is_allowed, url_problem
 from harness.errors import SpecError
 from harness.spec.loader import load_gameday
-from harness.allowlist import address_problem, is_allowed, url_problem
 from harness.targets.http import HttpRun
 
 NONE: dict[str, str] = {}
@@ -48,13 +48,21 @@ def test_an_address_is_checked_by_its_host():
 
 def write(tmp_path, base_url):
     profile = tmp_path / "locustfile.py"
-    profile.write_text("from locust import HttpUser, task\n\n\nclass U(HttpUser):\n    @task\n"
-                       "    def t(self):\n        self.client.get('/')\n")
+    profile.write_text(
+        "from locust import HttpUser, task\n\n\nclass U(HttpUser):\n    @task\n"
+        "    def t(self):\n        self.client.get('/')\n"
+    )
     spec = tmp_path / "gd.yaml"
-    spec.write_text(yaml.safe_dump({
-        "name": "x", "target": {"kind": "http", "base_url": base_url},
-        "load": {"profile": str(profile), "shape": "constant_rate", "rate": 1, "duration": "5s"},
-        "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}]}))
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "target": {"kind": "http", "base_url": base_url},
+                "load": {"profile": str(profile), "shape": "constant_rate", "rate": 1, "duration": "5s"},
+                "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+            }
+        )
+    )
     return spec
 
 
@@ -63,8 +71,9 @@ def test_the_loader_refuses_a_non_loopback_base_url_at_its_yaml_path(tmp_path, m
     spec = write(tmp_path, "http://10.1.2.3:8000")
     with pytest.raises(SpecError) as caught:
         load_gameday(spec, check_experiments=False)
-    assert any(p.startswith(f"{spec}: target.base_url: ") and "GAMEDAY_ALLOWED_HOSTS" in p
-               for p in caught.value.problems), caught.value.problems
+    assert any(
+        p.startswith(f"{spec}: target.base_url: ") and "GAMEDAY_ALLOWED_HOSTS" in p for p in caught.value.problems
+    ), caught.value.problems
 
 
 def test_the_loader_accepts_a_host_the_operator_listed(tmp_path, monkeypatch):

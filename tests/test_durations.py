@@ -9,8 +9,21 @@ import pytest
 from harness.durations import format_duration, parse_duration
 
 
-@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("250ms", 0.25), ("1h", 3600),
-                                          (".5s", 0.5), ("5.", 5), (" 2m ", 120), (12, 12), (0.25, 0.25)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("90", 90),
+        ("90s", 90),
+        ("1.5m", 90),
+        ("250ms", 0.25),
+        ("1h", 3600),
+        (".5s", 0.5),
+        ("5.", 5),
+        (" 2m ", 120),
+        (12, 12),
+        (0.25, 0.25),
+    ],
+)
 def test_durations_in_every_unit(text, seconds):
     assert math.isclose(parse_duration(text), seconds)
 

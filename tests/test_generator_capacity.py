@@ -22,14 +22,17 @@ def load(shape: str = "constant_rate", processes: int | None = None, **params: f
     return LoadSpec("p.py", shape, 60.0, params or {"rate": 50.0}, processes=processes)
 
 
-@pytest.mark.parametrize("shape, params, peak", [
-    ("constant_rate", {"rate": 120.0}, 120.0),
-    ("ramp", {"rate": 900.0, "rate_to": 100.0, "over": 60.0}, 900.0),
-    ("step", {"rate": 10.0, "rate_step": 10.0, "every": 5.0, "rate_max": 300.0}, 300.0),
-    ("spike", {"rate": 50.0, "rate_peak": 700.0, "at": 10.0, "length": 5.0}, 700.0),
-    ("diurnal", {"rate": 20.0, "rate_max": 80.0, "period": 600.0}, 80.0),
-    ("steady", {"users": 5000.0}, None),
-])
+@pytest.mark.parametrize(
+    "shape, params, peak",
+    [
+        ("constant_rate", {"rate": 120.0}, 120.0),
+        ("ramp", {"rate": 900.0, "rate_to": 100.0, "over": 60.0}, 900.0),
+        ("step", {"rate": 10.0, "rate_step": 10.0, "every": 5.0, "rate_max": 300.0}, 300.0),
+        ("spike", {"rate": 50.0, "rate_peak": 700.0, "at": 10.0, "length": 5.0}, 700.0),
+        ("diurnal", {"rate": 20.0, "rate_max": 80.0, "period": 600.0}, 80.0),
+        ("steady", {"users": 5000.0}, None),
+    ],
+)
 def test_the_peak_rate_is_the_highest_rate_the_shape_asks_for(shape, params, peak):
     assert peak_rate(shape, params) == peak
 
@@ -37,13 +40,13 @@ def test_the_peak_rate_is_the_highest_rate_the_shape_asks_for(shape, params, pea
 def test_a_rate_one_process_keeps_gets_no_advice():
     assert suggestion(load(rate=ONE)) is None
     assert advice(load(rate=ONE)) is None
-    assert suggestion(load("steady", users=100_000.0)) is None   # a closed model has no schedule to fall behind
+    assert suggestion(load("steady", users=100_000.0)) is None  # a closed model has no schedule to fall behind
 
 
 def test_a_rate_above_one_process_suggests_enough_processes():
     assert suggestion(load(rate=ONE + 1)) == "load.processes: 2"
     assert suggestion(load("spike", rate=10.0, rate_peak=2.5 * ONE, at=5.0, length=5.0)) == "load.processes: 3"
-    assert suggestion(load(rate=2.5 * ONE, processes=3)) is None      # already enough
+    assert suggestion(load(rate=2.5 * ONE, processes=3)) is None  # already enough
     assert suggestion(load(rate=2.5 * ONE, processes=2)) == "load.processes: 3"
 
 
@@ -55,8 +58,12 @@ def test_locust_in_the_cluster_is_told_about_workers():
 
 def test_the_progress_line_suggests_processes_only_when_the_rate_needs_them():
     def line(rate: float) -> str:
-        ctx = SimpleNamespace(load_started=None, load=None, chaos=None,
-                              gameday=SimpleNamespace(load=load(rate=rate), warmup=5.0, chaos=()))
+        ctx = SimpleNamespace(
+            load_started=None,
+            load=None,
+            chaos=None,
+            gameday=SimpleNamespace(load=load(rate=rate), warmup=5.0, chaos=()),
+        )
         return status_text(ctx, 0.0)
 
     assert line(3 * ONE).endswith("| generator over one process's pace: load.processes: 3")
@@ -65,15 +72,29 @@ def test_the_progress_line_suggests_processes_only_when_the_rate_needs_them():
 
 def _validate(tmp_path: Path, rate: float) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile.py"
-    profile.write_text("from locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n"
-                       "    def t(self):\n        self.client.get('/')\n")
+    profile.write_text(
+        "from locust import HttpUser, task\n\nclass U(HttpUser):\n    @task\n"
+        "    def t(self):\n        self.client.get('/')\n"
+    )
     spec = tmp_path / "gd.yaml"
-    spec.write_text(yaml.safe_dump({
-        "name": "fast", "target": {"kind": "http", "base_url": "http://127.0.0.1:9"},
-        "load": {"profile": str(profile), "shape": "constant_rate", "rate": rate, "duration": "20s"},
-        "warmup": "2s", "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}]}))
-    return subprocess.run([sys.executable, "-m", "harness.cli", "validate", "--no-chaos-validate", str(spec)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "fast",
+                "target": {"kind": "http", "base_url": "http://127.0.0.1:9"},
+                "load": {"profile": str(profile), "shape": "constant_rate", "rate": rate, "duration": "20s"},
+                "warmup": "2s",
+                "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+            }
+        )
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "validate", "--no-chaos-validate", str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_validate_notes_a_rate_above_one_process_and_still_passes(tmp_path):

@@ -107,7 +107,7 @@ def test_percentile_of_single_value_is_that_value(p):
 
 def test_text_that_encode_never_writes_is_refused():
     with pytest.raises(ValueError, match="not a histogram"):
-        Histogram.decode("eJz7xcjAoMTEwGDCycDAzAABjGg0AC7wAWI=")   # a zlib stream: no version byte 2
+        Histogram.decode("eJz7xcjAoMTEwGDCycDAzAABjGg0AC7wAWI=")  # a zlib stream: no version byte 2
 
 
 def test_encoding_starts_with_the_version_byte_and_is_about_two_bytes_a_bucket():

@@ -81,8 +81,12 @@ time.sleep(120)
 
 def test_kill_9_of_the_parent_sends_the_child_its_parent_death_signal(tmp_path):
     record = tmp_path / "signal"
-    parent = processes.Owned([sys.executable, "-c", PARENT, CHILD, str(record)], cwd=Path(__file__).parents[1],
-                             stdout=subprocess.PIPE, text=True)
+    parent = processes.Owned(
+        [sys.executable, "-c", PARENT, CHILD, str(record)],
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         child_pid = int(parent.proc.stdout.readline())
         assert wait_until(Path(f"{record}.ready").exists, 30), "the child never started"
@@ -96,8 +100,10 @@ def test_kill_9_of_the_parent_sends_the_child_its_parent_death_signal(tmp_path):
 
 def test_stop_kills_the_whole_group_when_the_first_signal_is_ignored(tmp_path):
     # the leader ignores SIGTERM and has started a grandchild in its group
-    script = "import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
-             "p = subprocess.Popen(['sleep', '120']); print(p.pid, flush=True); time.sleep(120)"
+    script = (
+        "import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "p = subprocess.Popen(['sleep', '120']); print(p.pid, flush=True); time.sleep(120)"
+    )
     child = Child.start([sys.executable, "-c", script], parent_death=signal.SIGTERM, stdout=subprocess.PIPE)
     grandchild = int(child.popen.stdout.readline())
     started = time.monotonic()

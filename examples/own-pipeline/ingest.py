@@ -16,7 +16,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pika.exceptions
-
 from topology import INGEST_QUEUE, PERSISTENT, connect
 
 
@@ -68,7 +67,7 @@ def handler(publisher: Publisher) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def log_message(self, *args) -> None:
-            pass   # one line per request would be most of the log
+            pass  # one line per request would be most of the log
 
     return Ingest
 

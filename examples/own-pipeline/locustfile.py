@@ -1,4 +1,5 @@
 """Events to your own ingest endpoint; each one it acknowledges goes into gameday's data-flow ledger."""
+
 import time
 import uuid
 

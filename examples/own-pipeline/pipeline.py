@@ -47,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             if worker is None or worker.poll() is not None:
                 if worker is not None:
                     restarts += 1
-                    print(f"pipeline: worker exited ({worker.returncode}); starting it again (restart {restarts})",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"pipeline: worker exited ({worker.returncode}); starting it again (restart {restarts})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     time.sleep(RESTART_S)
                 worker = subprocess.Popen(worker_argv)
                 (pid_dir / "worker.pid").write_text(f"{worker.pid}\n")

@@ -15,7 +15,7 @@ import pika
 INGEST_QUEUE = "ingest"
 RESULTS_EXCHANGE = "results"
 RESULTS_QUEUE = "results"
-RESULTS_KEEP = 100_000   # the downstream's queue keeps the newest results (nobody reads it in the example)
+RESULTS_KEEP = 100_000  # the downstream's queue keeps the newest results (nobody reads it in the example)
 PERSISTENT = pika.BasicProperties(delivery_mode=2, content_type="application/json")
 
 
@@ -27,7 +27,8 @@ def connect(url: str) -> pika.adapters.blocking_connection.BlockingChannel:
     channel.confirm_delivery()
     channel.queue_declare(INGEST_QUEUE, durable=True)
     channel.exchange_declare(RESULTS_EXCHANGE, "fanout", durable=True)
-    channel.queue_declare(RESULTS_QUEUE, durable=True,
-                          arguments={"x-max-length": RESULTS_KEEP, "x-overflow": "drop-head"})
+    channel.queue_declare(
+        RESULTS_QUEUE, durable=True, arguments={"x-max-length": RESULTS_KEEP, "x-overflow": "drop-head"}
+    )
     channel.queue_bind(RESULTS_QUEUE, RESULTS_EXCHANGE)
     return channel

@@ -28,7 +28,6 @@ import sys
 import time
 
 import pika.exceptions
-
 from topology import INGEST_QUEUE, PERSISTENT, RESULTS_EXCHANGE, connect
 
 BATCH_S = 0.5
@@ -52,7 +51,7 @@ class Worker:
 
     def on_message(self, channel, method, properties, body: bytes) -> None:
         if self.ack_first:
-            channel.basic_ack(method.delivery_tag)   # the defect: RabbitMQ forgets it before it is done
+            channel.basic_ack(method.delivery_tag)  # the defect: RabbitMQ forgets it before it is done
         if not self.batch:
             self.batch_started = time.monotonic()
         self.batch.append((method.delivery_tag, body))
@@ -81,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         worker = Worker(args.amqp, args.defect)
-        print(f"worker: {INGEST_QUEUE} -> {RESULTS_EXCHANGE}" + (f" (defect: {args.defect})" if args.defect else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"worker: {INGEST_QUEUE} -> {RESULTS_EXCHANGE}" + (f" (defect: {args.defect})" if args.defect else ""),
+            file=sys.stderr,
+            flush=True,
+        )
         worker.run_forever()
     except pika.exceptions.AMQPError as exc:
         print(f"worker: lost RabbitMQ ({exc!r}); exiting", file=sys.stderr, flush=True)

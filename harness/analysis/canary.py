@@ -58,18 +58,29 @@ def judge_comparison(slo: Slo, variants: dict[str, VariantSlis], table: dict[str
     phase = table.get(slo.phase)
     missing = [name for name in (compare.variant, compare.against) if name not in variants]
     if phase is None or missing:
-        reason = f"phase {slo.phase!r} did not happen" if phase is None else \
-            f"no response was answered by variant {missing[0]!r} (variants seen: {', '.join(variants) or 'none'})"
+        reason = (
+            f"phase {slo.phase!r} did not happen"
+            if phase is None
+            else f"no response was answered by variant {missing[0]!r} (variants seen: {', '.join(variants) or 'none'})"
+        )
         return Verdict(slo, NO_DATA, None, evidence_of(phase, 0), reason)
     mine, theirs = (_side(slo, variants[name]) for name in (compare.variant, compare.against))
     evidence = evidence_of(phase, mine.requests + theirs.requests)
-    short = [(name, side) for name, side in ((compare.variant, mine), (compare.against, theirs))
-             if side.value is None or len(side.seconds) < MIN_SECONDS]
+    short = [
+        (name, side)
+        for name, side in ((compare.variant, mine), (compare.against, theirs))
+        if side.value is None or len(side.seconds) < MIN_SECONDS
+    ]
     if short:
         name, side = short[0]
-        return Verdict(slo, NO_DATA, None, evidence,
-                       f"variant {name!r} has {len(side.seconds)} seconds with {slo.sli} during {slo.phase}; "
-                       f"judging it needs at least {MIN_SECONDS}")
+        return Verdict(
+            slo,
+            NO_DATA,
+            None,
+            evidence,
+            f"variant {name!r} has {len(side.seconds)} seconds with {slo.sli} during {slo.phase}; "
+            f"judging it needs at least {MIN_SECONDS}",
+        )
     return _decide(slo, mine, theirs, evidence)
 
 
@@ -97,21 +108,34 @@ def _decide(slo: Slo, mine: _Side, theirs: _Side, evidence: Evidence) -> Verdict
     observed = _measure(compare.measure, mine.value, theirs.value)
     worse = "greater" if objective.op in ("<", "<=") else "less"
     p_value = float(mannwhitneyu(mine.seconds, theirs.seconds, alternative=worse).pvalue)
-    p_value = 1.0 if math.isnan(p_value) else p_value      # identical constant samples: no evidence at all
+    p_value = 1.0 if math.isnan(p_value) else p_value  # identical constant samples: no evidence at all
     holds = objective.holds(observed)
     detail = _detail(slo, mine, theirs, p_value, worse)
     if holds:
         return Verdict(slo, PASS, observed, evidence, "", "", detail)
     if p_value < ALPHA:
-        return Verdict(slo, FAIL, observed, evidence,
-                       f"{compare.variant} is worse than {compare.against} beyond the objective, and consistently: "
-                       f"one-sided Mann-Whitney U over {len(mine.seconds)} + {len(theirs.seconds)} seconds, "
-                       f"p = {p_value:.2g} < {ALPHA}", "", detail)
-    return Verdict(slo, PASS, observed, evidence,
-                   f"{compare.measure} {_fmt(observed)} breaks {objective.text!r}, but the per-second values do not "
-                   f"show {compare.variant} {'higher' if worse == 'greater' else 'lower'} than {compare.against} "
-                   f"(one-sided Mann-Whitney U, p = {p_value:.2g} >= {ALPHA}): not a significant regression",
-                   "", detail)
+        return Verdict(
+            slo,
+            FAIL,
+            observed,
+            evidence,
+            f"{compare.variant} is worse than {compare.against} beyond the objective, and consistently: "
+            f"one-sided Mann-Whitney U over {len(mine.seconds)} + {len(theirs.seconds)} seconds, "
+            f"p = {p_value:.2g} < {ALPHA}",
+            "",
+            detail,
+        )
+    return Verdict(
+        slo,
+        PASS,
+        observed,
+        evidence,
+        f"{compare.measure} {_fmt(observed)} breaks {objective.text!r}, but the per-second values do not "
+        f"show {compare.variant} {'higher' if worse == 'greater' else 'lower'} than {compare.against} "
+        f"(one-sided Mann-Whitney U, p = {p_value:.2g} >= {ALPHA}): not a significant regression",
+        "",
+        detail,
+    )
 
 
 def _measure(measure: str, mine: float, theirs: float) -> float:
@@ -128,9 +152,20 @@ def _fmt(value: float) -> str:
 
 def _detail(slo: Slo, mine: _Side, theirs: _Side, p_value: float, worse: str) -> dict[str, Any]:
     compare = slo.compare
-    return {"variant": compare.variant, "against": compare.against, "measure": compare.measure,
-            "variant_value": mine.value, "against_value": theirs.value,
-            "variant_seconds": int(len(mine.seconds)), "against_seconds": int(len(theirs.seconds)),
-            "variant_median": float(np.median(mine.seconds)), "against_median": float(np.median(theirs.seconds)),
-            "variant_requests": mine.requests, "against_requests": theirs.requests,
-            "alternative": worse, "p_value": p_value, "alpha": ALPHA, "significant": p_value < ALPHA}
+    return {
+        "variant": compare.variant,
+        "against": compare.against,
+        "measure": compare.measure,
+        "variant_value": mine.value,
+        "against_value": theirs.value,
+        "variant_seconds": int(len(mine.seconds)),
+        "against_seconds": int(len(theirs.seconds)),
+        "variant_median": float(np.median(mine.seconds)),
+        "against_median": float(np.median(theirs.seconds)),
+        "variant_requests": mine.requests,
+        "against_requests": theirs.requests,
+        "alternative": worse,
+        "p_value": p_value,
+        "alpha": ALPHA,
+        "significant": p_value < ALPHA,
+    }

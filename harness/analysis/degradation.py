@@ -15,7 +15,8 @@ values of the baseline and fault windows are compared:
 from __future__ import annotations
 
 import math
-from typing import Sequence, TypedDict
+from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,9 @@ class Degradation(TypedDict):
     significant: bool
 
 
-def degradation(per_second: pd.DataFrame, baseline: Sequence[Window], fault: Sequence[Window],
-                metrics: Sequence[str] = METRICS) -> list[Degradation]:
+def degradation(
+    per_second: pd.DataFrame, baseline: Sequence[Window], fault: Sequence[Window], metrics: Sequence[str] = METRICS
+) -> list[Degradation]:
     """One entry per (endpoint, metric); empty when either phase is missing."""
     if per_second.empty or not baseline or not fault:
         return []
@@ -67,9 +69,14 @@ def compare(endpoint: str, metric: str, base: np.ndarray, fault: np.ndarray) -> 
         p = float(mannwhitneyu(fault, base, alternative="greater").pvalue)
         p_value = None if math.isnan(p) else p
     return Degradation(
-        endpoint=endpoint, metric=metric, baseline=b, fault=f,
+        endpoint=endpoint,
+        metric=metric,
+        baseline=b,
+        fault=f,
         ratio=(f / b) if (b and f is not None) else None,
         difference=(f - b) if (b is not None and f is not None) else None,
-        p_value=p_value, n_baseline=int(len(base)), n_fault=int(len(fault)),
+        p_value=p_value,
+        n_baseline=int(len(base)),
+        n_fault=int(len(fault)),
         significant=p_value is not None and p_value < ALPHA,
     )

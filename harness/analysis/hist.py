@@ -21,7 +21,7 @@ sum before g plus ceil(total_g * p / 100).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,8 +35,9 @@ def bucket_values(buckets: np.ndarray) -> np.ndarray:
     return np.where(buckets < 256, buckets.astype(np.float64), wide)
 
 
-def group_percentiles(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int,
-                      ps: Sequence[float]) -> np.ndarray:
+def group_percentiles(
+    groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, n_groups: int, ps: Sequence[float]
+) -> np.ndarray:
     """Array [n_groups, len(ps)] of nearest-rank percentiles per group; NaN for an empty group.
 
     Entries with a negative group or a count <= 0 are left out.
@@ -66,8 +67,9 @@ def group_percentiles(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarra
     return _lookup(buckets, cumulative, sizes, ps)
 
 
-def _bincount_matrix(groups: np.ndarray, index: np.ndarray, counts: np.ndarray, n_groups: int,
-                     width: int) -> np.ndarray:
+def _bincount_matrix(
+    groups: np.ndarray, index: np.ndarray, counts: np.ndarray, n_groups: int, width: int
+) -> np.ndarray:
     dense = np.bincount(groups.astype(np.int64) * width + index, weights=counts, minlength=n_groups * width)
     # float64 sums of integer counts are exact below 2**53.
     return dense.astype(np.int64).reshape(n_groups, width)

@@ -46,7 +46,7 @@ def _decode_varints(raws: list[bytes]) -> Arrays:
     data = np.frombuffer(b"".join(raws), dtype=np.uint8)
     more = np.flatnonzero(data >= 0x80)  # bytes followed by another of the same varint: few of them
     row_ends = np.cumsum(sizes)
-    per_row = sizes - np.bincount(np.searchsorted(row_ends, more, side="right"), minlength=len(sizes))[:len(sizes)]
+    per_row = sizes - np.bincount(np.searchsorted(row_ends, more, side="right"), minlength=len(sizes))[: len(sizes)]
     bad = _malformed(data, sizes, row_ends, per_row)
     if bad.any():
         return _decode_varints([b"" if b else raw for raw, b in zip(raws, bad.tolist())])

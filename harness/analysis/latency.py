@@ -20,8 +20,8 @@ Percentiles are nearest-rank over ok and error responses (`harness.analysis.slis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -79,8 +79,9 @@ class _Rows:
     order: np.ndarray | None  # row positions in `Samples.requests`, None when already in order
 
 
-def latency_tables(samples: Samples, phases: Phases, ps: Sequence[float],
-                   limits: Sequence[float] = ()) -> LatencyTables:
+def latency_tables(
+    samples: Samples, phases: Phases, ps: Sequence[float], limits: Sequence[float] = ()
+) -> LatencyTables:
     """The LatencyTables of `samples` for `phases` (windows may be empty), percentiles `ps`
     and at-most counts for `limits` (microseconds)."""
     req = samples.requests
@@ -91,10 +92,18 @@ def latency_tables(samples: Samples, phases: Phases, ps: Sequence[float],
     span = int(rows.second[-1]) + 1 if len(rows.second) else 0
     segments, segment_of = _segments(phases, t0, span)
     columns = _present(rows.buckets)
-    out = LatencyTables(tuple(names), t0, ps, np.full((span * n_endpoints, len(ps)), np.nan),
-                        np.full((span, len(ps)), np.nan), tuple(phases), segments,
-                        np.zeros((len(segments), n_endpoints, len(columns)), dtype=np.int64), columns,
-                        {limit: np.zeros(len(req), dtype=np.int64) for limit in limits})
+    out = LatencyTables(
+        tuple(names),
+        t0,
+        ps,
+        np.full((span * n_endpoints, len(ps)), np.nan),
+        np.full((span, len(ps)), np.nan),
+        tuple(phases),
+        segments,
+        np.zeros((len(segments), n_endpoints, len(columns)), dtype=np.int64),
+        columns,
+        {limit: np.zeros(len(req), dtype=np.int64) for limit in limits},
+    )
     block = max(1, BLOCK_CELLS // max(1, n_endpoints * len(columns)))
     bounds = np.searchsorted(rows.second, np.arange(0, span + block, block))
     for first_second, (r0, r1) in zip(range(0, span, block), zip(bounds[:-1], bounds[1:])):
@@ -137,7 +146,7 @@ def _present(buckets: np.ndarray) -> np.ndarray:
     """The buckets present, ascending (buckets are 0..histdecode.MAX_BUCKET)."""
     seen = np.zeros(MAX_BUCKET + 1, dtype=bool)
     for start in range(0, len(buckets), BLOCK_CELLS):  # bincount copies its input to int64: a slice at a time
-        seen[np.bincount(buckets[start:start + BLOCK_CELLS], minlength=MAX_BUCKET + 1) > 0] = True
+        seen[np.bincount(buckets[start : start + BLOCK_CELLS], minlength=MAX_BUCKET + 1) > 0] = True
     return np.flatnonzero(seen)
 
 
@@ -148,7 +157,7 @@ def _block(out: LatencyTables, rows: _Rows, r: slice, first: int, seconds: int, 
     _count_at_most(out, rows, r, buckets, counts)
     n_groups = seconds * len(out.endpoints)
     group = np.where(rows.timed[r], (rows.second[r] - first) * len(out.endpoints) + rows.code[r], -1)
-    segments = segment_of[first:first + seconds]
+    segments = segment_of[first : first + seconds]
     columns = _present(buckets)
     if n_groups * len(columns) <= DENSE_CELLS_PER_ENTRY * len(buckets):
         # Row by row, where its entries go in the matrix; 429s go to an extra group, dropped after.
@@ -161,17 +170,24 @@ def _block(out: LatencyTables, rows: _Rows, r: slice, first: int, seconds: int, 
         _sparse_block(out, groups[keep], buckets[keep], counts[keep], first, seconds, segments)
 
 
-def _dense_block(out: LatencyTables, key: np.ndarray, counts: np.ndarray, columns: np.ndarray, first: int,
-                 seconds: int, segments: np.ndarray) -> None:
+def _dense_block(
+    out: LatencyTables,
+    key: np.ndarray,
+    counts: np.ndarray,
+    columns: np.ndarray,
+    first: int,
+    seconds: int,
+    segments: np.ndarray,
+) -> None:
     """The block as one (second, endpoint) x column matrix; `key` is each entry's cell."""
     n_endpoints, width = len(out.endpoints), len(columns)
     n_groups = seconds * n_endpoints
     # float64 sums of integer counts are exact below 2**53.
-    flat = np.bincount(key, weights=counts, minlength=(n_groups + 1) * width)[:n_groups * width]
+    flat = np.bincount(key, weights=counts, minlength=(n_groups + 1) * width)[: n_groups * width]
     matrix = flat.reshape(seconds, n_endpoints, width)
     rows = slice(first * n_endpoints, (first + seconds) * n_endpoints)
     out.per_endpoint[rows] = matrix_percentiles(matrix.reshape(-1, width), columns, out.ps)
-    out.per_second[first:first + seconds] = matrix_percentiles(matrix.sum(axis=1), columns, out.ps)
+    out.per_second[first : first + seconds] = matrix_percentiles(matrix.sum(axis=1), columns, out.ps)
     at = np.searchsorted(out.columns, columns)
     present = np.unique(segments)
     for segment in present:
@@ -179,16 +195,24 @@ def _dense_block(out: LatencyTables, key: np.ndarray, counts: np.ndarray, column
         out.phase_counts[segment][:, at] += chosen.sum(axis=0).astype(np.int64)
 
 
-def _sparse_block(out: LatencyTables, groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray,
-                  first: int, seconds: int, segments: np.ndarray) -> None:
+def _sparse_block(
+    out: LatencyTables,
+    groups: np.ndarray,
+    buckets: np.ndarray,
+    counts: np.ndarray,
+    first: int,
+    seconds: int,
+    segments: np.ndarray,
+) -> None:
     n_endpoints, width = len(out.endpoints), len(out.columns)
     rows = slice(first * n_endpoints, (first + seconds) * n_endpoints)
     out.per_endpoint[rows] = group_percentiles(groups, buckets, counts, seconds * n_endpoints, out.ps)
     second = groups // n_endpoints
-    out.per_second[first:first + seconds] = group_percentiles(second, buckets, counts, seconds, out.ps)
+    out.per_second[first : first + seconds] = group_percentiles(second, buckets, counts, seconds, out.ps)
     key = (segments[second] * n_endpoints + groups % n_endpoints) * width + _index_of(out.columns, buckets)
-    out.phase_counts.reshape(-1)[:] += np.bincount(key, weights=counts,
-                                                   minlength=out.phase_counts.size).astype(np.int64)
+    out.phase_counts.reshape(-1)[:] += np.bincount(key, weights=counts, minlength=out.phase_counts.size).astype(
+        np.int64
+    )
 
 
 def _index_of(columns: np.ndarray, buckets: np.ndarray) -> np.ndarray:

@@ -34,9 +34,10 @@ within its baseline objective, second by second, as the request SLIs must.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,7 +87,7 @@ def read_metrics(run_dir: str | Path, gameday: GameDay | None) -> MetricData:
 def _read(run_dir: str | Path, source: MetricSource, expression: str) -> Series:
     try:
         return series(run_dir, source.name, source.kind, expression)
-    except ValueError as exc:   # a stored spec edited by hand: the selector no longer reads
+    except ValueError as exc:  # a stored spec edited by hand: the selector no longer reads
         return Series(np.zeros(0), np.zeros(0), note=str(exc))
 
 
@@ -141,7 +142,7 @@ def _growth(agg: str, ts: np.ndarray, values: np.ndarray, windows: Sequence[Wind
         if len(v) < 2:
             continue
         steps = np.diff(v)
-        total += float(np.where(steps >= 0, steps, v[1:]).sum())   # a drop is a reset: the new value is the growth
+        total += float(np.where(steps >= 0, steps, v[1:]).sum())  # a drop is a reset: the new value is the growth
         span += float(t[-1] - t[0])
         pairs += len(steps)
     if not pairs:
@@ -151,24 +152,36 @@ def _growth(agg: str, ts: np.ndarray, values: np.ndarray, windows: Sequence[Wind
     return total / span if span > 0 else None
 
 
-def _judge_within(slo: Slo, found: Series, source: MetricSource | None, recovery: PhaseSlis | None,
-                  faults: Sequence[Fault]) -> Verdict:
+def _judge_within(
+    slo: Slo, found: Series, source: MetricSource | None, recovery: PhaseSlis | None, faults: Sequence[Fault]
+) -> Verdict:
     windows = recovery.windows if recovery is not None else ()
     samples = int((time_mask(found.ts, windows) & np.isfinite(found.values)).sum())
     evidence = evidence_of(recovery, samples)
     if not faults:
         return Verdict(slo, NO_DATA, None, evidence, "no fault was injected, so nothing was removed to count from")
     if not samples:
-        return Verdict(slo, NO_DATA, None, evidence,
-                       found.note or f"no sample of {catalogue.metric_expression(slo.sli)!r} after the faults' removal")
+        return Verdict(
+            slo,
+            NO_DATA,
+            None,
+            evidence,
+            found.note or f"no sample of {catalogue.metric_expression(slo.sli)!r} after the faults' removal",
+        )
     hold = hold_of(source)
     settled = [_settled(slo, found, fault, hold) for fault in faults]
     worst = max(math.inf if s is None else s for s in settled)
-    detail = {"within": slo.within, "bound": slo.objective.text, "consecutive_seconds": CONSECUTIVE_S,
-              "faults": [{"removal": f.removal, "seconds": s} for f, s in zip(faults, settled)]}
+    detail = {
+        "within": slo.within,
+        "bound": slo.objective.text,
+        "consecutive_seconds": CONSECUTIVE_S,
+        "faults": [{"removal": f.removal, "seconds": s} for f, s in zip(faults, settled)],
+    }
     if math.isinf(worst):
-        reason = (f"{catalogue.metric_expression(slo.sli)} never met {slo.objective.text!r} for {CONSECUTIVE_S} s "
-                  "in a row after a fault's removal, before the load ended")
+        reason = (
+            f"{catalogue.metric_expression(slo.sli)} never met {slo.objective.text!r} for {CONSECUTIVE_S} s "
+            "in a row after a fault's removal, before the load ended"
+        )
         return Verdict(slo, FAIL, worst, evidence, reason, "", detail)
     state = PASS if worst <= slo.within else FAIL
     reason = "" if state == PASS else f"it took {worst:.1f}s, more than the {slo.within:g}s allowed"
@@ -197,7 +210,7 @@ def per_second_values(found: Series, seconds: np.ndarray, hold: float) -> np.nda
     out = np.full(len(seconds), np.nan)
     if not len(ts):
         return out
-    last = np.searchsorted(ts, seconds + 1, side="left") - 1      # the newest sample before the second's end
+    last = np.searchsorted(ts, seconds + 1, side="left") - 1  # the newest sample before the second's end
     ok = last >= 0
     fresh = ok.copy()
     fresh[ok] = (seconds[ok] - ts[last[ok]]) <= hold
@@ -220,8 +233,11 @@ def recovery_rules(slos: Sequence[Slo], data: MetricData) -> tuple[list[Criterio
             continue
         endpoint = f"source:{source.name}"
         seconds = np.arange(math.floor(found.ts.min()), math.floor(found.ts.max()) + 1, dtype=np.int64)
-        frames.append(pd.DataFrame({"ts": seconds, "endpoint": endpoint,
-                                    slo.sli: per_second_values(found, seconds, hold_of(source))}))
+        frames.append(
+            pd.DataFrame(
+                {"ts": seconds, "endpoint": endpoint, slo.sli: per_second_values(found, seconds, hold_of(source))}
+            )
+        )
         rules.append(Criterion(slo.sli, endpoint, slo.objective, slo.label))
     if not frames:
         return rules, pd.DataFrame(columns=["ts", "endpoint"])
@@ -239,10 +255,24 @@ def summary(data: MetricData, phases: dict[str, tuple[Window, ...]]) -> list[dic
         for phase, windows in phases.items():
             inside = time_mask(found.ts, windows) & np.isfinite(found.values)
             v = found.values[inside]
-            per_phase[phase] = {"samples": int(len(v)), "min": _num(v, np.min), "max": _num(v, np.max),
-                                "avg": _num(v, np.mean), "last": float(v[-1]) if len(v) else None}
-        out.append({"source": name, "expression": expression, "reads": found.reads, "failed_reads": found.errors,
-                    "samples": int(np.isfinite(found.values).sum()), "note": found.note, "phases": per_phase})
+            per_phase[phase] = {
+                "samples": int(len(v)),
+                "min": _num(v, np.min),
+                "max": _num(v, np.max),
+                "avg": _num(v, np.mean),
+                "last": float(v[-1]) if len(v) else None,
+            }
+        out.append(
+            {
+                "source": name,
+                "expression": expression,
+                "reads": found.reads,
+                "failed_reads": found.errors,
+                "samples": int(np.isfinite(found.values).sum()),
+                "note": found.note,
+                "phases": per_phase,
+            }
+        )
     return out
 
 

@@ -32,8 +32,9 @@ recovery, and they are never lost between two phases either.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,10 +139,16 @@ def _inward(window: Window) -> Window:
 
 
 def _load_bounds(events: list[Event]) -> tuple[float | None, float | None]:
-    start = (_first(events, "harness", "load-start") or _first(events, "harness", "run-start")
-             or _first(events, "load", EventKind.TEST_START))
-    end = (_last(events, "harness", "load-stop") or _last(events, "load", EventKind.TEST_STOP)
-           or _last(events, "harness", "run-end"))
+    start = (
+        _first(events, "harness", "load-start")
+        or _first(events, "harness", "run-start")
+        or _first(events, "load", EventKind.TEST_START)
+    )
+    end = (
+        _last(events, "harness", "load-stop")
+        or _last(events, "load", EventKind.TEST_STOP)
+        or _last(events, "harness", "run-end")
+    )
     if start is not None and end is None and events:
         end = events[-1].get("ts")
     return start, end
@@ -189,7 +196,9 @@ def _method_removal(method: list[Event], action_starts: list[float]) -> float | 
 
 def _interrupted(block: list[Event], last_end: float) -> bool:
     """An activity started after the last recorded end and never ended (killed mid-activity)."""
-    starts = [e["ts"] for e in block if e.get("kind") == "activity-start" and _detail(e, "phase") in ("method", "rollback")]
+    starts = [
+        e["ts"] for e in block if e.get("kind") == "activity-start" and _detail(e, "phase") in ("method", "rollback")
+    ]
     return bool(starts) and max(starts) > last_end
 
 

@@ -33,8 +33,8 @@ as such, not as a recovery of 0 s.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -107,8 +107,11 @@ class Recovery:
 
 def criteria(slos: Iterable[Slo], baseline: PhaseSlis | None) -> tuple[Criterion, ...]:
     """The defaults from the measured baseline, plus the game day's per-second baseline SLOs."""
-    chosen = tuple(Criterion(sli_column(s), s.endpoint or ALL, s.objective, s.label) for s in slos
-                   if s.phase == "baseline" and (catalogue.per_second(s.sli) or _is_event_latency(s.sli)))
+    chosen = tuple(
+        Criterion(sli_column(s), s.endpoint or ALL, s.objective, s.label)
+        for s in slos
+        if s.phase == "baseline" and (catalogue.per_second(s.sli) or _is_event_latency(s.sli))
+    )
     return (*_defaults(baseline), *chosen)
 
 
@@ -117,13 +120,20 @@ def _defaults(baseline: PhaseSlis | None) -> list[Criterion]:
     defaults = []
     if measured.get("availability") is not None:
         floor = max(0.0, measured["availability"] - 0.01)
-        defaults.append(Criterion("availability", ALL, Objective(">=", floor, "%", f">= {floor * 100:.2f}%"),
-                                  "baseline availability -1 point"))
+        defaults.append(
+            Criterion(
+                "availability",
+                ALL,
+                Objective(">=", floor, "%", f">= {floor * 100:.2f}%"),
+                "baseline availability -1 point",
+            )
+        )
     if measured.get("latency.p50") is not None:
         p50 = measured["latency.p50"]
         limit = max(1.5 * p50, p50 + 0.010)
-        defaults.append(Criterion("latency.p50", ALL, Objective("<=", limit, "s", f"<= {limit * 1000:.1f}ms"),
-                                  "baseline p50 x1.5"))
+        defaults.append(
+            Criterion("latency.p50", ALL, Objective("<=", limit, "s", f"<= {limit * 1000:.1f}ms"), "baseline p50 x1.5")
+        )
     return defaults
 
 
@@ -131,8 +141,9 @@ def _is_event_latency(sli: str) -> bool:
     return sli.startswith("events.e2e_latency.")
 
 
-def recoveries(per_second: pd.DataFrame, faults: Sequence[Fault], rules: Sequence[Criterion],
-               ledger: Ledger | None = None) -> list[Recovery]:
+def recoveries(
+    per_second: pd.DataFrame, faults: Sequence[Fault], rules: Sequence[Criterion], ledger: Ledger | None = None
+) -> list[Recovery]:
     """One Recovery per fault, in order."""
     request_rules = [r for r in rules if not _is_event_latency(r.sli)]
     good = _good_seconds(per_second, request_rules)

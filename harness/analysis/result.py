@@ -12,10 +12,11 @@ else the ones installed now (the only input not from the directory).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence, TypedDict
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -37,8 +38,12 @@ from harness.status import ExitCode
 
 RESULT_VERSION = 1
 RESULT_FILE = "result.json"
-PACKAGES = {"harness": "gameday", "locust": "locust", "chaostoolkit": "chaostoolkit",
-            "chaostoolkit-lib": "chaostoolkit-lib"}
+PACKAGES = {
+    "harness": "gameday",
+    "locust": "locust",
+    "chaostoolkit": "chaostoolkit",
+    "chaostoolkit-lib": "chaostoolkit-lib",
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class Analysis:
     recoveries: tuple[Recovery, ...]
     degradation: tuple[Degradation, ...]
     ledger: Ledger
-    variants: dict[str, VariantSlis] = field(default_factory=dict)   # by variant, when the load recorded them
+    variants: dict[str, VariantSlis] = field(default_factory=dict)  # by variant, when the load recorded them
     metrics: MetricData = field(default_factory=lambda: MetricData({}, {}))
 
     @property
@@ -64,8 +69,7 @@ class Analysis:
         return [v.state for v in self.verdicts]
 
 
-def analyse(run_dir: str | Path, gameday: GameDay | None = None,
-            allow_generator_bound: bool | None = None) -> Analysis:
+def analyse(run_dir: str | Path, gameday: GameDay | None = None, allow_generator_bound: bool | None = None) -> Analysis:
     """The Analysis of `run_dir`; `gameday` defaults to the directory's gameday.yaml (None if absent).
 
     `allow_generator_bound` None means what the run recorded (`gameday run --allow-generator-bound`).
@@ -87,16 +91,37 @@ def analyse(run_dir: str | Path, gameday: GameDay | None = None,
     metrics = read_metrics(run_dir, gameday)
     injected = faults(events, warmup)
     metric_rules, metric_seconds = recovery_rules(slos, metrics)
-    found = recoveries(pd.concat([seconds, metric_seconds], ignore_index=True) if metric_rules else seconds, injected,
-                       (*criteria(slos, table.get("baseline")), *metric_rules), ledger)
+    found = recoveries(
+        pd.concat([seconds, metric_seconds], ignore_index=True) if metric_rules else seconds,
+        injected,
+        (*criteria(slos, table.get("baseline")), *metric_rules),
+        ledger,
+    )
     judged = _judged(slos, table, variants, metrics, injected)
-    return Analysis(str(run_dir), gameday, tuple(events), run_status.run_status(events), windows, table, seconds,
-                    tuple(judge(slos, table, found, allow_generator_bound, judged)), tuple(found),
-                    tuple(degradation(seconds, windows["baseline"], windows["fault"])), ledger, variants, metrics)
+    return Analysis(
+        str(run_dir),
+        gameday,
+        tuple(events),
+        run_status.run_status(events),
+        windows,
+        table,
+        seconds,
+        tuple(judge(slos, table, found, allow_generator_bound, judged)),
+        tuple(found),
+        tuple(degradation(seconds, windows["baseline"], windows["fault"])),
+        ledger,
+        variants,
+        metrics,
+    )
 
 
-def _judged(slos: Sequence[Slo], table: dict[str, PhaseSlis], variants: dict[str, VariantSlis], metrics: MetricData,
-            injected: Sequence[Fault]) -> dict[int, Verdict]:
+def _judged(
+    slos: Sequence[Slo],
+    table: dict[str, PhaseSlis],
+    variants: dict[str, VariantSlis],
+    metrics: MetricData,
+    injected: Sequence[Fault],
+) -> dict[int, Verdict]:
     """The verdicts of SLOs on a variant, comparing variants, or on the target's metrics, by SLO index."""
     out = {}
     for i, slo in enumerate(slos):
@@ -207,8 +232,14 @@ def _gameday_doc(gameday: GameDay | None) -> dict[str, Any]:
     if gameday is None:
         return {"name": None, "path": None, "description": "", "target": None}
     target = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(gameday.target).items()}
-    return {"name": gameday.name, "path": gameday.path, "description": gameday.description, "target": target,
-            "experiments": [c.experiment for c in gameday.chaos], "profile": gameday.load.profile}
+    return {
+        "name": gameday.name,
+        "path": gameday.path,
+        "description": gameday.description,
+        "target": target,
+        "experiments": [c.experiment for c in gameday.chaos],
+        "profile": gameday.load.profile,
+    }
 
 
 def _run_doc(analysis: Analysis) -> dict[str, Any]:
@@ -222,8 +253,11 @@ def _run_doc(analysis: Analysis) -> dict[str, Any]:
         "started": events[0]["ts"] if events else None,
         "ended": events[-1]["ts"] if events else None,
         "load": {"start": load_start.start if load_start else None, "end": run[-1].end if run else None},
-        "aborts": [{"ts": e["ts"], "source": e.get("source"), "name": e.get("name"), "detail": e.get("detail")}
-                   for e in events if e.get("kind") == "abort"],
+        "aborts": [
+            {"ts": e["ts"], "source": e.get("source"), "name": e.get("name"), "detail": e.get("detail")}
+            for e in events
+            if e.get("kind") == "abort"
+        ],
     }
 
 
@@ -242,25 +276,48 @@ def _verdict_doc(verdict: Verdict) -> VerdictDoc:
     evidence = verdict.evidence
     slo = verdict.slo
     doc = VerdictDoc(
-        slo=slo.label, sli=slo.sli, phase=slo.phase, endpoint=slo.endpoint,
-        objective=slo.objective.text, state=verdict.state,
+        slo=slo.label,
+        sli=slo.sli,
+        phase=slo.phase,
+        endpoint=slo.endpoint,
+        objective=slo.objective.text,
+        state=verdict.state,
         observed=None if (observed is None or never) else observed,
         observed_text="no impact observed" if verdict.note == NO_IMPACT else _observed_text(verdict),
-        reason=verdict.reason, meaning=_meaning(verdict),
-        evidence={"start": evidence.start, "end": evidence.end, "windows": [[w.start, w.end] for w in evidence.windows],
-                  "seconds": evidence.seconds, "samples": evidence.samples,
-                  "generator_bound_seconds": evidence.generator_bound_seconds,
-                  "generator_bound": evidence.generator_bound},
+        reason=verdict.reason,
+        meaning=_meaning(verdict),
+        evidence={
+            "start": evidence.start,
+            "end": evidence.end,
+            "windows": [[w.start, w.end] for w in evidence.windows],
+            "seconds": evidence.seconds,
+            "samples": evidence.samples,
+            "generator_bound_seconds": evidence.generator_bound_seconds,
+            "generator_bound": evidence.generator_bound,
+        },
     )
     if slo.variant is not None:
-        doc["variant"] = slo.variant     # type: ignore[typeddict-unknown-key]
+        doc["variant"] = slo.variant  # type: ignore[typeddict-unknown-key]
     if slo.compare is not None:
-        doc["compare"] = _clean(dict(verdict.detail or {"variant": slo.compare.variant,   # type: ignore[typeddict-unknown-key]
-                                                        "against": slo.compare.against,
-                                                        "measure": slo.compare.measure}))
+        doc["compare"] = _clean(
+            dict(
+                verdict.detail
+                or {
+                    "variant": slo.compare.variant,  # type: ignore[typeddict-unknown-key]
+                    "against": slo.compare.against,
+                    "measure": slo.compare.measure,
+                }
+            )
+        )
     if slo.is_metric:
-        doc["metric"] = _clean({"source": slo.source, "agg": slo.agg, "within": slo.within,   # type: ignore[typeddict-unknown-key]
-                                **(verdict.detail or {})})
+        doc["metric"] = _clean(
+            {
+                "source": slo.source,
+                "agg": slo.agg,
+                "within": slo.within,  # type: ignore[typeddict-unknown-key]
+                **(verdict.detail or {}),
+            }
+        )
     return doc
 
 
@@ -272,18 +329,26 @@ def _observed_text(verdict: Verdict) -> str:
     if slo.compare is None or observed is None:
         return _show(slo.sli, observed)
     detail = verdict.detail or {}
-    value = "infinite" if math.isinf(observed) else (f"{observed:.3g}" if slo.compare.measure == "ratio"
-                                                      else _show(slo.sli, observed))
-    return (f"{slo.compare.measure} {value} ({slo.compare.variant} {_show(slo.sli, detail.get('variant_value'))} "
-            f"vs {slo.compare.against} {_show(slo.sli, detail.get('against_value'))})")
+    value = (
+        "infinite"
+        if math.isinf(observed)
+        else (f"{observed:.3g}" if slo.compare.measure == "ratio" else _show(slo.sli, observed))
+    )
+    return (
+        f"{slo.compare.measure} {value} ({slo.compare.variant} {_show(slo.sli, detail.get('variant_value'))} "
+        f"vs {slo.compare.against} {_show(slo.sli, detail.get('against_value'))})"
+    )
 
 
 def _meaning(verdict: Verdict) -> str:
     """What the observed number is, where an SLI has more than one reading."""
     slo = verdict.slo
     if slo.sli == "availability":
-        return "ok / (ok + error)  (429s left out)" if not slo.count_rate_limited else \
-            "ok / (ok + error + rate_limited)  (every attempt)"
+        return (
+            "ok / (ok + error)  (429s left out)"
+            if not slo.count_rate_limited
+            else "ok / (ok + error + rate_limited)  (every attempt)"
+        )
     if slo.sli == "recovery_time":
         return "no-impact" if verdict.note == NO_IMPACT else "from the fault's removal to 5 healthy seconds"
     return ""
@@ -309,38 +374,68 @@ def _show(sli: str, value: float | None) -> str:
 
 def _recovery_doc(recovery: Recovery) -> dict[str, Any]:
     impact = recovery.impact
-    return {"fault": [recovery.fault.start, recovery.fault.end], "removal": recovery.removal,
-            # no impact: nothing to recover from, so no time either (not a 0.0 that reads as a recovery)
-            "outcome": recovery.outcome, "seconds": None if recovery.outcome == NO_IMPACT else recovery.seconds,
-            "never": recovery.seconds is None,
-            "proof": [recovery.proof.start, recovery.proof.end] if recovery.proof else None,
-            "impact": {"observed": impact.observed, "first_bad": impact.first_bad,
-                       "time_to_detect": impact.time_to_detect, "bad_seconds": impact.bad_seconds,
-                       "worst": [{"sli": w.criterion.sli, "endpoint": w.criterion.endpoint, "value": _clean(w.value)}
-                                 for w in impact.worst]},
-            "criteria": [{"sli": c.sli, "endpoint": c.endpoint, "objective": c.objective.text, "source": c.source}
-                         for c in recovery.criteria]}
+    return {
+        "fault": [recovery.fault.start, recovery.fault.end],
+        "removal": recovery.removal,
+        # no impact: nothing to recover from, so no time either (not a 0.0 that reads as a recovery)
+        "outcome": recovery.outcome,
+        "seconds": None if recovery.outcome == NO_IMPACT else recovery.seconds,
+        "never": recovery.seconds is None,
+        "proof": [recovery.proof.start, recovery.proof.end] if recovery.proof else None,
+        "impact": {
+            "observed": impact.observed,
+            "first_bad": impact.first_bad,
+            "time_to_detect": impact.time_to_detect,
+            "bad_seconds": impact.bad_seconds,
+            "worst": [
+                {"sli": w.criterion.sli, "endpoint": w.criterion.endpoint, "value": _clean(w.value)}
+                for w in impact.worst
+            ],
+        },
+        "criteria": [
+            {"sli": c.sli, "endpoint": c.endpoint, "objective": c.objective.text, "source": c.source}
+            for c in recovery.criteria
+        ],
+    }
 
 
 def _variants_doc(analysis: Analysis) -> dict[str, Any]:
     """`header`, `names`, and `slis[variant][phase][endpoint][sli]` (as `slis`, for each variant's requests)."""
     gameday = analysis.gameday
-    return {"header": gameday.load.variant_header if gameday else None, "names": list(analysis.variants),
-            "slis": {name: {phase: _clean(table.endpoints) for phase, table in found.phases.items()}
-                     for name, found in analysis.variants.items()}}
+    return {
+        "header": gameday.load.variant_header if gameday else None,
+        "names": list(analysis.variants),
+        "slis": {
+            name: {phase: _clean(table.endpoints) for phase, table in found.phases.items()}
+            for name, found in analysis.variants.items()
+        },
+    }
 
 
 def _metrics_doc(analysis: Analysis) -> dict[str, Any]:
     """`sources` as the spec gave them, and `series`: per (source, expression) its reads and per-phase summary."""
-    sources = [{"name": s.name, "kind": s.kind, "url": s.url, "target": s.target, "interval": s.interval,
-                "chart": list(s.chart)} for s in analysis.metrics.sources.values()]
+    sources = [
+        {
+            "name": s.name,
+            "kind": s.kind,
+            "url": s.url,
+            "target": s.target,
+            "interval": s.interval,
+            "chart": list(s.chart),
+        }
+        for s in analysis.metrics.sources.values()
+    ]
     return {"sources": sources, "series": _clean(metric_summary(analysis.metrics, analysis.phases))}
 
 
 def _ledger_doc(ledger: Ledger) -> dict[str, int]:
     events = ledger.events
-    return {"produced": int(len(events)), "delivered": int((events["deliveries"] > 0).sum()) if len(events) else 0,
-            "unexpected": ledger.unexpected, "bad_lines": ledger.bad_lines}
+    return {
+        "produced": int(len(events)),
+        "delivered": int((events["deliveries"] > 0).sum()) if len(events) else 0,
+        "unexpected": ledger.unexpected,
+        "bad_lines": ledger.bad_lines,
+    }
 
 
 def _clean(value: Any) -> Any:

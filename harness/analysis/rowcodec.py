@@ -33,7 +33,7 @@ class RequestFields(NamedTuple):
     checked: int = 0
     correct: int = 0
     errors: dict[str, int] | None = None
-    variant: str | None = None   # rows written without a variant header (and before variants existed)
+    variant: str | None = None  # rows written without a variant header (and before variants existed)
 
 
 def decode_lines(lines: list[bytes]) -> list[RequestFields | None]:
@@ -60,8 +60,7 @@ def _struct_like(fields: type) -> type:
     a NamedTuple from a JSON array, and these rows are objects). Unknown keys (worker,
     the generator's fields) are ignored."""
     hints, defaults = get_type_hints(fields), fields._field_defaults  # type: ignore[attr-defined]
-    spec = [(name, hints[name], defaults[name]) if name in defaults else (name, hints[name])
-            for name in fields._fields]  # type: ignore[attr-defined]
+    spec = [(name, hints[name], defaults[name]) if name in defaults else (name, hints[name]) for name in fields._fields]  # type: ignore[attr-defined]
     return msgspec.defstruct("Decoded" + fields.__name__, spec, frozen=True, gc=False)
 
 

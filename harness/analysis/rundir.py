@@ -15,9 +15,9 @@ endpoints under a few seconds. The encoding read here is
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
-import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
@@ -30,8 +30,8 @@ import pandas as pd
 
 from harness.analysis import rowcodec
 from harness.analysis.histdecode import decode_raws
-from harness.load.ledger import read_rows as read_ledger_rows
 from harness.events import EVENTS_FILE, normalized
+from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
 
 DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
@@ -104,8 +104,7 @@ def read_samples(run_dir: str | Path) -> Samples:
     requests = pd.concat(frames, ignore_index=True) if frames else _requests_frame([])
     errors = pd.DataFrame([e for chunk in chunks for e in chunk.errors], columns=["ts", "endpoint", "message", "count"])
     lengths = np.concatenate([np.zeros(0, np.int64), *(chunk.lengths for chunk in chunks)])
-    return Samples(requests, lengths, *entries.arrays(), _generator_frame(generator), errors,
-                   _short_seconds(generator))
+    return Samples(requests, lengths, *entries.arrays(), _generator_frame(generator), errors, _short_seconds(generator))
 
 
 class _Entries:
@@ -123,14 +122,15 @@ class _Entries:
     def add(self, buckets: np.ndarray, counts: np.ndarray) -> None:
         end = self.size + len(buckets)
         if end > len(self.buckets):
-            self.buckets, self.counts = (np.concatenate([a[:self.size], np.empty(max(end, 2 * len(a)) - self.size,
-                                                                                 dtype=np.int32)])
-                                         for a in (self.buckets, self.counts))
-        self.buckets[self.size:end], self.counts[self.size:end] = buckets, counts
+            self.buckets, self.counts = (
+                np.concatenate([a[: self.size], np.empty(max(end, 2 * len(a)) - self.size, dtype=np.int32)])
+                for a in (self.buckets, self.counts)
+            )
+        self.buckets[self.size : end], self.counts[self.size : end] = buckets, counts
         self.size = end
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.buckets[:self.size], self.counts[:self.size]
+        return self.buckets[: self.size], self.counts[: self.size]
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,12 @@ def _read_chunk(lines: list[bytes], generator: list[dict]) -> _Chunk:
         for line, fields in zip(lines, decoded):
             if fields.outcome == GENERATOR:
                 _slow_line(line, [], generator)
-    errors = [(r.ts, r.endpoint, str(message), int(count))
-              for r in requests if r.errors for message, count in r.errors.items()]
+    errors = [
+        (r.ts, r.endpoint, str(message), int(count))
+        for r in requests
+        if r.errors
+        for message, count in r.errors.items()
+    ]
     return _Chunk(_requests_frame(requests), errors, *decode_raws([r.hist or b"" for r in requests]))
 
 
@@ -188,12 +192,18 @@ def _request_fields(row: dict) -> rowcodec.RequestFields | None:
     hist = row.get("hist") or ""
     try:
         return rowcodec.RequestFields(
-            ts=int(row["ts"]), endpoint=str(row["endpoint"]), outcome=str(row["outcome"]),
-            count=int(row.get("count", 0)), hist=_unbase64(hist) if isinstance(hist, str) else b"",
-            sum_ms=float(row.get("sum_ms", 0.0)), max_ms=float(row.get("max_ms", 0.0)),
-            checked=int(row.get("checked", 0)), correct=int(row.get("correct", 0)),
+            ts=int(row["ts"]),
+            endpoint=str(row["endpoint"]),
+            outcome=str(row["outcome"]),
+            count=int(row.get("count", 0)),
+            hist=_unbase64(hist) if isinstance(hist, str) else b"",
+            sum_ms=float(row.get("sum_ms", 0.0)),
+            max_ms=float(row.get("max_ms", 0.0)),
+            checked=int(row.get("checked", 0)),
+            correct=int(row.get("correct", 0)),
             errors={str(m): int(c) for m, c in (row.get("errors") or {}).items()},
-            variant=str(row["variant"]) if isinstance(row.get("variant"), str) else None)
+            variant=str(row["variant"]) if isinstance(row.get("variant"), str) else None,
+        )
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
@@ -206,8 +216,14 @@ def _requests_frame(rows: list[rowcodec.RequestFields]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-_DTYPES = {"ts": np.int64, "count": np.int64, "sum_ms": np.float64, "max_ms": np.float64,
-           "checked": np.int64, "correct": np.int64}
+_DTYPES = {
+    "ts": np.int64,
+    "count": np.int64,
+    "sum_ms": np.float64,
+    "max_ms": np.float64,
+    "checked": np.int64,
+    "correct": np.int64,
+}
 
 
 def _short_seconds(rows: list[dict]) -> frozenset[int]:
@@ -226,12 +242,24 @@ def _generator_frame(rows: list[dict]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
     frame = pd.DataFrame([{c: row.get(c, 0) for c in columns} for row in rows])
-    frame = frame.fillna(0).astype({"ts": "int64", "offered": "int64", "behind": bool, "cpu_warning": bool,
-                                    "lag_ms_p99": "float64", "users": "int64"})
+    frame = frame.fillna(0).astype(
+        {
+            "ts": "int64",
+            "offered": "int64",
+            "behind": bool,
+            "cpu_warning": bool,
+            "lag_ms_p99": "float64",
+            "users": "int64",
+        }
+    )
     # Rows sharing a second come from different workers: add offers, OR the flags.
     return frame.groupby("ts", as_index=False).agg(
-        offered=("offered", "sum"), behind=("behind", "any"), cpu_warning=("cpu_warning", "any"),
-        lag_ms_p99=("lag_ms_p99", "max"), users=("users", "sum"))
+        offered=("offered", "sum"),
+        behind=("behind", "any"),
+        cpu_warning=("cpu_warning", "any"),
+        lag_ms_p99=("lag_ms_p99", "max"),
+        users=("users", "sum"),
+    )
 
 
 def _unbase64(text: str) -> bytes:

@@ -32,8 +32,8 @@ a verdict on None is `no-data`. Endpoint "*" is all endpoints together.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -101,8 +101,9 @@ def latencies(samples: Samples, phases: Phases, request: Request = Request()) ->
     return latency_tables(samples, phases, request.percentiles, limits)
 
 
-def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Request = Request(),
-               tables: LatencyTables | None = None) -> dict[str, PhaseSlis]:
+def phase_slis(
+    samples: Samples, ledger: Ledger, phases: Phases, request: Request = Request(), tables: LatencyTables | None = None
+) -> dict[str, PhaseSlis]:
     """PhaseSlis for every phase that has windows (warmup included, for the reports only).
 
     `tables` is `latencies(samples, phases, request)` when the caller already has it.
@@ -113,19 +114,42 @@ def phase_slis(samples: Samples, ledger: Ledger, phases: Phases, request: Reques
     tables = latencies(samples, live, request) if tables is None else _checked(tables, request)
     cols = _columns(samples, tables)
     faults = phases.get("fault", ())
-    return {phase: _one_phase(samples, cols, ledger, phase, windows, codes, list(names), request, load_end,
-                              _phase_percentiles(tables, phase, request), faults)
-            for phase, windows in live.items()}
+    return {
+        phase: _one_phase(
+            samples,
+            cols,
+            ledger,
+            phase,
+            windows,
+            codes,
+            list(names),
+            request,
+            load_end,
+            _phase_percentiles(tables, phase, request),
+            faults,
+        )
+        for phase, windows in live.items()
+    }
 
 
-def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, windows: tuple[Window, ...], codes: np.ndarray,
-               names: list[str], request: Request, load_end: float,
-               hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
-               faults: Sequence[Window] = ()) -> PhaseSlis:
+def _one_phase(
+    samples: Samples,
+    cols: _Columns,
+    ledger: Ledger,
+    phase: str,
+    windows: tuple[Window, ...],
+    codes: np.ndarray,
+    names: list[str],
+    request: Request,
+    load_end: float,
+    hists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    faults: Sequence[Window] = (),
+) -> PhaseSlis:
     seconds = seconds_in(windows)
     in_phase = second_mask(cols.ts, windows)
-    per_endpoint = _derive(_aggregate(cols, np.where(in_phase, codes, -1), len(names), request) | hists[0],
-                           seconds, request)
+    per_endpoint = _derive(
+        _aggregate(cols, np.where(in_phase, codes, -1), len(names), request) | hists[0], seconds, request
+    )
     everything = _derive(_aggregate(cols, np.where(in_phase, 0, -1), 1, request) | hists[1], seconds, request)
     table = {name: _column(per_endpoint, i) for i, name in enumerate(names)}
     table[ALL] = _column(everything, 0)
@@ -135,19 +159,23 @@ def _one_phase(samples: Samples, cols: _Columns, ledger: Ledger, phase: str, win
     return PhaseSlis(phase, windows, seconds, bound, table)
 
 
-def _phase_percentiles(tables: LatencyTables, phase: str,
-                       request: Request) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _phase_percentiles(
+    tables: LatencyTables, phase: str, request: Request
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Latency percentiles of a phase, per endpoint and for all endpoints together."""
     matrix = tables.phase_matrix(phase)
-    return ({"percentiles": matrix_percentiles(matrix, tables.columns, request.percentiles)},
-            {"percentiles": matrix_percentiles(matrix.sum(axis=0, keepdims=True), tables.columns,
-                                               request.percentiles)})
+    return (
+        {"percentiles": matrix_percentiles(matrix, tables.columns, request.percentiles)},
+        {"percentiles": matrix_percentiles(matrix.sum(axis=0, keepdims=True), tables.columns, request.percentiles)},
+    )
 
 
 def _checked(tables: LatencyTables, request: Request) -> LatencyTables:
     if tables.ps != tuple(request.percentiles) or any(t * 1e6 not in tables.at_most for t in request.apdex_ts):
-        raise ValueError("these latency tables were built for another Request: pass latencies(samples, phases, "
-                         "request) with the same request")
+        raise ValueError(
+            "these latency tables were built for another Request: pass latencies(samples, phases, "
+            "request) with the same request"
+        )
     return tables
 
 
@@ -180,9 +208,15 @@ def _columns(samples: Samples, tables: LatencyTables) -> _Columns:
     req = samples.requests
     outcome = req["outcome"].to_numpy()
     ok, error = outcome == "ok", outcome == "error"
-    return _Columns(req["ts"].to_numpy(), ok, error, outcome == "rate_limited", ok | error,
-                    *(req[name].to_numpy() for name in ("count", "sum_ms", "max_ms", "checked", "correct")),
-                    tables.at_most)
+    return _Columns(
+        req["ts"].to_numpy(),
+        ok,
+        error,
+        outcome == "rate_limited",
+        ok | error,
+        *(req[name].to_numpy() for name in ("count", "sum_ms", "max_ms", "checked", "correct")),
+        tables.at_most,
+    )
 
 
 def _aggregate(cols: _Columns, groups: np.ndarray, n: int, request: Request) -> dict[str, np.ndarray]:
@@ -213,8 +247,11 @@ def _derive(agg: dict[str, np.ndarray], seconds: int | np.ndarray, request: Requ
     with np.errstate(divide="ignore", invalid="ignore"):
         slis = {
             "requests": requests,
-            "requests.ok": ok, "requests.error": error, "requests.rate_limited": limited,
-            "availability": _ratio(ok, requests), AVAILABILITY_EXCLUDING_429: _ratio(ok, timed),
+            "requests.ok": ok,
+            "requests.error": error,
+            "requests.rate_limited": limited,
+            "availability": _ratio(ok, requests),
+            AVAILABILITY_EXCLUDING_429: _ratio(ok, timed),
             "error_rate": _ratio(error, timed),
             "rate_limited": _ratio(limited, requests),
             "throughput": requests / seconds if np.all(np.asarray(seconds) > 0) else np.full(len(ok), np.nan),
@@ -278,17 +315,28 @@ def in_flight_times(produced: np.ndarray, consumed: np.ndarray, faults: Sequence
     at = produced.astype(np.float64).copy()
     moved = np.zeros(len(at), dtype=bool)
     for fault in sorted(faults, key=lambda w: w.start):
-        caught = ~moved & (produced < fault.start) & ~(consumed < fault.start)   # NaN: never delivered
+        caught = ~moved & (produced < fault.start) & ~(consumed < fault.start)  # NaN: never delivered
         at[caught] = fault.start
         moved |= caught
     return at
 
 
-def event_slis(ledger: Ledger, windows: Sequence[Window], deadline: float,
-               percentiles: Sequence[float], faults: Sequence[Window] = ()) -> dict[str, Value]:
+def event_slis(
+    ledger: Ledger,
+    windows: Sequence[Window],
+    deadline: float,
+    percentiles: Sequence[float],
+    faults: Sequence[Window] = (),
+) -> dict[str, Value]:
     """events.* for events produced in `windows` (in-flight ones moved to their fault); all None when none."""
-    names = ["events.produced", "events.lost", "events.duplicated", "events.e2e_latency.mean",
-             "events.e2e_latency.max", *(pct_name("events.e2e_latency", p) for p in percentiles)]
+    names = [
+        "events.produced",
+        "events.lost",
+        "events.duplicated",
+        "events.e2e_latency.mean",
+        "events.e2e_latency.max",
+        *(pct_name("events.e2e_latency", p) for p in percentiles),
+    ]
     events = ledger.events
     if events.empty:
         return dict.fromkeys(names)
@@ -329,14 +377,16 @@ def per_second(samples: Samples, request: Request = Request(), tables: LatencyTa
     codes, names = pd.factorize(req["endpoint"], sort=True)
     tables = latencies(samples, {}, request) if tables is None else _checked(tables, request)
     cols = _columns(samples, tables)
-    frames = [_series(cols, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names),
-                      tables.per_endpoint),
-              _series(cols, ts - t0, span, request, t0, [ALL], tables.per_second)]
+    frames = [
+        _series(cols, (ts - t0) * len(names) + codes, span * len(names), request, t0, list(names), tables.per_endpoint),
+        _series(cols, ts - t0, span, request, t0, [ALL], tables.per_second),
+    ]
     return _with_generator(pd.concat(frames, ignore_index=True), samples.generator, samples.short_seconds)
 
 
-def _series(cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str],
-            percentiles: np.ndarray) -> pd.DataFrame:
+def _series(
+    cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: int, names: list[str], percentiles: np.ndarray
+) -> pd.DataFrame:
     slis = _derive(_aggregate(cols, groups, n, request) | {"percentiles": percentiles}, 1, request)
     frame = pd.DataFrame(slis)
     index = np.arange(n)
@@ -345,10 +395,13 @@ def _series(cols: _Columns, groups: np.ndarray, n: int, request: Request, t0: in
     return frame[frame["requests"] > 0].reset_index(drop=True)
 
 
-def _with_generator(frame: pd.DataFrame, generator: pd.DataFrame,
-                    short_seconds: frozenset[int] = frozenset()) -> pd.DataFrame:
-    gen = generator.assign(offered_rate=generator["offered"].astype(float),
-                           generator_bound=generator_bound_mask(generator, short_seconds),
-                           generator_lag_ms_p99=generator["lag_ms_p99"].astype(float),
-                           endpoint=ALL)[["ts", "endpoint", "offered_rate", "generator_bound", "generator_lag_ms_p99"]]
+def _with_generator(
+    frame: pd.DataFrame, generator: pd.DataFrame, short_seconds: frozenset[int] = frozenset()
+) -> pd.DataFrame:
+    gen = generator.assign(
+        offered_rate=generator["offered"].astype(float),
+        generator_bound=generator_bound_mask(generator, short_seconds),
+        generator_lag_ms_p99=generator["lag_ms_p99"].astype(float),
+        endpoint=ALL,
+    )[["ts", "endpoint", "offered_rate", "generator_bound", "generator_lag_ms_p99"]]
     return frame.merge(gen, on=["ts", "endpoint"], how="left")

@@ -19,7 +19,8 @@ is raised before any run directory exists.)
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from harness.events import EventKind, kind_of
 from harness.status import ExitCode, RunStatus

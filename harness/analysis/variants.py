@@ -54,8 +54,13 @@ def of_variant(samples: Samples, variant: str) -> Samples:
     lengths = samples.hist_lengths[mask]
     starts = (np.cumsum(samples.hist_lengths) - samples.hist_lengths)[mask]
     where = entry_ranges(starts, lengths)
-    return dataclasses.replace(samples, requests=samples.requests[mask].reset_index(drop=True), hist_lengths=lengths,
-                               hist_bucket=samples.hist_bucket[where], hist_count=samples.hist_count[where])
+    return dataclasses.replace(
+        samples,
+        requests=samples.requests[mask].reset_index(drop=True),
+        hist_lengths=lengths,
+        hist_bucket=samples.hist_bucket[where],
+        hist_count=samples.hist_count[where],
+    )
 
 
 def variant_slis(samples: Samples, phases: Phases, request: Request) -> dict[str, VariantSlis]:
@@ -65,14 +70,17 @@ def variant_slis(samples: Samples, phases: Phases, request: Request) -> dict[str
         chosen = of_variant(samples, variant)
         tables = latencies(chosen, phases, request)
         table = phase_slis(chosen, _NO_EVENTS, phases, request, tables)
-        out[variant] = VariantSlis({name: _requests_only(slis) for name, slis in table.items()},
-                                   per_second(chosen, request, tables))
+        out[variant] = VariantSlis(
+            {name: _requests_only(slis) for name, slis in table.items()}, per_second(chosen, request, tables)
+        )
     return out
 
 
 def _requests_only(slis: PhaseSlis) -> PhaseSlis:
-    endpoints = {endpoint: {k: v for k, v in values.items() if not k.startswith("events.") and k not in _RUN_ONLY}
-                 for endpoint, values in slis.endpoints.items()}
+    endpoints = {
+        endpoint: {k: v for k, v in values.items() if not k.startswith("events.") and k not in _RUN_ONLY}
+        for endpoint, values in slis.endpoints.items()
+    }
     return dataclasses.replace(slis, endpoints=endpoints)
 
 
@@ -81,10 +89,24 @@ def judge_variant(slo: Slo, variants: dict[str, VariantSlis]) -> Verdict:
     found = variants.get(slo.variant or "")
     if found is None:
         seen = ", ".join(variants) or "none: the responses carried no variant header"
-        return Verdict(slo, NO_DATA, None, Evidence((), 0, 0, 0, False),
-                       f"no response was answered by variant {slo.variant!r} (variants seen: {seen})")
+        return Verdict(
+            slo,
+            NO_DATA,
+            None,
+            Evidence((), 0, 0, 0, False),
+            f"no response was answered by variant {slo.variant!r} (variants seen: {seen})",
+        )
     return verdict_on(slo, found.phases)
 
 
-_NO_EVENTS = Ledger(pd.DataFrame({"produced": pd.Series(dtype="float64"), "consumed": pd.Series(dtype="float64"),
-                                  "deliveries": pd.Series(dtype="int64")}), 0, 0)
+_NO_EVENTS = Ledger(
+    pd.DataFrame(
+        {
+            "produced": pd.Series(dtype="float64"),
+            "consumed": pd.Series(dtype="float64"),
+            "deliveries": pd.Series(dtype="int64"),
+        }
+    ),
+    0,
+    0,
+)

@@ -21,8 +21,9 @@ takes their verdicts in `judged` and applies the same rule to them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from harness.analysis.phases import Window
 from harness.analysis.recovery import CONSECUTIVE_S, NO_IMPACT, Recovery
@@ -31,10 +32,12 @@ from harness.spec.models import Slo
 
 PASS, FAIL, NO_DATA, INCONCLUSIVE = "pass", "fail", "no-data", "inconclusive"
 STATES = (PASS, FAIL, NO_DATA, INCONCLUSIVE)
-GENERATOR_ADVICE = ("the load generator, not the target, fell behind: {bound} of {seconds} seconds were "
-                    "generator-bound (Locust behind its schedule, CPU-bound or short of a worker), so this "
-                    "verdict would measure Locust; give it more processes (load.processes) or lower the rate, "
-                    "or pass --allow-generator-bound to judge anyway")
+GENERATOR_ADVICE = (
+    "the load generator, not the target, fell behind: {bound} of {seconds} seconds were "
+    "generator-bound (Locust behind its schedule, CPU-bound or short of a worker), so this "
+    "verdict would measure Locust; give it more processes (load.processes) or lower the rate, "
+    "or pass --allow-generator-bound to judge anyway"
+)
 
 
 @dataclass(frozen=True)
@@ -63,21 +66,31 @@ class Verdict:
     observed: float | None
     evidence: Evidence
     reason: str = ""
-    note: str = ""     # recovery_time: "no-impact" when no fault moved the SLIs
-    detail: Mapping[str, Any] | None = None   # comparisons and metric SLOs: what the number rests on
+    note: str = ""  # recovery_time: "no-impact" when no fault moved the SLIs
+    detail: Mapping[str, Any] | None = None  # comparisons and metric SLOs: what the number rests on
 
     @property
     def passed(self) -> bool:
         return self.state == PASS
 
 
-def judge(slos: Sequence[Slo], table: dict[str, PhaseSlis], recoveries: Sequence[Recovery],
-          allow_generator_bound: bool = False, judged: Mapping[int, Verdict] | None = None) -> list[Verdict]:
+def judge(
+    slos: Sequence[Slo],
+    table: dict[str, PhaseSlis],
+    recoveries: Sequence[Recovery],
+    allow_generator_bound: bool = False,
+    judged: Mapping[int, Verdict] | None = None,
+) -> list[Verdict]:
     """One Verdict per SLO, in spec order; `judged[i]` is the verdict of `slos[i]` made elsewhere."""
     judged = judged or {}
-    verdicts = [judged[i] if i in judged else
-                _recovery_verdict(slo, table, recoveries) if slo.sli == "recovery_time" else _verdict(slo, table)
-                for i, slo in enumerate(slos)]
+    verdicts = [
+        judged[i]
+        if i in judged
+        else _recovery_verdict(slo, table, recoveries)
+        if slo.sli == "recovery_time"
+        else _verdict(slo, table)
+        for i, slo in enumerate(slos)
+    ]
     return verdicts if allow_generator_bound else [_trusted(v) for v in verdicts]
 
 
@@ -131,21 +144,29 @@ def _recovery_verdict(slo: Slo, table: dict[str, PhaseSlis], recoveries: Sequenc
         return Verdict(slo, NO_DATA, None, evidence, "no fault was injected, so there is nothing to recover from")
     impacted = [r for r in recoveries if r.outcome != NO_IMPACT]
     if not impacted:
-        return Verdict(slo, PASS, 0.0, evidence, "the SLIs never left their baseline band: nothing to recover from",
-                       NO_IMPACT)
+        return Verdict(
+            slo, PASS, 0.0, evidence, "the SLIs never left their baseline band: nothing to recover from", NO_IMPACT
+        )
     observed = max(math.inf if r.seconds is None else r.seconds for r in impacted)
     reason = _never_reason(impacted) if math.isinf(observed) else ""
     return Verdict(slo, PASS if slo.objective.holds(observed) else FAIL, observed, evidence, reason)
 
 
 def _never_reason(recoveries: Sequence[Recovery]) -> str:
-    short = [r for r in recoveries if r.seconds is None and (r.recovery_window is None
-                                                            or r.recovery_window.length < CONSECUTIVE_S)]
+    short = [
+        r
+        for r in recoveries
+        if r.seconds is None and (r.recovery_window is None or r.recovery_window.length < CONSECUTIVE_S)
+    ]
     if short:
-        return (f"the load ended less than {CONSECUTIVE_S} s after the fault was removed, too soon to show a "
-                "recovery: lengthen the load after the fault")
-    return (f"never recovered before the load ended: no {CONSECUTIVE_S} s in a row met every recovery criterion "
-            "(see the recovery table)")
+        return (
+            f"the load ended less than {CONSECUTIVE_S} s after the fault was removed, too soon to show a "
+            "recovery: lengthen the load after the fault"
+        )
+    return (
+        f"never recovered before the load ended: no {CONSECUTIVE_S} s in a row met every recovery criterion "
+        "(see the recovery table)"
+    )
 
 
 def _evidence(phase: PhaseSlis | None, samples: int) -> Evidence:

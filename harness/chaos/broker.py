@@ -23,8 +23,7 @@ from stack.lifecycle import tcp_open
 BROKER = "broker"
 
 
-def kill_broker(wait_s: float = 20.0, stack: str | None = None,
-                configuration: dict[str, Any] | None = None) -> str:
+def kill_broker(wait_s: float = 20.0, stack: str | None = None, configuration: dict[str, Any] | None = None) -> str:
     """SIGKILL the broker, wait up to `wait_s` for supervisord to bring it back, recreate topics."""
     config = running_stack(stack, configuration)
     sup = supervisor(config)
@@ -34,8 +33,7 @@ def kill_broker(wait_s: float = 20.0, stack: str | None = None,
     return BROKER
 
 
-def restart_broker(wait_s: float = 20.0, stack: str | None = None,
-                   configuration: dict[str, Any] | None = None) -> str:
+def restart_broker(wait_s: float = 20.0, stack: str | None = None, configuration: dict[str, Any] | None = None) -> str:
     """Stop and start the broker through supervisord, wait until it accepts clients, recreate topics."""
     config = running_stack(stack, configuration)
     sup = supervisor(config)
@@ -55,8 +53,9 @@ def _wait_back(config: StackConfig, sup, old_pid: int, wait_s: float) -> None:
         return info["statename"] == "RUNNING" and info["pid"] != old_pid and tcp_open(config.host, port)
 
     if not wait_until(back, wait_s, interval=0.2):
-        raise ActivityFailed(f"broker did not come back within {wait_s}s; see "
-                             f"{config.state_dir / 'logs' / 'broker.log'}")
+        raise ActivityFailed(
+            f"broker did not come back within {wait_s}s; see {config.state_dir / 'logs' / 'broker.log'}"
+        )
     try:
         kafka.ensure_topics(f"{config.host}:{port}", timeout=max(1.0, deadline - time.monotonic()))
     except StackError as exc:

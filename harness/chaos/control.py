@@ -116,8 +116,11 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
         detail["func"] = f"{provider.get('module')}.{provider.get('func')}"
     if run is not None:
         # a heal that failed removed nothing: the rollbacks will
-        if (_state["phase"] == "method" and run.get("status") == "succeeded"
-                and removes_fault(activity, _state["removals"])):
+        if (
+            _state["phase"] == "method"
+            and run.get("status") == "succeeded"
+            and removes_fault(activity, _state["removals"])
+        ):
             detail["removes_fault"] = True
         detail["status"] = run.get("status")
         detail["start"] = _epoch(run.get("start"))
@@ -134,13 +137,18 @@ class _Timeline:
     registry calls every hook on every handler and ignores what a handler lacks at its peril)."""
 
     def __getattr__(self, hook: str):
-        return lambda *args, **kwargs: None     # hooks we do not record
+        return lambda *args, **kwargs: None  # hooks we do not record
 
     def start_activity(self, activity: dict) -> None:
         emit(EventKind.ACTIVITY_START, activity.get("name", "?"), _activity_detail(activity))
 
     def activity_completed(self, activity: dict, run: dict) -> None:
-        emit(EventKind.ACTIVITY_END, activity.get("name", "?"), _activity_detail(activity, run), ts=_epoch(run.get("end")))
+        emit(
+            EventKind.ACTIVITY_END,
+            activity.get("name", "?"),
+            _activity_detail(activity, run),
+            ts=_epoch(run.get("end")),
+        )
 
     def interrupted(self, experiment: dict, journal: dict) -> None:
         emit(EventKind.EXPERIMENT_INTERRUPTED, experiment.get("title", "?"))
@@ -154,8 +162,7 @@ class _Timeline:
 
 
 # ---- the control's hooks (names fixed by chaoslib) -------------------------------
-def configure_control(event_registry: Any = None, secrets: Any = None, experiment: Any = None,
-                      **_: Any) -> None:
+def configure_control(event_registry: Any = None, secrets: Any = None, experiment: Any = None, **_: Any) -> None:
     _state.update(phase="method", registry_hooked=False, removals=removal_names(experiment))
     _protect(secrets)
     if event_registry is not None and os.environ.get(RUN_DIR_ENV):
@@ -193,9 +200,12 @@ def before_experiment_control(context: dict, **_: Any) -> None:
 
 def after_experiment_control(context: dict, state: dict | None = None, **_: Any) -> None:
     state = state or {}
-    _redact_journal(state)   # without a registry this is the last look at the journal
-    emit(EventKind.EXPERIMENT_END, context.get("title", "?"),
-         {"status": state.get("status"), "deviated": state.get("deviated")})
+    _redact_journal(state)  # without a registry this is the last look at the journal
+    emit(
+        EventKind.EXPERIMENT_END,
+        context.get("title", "?"),
+        {"status": state.get("status"), "deviated": state.get("deviated")},
+    )
 
 
 def before_hypothesis_control(context: dict, **_: Any) -> None:
@@ -232,8 +242,12 @@ def before_activity_control(context: dict, **_: Any) -> None:
 
 def after_activity_control(context: dict, state: dict | None = None, **_: Any) -> None:
     if not _state["registry_hooked"]:
-        emit(EventKind.ACTIVITY_END, context.get("name", "?"), _activity_detail(context, state),
-             ts=_epoch((state or {}).get("end")))
+        emit(
+            EventKind.ACTIVITY_END,
+            context.get("name", "?"),
+            _activity_detail(context, state),
+            ts=_epoch((state or {}).get("end")),
+        )
 
 
 _protect_early()

@@ -35,37 +35,50 @@ from typing import Any, TypedDict
 
 from chaoslib.exceptions import ActivityFailed
 
+from harness.allowlist import address_problem, is_allowed, is_loopback
 from harness.chaos.httpjson import HttpStatusError, call
 from harness.errors import SpecError, TargetError
 from harness.files import atomic_write
-from harness.allowlist import address_problem, is_allowed, is_loopback
 
-DEFAULT_TTL_S = 300.0   # as the reference stack's toxic_ttl_s
+DEFAULT_TTL_S = 300.0  # as the reference stack's toxic_ttl_s
 
 
 class Registration(TypedDict):
     """One running `gameday proxy`, as written to `$GAMEDAY_HOME/proxies/<api host>_<api port>.json`."""
 
     name: str
-    api: str          # the Toxiproxy API's base URL
+    api: str  # the Toxiproxy API's base URL
     listen: str
     upstream: str
     pid: int
     default_ttl: float
-    started: float    # UTC epoch seconds
+    started: float  # UTC epoch seconds
 
 
 def register_command(subparsers) -> None:
     """Add `proxy` to the `gameday` subparsers."""
     p = subparsers.add_parser("proxy", help="a fault hop with the Toxiproxy API in front of any TCP service")
     p.add_argument("--listen", required=True, metavar="HOST:PORT", help="where clients connect (loopback)")
-    p.add_argument("--upstream", required=True, metavar="HOST:PORT",
-                   help="the service (loopback unless $GAMEDAY_ALLOWED_HOSTS lists its host)")
-    p.add_argument("--api", default="127.0.0.1:8474", metavar="HOST:PORT",
-                   help="the Toxiproxy HTTP API (default 127.0.0.1:8474, Toxiproxy's own)")
+    p.add_argument(
+        "--upstream",
+        required=True,
+        metavar="HOST:PORT",
+        help="the service (loopback unless $GAMEDAY_ALLOWED_HOSTS lists its host)",
+    )
+    p.add_argument(
+        "--api",
+        default="127.0.0.1:8474",
+        metavar="HOST:PORT",
+        help="the Toxiproxy HTTP API (default 127.0.0.1:8474, Toxiproxy's own)",
+    )
     p.add_argument("--name", default="upstream", help="the proxy's name in the API (default: upstream)")
-    p.add_argument("--default-ttl", type=float, default=DEFAULT_TTL_S, metavar="SECONDS",
-                   help=f"seconds a toxic or disable made without ttl lasts (default {DEFAULT_TTL_S:g})")
+    p.add_argument(
+        "--default-ttl",
+        type=float,
+        default=DEFAULT_TTL_S,
+        metavar="SECONDS",
+        help=f"seconds a toxic or disable made without ttl lasts (default {DEFAULT_TTL_S:g})",
+    )
     p.set_defaults(func=cmd_proxy)
 
 
@@ -75,15 +88,24 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     from stack.proxy.__main__ import _loop_factory
     from stack.proxy.server import serve
 
-    record = Registration(name=args.name, api=f"http://{_join(api_host, api_port)}", listen=args.listen,
-                          upstream=args.upstream, pid=os.getpid(), default_ttl=args.default_ttl,
-                          started=time.time())
+    record = Registration(
+        name=args.name,
+        api=f"http://{_join(api_host, api_port)}",
+        listen=args.listen,
+        upstream=args.upstream,
+        pid=os.getpid(),
+        default_ttl=args.default_ttl,
+        started=time.time(),
+    )
     path = registry_dir() / f"{api_host.strip('[]')}_{api_port}.json"
 
     def ready() -> None:
         _write_registration(path, record)
-        print(f"gameday proxy '{args.name}': {args.listen} -> {args.upstream}; Toxiproxy API {record['api']}; "
-              f"a fault made without ttl lasts {args.default_ttl:g}s", flush=True)
+        print(
+            f"gameday proxy '{args.name}': {args.listen} -> {args.upstream}; Toxiproxy API {record['api']}; "
+            f"a fault made without ttl lasts {args.default_ttl:g}s",
+            flush=True,
+        )
 
     hops = {args.name: (args.listen, args.upstream)}
     try:
@@ -134,7 +156,7 @@ def _write_registration(path: Path, record: Registration) -> None:
 
 def _remove_registration(path: Path) -> None:
     try:
-        if json.loads(path.read_text()).get("pid") == os.getpid():   # not a successor's on the same API
+        if json.loads(path.read_text()).get("pid") == os.getpid():  # not a successor's on the same API
             path.unlink()
     except (OSError, ValueError):
         pass
@@ -185,7 +207,7 @@ def heal_one(api: str, name: str, proxy: dict) -> list[str]:
         try:
             call("DELETE", f"{api}/proxies/{name}/toxics/{toxic['name']}")
         except HttpStatusError as exc:
-            if exc.status != 404:   # 404: it expired in the meantime
+            if exc.status != 404:  # 404: it expired in the meantime
                 raise
         removed.append(f"{name}: toxic {toxic['name']} ({toxic['type']})")
     if not proxy.get("enabled", True):

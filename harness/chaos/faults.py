@@ -31,9 +31,9 @@ class FaultRecord(TypedDict):
 
     id: str
     token: str
-    undo: str               # start | cont | split
-    target: str             # a process name, or the canary weight to restore for `split`
-    created_at: float       # UTC epoch seconds
+    undo: str  # start | cont | split
+    target: str  # a process name, or the canary weight to restore for `split`
+    created_at: float  # UTC epoch seconds
     expires_at: float
     reaper_pid: int | None
 
@@ -81,9 +81,16 @@ def arm(config: StackConfig, fault_id: str, undo: str, target: str, ttl_s: float
     if undo not in UNDO_ACTIONS:
         raise ValueError(f"undo must be one of {UNDO_ACTIONS}, got {undo!r}")
     now = time.time()
-    record = FaultRecord(id=fault_id, token=uuid.uuid4().hex, undo=undo, target=target,
-                         created_at=now, expires_at=now + ttl_s, reaper_pid=None)
-    write(config, record)   # first, so the reaper always finds its record
+    record = FaultRecord(
+        id=fault_id,
+        token=uuid.uuid4().hex,
+        undo=undo,
+        target=target,
+        created_at=now,
+        expires_at=now + ttl_s,
+        reaper_pid=None,
+    )
+    write(config, record)  # first, so the reaper always finds its record
     record["reaper_pid"] = _spawn_reaper(config, record, ttl_s)
     write(config, record)
     return record
@@ -91,12 +98,25 @@ def arm(config: StackConfig, fault_id: str, undo: str, target: str, ttl_s: float
 
 def _spawn_reaper(config: StackConfig, record: FaultRecord, ttl_s: float) -> int:
     log = faults_dir(config) / "reaper.log"
-    argv = [sys.executable, "-m", "harness.chaos.reaper", "--stack", config.name,
-            "--state-root", config.state_root, "--after", str(ttl_s), "--id", record["id"],
-            "--token", record["token"]]
+    argv = [
+        sys.executable,
+        "-m",
+        "harness.chaos.reaper",
+        "--stack",
+        config.name,
+        "--state-root",
+        config.state_root,
+        "--after",
+        str(ttl_s),
+        "--id",
+        record["id"],
+        "--token",
+        record["token"],
+    ]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+        )
     return proc.pid
 
 

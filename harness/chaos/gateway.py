@@ -19,8 +19,9 @@ from harness.chaos.stackref import running_stack
 CANARY_FAULT_ID = "canary-weight"
 
 
-def trip_breaker(replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-                 configuration: dict[str, Any] | None = None) -> dict:
+def trip_breaker(
+    replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> dict:
     """Force the gateway's breaker for `replica` open for `ttl` seconds; returns the breaker."""
     config = running_stack(stack, configuration)
     if replica not in config.replica_names:
@@ -36,8 +37,9 @@ def reset_breakers(stack: str | None = None, configuration: dict[str, Any] | Non
     return call("POST", f"{config.url('gateway')}/admin/breakers/reset", {})["breakers"]
 
 
-def shift_canary(weight: float, ttl: float | None = None, stack: str | None = None,
-                 configuration: dict[str, Any] | None = None) -> dict:
+def shift_canary(
+    weight: float, ttl: float | None = None, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> dict:
     """Send a `weight` share (0..1) of uncached score requests to the canary; returns the split.
 
     With `ttl`, the configured weight comes back after `ttl` seconds unless a
@@ -45,8 +47,12 @@ def shift_canary(weight: float, ttl: float | None = None, stack: str | None = No
     real rollout step would; `gameday cleanup` restores the configured weight.
     """
     config = running_stack(stack, configuration)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
-            or not 0 <= weight <= 1:
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, (int, float))
+        or not math.isfinite(weight)
+        or not 0 <= weight <= 1
+    ):
         raise ActivityFailed(f"weight: {weight!r} must be a number between 0 and 1")
     split = call("POST", f"{config.url('gateway')}/admin/split", {"canary_weight": float(weight)})
     record = faults.read(config, CANARY_FAULT_ID)

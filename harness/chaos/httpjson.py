@@ -27,8 +27,9 @@ def call(method: str, url: str, body: Any = None, timeout: float = TIMEOUT_S) ->
     cannot be reached.
     """
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", "User-Agent": "gameday-chaos"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", "User-Agent": "gameday-chaos"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             raw = resp.read()

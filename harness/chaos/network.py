@@ -35,12 +35,12 @@ def hops_for(config: StackConfig, service: str) -> list[str]:
         return aliases[service]
     if service in hops:
         return [service]
-    raise ActivityFailed(f"unknown hop '{service}'; known hops: {', '.join(hops)}; "
-                         f"aliases: {', '.join(aliases)}")
+    raise ActivityFailed(f"unknown hop '{service}'; known hops: {', '.join(hops)}; aliases: {', '.join(aliases)}")
 
 
-def partition(service: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-              configuration: dict[str, Any] | None = None) -> list[str]:
+def partition(
+    service: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> list[str]:
     """Partition a hop (or alias, e.g. `kafka`) both ways: nothing gets through until it heals.
 
     Data is *held*, not dropped: a real partition loses packets, but TCP
@@ -57,14 +57,27 @@ def partition(service: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None
     hold_ms = (ttl + 60) * 1000
     for hop in hops:
         for stream in STREAMS:
-            _set_toxic(config, hop, "latency", stream, {"latency": hold_ms, "jitter": 0}, ttl,
-                       name=f"{TOXIC_PREFIX}-partition-{stream}")
+            _set_toxic(
+                config,
+                hop,
+                "latency",
+                stream,
+                {"latency": hold_ms, "jitter": 0},
+                ttl,
+                name=f"{TOXIC_PREFIX}-partition-{stream}",
+            )
     return hops
 
 
-def add_latency(hop: str, ms: float, jitter: float = 0, ttl: float = DEFAULT_TTL_S,
-                stream: str = "downstream", stack: str | None = None,
-                configuration: dict[str, Any] | None = None) -> list[str]:
+def add_latency(
+    hop: str,
+    ms: float,
+    jitter: float = 0,
+    ttl: float = DEFAULT_TTL_S,
+    stream: str = "downstream",
+    stack: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> list[str]:
     """Delay every chunk on `hop` by `ms` +/- `jitter` milliseconds for `ttl` seconds."""
     config = running_stack(stack, configuration)
     _check_number("ms", ms)
@@ -75,8 +88,13 @@ def add_latency(hop: str, ms: float, jitter: float = 0, ttl: float = DEFAULT_TTL
     return hops
 
 
-def reset_connections(hop: str, after_ms: float = 0, ttl: float = DEFAULT_TTL_S,
-                      stack: str | None = None, configuration: dict[str, Any] | None = None) -> list[str]:
+def reset_connections(
+    hop: str,
+    after_ms: float = 0,
+    ttl: float = DEFAULT_TTL_S,
+    stack: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> list[str]:
     """Reset (TCP RST) every connection on `hop` `after_ms` after it carries data, for `ttl` seconds."""
     config = running_stack(stack, configuration)
     _check_number("after_ms", after_ms)
@@ -86,8 +104,13 @@ def reset_connections(hop: str, after_ms: float = 0, ttl: float = DEFAULT_TTL_S,
     return hops
 
 
-def limit_bandwidth(hop: str, kbps: float, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-                    configuration: dict[str, Any] | None = None) -> list[str]:
+def limit_bandwidth(
+    hop: str,
+    kbps: float,
+    ttl: float = DEFAULT_TTL_S,
+    stack: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> list[str]:
     """Cap `hop` at `kbps` kilobytes per second (Toxiproxy's unit) both ways, for `ttl` seconds."""
     config = running_stack(stack, configuration)
     _check_number("kbps", kbps, positive=True)
@@ -98,8 +121,9 @@ def limit_bandwidth(hop: str, kbps: float, ttl: float = DEFAULT_TTL_S, stack: st
     return hops
 
 
-def take_down(hop: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-              configuration: dict[str, Any] | None = None) -> list[str]:
+def take_down(
+    hop: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> list[str]:
     """Disable `hop`: its listener closes and connections are refused; back up after `ttl` seconds."""
     config = running_stack(stack, configuration)
     _check_number("ttl", ttl, positive=True)
@@ -122,8 +146,9 @@ def heal_hop(config: StackConfig, hop: str) -> list[str]:
 
 
 # ---- helpers ---------------------------------------------------------------------
-def _set_toxic(config: StackConfig, hop: str, kind: str, stream: str, attributes: dict, ttl: float,
-               name: str | None = None) -> None:
+def _set_toxic(
+    config: StackConfig, hop: str, kind: str, stream: str, attributes: dict, ttl: float, name: str | None = None
+) -> None:
     """Create the toxic, or replace the attributes and TTL of ours if it is already there."""
     _check_number("ttl", ttl, positive=True)
     name = name or f"{TOXIC_PREFIX}-{kind}-{stream}"

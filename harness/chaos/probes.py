@@ -39,13 +39,16 @@ def ready_replicas(stack: str | None = None, configuration: dict[str, Any] | Non
     """
     config = running_stack(stack, configuration)
     states = {p["name"]: p["statename"] for p in supervisor(config).processes()}
-    return sum(1 for i, name in enumerate(config.replica_names, start=1)
-               if states.get(name) == "RUNNING"
-               and http_ok(f"{config.url(f'replica_upstream_{i}')}/healthz", timeout=0.5))
+    return sum(
+        1
+        for i, name in enumerate(config.replica_names, start=1)
+        if states.get(name) == "RUNNING" and http_ok(f"{config.url(f'replica_upstream_{i}')}/healthz", timeout=0.5)
+    )
 
 
-def replicas_ready(min: int | None = None, stack: str | None = None,
-                   configuration: dict[str, Any] | None = None) -> bool:
+def replicas_ready(
+    min: int | None = None, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> bool:
     """True when at least `min` replicas are ready (default: all of them)."""
     config = running_stack(stack, configuration)
     wanted = config.replicas if min is None else min
@@ -61,12 +64,15 @@ def breaker_state(replica: str, stack: str | None = None, configuration: dict[st
     for breaker in breakers:
         if breaker["replica"] == replica:
             return breaker["state"]
-    raise ActivityFailed(f"unknown replica '{replica}'; the gateway has: "
-                         f"{', '.join(b['replica'] for b in breakers)}")
+    raise ActivityFailed(f"unknown replica '{replica}'; the gateway has: {', '.join(b['replica'] for b in breakers)}")
 
 
-def consumer_lag(group: str = SCORER_GROUP, topic: str = TOPIC_IN, stack: str | None = None,
-                 configuration: dict[str, Any] | None = None) -> int:
+def consumer_lag(
+    group: str = SCORER_GROUP,
+    topic: str = TOPIC_IN,
+    stack: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> int:
     """Messages of `topic` not yet committed by consumer `group`, summed over partitions.
 
     Read straight from the broker (not through a fault hop). Looking up a
@@ -75,8 +81,14 @@ def consumer_lag(group: str = SCORER_GROUP, topic: str = TOPIC_IN, stack: str | 
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     config = running_stack(stack, configuration)
-    consumer = Consumer({"bootstrap.servers": f"{config.host}:{config.port('broker')}", "group.id": group,
-                         "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 3000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": f"{config.host}:{config.port('broker')}",
+            "group.id": group,
+            "enable.auto.commit": False,
+            "socket.connection.setup.timeout.ms": 3000,
+        }
+    )
     try:
         partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -93,8 +105,13 @@ def consumer_lag(group: str = SCORER_GROUP, topic: str = TOPIC_IN, stack: str | 
         consumer.close()
 
 
-def live_sli(name: str, window: str = "5s", endpoint: str | None = None, run_dir: str | None = None,
-             max_age_s: float = LIVE_MAX_AGE_S) -> float | None:
+def live_sli(
+    name: str,
+    window: str = "5s",
+    endpoint: str | None = None,
+    run_dir: str | None = None,
+    max_age_s: float = LIVE_MAX_AGE_S,
+) -> float | None:
     """The live SLI `name` over `window` ('5s' or '30s'): a key of harness.load.live's Stats, such as
     'p99_ms' (or just 'p99'), 'error_rate', 'throughput', 'requests'.
 
@@ -113,7 +130,7 @@ def live_sli(name: str, window: str = "5s", endpoint: str | None = None, run_dir
     stats = scope.get("overall", {}) if endpoint is None else scope.get("endpoints", {}).get(endpoint)
     if stats is None:
         return None
-    key = name if name in stats else f"{name}_ms"   # 'p99' is short for live.json's 'p99_ms'
+    key = name if name in stats else f"{name}_ms"  # 'p99' is short for live.json's 'p99_ms'
     if key not in stats:
         raise ActivityFailed(f"name: unknown live SLI '{name}' (known: {', '.join(sorted(stats))})")
     return stats[key]
@@ -122,8 +139,10 @@ def live_sli(name: str, window: str = "5s", endpoint: str | None = None, run_dir
 def _read_live(run_dir: str | None, max_age_s: float) -> dict:
     folder = run_dir or os.environ.get(RUN_DIR_ENV)
     if not folder:
-        raise ActivityFailed(f"live_sli needs a run directory: pass run_dir or set ${RUN_DIR_ENV} "
-                             "(gameday run sets it); is load running?")
+        raise ActivityFailed(
+            f"live_sli needs a run directory: pass run_dir or set ${RUN_DIR_ENV} "
+            "(gameday run sets it); is load running?"
+        )
     path = Path(folder) / LIVE_FILE
     try:
         data = json.loads(path.read_text())

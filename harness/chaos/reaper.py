@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_running(args.stack, args.state_root)
     record = faults.read(config, args.id)
     if record is None or record["token"] != args.token:
-        return 0   # undone by hand or replaced by a newer fault
+        return 0  # undone by hand or replaced by a newer fault
     try:
         done = undo(config, record)
     except Exception as exc:  # noqa: BLE001 - the log is the only place a detached reaper can report to

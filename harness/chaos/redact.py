@@ -31,7 +31,7 @@ import yaml
 REDACTED = "***"
 LOG_FILES = ("chaos.log", "chaos.out")
 JOURNALS = "journal*.json"
-MIN_LENGTH = 4   # shorter values would be replaced inside unrelated text; no real secret is that short
+MIN_LENGTH = 4  # shorter values would be replaced inside unrelated text; no real secret is that short
 
 
 def secret_values(experiment: Mapping[str, Any], environ: Mapping[str, str]) -> set[str]:
@@ -77,7 +77,7 @@ def read_experiment(path: str | Path) -> dict[str, Any]:
 
 def redact_run_dir(run_dir: str | Path, secrets: Iterable[str]) -> None:
     """Replace every secret in the run directory's chaos files with `***`, in place."""
-    ordered = sorted(set(secrets), key=len, reverse=True)   # a secret containing another goes first
+    ordered = sorted(set(secrets), key=len, reverse=True)  # a secret containing another goes first
     if not ordered:
         return
     run_dir = Path(run_dir)
@@ -124,7 +124,7 @@ def _redact_json_file(path: Path, secrets: list[str]) -> None:
     try:
         doc = json.loads(path.read_text())
     except ValueError:
-        _redact_text_file(path, secrets)   # a journal cut short by a crash: redact it as text
+        _redact_text_file(path, secrets)  # a journal cut short by a crash: redact it as text
         return
     path.write_text(json.dumps(redact_value(doc, secrets), indent=2))
 

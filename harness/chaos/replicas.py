@@ -22,8 +22,13 @@ from stack.errors import StackError
 Names = list[str] | str | None
 
 
-def kill_replica(replicas: Names = None, count: int = 1, version: str | None = None, stack: str | None = None,
-                 configuration: dict[str, Any] | None = None) -> list[str]:
+def kill_replica(
+    replicas: Names = None,
+    count: int = 1,
+    version: str | None = None,
+    stack: str | None = None,
+    configuration: dict[str, Any] | None = None,
+) -> list[str]:
     """SIGKILL the named replicas, or `count` replicas chosen at random; returns the names killed.
 
     `version` ('stable' or 'canary') limits the random choice to replicas serving that
@@ -44,15 +49,17 @@ def _serving(config, version: str | None) -> list[str]:
     return names
 
 
-def kill_scorer(scorers: Names = None, count: int = 1, stack: str | None = None,
-                configuration: dict[str, Any] | None = None) -> list[str]:
+def kill_scorer(
+    scorers: Names = None, count: int = 1, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> list[str]:
     """SIGKILL the named scorers (Kafka consumers), or `count` at random; returns the names killed."""
     config = running_stack(stack, configuration)
     return _kill(config, _pick(config.scorer_names, scorers, count, "scorer"))
 
 
-def stop_replica(replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-                 configuration: dict[str, Any] | None = None) -> str:
+def stop_replica(
+    replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> str:
     """Stop a replica (it stays down); it is started again after `ttl` seconds at the latest."""
     config = running_stack(stack, configuration)
     name = _one(config.replica_names, replica, "replica")
@@ -73,8 +80,9 @@ def start_replica(replica: str, stack: str | None = None, configuration: dict[st
     return name
 
 
-def pause_replica(replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None,
-                  configuration: dict[str, Any] | None = None) -> str:
+def pause_replica(
+    replica: str, ttl: float = DEFAULT_TTL_S, stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> str:
     """Freeze a replica with SIGSTOP; it is resumed (SIGCONT) after `ttl` seconds at the latest."""
     config = running_stack(stack, configuration)
     name = _one(config.replica_names, replica, "replica")
@@ -129,8 +137,9 @@ def _disarm(config: StackConfig, fault_id: str) -> None:
         faults.remove(config, fault_id, record["token"])
 
 
-def ensure_running(processes: str = "all", stack: str | None = None,
-                   configuration: dict[str, Any] | None = None) -> list[str]:
+def ensure_running(
+    processes: str = "all", stack: str | None = None, configuration: dict[str, Any] | None = None
+) -> list[str]:
     """Start and resume whatever of `processes` is down or frozen; returns what it fixed.
 
     `processes` is 'replicas', 'scorers', 'all', or one process name such as
@@ -143,8 +152,9 @@ def ensure_running(processes: str = "all", stack: str | None = None,
     groups = {"replicas": config.replica_names, "scorers": config.scorer_names, "all": list(infos)}
     names = groups.get(processes) or ([processes] if processes in infos else None)
     if names is None:
-        raise ActivityFailed(f"processes: unknown '{processes}'; use replicas, scorers, all or one of: "
-                             f"{', '.join(infos)}")
+        raise ActivityFailed(
+            f"processes: unknown '{processes}'; use replicas, scorers, all or one of: {', '.join(infos)}"
+        )
     return [name for name in names if _revive(config, sup, infos[name])]
 
 

@@ -42,8 +42,10 @@ def supervisor(config: StackConfig) -> Supervisor:
     """A supervisord client for `config`; ActivityFailed when supervisord does not answer."""
     sup = Supervisor(config)
     if not sup.alive():
-        raise ActivityFailed(f"stack '{config.name}' is not running (no supervisord on port "
-                             f"{config.port('supervisor')}); start it with `gameday stack up --name {config.name}`")
+        raise ActivityFailed(
+            f"stack '{config.name}' is not running (no supervisord on port "
+            f"{config.port('supervisor')}); start it with `gameday stack up --name {config.name}`"
+        )
     return sup
 
 

@@ -103,6 +103,7 @@ def record_event(environment: Any, event_id: str, ts: float | None = None) -> No
             _warned_inactive = True
             logging.getLogger(__name__).warning(
                 "gameday: record_event without the harness plugin; ids are not recorded. Run under "
-                "`gameday run`, or add `import harness.load.plugin` to the locustfile")
+                "`gameday run`, or add `import harness.load.plugin` to the locustfile"
+            )
         return
     ledger.record(str(event_id), time.time() if ts is None else float(ts))

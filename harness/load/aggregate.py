@@ -54,7 +54,7 @@ class Cell:
     __slots__ = ("count", "hist", "sum_ms", "max_ms", "checked", "correct", "errors", "variant")
 
     def __init__(self, variant: str | None = None) -> None:
-        self.variant = variant   # None: the run records no variants
+        self.variant = variant  # None: the run records no variants
         self.count = 0
         self.hist = Histogram()
         self.sum_ms = 0.0
@@ -74,9 +74,19 @@ class Cell:
         errors = dict(top[:TOP_ERRORS])
         if len(top) > TOP_ERRORS:
             errors["(other)"] = errors.get("(other)", 0) + sum(c for _, c in top[TOP_ERRORS:])
-        row = SampleRow(ts=ts, endpoint=endpoint, outcome=outcome, count=self.count,  # type: ignore[typeddict-item]
-                        hist=self.hist.encode(), sum_ms=round(self.sum_ms, 3), max_ms=round(self.max_ms, 3),
-                        checked=self.checked, correct=self.correct, errors=errors, worker=worker)
+        row = SampleRow(
+            ts=ts,
+            endpoint=endpoint,
+            outcome=outcome,
+            count=self.count,  # type: ignore[typeddict-item]
+            hist=self.hist.encode(),
+            sum_ms=round(self.sum_ms, 3),
+            max_ms=round(self.max_ms, 3),
+            checked=self.checked,
+            correct=self.correct,
+            errors=errors,
+            worker=worker,
+        )
         if self.variant is not None:
             row["variant"] = self.variant
         return row
@@ -110,10 +120,20 @@ class GeneratorCell:
         p99_ms = 0.0 if not self.lag.counts else self.lag.percentile(99) / 1000.0
         lag_max = max(self.lag_max_ms, self.backlog_ms)
         behind = p99_ms > behind_ms or self.backlog_ms > behind_ms
-        row = GeneratorRow(ts=ts, endpoint=ALL_ENDPOINTS, outcome=GENERATOR, offered=self.offered,  # type: ignore[typeddict-item]
-                           lag_ms_max=round(lag_max, 3), lag_ms_p99=round(p99_ms, 3), behind=behind,
-                           cpu_warning=self.cpu_warning, users=self.users, workers=self.workers,
-                           hist=self.lag.encode(), worker=worker)
+        row = GeneratorRow(
+            ts=ts,
+            endpoint=ALL_ENDPOINTS,
+            outcome=GENERATOR,
+            offered=self.offered,  # type: ignore[typeddict-item]
+            lag_ms_max=round(lag_max, 3),
+            lag_ms_p99=round(p99_ms, 3),
+            behind=behind,
+            cpu_warning=self.cpu_warning,
+            users=self.users,
+            workers=self.workers,
+            hist=self.lag.encode(),
+            worker=worker,
+        )
         row["backlog_ms"] = round(self.backlog_ms, 3)  # type: ignore[typeddict-unknown-key]
         return row
 
@@ -137,9 +157,17 @@ class Aggregator:
         self.cells: dict[tuple[int, str, str, str | None], Cell] = {}
         self.generator: dict[int, GeneratorCell] = {}
 
-    def on_request(self, request_type: str, name: str, response_time: float, response: Any = None,
-                   context: dict | None = None, exception: BaseException | None = None,
-                   start_time: float | None = None, **_: Any) -> None:
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response: Any = None,
+        context: dict | None = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
         """Locust `request` listener: count one request in its second."""
         if start_time is None:
             start_time = time.time() - response_time / 1000.0
@@ -197,8 +225,10 @@ class Aggregator:
 
     def pop_before(self, before: float) -> tuple[list[tuple[int, str, str, Cell]], list[tuple[int, GeneratorCell]]]:
         """Remove and return every cell of a second earlier than `before`, in time order."""
-        cells = [(key[0], key[1], key[2], self.cells.pop(key))
-                 for key in sorted((k for k in self.cells if k[0] < before), key=_order)]
+        cells = [
+            (key[0], key[1], key[2], self.cells.pop(key))
+            for key in sorted((k for k in self.cells if k[0] < before), key=_order)
+        ]
         gens = [(ts, self.generator.pop(ts)) for ts in sorted(t for t in self.generator if t < before)]
         return cells, gens
 
@@ -228,8 +258,9 @@ def _order(key: tuple[int, str, str, str | None]) -> tuple[int, str, str, str]:
     return key[0], key[1], key[2], key[3] or ""
 
 
-def rows_of(cells: list[tuple[int, str, str, Cell]], gens: list[tuple[int, GeneratorCell]],
-            behind_ms: float, worker: str | None) -> list[SampleRow | GeneratorRow]:
+def rows_of(
+    cells: list[tuple[int, str, str, Cell]], gens: list[tuple[int, GeneratorCell]], behind_ms: float, worker: str | None
+) -> list[SampleRow | GeneratorRow]:
     """Rows for popped cells: request rows first, then generator rows."""
     rows: list[SampleRow | GeneratorRow] = [cell.to_row(ts, ep, outcome, worker) for ts, ep, outcome, cell in cells]
     rows.extend(gen.to_row(ts, behind_ms, worker) for ts, gen in gens)

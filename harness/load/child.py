@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from harness.events import EVENTS_FILE, EventKind, kind_of
 
@@ -22,9 +23,17 @@ INJECT = Path(__file__).with_name("inject.py")
 LOAD_START_TIMEOUT_S = 60.0
 
 
-def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: float,
-                params: Mapping[str, float], processes: int | None, options: Mapping[str, Any],
-                master_port: int | None = None) -> list[str]:
+def locust_argv(
+    profile: Path,
+    host: str,
+    run_dir: Path,
+    shape: str,
+    duration: float,
+    params: Mapping[str, float],
+    processes: int | None,
+    options: Mapping[str, Any],
+    master_port: int | None = None,
+) -> list[str]:
     """The locust command line: plugin first, then the profile, shape options as --gameday-*.
 
     With `processes` > 1 Locust forks that many workers under its master. No
@@ -38,15 +47,41 @@ def locust_argv(profile: Path, host: str, run_dir: Path, shape: str, duration: f
     Locust's default *:5557: two runs on one machine sharing 5557 swap workers (seen:
     a worker of another run reporting into this one, 3 workers for --processes 2).
     """
-    argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{profile}", "--headless", "--host", host,
-            "--gameday-run-dir", str(Path(run_dir).resolve()), *shape_argv(shape, duration, params),
-            # a backstop only: the shape ends the test at `duration`
-            "--run-time", f"{int(duration) + 30}s", "--stop-timeout", "5", "--only-summary",
-            "--loglevel", "WARNING"]
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        f"{INJECT},{profile}",
+        "--headless",
+        "--host",
+        host,
+        "--gameday-run-dir",
+        str(Path(run_dir).resolve()),
+        *shape_argv(shape, duration, params),
+        # a backstop only: the shape ends the test at `duration`
+        "--run-time",
+        f"{int(duration) + 30}s",
+        "--stop-timeout",
+        "5",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
     if processes and processes > 1:
         port = str(master_port or free_local_port())
-        argv += ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-                 "--master-host", "127.0.0.1", "--master-port", port]
+        argv += [
+            "--processes",
+            str(processes),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            port,
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            port,
+        ]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
@@ -81,5 +116,5 @@ def _is_test_start(line: str) -> bool:
     try:
         event = json.loads(line)
     except ValueError:
-        return False   # a line being written right now
+        return False  # a line being written right now
     return isinstance(event, dict) and event.get("source") == "load" and kind_of(event) == EventKind.TEST_START

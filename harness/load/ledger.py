@@ -26,9 +26,10 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, TypedDict
+from typing import TypedDict
 
 PRODUCED = "produced"
 CONSUMED = "consumed"
@@ -152,6 +153,7 @@ def _json_loads():
             return decode(line)
         except msgspec.DecodeError as exc:
             raise ValueError(str(exc)) from None
+
     return loads
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from harness.files import atomic_write
-from harness.load.aggregate import Cell
 from harness.histogram import Histogram
+from harness.load.aggregate import Cell
 from harness.samples import ERROR, OK, RATE_LIMITED
 
 WINDOWS = (5, 30)
@@ -77,11 +77,18 @@ class _Totals:
         p50, p95, p99 = (None, None, None)
         if total:
             p50, p95, p99 = (round(v / 1000.0, 3) for v in self.hist.percentiles([50, 95, 99]))
-        return Stats(requests=total, ok=self.by_outcome[OK], errors=self.by_outcome[ERROR],
-                     rate_limited=self.by_outcome[RATE_LIMITED],
-                     error_rate=self.by_outcome[ERROR] / total if total else 0.0,
-                     rate_limited_rate=self.by_outcome[RATE_LIMITED] / total if total else 0.0,
-                     throughput=total / seconds, p50_ms=p50, p95_ms=p95, p99_ms=p99)
+        return Stats(
+            requests=total,
+            ok=self.by_outcome[OK],
+            errors=self.by_outcome[ERROR],
+            rate_limited=self.by_outcome[RATE_LIMITED],
+            error_rate=self.by_outcome[ERROR] / total if total else 0.0,
+            rate_limited_rate=self.by_outcome[RATE_LIMITED] / total if total else 0.0,
+            throughput=total / seconds,
+            p50_ms=p50,
+            p95_ms=p95,
+            p99_ms=p99,
+        )
 
 
 def window(cells: Iterable[CellEntry], end: int, seconds: int) -> Window:
@@ -92,14 +99,16 @@ def window(cells: Iterable[CellEntry], end: int, seconds: int) -> Window:
         if end - seconds < ts <= end:
             overall.add(outcome, cell)
             endpoints.setdefault(endpoint, _Totals()).add(outcome, cell)
-    return Window(seconds=seconds, overall=overall.stats(seconds),
-                  endpoints={name: totals.stats(seconds) for name, totals in sorted(endpoints.items())})
+    return Window(
+        seconds=seconds,
+        overall=overall.stats(seconds),
+        endpoints={name: totals.stats(seconds) for name, totals in sorted(endpoints.items())},
+    )
 
 
 def live_document(cells: list[CellEntry], end: int, now: float) -> LiveDoc:
     """The live.json document for the windows in WINDOWS ending at second `end`."""
-    return LiveDoc(ts=round(now, 3), window_end=end,
-                   windows={f"{s}s": window(cells, end, s) for s in WINDOWS})
+    return LiveDoc(ts=round(now, 3), window_end=end, windows={f"{s}s": window(cells, end, s) for s in WINDOWS})
 
 
 def write_atomic(path: Path, document: object) -> None:

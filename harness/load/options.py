@@ -46,8 +46,9 @@ def add_options(parser: Any) -> None:
     group = parser.add_argument_group("gameday", "gameday harness: recording and load shapes")
 
     def option(name: str, text: str) -> None:
-        action = group.add_argument(f"--gameday-{name.replace('_', '-')}", default="",
-                                    env_var=f"GAMEDAY_{name.upper()}", help=text)
+        action = group.add_argument(
+            f"--gameday-{name.replace('_', '-')}", default="", env_var=f"GAMEDAY_{name.upper()}", help=text
+        )
         # Locust shows an option in its form when the action carries this flag (an argument
         # group's add_argument does not set it as Locust's own parser does)
         action.include_in_web_ui = name in shown
@@ -57,8 +58,11 @@ def add_options(parser: Any) -> None:
     option("duration", "how long the shape runs, e.g. 120s (default: until stopped)")
     for name, text in shape_table.HELP.items():
         option(name, text)
-    option("variant_header", "response header naming the variant that answered (A/B test or canary), "
-                             "e.g. x-model-version; recorded per request")
+    option(
+        "variant_header",
+        "response header naming the variant that answered (A/B test or canary), "
+        "e.g. x-model-version; recorded per request",
+    )
 
 
 def web_ui_options(argv: Sequence[str], environ: Mapping[str, str]) -> set[str]:

@@ -51,13 +51,13 @@ from locust import events
 from locust.runners import CPU_MONITOR_INTERVAL, STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.events import EventKind
-from harness.load.aggregate import Aggregator, Cell, rows_of
-from harness.load.live import LIVE_FILE, live_document, write_atomic
 from harness.load import produced
-from harness.load.options import add_options, behind_threshold_ms, variant_header
-from harness.load.rundir import RunDirWriter, resolve_run_dir
+from harness.load.aggregate import Aggregator, Cell, rows_of
 from harness.load.collector import PacedCollector
+from harness.load.live import LIVE_FILE, live_document, write_atomic
+from harness.load.options import add_options, behind_threshold_ms, variant_header
 from harness.load.pool import Pool, make_open_model
+from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.load.schedule import Schedule
 from harness.load.shapes import ShapeSpec, current_spec
 from harness.load.sink import add_locust_arguments as add_sink_options
@@ -78,19 +78,22 @@ class Recorder:
     def __init__(self, environment: Any) -> None:
         self.environment = environment
         runner = environment.runner
-        self.role = "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+        self.role = (
+            "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+        )
         self.spec: ShapeSpec | None = _spec_or_exit(environment)
         self.open_model = bool(self.spec and self.spec.is_open)
         worker_id = getattr(runner, "client_id", None) if self.role == "worker" else None
-        self.aggregator = Aggregator(worker=worker_id, open_model=self.open_model,
-                                     variant_header=variant_header(environment.parsed_options))
+        self.aggregator = Aggregator(
+            worker=worker_id, open_model=self.open_model, variant_header=variant_header(environment.parsed_options)
+        )
         self.behind_ms = behind_threshold_ms(environment.parsed_options)
         self.share = _initial_share(environment, self.role)
         self.schedule: Schedule | None = None
         self.pool = Pool()
         self.collector = PacedCollector()
         self.running = False
-        self.closed: int | None = None   # the last second whose generator cell was closed
+        self.closed: int | None = None  # the last second whose generator cell was closed
         self.recent: list[tuple[int, str, str, Cell]] = []
         self.live: dict | None = None
         self.missing: set[str] = set()
@@ -101,7 +104,9 @@ class Recorder:
     def _open_writer(self) -> RunDirWriter | None:
         if self.role == "worker":
             return None
-        option = getattr(self.environment.parsed_options, "gameday_run_dir", "") if self.environment.parsed_options else ""
+        option = (
+            getattr(self.environment.parsed_options, "gameday_run_dir", "") if self.environment.parsed_options else ""
+        )
         return RunDirWriter(resolve_run_dir(option))
 
     def install(self, web_ui: Any) -> None:
@@ -133,8 +138,9 @@ class Recorder:
         if self.role == "master":
             self.environment.runner.send_message(SHARE_MESSAGE, {"workers": self.environment.runner.worker_count})
         self._start_schedule()
-        self._event(EventKind.TEST_START, self.spec.kind if self.spec else "locust",
-                    role=self.role, shape=self._shape_detail())
+        self._event(
+            EventKind.TEST_START, self.spec.kind if self.spec else "locust", role=self.role, shape=self._shape_detail()
+        )
 
     def on_test_stop(self, **_: Any) -> None:
         if self.running and self.role != "master":
@@ -257,8 +263,11 @@ class Recorder:
                 self.missing.add(client.id)
                 self._event(EventKind.WORKER_MISSING, client.id, remaining=runner.worker_count)
                 # Locust logs this at INFO, below the run's --loglevel WARNING: say it in locust.log
-                logger.warning("gameday: load worker %s went missing; %d left, the load is short of it from here",
-                               client.id, runner.worker_count)
+                logger.warning(
+                    "gameday: load worker %s went missing; %d left, the load is short of it from here",
+                    client.id,
+                    runner.worker_count,
+                )
             elif client.state != STATE_MISSING and client.id in self.missing:
                 self.missing.discard(client.id)
                 self._event(EventKind.WORKER_BACK, client.id, remaining=runner.worker_count)
@@ -273,8 +282,13 @@ class Recorder:
     def _shape_detail(self) -> dict:
         if not self.spec:
             return {}
-        return {"kind": self.spec.kind, "params": self.spec.params, "duration": self.spec.duration,
-                "pool": self.spec.pool, "share": self.share}
+        return {
+            "kind": self.spec.kind,
+            "params": self.spec.params,
+            "duration": self.spec.duration,
+            "pool": self.spec.pool,
+            "share": self.share,
+        }
 
     def _event(self, kind: str, name: str, **detail: Any) -> None:
         if self.writer:

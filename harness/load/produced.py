@@ -35,7 +35,7 @@ from harness.load.sink import SinkProcess, argv_from_locust_options
 logger = logging.getLogger(__name__)
 
 LEDGER_MESSAGE = "gameday_ledger"
-SHIP_EVERY_S = 1.0   # Locust's report_to_master (3 s) would leave up to 3 s of ids behind a master that quits
+SHIP_EVERY_S = 1.0  # Locust's report_to_master (3 s) would leave up to 3 s of ids behind a master that quits
 
 
 class ProducedLedger:
@@ -44,9 +44,11 @@ class ProducedLedger:
     def __init__(self, environment: Any, run_dir: Path | None) -> None:
         self.environment = environment
         runner = environment.runner
-        self.role = "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+        self.role = (
+            "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+        )
         self.run_dir = run_dir
-        self.rows: list[tuple[str, float]] = []   # worker: not yet shipped
+        self.rows: list[tuple[str, float]] = []  # worker: not yet shipped
         self.writer = None if self.role == "worker" else LedgerWriter(ledger_dir(run_dir) / f"{PRODUCED}.jsonl")
         self.sink: SinkProcess | None = None
         self.flusher = gevent.spawn(self._flush_every_second if self.writer else self._ship_every_second)
@@ -107,7 +109,7 @@ class ProducedLedger:
 
     def on_quitting(self, **_: Any) -> None:
         if self.role == "worker":
-            self.ship()   # ids of requests that completed after test_stop
+            self.ship()  # ids of requests that completed after test_stop
         self.flusher.kill(block=False)
         if self.sink is not None:
             # Events acknowledged just before the stop may still be in the pipeline.

@@ -20,7 +20,7 @@ from harness.errors import SpecError
 
 
 class ProbeProblem(TypedDict):
-    kind: str        # syntax | import | no-users | option
+    kind: str  # syntax | import | no-users | option
     file: str
     line: int | None
     message: str
@@ -39,7 +39,7 @@ class ProfileArgumentError(SpecError):
 
 def main() -> None:
     result_path, args = sys.argv[1], sys.argv[2:]
-    sys.argv = ["locust", *args]   # a locustfile may read sys.argv at import, as under `locust`
+    sys.argv = ["locust", *args]  # a locustfile may read sys.argv at import, as under `locust`
     result = probe(args)
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")
 
@@ -52,9 +52,15 @@ def probe(args: list[str]) -> ProbeResult:
         found = _import(file, problems)
         users.update(found or {})
     if not problems and not users:
-        problems.append(_problem("no-users", _locustfiles(args)[-1], None,
-                                 "defines no Locust User class; add a class deriving from locust.HttpUser or "
-                                 "FastHttpUser with at least one @task"))
+        problems.append(
+            _problem(
+                "no-users",
+                _locustfiles(args)[-1],
+                None,
+                "defines no Locust User class; add a class deriving from locust.HttpUser or "
+                "FastHttpUser with at least one @task",
+            )
+        )
     custom: list[str] = []
     if not problems:
         custom = _check_arguments(args, problems)
@@ -113,8 +119,12 @@ def _check_arguments(args: list[str], problems: list[ProbeProblem]) -> list[str]
     base = get_empty_argument_parser()
     setup_parser_arguments(base)
     known = {o for action in base._actions for o in action.option_strings}
-    return sorted(o for action in parser._actions for o in action.option_strings
-                  if o.startswith("--") and o not in known and not o.startswith("--gameday-"))
+    return sorted(
+        o
+        for action in parser._actions
+        for o in action.option_strings
+        if o.startswith("--") and o not in known and not o.startswith("--gameday-")
+    )
 
 
 def _option_in(message: str) -> str | None:

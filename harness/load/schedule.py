@@ -66,8 +66,9 @@ class Slots:
     Without `steady_until`, a stretch goes on while the rate one gap ahead is the same.
     """
 
-    def __init__(self, rate_at: RateFunction, start: float, share: float = 1.0,
-                 steady_until: SteadyUntil | None = None) -> None:
+    def __init__(
+        self, rate_at: RateFunction, start: float, share: float = 1.0, steady_until: SteadyUntil | None = None
+    ) -> None:
         self._rate_at, self._start, self._share, self._steady_until = rate_at, start, share, steady_until
         self._anchor(first_positive(rate_at, start, start, share))
 
@@ -117,8 +118,9 @@ class Slots:
         return count
 
 
-def slot_times(rate_at: RateFunction, start: float, share: float = 1.0,
-               steady_until: SteadyUntil | None = None) -> Iterator[float]:
+def slot_times(
+    rate_at: RateFunction, start: float, share: float = 1.0, steady_until: SteadyUntil | None = None
+) -> Iterator[float]:
     """Every slot's due time (epoch seconds), in order, forever (see `Slots`)."""
     slots = Slots(rate_at, start, share, steady_until)
     while True:
@@ -129,13 +131,14 @@ def slot_times(rate_at: RateFunction, start: float, share: float = 1.0,
 class Schedule:
     """One process's open-model schedule: hands out slots once, in order, and counts offered load."""
 
-    def __init__(self, rate_at: RateFunction, start: float, share: float = 1.0,
-                 steady_until: SteadyUntil | None = None) -> None:
+    def __init__(
+        self, rate_at: RateFunction, start: float, share: float = 1.0, steady_until: SteadyUntil | None = None
+    ) -> None:
         self.rate_at = rate_at
         self.start = start
         self.share = share
         self._slots = Slots(rate_at, start, share, steady_until)
-        self._counted_until = -math.inf   # slots due before this were counted while still waiting
+        self._counted_until = -math.inf  # slots due before this were counted while still waiting
         self._handed: dict[int, int] = {}  # slots handed out (not yet counted) per second
 
     def next_due(self) -> float:

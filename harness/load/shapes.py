@@ -233,9 +233,12 @@ def refresh_spec(environment: Any) -> ShapeSpec | None:
         logger.error("gameday: %s; this test keeps the shape it had", exc)
         return old
     if old is not None and (new is None or new.is_open != old.is_open):
-        logger.error("gameday: the shape cannot change between the open model (a rate) and the closed one "
-                     "(users) once Locust runs; this test keeps %s. Restart Locust for %s",
-                     old.kind, new.kind if new else "no shape")
+        logger.error(
+            "gameday: the shape cannot change between the open model (a rate) and the closed one "
+            "(users) once Locust runs; this test keeps %s. Restart Locust for %s",
+            old.kind,
+            new.kind if new else "no shape",
+        )
         return old
     environment._gameday_shape_spec = new
     return new

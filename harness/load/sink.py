@@ -28,8 +28,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.clock import wait_until
 from harness.load.ledger import CONSUMED, LedgerWriter, ledger_dir
@@ -75,8 +75,13 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--topic", default="scores")
     k.add_argument("--id-field", default="event_id", help="JSON field of a message holding the event id")
     k.add_argument("--start-at", default="start", choices=("start", "earliest", "latest"))
-    k.add_argument("--kafka-config", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra librdkafka setting, repeatable (e.g. security.protocol=SSL)")
+    k.add_argument(
+        "--kafka-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra librdkafka setting, repeatable (e.g. security.protocol=SSL)",
+    )
     h = p.add_argument_group("http")
     h.add_argument("--url", help="http: the URL to poll; amqp: the broker, amqp://user:password@host:port/vhost")
     h.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
@@ -94,8 +99,13 @@ def source_options(args: argparse.Namespace) -> dict:
     if args.kind == "kafka":
         if not args.bootstrap:
             raise SinkConfigError("--kind kafka needs --bootstrap host:port")
-        return {"bootstrap": args.bootstrap, "topic": args.topic, "id_field": args.id_field,
-                "start_at": args.start_at, "config": _key_values(args.kafka_config)}
+        return {
+            "bootstrap": args.bootstrap,
+            "topic": args.topic,
+            "id_field": args.id_field,
+            "start_at": args.start_at,
+            "config": _key_values(args.kafka_config),
+        }
     if args.kind == "http":
         if not args.url:
             raise SinkConfigError("--kind http needs --url")
@@ -103,8 +113,13 @@ def source_options(args: argparse.Namespace) -> dict:
     if args.kind == "amqp":
         if not args.url:
             raise SinkConfigError("--kind amqp needs --url amqp://host:port")
-        return {"url": args.url, "exchange": args.exchange, "queue": args.queue,
-                "binding_key": args.binding_key, "id_field": args.id_field}
+        return {
+            "url": args.url,
+            "exchange": args.exchange,
+            "queue": args.queue,
+            "binding_key": args.binding_key,
+            "id_field": args.id_field,
+        }
     if not args.target:
         raise SinkConfigError("--kind callable needs --callable module:function")
     return {"target": args.target}
@@ -198,38 +213,95 @@ def add_locust_arguments(parser) -> None:
     default) starts nothing: in a game day the orchestrator runs the reader.
     """
     group = parser.add_argument_group("gameday sink reader")
-    group.add_argument("--gameday-sink", default="", choices=("", *KINDS), env_var="GAMEDAY_SINK",
-                       help="start a sink reader of this kind at test start, writing ledger/consumed.jsonl")
-    group.add_argument("--gameday-sink-bootstrap", default="", env_var="GAMEDAY_SINK_BOOTSTRAP",
-                       help="kafka sink: host:port of a broker")
-    group.add_argument("--gameday-sink-topic", default="scores", env_var="GAMEDAY_SINK_TOPIC",
-                       help="kafka sink: topic to read (default scores)")
-    group.add_argument("--gameday-sink-id-field", default="event_id", env_var="GAMEDAY_SINK_ID_FIELD",
-                       help="kafka and amqp sinks: JSON field holding the event id (default event_id)")
-    group.add_argument("--gameday-sink-url", default="", env_var="GAMEDAY_SINK_URL",
-                       help="http sink: URL to poll for ids; amqp sink: the broker's amqp:// URL")
-    group.add_argument("--gameday-sink-exchange", default="", env_var="GAMEDAY_SINK_EXCHANGE",
-                       help="amqp sink: the pipeline's output exchange")
-    group.add_argument("--gameday-sink-queue", default="", env_var="GAMEDAY_SINK_QUEUE",
-                       help="amqp sink: instead of an exchange, a stream queue")
-    group.add_argument("--gameday-sink-callable", default="", env_var="GAMEDAY_SINK_CALLABLE",
-                       help="callable sink: module:function yielding ids")
-    group.add_argument("--gameday-sink-drain", type=float, default=3.0, env_var="GAMEDAY_SINK_DRAIN",
-                       help="seconds the reader keeps reading after Locust quits (default 3)")
+    group.add_argument(
+        "--gameday-sink",
+        default="",
+        choices=("", *KINDS),
+        env_var="GAMEDAY_SINK",
+        help="start a sink reader of this kind at test start, writing ledger/consumed.jsonl",
+    )
+    group.add_argument(
+        "--gameday-sink-bootstrap",
+        default="",
+        env_var="GAMEDAY_SINK_BOOTSTRAP",
+        help="kafka sink: host:port of a broker",
+    )
+    group.add_argument(
+        "--gameday-sink-topic",
+        default="scores",
+        env_var="GAMEDAY_SINK_TOPIC",
+        help="kafka sink: topic to read (default scores)",
+    )
+    group.add_argument(
+        "--gameday-sink-id-field",
+        default="event_id",
+        env_var="GAMEDAY_SINK_ID_FIELD",
+        help="kafka and amqp sinks: JSON field holding the event id (default event_id)",
+    )
+    group.add_argument(
+        "--gameday-sink-url",
+        default="",
+        env_var="GAMEDAY_SINK_URL",
+        help="http sink: URL to poll for ids; amqp sink: the broker's amqp:// URL",
+    )
+    group.add_argument(
+        "--gameday-sink-exchange",
+        default="",
+        env_var="GAMEDAY_SINK_EXCHANGE",
+        help="amqp sink: the pipeline's output exchange",
+    )
+    group.add_argument(
+        "--gameday-sink-queue",
+        default="",
+        env_var="GAMEDAY_SINK_QUEUE",
+        help="amqp sink: instead of an exchange, a stream queue",
+    )
+    group.add_argument(
+        "--gameday-sink-callable",
+        default="",
+        env_var="GAMEDAY_SINK_CALLABLE",
+        help="callable sink: module:function yielding ids",
+    )
+    group.add_argument(
+        "--gameday-sink-drain",
+        type=float,
+        default=3.0,
+        env_var="GAMEDAY_SINK_DRAIN",
+        help="seconds the reader keeps reading after Locust quits (default 3)",
+    )
 
 
 def argv_from_locust_options(options) -> list[str]:
     """The `python -m harness.load.sink` flags for the `--gameday-sink*` Locust options."""
     kind = options.gameday_sink
     if kind == "kafka":
-        return ["--kind", "kafka", "--bootstrap", options.gameday_sink_bootstrap,
-                "--topic", options.gameday_sink_topic, "--id-field", options.gameday_sink_id_field]
+        return [
+            "--kind",
+            "kafka",
+            "--bootstrap",
+            options.gameday_sink_bootstrap,
+            "--topic",
+            options.gameday_sink_topic,
+            "--id-field",
+            options.gameday_sink_id_field,
+        ]
     if kind == "http":
         return ["--kind", "http", "--url", options.gameday_sink_url]
     if kind == "amqp":
-        where = (["--exchange", options.gameday_sink_exchange] if options.gameday_sink_exchange
-                 else ["--queue", options.gameday_sink_queue])
-        return ["--kind", "amqp", "--url", options.gameday_sink_url, *where, "--id-field", options.gameday_sink_id_field]
+        where = (
+            ["--exchange", options.gameday_sink_exchange]
+            if options.gameday_sink_exchange
+            else ["--queue", options.gameday_sink_queue]
+        )
+        return [
+            "--kind",
+            "amqp",
+            "--url",
+            options.gameday_sink_url,
+            *where,
+            "--id-field",
+            options.gameday_sink_id_field,
+        ]
     return ["--kind", "callable", "--callable", options.gameday_sink_callable]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from harness.errors import TargetError
 from harness.files import JsonlAppender
 
-MAX_POINTS = 11_000   # Prometheus refuses a range query of more points than this per series
+MAX_POINTS = 11_000  # Prometheus refuses a range query of more points than this per series
 
 
 class QueryError(TargetError):
@@ -33,12 +33,15 @@ def query_range(url: str, expr: str, start: float, end: float, step: float, time
     """The `matrix` result of `expr` over [start, end] at `step` seconds; QueryError otherwise."""
     step = max(step, (end - start) / MAX_POINTS)
     query = urllib.parse.urlencode({"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"})
-    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/query_range", data=query.encode(),
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/api/v1/query_range",
+        data=query.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:   # 400/422: a bad expression; the body says why
+    except urllib.error.HTTPError as exc:  # 400/422: a bad expression; the body says why
         body = _json_or_none(exc)
         raise QueryError(f"HTTP {exc.code}: {(body or {}).get('error', exc.reason)}") from None
     except (OSError, ValueError) as exc:

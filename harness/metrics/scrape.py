@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from harness.files import JsonlAppender
 
-MAX_BYTES = 8 * 1024 * 1024   # a bigger answer is not a metrics page this harness can keep each second
+MAX_BYTES = 8 * 1024 * 1024  # a bigger answer is not a metrics page this harness can keep each second
 ACCEPT = "text/plain;version=0.0.4"
 
 
@@ -39,9 +39,11 @@ def scrape(url: str, timeout: float) -> list[list[Any]]:
         body = response.read(MAX_BYTES + 1)
     if len(body) > MAX_BYTES:
         raise ValueError(f"the answer is over {MAX_BYTES // (1024 * 1024)} MiB")
-    return [[s.name, dict(s.labels), None if math.isnan(s.value) else s.value]
-            for family in text_string_to_metric_families(body.decode("utf-8", errors="replace"))
-            for s in family.samples]
+    return [
+        [s.name, dict(s.labels), None if math.isnan(s.value) else s.value]
+        for family in text_string_to_metric_families(body.decode("utf-8", errors="replace"))
+        for s in family.samples
+    ]
 
 
 class Scraper:
@@ -75,10 +77,10 @@ class Scraper:
 
     def scrape_once(self) -> None:
         """One scrape, recorded as a line (samples or the error)."""
-        began = round(time.time(), 3)   # as Prometheus does: a scrape's samples are of when it began
+        began = round(time.time(), 3)  # as Prometheus does: a scrape's samples are of when it began
         try:
             row: dict[str, Any] = {"ts": began, "samples": scrape(self.url, timeout=min(self.interval, 5.0))}
-        except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:   # refused, timed out, not metrics text
+        except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:  # refused, timed out, not metrics text
             self.failures += 1
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
             row = {"ts": began, "error": self.last_error}

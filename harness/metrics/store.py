@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -128,8 +129,17 @@ def _promql_series(rows: Iterator[dict[str, Any]], expression: str) -> Series:
             for point in (result.get("values") or []) if isinstance(result, dict) else []:
                 if isinstance(point, list) and len(point) == 2 and isinstance(point[0], (int, float)):
                     ts.setdefault(float(point[0]), []).append(_number(point[1]))
-    note = "" if ts else (f"the query failed: {problem}" if problem else
-                          "the query returned no data" if reads else f"{expression!r} was not queried")
+    note = (
+        ""
+        if ts
+        else (
+            f"the query failed: {problem}"
+            if problem
+            else "the query returned no data"
+            if reads
+            else f"{expression!r} was not queried"
+        )
+    )
     times = sorted(ts)
     return _sorted(times, [_sum(ts[t]) for t in times], reads, errors, note)
 

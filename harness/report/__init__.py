@@ -11,8 +11,16 @@ Every report is a pure function of the run directory (docs/architecture.md "Run 
 
 # The names below load pandas and scipy (about 1.5 s). They are imported on first use,
 # so commands that never build a report (`validate`, `stack`, `cleanup`) start fast.
-_PUBLIC = ("ReportPaths", "load_analysis", "summary_line", "verdict_table", "write_reports",
-           "HTML_FILE", "JUNIT_FILE", "RESULT_FILE")
+_PUBLIC = (
+    "ReportPaths",
+    "load_analysis",
+    "summary_line",
+    "verdict_table",
+    "write_reports",
+    "HTML_FILE",
+    "JUNIT_FILE",
+    "RESULT_FILE",
+)
 __all__ = ["ReportPaths", "load_analysis", "summary_line", "verdict_table", "write_reports"]
 
 

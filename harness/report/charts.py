@@ -81,10 +81,13 @@ def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
     step = max(1, math.ceil(len(frame) / max_points))
     frame = _downsample(frame, step)
     return ChartData(
-        t=[float(t) for t in frame.index], step=step,
+        t=[float(t) for t in frame.index],
+        step=step,
         series={name: _json_list(frame[name], zero_is_gap=name in SUMMED) for name in frame.columns},
-        phases=phase_bands(analysis.phases), markers=back_to_gap_start(markers(analysis.events), analysis.per_second),
-        has_events=not analysis.ledger.events.empty)
+        phases=phase_bands(analysis.phases),
+        markers=back_to_gap_start(markers(analysis.events), analysis.per_second),
+        has_events=not analysis.ledger.events.empty,
+    )
 
 
 def _span(analysis: Any) -> tuple[int, int]:
@@ -139,7 +142,7 @@ def metric_series(analysis: Any, start: int, end: int) -> pd.DataFrame:
     index = pd.RangeIndex(start, end, name="t")
     out = pd.DataFrame(index=index)
     metrics = getattr(analysis, "metrics", None)
-    for (source, expression), found in (metrics.series.items() if metrics is not None else ()):
+    for (source, expression), found in metrics.series.items() if metrics is not None else ():
         seconds = np.arange(start, end, dtype=np.int64)
         out[metric_key(source, expression)] = per_second_values(found, seconds, hold_of(metrics.sources.get(source)))
     return out
@@ -160,12 +163,23 @@ def event_seconds(events: pd.DataFrame, load_end: float) -> pd.DataFrame:
     second = np.floor(events["produced"].to_numpy()).astype(np.int64)
     consumed = events["consumed"].to_numpy(dtype=float)
     delivered = ~np.isnan(consumed) & (consumed <= load_end + DEFAULT_GRACE_S)
-    frame = pd.DataFrame({"t": second, "latency": np.where(delivered, (consumed - events["produced"]) * 1000, np.nan),
-                          "lost": (~delivered).astype(int),
-                          "duplicated": np.maximum(events["deliveries"].to_numpy() - 1, 0)})
+    frame = pd.DataFrame(
+        {
+            "t": second,
+            "latency": np.where(delivered, (consumed - events["produced"]) * 1000, np.nan),
+            "lost": (~delivered).astype(int),
+            "duplicated": np.maximum(events["deliveries"].to_numpy() - 1, 0),
+        }
+    )
     grouped = frame.groupby("t")
-    out = pd.DataFrame({"e2e.p50": grouped["latency"].quantile(0.5), "e2e.p99": grouped["latency"].quantile(0.99),
-                        "lost": grouped["lost"].sum(), "duplicated": grouped["duplicated"].sum()})
+    out = pd.DataFrame(
+        {
+            "e2e.p50": grouped["latency"].quantile(0.5),
+            "e2e.p99": grouped["latency"].quantile(0.99),
+            "lost": grouped["lost"].sum(),
+            "duplicated": grouped["duplicated"].sum(),
+        }
+    )
     return out
 
 
@@ -173,8 +187,18 @@ def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
     if step == 1 or frame.empty:
         return frame
     buckets = frame.groupby((frame.index - frame.index[0]) // step)
-    rules = {c: ("max" if c in WORST or c.endswith(":latency.p99") else "min" if c.endswith(":correctness")
-                 else "sum" if c in SUMMED else "mean") for c in frame.columns}
+    rules = {
+        c: (
+            "max"
+            if c in WORST or c.endswith(":latency.p99")
+            else "min"
+            if c.endswith(":correctness")
+            else "sum"
+            if c in SUMMED
+            else "mean"
+        )
+        for c in frame.columns
+    }
     out = buckets.agg(rules)
     # a bucket with no measured second stays a gap, not a zero
     out[list(SUMMED)] = out[list(SUMMED)].where(buckets[list(SUMMED)].count() > 0)
@@ -184,8 +208,10 @@ def _downsample(frame: pd.DataFrame, step: int) -> pd.DataFrame:
 
 def _json_list(series: pd.Series, zero_is_gap: bool = False) -> list[float | None]:
     """Rounded floats, None for gaps; with `zero_is_gap` zeros too, so only real losses get a marker."""
-    return [None if (math.isnan(v) or (zero_is_gap and v == 0)) else round(float(v), 3)
-            for v in series.to_numpy(dtype=float)]
+    return [
+        None if (math.isnan(v) or (zero_is_gap and v == 0)) else round(float(v), 3)
+        for v in series.to_numpy(dtype=float)
+    ]
 
 
 def phase_bands(phases: dict[str, tuple]) -> list[PhaseBand]:
@@ -233,8 +259,9 @@ def back_to_gap_start(marks: list[Marker], per_second: pd.DataFrame) -> list[Mar
             continue
         while second - 1 in bound:
             second -= 1
-        out.append(Marker(ts=float(min(second, mark["ts"])), kind=mark["kind"], label=mark["label"],
-                          detected=mark["ts"]))
+        out.append(
+            Marker(ts=float(min(second, mark["ts"])), kind=mark["kind"], label=mark["label"], detected=mark["ts"])
+        )
     return sorted(out, key=lambda m: m["ts"])
 
 

@@ -31,16 +31,18 @@ def register(subparsers) -> None:
     report.set_defaults(func=cmd_report)
 
     history = subparsers.add_parser("history", help="write REPORTS_DIR/index.html: every run, newest first, trends")
-    history.add_argument("reports_dir", metavar="REPORTS_DIR", nargs="?", default="reports",
-                         help="where runs live (default: reports)")
+    history.add_argument(
+        "reports_dir", metavar="REPORTS_DIR", nargs="?", default="reports", help="where runs live (default: reports)"
+    )
     history.set_defaults(func=cmd_history)
 
     compare = subparsers.add_parser("compare", help="judge run B against run A; exit 1 on a regression")
     compare.add_argument("run_a", metavar="RUN_A", help="the reference run (e.g. the last release)")
     compare.add_argument("run_b", metavar="RUN_B", help="the candidate run")
     compare.add_argument("--output", "-o", help="comparison HTML (default: RUN_B/comparison.html)")
-    compare.add_argument("--any-gameday", action="store_true",
-                         help="compare runs of different game days (normally refused)")
+    compare.add_argument(
+        "--any-gameday", action="store_true", help="compare runs of different game days (normally refused)"
+    )
     compare.set_defaults(func=cmd_compare)
 
 
@@ -73,22 +75,28 @@ def check_run_dir(path: Path) -> None:
         found = ", ".join(sorted(names)[:5]) or "nothing"
         raise SpecError(f"'{path}' is not a run directory: it has no {EVENTS_FILE} (it holds {found}); {hint}")
     if "gameday.yaml" not in names and _written_by_gameday_run(path):
-        raise SpecError(f"'{path}' was written by `gameday run` but its gameday.yaml is missing, so its SLOs are "
-                        f"unknown; copy the game day spec the run used to {path / 'gameday.yaml'} and run "
-                        f"`gameday report {path}` again")
+        raise SpecError(
+            f"'{path}' was written by `gameday run` but its gameday.yaml is missing, so its SLOs are "
+            f"unknown; copy the game day spec the run used to {path / 'gameday.yaml'} and run "
+            f"`gameday report {path}` again"
+        )
 
 
 def run_dir_warnings(path: Path) -> list[str]:
     """What a reader of the report should know about damaged input: skipped lines, a missing spec."""
     warnings = []
     if not (path / "gameday.yaml").exists():
-        warnings.append(f"'{path}' has no gameday.yaml (an ad-hoc Locust run?): no SLOs to judge, "
-                        "the report shows measurements only")
+        warnings.append(
+            f"'{path}' has no gameday.yaml (an ad-hoc Locust run?): no SLOs to judge, "
+            "the report shows measurements only"
+        )
     skipped = unreadable_lines(path)
     if skipped:
         where = ", ".join(f"{name}: {count}" for name, count in skipped.items())
-        warnings.append(f"skipped {sum(skipped.values())} unreadable line(s) ({where}): torn by a crash or a full "
-                        "disk, or not JSON; the report is built from every other line")
+        warnings.append(
+            f"skipped {sum(skipped.values())} unreadable line(s) ({where}): torn by a crash or a full "
+            "disk, or not JSON; the report is built from every other line"
+        )
     return warnings
 
 
@@ -112,7 +120,7 @@ def _count_unreadable(file: Path) -> int:
             for line in handle:
                 bad += bool(line.strip()) and not readable(line)
     except OSError:
-        return 0   # the analysis reports a file it cannot read
+        return 0  # the analysis reports a file it cannot read
     return bad
 
 
@@ -178,11 +186,12 @@ def _remove_partial_reports(run_dir: Path, since: float) -> None:
 def cannot_write_message(run_dir: Path, exc: OSError, what: str) -> str:
     """Why `what` could not be written under `run_dir`, and what to do; names the full disk and its mount."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"the disk is full: cannot write {what} under {run_dir} (filesystem mounted at "
-                f"{mount_point(run_dir)}, {_free(run_dir)} free); free space there, then run "
-                f"`gameday report {run_dir}` to rebuild the reports from what was recorded")
-    return (f"cannot write {what} under {run_dir}: {exc.strerror or exc}; fix that, then run "
-            f"`gameday report {run_dir}`")
+        return (
+            f"the disk is full: cannot write {what} under {run_dir} (filesystem mounted at "
+            f"{mount_point(run_dir)}, {_free(run_dir)} free); free space there, then run "
+            f"`gameday report {run_dir}` to rebuild the reports from what was recorded"
+        )
+    return f"cannot write {what} under {run_dir}: {exc.strerror or exc}; fix that, then run `gameday report {run_dir}`"
 
 
 def _free(path: Path) -> str:
@@ -207,18 +216,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = load_analysis(args.run_a), load_analysis(args.run_b)
     name_a, name_b = (x.gameday.name if x.gameday else None for x in (a, b))
     if name_a != name_b and not args.any_gameday:
-        raise SpecError(f"RUN_A is game day '{name_a}' but RUN_B is '{name_b}'; compare runs of the same game day, "
-                        "or pass --any-gameday")
+        raise SpecError(
+            f"RUN_A is game day '{name_a}' but RUN_B is '{name_b}'; compare runs of the same game day, "
+            "or pass --any-gameday"
+        )
     result = compare(a, b)
     output = Path(args.output) if args.output else Path(args.run_b) / "comparison.html"
     output.write_text(render_comparison(a, b, result), encoding="utf-8")
     for m in result.metrics:
         if m.score != "pass":
-            print(f"{m.score.upper():<9} {m.phase:<9} {m.metric:<12} {m.median_a:.2f} -> {m.median_b:.2f} {m.unit} "
-                  f"(p={m.p_value:.3g}) {m.why}")
+            print(
+                f"{m.score.upper():<9} {m.phase:<9} {m.metric:<12} {m.median_a:.2f} -> {m.median_b:.2f} {m.unit} "
+                f"(p={m.p_value:.3g}) {m.why}"
+            )
     for s in result.slos:
         if s.score != "pass":
             print(f"{s.score.upper():<9} SLO {s.slo}: {s.state_a} -> {s.state_b} ({s.observed_b})")
-    print(f"{result.verdict.upper()} compare: score {result.score:.0f}/100 over {len(result.rows)} checks; "
-          f"wrote {output} (exit {result.exit_code})")
+    print(
+        f"{result.verdict.upper()} compare: score {result.score:.0f}/100 over {len(result.rows)} checks; "
+        f"wrote {output} (exit {result.exit_code})"
+    )
     return result.exit_code

@@ -57,8 +57,12 @@ class Threshold:
     floor: float = 5.0
 
 
-THRESHOLDS = {"latency.p50": Threshold(floor=5.0), "latency.p99": Threshold(floor=5.0),
-              "error_rate": Threshold(floor=1.0), "e2e.p99": Threshold(floor=5.0)}
+THRESHOLDS = {
+    "latency.p50": Threshold(floor=5.0),
+    "latency.p99": Threshold(floor=5.0),
+    "error_rate": Threshold(floor=1.0),
+    "e2e.p99": Threshold(floor=5.0),
+}
 UNITS = {"latency.p50": "ms", "latency.p99": "ms", "error_rate": "%", "e2e.p99": "ms"}
 
 
@@ -109,8 +113,11 @@ class Comparison:
     @property
     def score(self) -> float:
         rows = self.rows
-        return 100.0 if not rows else 100.0 * sum(1.0 if r == PASS else 0.5 if r == MARGINAL else 0.0
-                                                  for r in rows) / len(rows)
+        return (
+            100.0
+            if not rows
+            else 100.0 * sum(1.0 if r == PASS else 0.5 if r == MARGINAL else 0.0 for r in rows) / len(rows)
+        )
 
     @property
     def exit_code(self) -> int:
@@ -120,10 +127,14 @@ class Comparison:
 def compare(a: Any, b: Any) -> Comparison:
     """Compare two Analyses (A the reference, B the candidate); see the module docstring."""
     series_a, series_b = phase_series(a), phase_series(b)
-    metrics = [judge_metric(phase, metric, series_a.get((phase, metric), np.array([])),
-                            series_b.get((phase, metric), np.array([])))
-               for phase in PHASES for metric in THRESHOLDS
-               if (phase, metric) in series_a or (phase, metric) in series_b]
+    metrics = [
+        judge_metric(
+            phase, metric, series_a.get((phase, metric), np.array([])), series_b.get((phase, metric), np.array([]))
+        )
+        for phase in PHASES
+        for metric in THRESHOLDS
+        if (phase, metric) in series_a or (phase, metric) in series_b
+    ]
     return Comparison(_name(a), _name(b), a.run_dir, b.run_dir, tuple(metrics), tuple(slo_changes(a, b)))
 
 
@@ -147,8 +158,9 @@ def phase_series(analysis: Any) -> dict[tuple[str, str], np.ndarray]:
             if metric in rows:
                 out[(phase, metric)] = _finite(rows.loc[mask, metric].to_numpy(dtype=float) * scale)
         if not events.empty:
-            out[(phase, "e2e.p99")] = _finite(events["e2e.p99"].to_numpy(dtype=float)[
-                second_mask(events.index.to_numpy(), windows)])
+            out[(phase, "e2e.p99")] = _finite(
+                events["e2e.p99"].to_numpy(dtype=float)[second_mask(events.index.to_numpy(), windows)]
+            )
     return out
 
 
@@ -167,8 +179,9 @@ def judge_metric(phase: str, metric: str, a: np.ndarray, b: np.ndarray) -> Metri
         p = float(mannwhitneyu(b, a, alternative="greater").pvalue)
         p_value = None if math.isnan(p) else p
     score, why = _score(THRESHOLDS[metric], med_a, change, p_value)
-    return MetricComparison(phase, metric, UNITS[metric], med_a, med_b, change, ratio, p_value,
-                            len(a), len(b), score, why)
+    return MetricComparison(
+        phase, metric, UNITS[metric], med_a, med_b, change, ratio, p_value, len(a), len(b), score, why
+    )
 
 
 def _score(limits: Threshold, med_a: float | None, change: float | None, p_value: float | None) -> tuple[str, str]:
@@ -210,14 +223,22 @@ def overlay_data(a: Any, b: Any) -> dict[str, Any]:
         frames[f"{tag}.p99"] = pd.Series(rows["latency.p99"].to_numpy(float) * 1000, index=rel)
         frames[f"{tag}.error_rate"] = pd.Series(rows["error_rate"].to_numpy(float) * 100, index=rel)
         if tag == "a":
-            phases = [{"name": n, "start": w.start - start, "end": w.end - start}
-                      for n in ("warmup", "baseline", "fault", "recovery") for w in analysis.phases.get(n, ())]
+            phases = [
+                {"name": n, "start": w.start - start, "end": w.end - start}
+                for n in ("warmup", "baseline", "fault", "recovery")
+                for w in analysis.phases.get(n, ())
+            ]
     frame = pd.DataFrame(frames).sort_index() if frames else pd.DataFrame()
     if not frame.empty:
         frame = frame.reindex(range(int(frame.index.min()), int(frame.index.max()) + 1))
-    return {"t": [float(t) for t in frame.index], "t0": 0, "xlabel": "seconds since load start",
-            "series": {c: [None if math.isnan(v) else round(float(v), 3) for v in frame[c]] for c in frame.columns},
-            "phases": phases, "markers": []}
+    return {
+        "t": [float(t) for t in frame.index],
+        "t0": 0,
+        "xlabel": "seconds since load start",
+        "series": {c: [None if math.isnan(v) else round(float(v), 3) for v in frame[c]] for c in frame.columns},
+        "phases": phases,
+        "markers": [],
+    }
 
 
 def _load_start(analysis: Any) -> float | None:

@@ -66,8 +66,10 @@ def collect(reports_dir: str | Path) -> list[RunSummary]:
     """A RunSummary for every run under `reports_dir`, newest first."""
     root = Path(reports_dir)
     if not root.is_dir():
-        raise SpecError(f"reports directory '{reports_dir}' does not exist; pass the folder `gameday run` "
-                        "writes into (default: reports)")
+        raise SpecError(
+            f"reports directory '{reports_dir}' does not exist; pass the folder `gameday run` "
+            "writes into (default: reports)"
+        )
     runs = [_summary(root, path) for path in run_dirs(root)]
     return sorted(runs, key=lambda r: (r.started or 0.0, str(r.dir)), reverse=True)
 
@@ -81,9 +83,15 @@ def _summary(root: Path, path: Path) -> RunSummary:
     load = run.get("load") or {}
     duration = load["end"] - load["start"] if load.get("start") is not None and load.get("end") is not None else None
     report = path / "report.html"
-    return RunSummary(path, document["gameday"].get("name") or path.name, run.get("started"), run["outcome"],
-                      duration, tuple(document["verdicts"]),
-                      report=_relative_href(os.path.relpath(report, root)) if report.exists() else None)
+    return RunSummary(
+        path,
+        document["gameday"].get("name") or path.name,
+        run.get("started"),
+        run["outcome"],
+        duration,
+        tuple(document["verdicts"]),
+        report=_relative_href(os.path.relpath(report, root)) if report.exists() else None,
+    )
 
 
 def _document(path: Path) -> dict[str, Any]:
@@ -106,24 +114,39 @@ def trends(runs: list[RunSummary]) -> list[Trend]:
         if len(group) < 2:
             continue
         slos = tuple(dict.fromkeys(label for run in group for label in run.values))
-        specs = [{"id": f"trend-{i}-{j}", "title": slo, "unit": "value",
-                  "series": [{"key": slo, "label": slo, "color": "#0969da"}]} for j, slo in enumerate(slos)]
+        specs = [
+            {
+                "id": f"trend-{i}-{j}",
+                "title": slo,
+                "unit": "value",
+                "series": [{"key": slo, "label": slo, "color": "#0969da"}],
+            }
+            for j, slo in enumerate(slos)
+        ]
         out.append(Trend(name, slos, tuple(reversed(group)), f"trend-{i}", specs))
     return out
 
 
 def _trend_data(trend: Trend) -> dict[str, Any]:
-    return {"t": [float(i + 1) for i in range(len(trend.runs))], "t0": 0, "xlabel": "run (oldest first)",
-            "series": {slo: [run.values.get(slo) for run in trend.runs] for slo in trend.slos},
-            "phases": [], "markers": []}
+    return {
+        "t": [float(i + 1) for i in range(len(trend.runs))],
+        "t0": 0,
+        "xlabel": "run (oldest first)",
+        "series": {slo: [run.values.get(slo) for run in trend.runs] for slo in trend.slos},
+        "phases": [],
+        "markers": [],
+    }
 
 
 def write_index(reports_dir: str | Path) -> Path:
     """Write `reports_dir`/index.html and return its path."""
     runs = collect(reports_dir)
     found = trends(runs)
-    html = environment().get_template("history.html.j2").render(
-        runs=runs, trends=[{"trend": t, "data": _trend_data(t)} for t in found], reports_dir=str(reports_dir))
+    html = (
+        environment()
+        .get_template("history.html.j2")
+        .render(runs=runs, trends=[{"trend": t, "data": _trend_data(t)} for t in found], reports_dir=str(reports_dir))
+    )
     path = Path(reports_dir) / INDEX_FILE
     path.write_text(html, encoding="utf-8")
     return path

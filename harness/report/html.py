@@ -28,25 +28,45 @@ from harness.report.summary import format_duration, headline, scoped_sli
 
 PHASE_ORDER = ("warmup", "baseline", "fault", "recovery", "run")
 REQUEST_CHARTS = [
-    {"id": "chart-latency", "title": "Latency (all endpoints)", "unit": "ms",
-     "series": [{"key": "latency.p50", "label": "p50", "color": "#0969da"},
-                {"key": "latency.p95", "label": "p95", "color": "#bf8700"},
-                {"key": "latency.p99", "label": "p99", "color": "#cf222e"},
-                {"key": "generator.lag.p99", "label": "load generator's own lag p99", "color": "#57606a"}]},
-    {"id": "chart-throughput", "title": "Throughput by outcome", "unit": "req/s",
-     "series": [{"key": "ok", "label": "ok", "color": "#1a7f37"},
-                {"key": "error", "label": "error", "color": "#cf222e"},
-                {"key": "rate_limited", "label": "rate-limited (429)", "color": "#8250df"}]},
-    {"id": "chart-errors", "title": "Error rate", "unit": "%",
-     "series": [{"key": "error_rate", "label": "error rate", "color": "#cf222e"}]},
+    {
+        "id": "chart-latency",
+        "title": "Latency (all endpoints)",
+        "unit": "ms",
+        "series": [
+            {"key": "latency.p50", "label": "p50", "color": "#0969da"},
+            {"key": "latency.p95", "label": "p95", "color": "#bf8700"},
+            {"key": "latency.p99", "label": "p99", "color": "#cf222e"},
+            {"key": "generator.lag.p99", "label": "load generator's own lag p99", "color": "#57606a"},
+        ],
+    },
+    {
+        "id": "chart-throughput",
+        "title": "Throughput by outcome",
+        "unit": "req/s",
+        "series": [
+            {"key": "ok", "label": "ok", "color": "#1a7f37"},
+            {"key": "error", "label": "error", "color": "#cf222e"},
+            {"key": "rate_limited", "label": "rate-limited (429)", "color": "#8250df"},
+        ],
+    },
+    {
+        "id": "chart-errors",
+        "title": "Error rate",
+        "unit": "%",
+        "series": [{"key": "error_rate", "label": "error rate", "color": "#cf222e"}],
+    },
 ]
-EVENTS_CHART = {"id": "chart-events", "title": "Kafka end-to-end delivery (by production second)", "unit": "ms",
-                "series": [{"key": "e2e.p50", "label": "e2e p50", "color": "#0969da"},
-                           {"key": "e2e.p99", "label": "e2e p99", "color": "#cf222e"},
-                           {"key": "lost", "label": "lost events", "color": "#000000", "scale": "events",
-                            "points": True},
-                           {"key": "duplicated", "label": "duplicated events", "color": "#bf8700",
-                            "scale": "events", "points": True}]}
+EVENTS_CHART = {
+    "id": "chart-events",
+    "title": "Kafka end-to-end delivery (by production second)",
+    "unit": "ms",
+    "series": [
+        {"key": "e2e.p50", "label": "e2e p50", "color": "#0969da"},
+        {"key": "e2e.p99", "label": "e2e p99", "color": "#cf222e"},
+        {"key": "lost", "label": "lost events", "color": "#000000", "scale": "events", "points": True},
+        {"key": "duplicated", "label": "duplicated events", "color": "#bf8700", "scale": "events", "points": True},
+    ],
+}
 ENDPOINT_COLUMNS = ("requests", "throughput", "availability", "latency.p50", "latency.p95", "latency.p99")
 VARIANT_COLUMNS = ("requests", "availability", "latency.p50", "latency.p99", "correctness")
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
@@ -55,8 +75,13 @@ PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The report templates' environment (autoescaped, undefined names are errors)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(ms=fmt_ms, pct=fmt_pct, num=fmt_num, utc=fmt_utc, duration=format_duration, scoped=scoped_sli)
     env.globals.update(static=static, json_script=json_script)
     return env
@@ -67,15 +92,25 @@ def render_report(analysis: Any, document: dict[str, Any]) -> str:
     t0 = _t0(document)
     charts = dict(chart_data(analysis), t0=t0)
     context = {
-        "doc": document, "head": headline(document), "t0": t0, "rel": lambda ts: fmt_rel(ts, t0),
-        "verdicts": document["verdicts"], "phase_rows": _phase_rows(document),
-        "endpoint_tables": _endpoint_tables(document), "degradation": document["degradation"],
-        "recovery": document["recovery"], "experiments": experiment_views(analysis.run_dir),
-        "charts": charts, "errors": top_errors(analysis.run_dir),
+        "doc": document,
+        "head": headline(document),
+        "t0": t0,
+        "rel": lambda ts: fmt_rel(ts, t0),
+        "verdicts": document["verdicts"],
+        "phase_rows": _phase_rows(document),
+        "endpoint_tables": _endpoint_tables(document),
+        "degradation": document["degradation"],
+        "recovery": document["recovery"],
+        "experiments": experiment_views(analysis.run_dir),
+        "charts": charts,
+        "errors": top_errors(analysis.run_dir),
         "worker_losses": [m for m in charts["markers"] if m["kind"] == "generator"],
-        "chart_specs": REQUEST_CHARTS + ([EVENTS_CHART] if charts["has_events"] else [])
-        + variant_charts(charts) + metric_charts(analysis),
-        "variant_tables": _variant_tables(document), "metric_rows": document["metrics"]["series"],
+        "chart_specs": REQUEST_CHARTS
+        + ([EVENTS_CHART] if charts["has_events"] else [])
+        + variant_charts(charts)
+        + metric_charts(analysis),
+        "variant_tables": _variant_tables(document),
+        "metric_rows": document["metrics"]["series"],
     }
     return environment().get_template("report.html.j2").render(**context)
 
@@ -85,13 +120,27 @@ def variant_charts(charts: dict[str, Any]) -> list[dict[str, Any]]:
     names = sorted({key.split(":")[1] for key in charts["series"] if key.startswith("variant:")})
     if not names:
         return []
+
     def lines(sli: str) -> list[dict[str, str]]:
-        return [{"key": variant_key(name, sli), "label": name, "color": PALETTE[i % len(PALETTE)]}
-                for i, name in enumerate(names)]
-    return [{"id": "chart-variant-latency", "title": "Latency p99 by variant", "unit": "ms",
-             "series": lines("latency.p99")},
-            {"id": "chart-variant-correctness", "title": "Correctness by variant", "unit": "%",
-             "series": lines("correctness")}]
+        return [
+            {"key": variant_key(name, sli), "label": name, "color": PALETTE[i % len(PALETTE)]}
+            for i, name in enumerate(names)
+        ]
+
+    return [
+        {
+            "id": "chart-variant-latency",
+            "title": "Latency p99 by variant",
+            "unit": "ms",
+            "series": lines("latency.p99"),
+        },
+        {
+            "id": "chart-variant-correctness",
+            "title": "Correctness by variant",
+            "unit": "%",
+            "series": lines("correctness"),
+        },
+    ]
 
 
 def metric_charts(analysis: Any) -> list[dict[str, Any]]:
@@ -99,9 +148,16 @@ def metric_charts(analysis: Any) -> list[dict[str, Any]]:
     metrics = getattr(analysis, "metrics", None)
     specs = []
     for i, (source, expression) in enumerate(metrics.series if metrics is not None else ()):
-        specs.append({"id": f"chart-metric-{i}", "title": f"{expression} ({source})", "unit": "value",
-                      "series": [{"key": metric_key(source, expression), "label": expression,
-                                  "color": PALETTE[i % len(PALETTE)]}]})
+        specs.append(
+            {
+                "id": f"chart-metric-{i}",
+                "title": f"{expression} ({source})",
+                "unit": "value",
+                "series": [
+                    {"key": metric_key(source, expression), "label": expression, "color": PALETTE[i % len(PALETTE)]}
+                ],
+            }
+        )
     return specs
 
 
@@ -110,8 +166,11 @@ def _variant_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
     slis = document["variants"]["slis"]
     tables = []
     for name in PHASE_ORDER[1:]:
-        rows = [{"variant": variant, **{c: (phases.get(name, {}).get("*") or {}).get(c) for c in VARIANT_COLUMNS}}
-                for variant, phases in sorted(slis.items()) if (phases.get(name, {}).get("*") or {}).get("requests")]
+        rows = [
+            {"variant": variant, **{c: (phases.get(name, {}).get("*") or {}).get(c) for c in VARIANT_COLUMNS}}
+            for variant, phases in sorted(slis.items())
+            if (phases.get(name, {}).get("*") or {}).get("requests")
+        ]
         if rows:
             tables.append({"phase": name, "rows": rows})
     return tables
@@ -126,9 +185,16 @@ def _phase_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     for name in PHASE_ORDER:
         phase = document["phases"].get(name) or {}
         for start, end in phase.get("windows", ()):
-            rows.append({"name": name, "start": start, "end": end, "seconds": phase.get("seconds", 0),
-                         "generator_bound": phase.get("generator_bound", False),
-                         "generator_bound_seconds": phase.get("generator_bound_seconds", 0)})
+            rows.append(
+                {
+                    "name": name,
+                    "start": start,
+                    "end": end,
+                    "seconds": phase.get("seconds", 0),
+                    "generator_bound": phase.get("generator_bound", False),
+                    "generator_bound_seconds": phase.get("generator_bound_seconds", 0),
+                }
+            )
     return rows
 
 
@@ -139,9 +205,11 @@ def _endpoint_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
         endpoints = document["slis"].get(name)
         if not endpoints:
             continue
-        rows = [{"endpoint": ep, **{c: values.get(c) for c in ENDPOINT_COLUMNS},
-                 "apdex": _apdex(values)} for ep, values in sorted(endpoints.items(), key=lambda kv: kv[0] != "*")
-                if values.get("requests")]
+        rows = [
+            {"endpoint": ep, **{c: values.get(c) for c in ENDPOINT_COLUMNS}, "apdex": _apdex(values)}
+            for ep, values in sorted(endpoints.items(), key=lambda kv: kv[0] != "*")
+            if values.get("requests")
+        ]
         if rows:
             tables.append({"phase": name, "rows": rows})
     return tables
@@ -193,12 +261,24 @@ def static(name: str) -> Markup:
 
 
 COMPARE_CHARTS = [
-    {"id": "chart-compare-p99", "title": "Latency p99, reference (A) and candidate (B)", "unit": "ms",
-     "series": [{"key": "a.p99", "label": "A p99", "color": "#0969da"},
-                {"key": "b.p99", "label": "B p99", "color": "#cf222e"}]},
-    {"id": "chart-compare-errors", "title": "Error rate, A and B", "unit": "%",
-     "series": [{"key": "a.error_rate", "label": "A error rate", "color": "#0969da"},
-                {"key": "b.error_rate", "label": "B error rate", "color": "#cf222e"}]},
+    {
+        "id": "chart-compare-p99",
+        "title": "Latency p99, reference (A) and candidate (B)",
+        "unit": "ms",
+        "series": [
+            {"key": "a.p99", "label": "A p99", "color": "#0969da"},
+            {"key": "b.p99", "label": "B p99", "color": "#cf222e"},
+        ],
+    },
+    {
+        "id": "chart-compare-errors",
+        "title": "Error rate, A and B",
+        "unit": "%",
+        "series": [
+            {"key": "a.error_rate", "label": "A error rate", "color": "#0969da"},
+            {"key": "b.error_rate", "label": "B error rate", "color": "#cf222e"},
+        ],
+    },
 ]
 
 
@@ -206,5 +286,8 @@ def render_comparison(a: Any, b: Any, comparison: Any) -> str:
     """The comparison page of two runs (harness.report.compare.Comparison), A's phases shaded."""
     from harness.report.compare import overlay_data
 
-    return environment().get_template("compare.html.j2").render(
-        c=comparison, charts=overlay_data(a, b), chart_specs=COMPARE_CHARTS)
+    return (
+        environment()
+        .get_template("compare.html.j2")
+        .render(c=comparison, charts=overlay_data(a, b), chart_specs=COMPARE_CHARTS)
+    )

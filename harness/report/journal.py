@@ -62,7 +62,9 @@ class ExperimentView:
 def journal_paths(run_dir: str | Path) -> list[Path]:
     """journal.json, then journal-2.json, journal-3.json... (one per chaos block, in run order)."""
     run_dir = Path(run_dir)
-    extra = sorted(run_dir.glob("journal-*.json"), key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else 0)
+    extra = sorted(
+        run_dir.glob("journal-*.json"), key=lambda p: int(p.stem.split("-")[1]) if p.stem.split("-")[1].isdigit() else 0
+    )
     return [p for p in [run_dir / JOURNAL_FILE, *extra] if p.exists()]
 
 
@@ -83,17 +85,24 @@ def experiment_view(run_dir: str | Path, path: Path | None = None) -> Experiment
         return None
     states = journal.get("steady_states") or {}
     return ExperimentView(
-        title=_text((journal.get("experiment") or {}).get("title")), status=_text(journal.get("status")),
-        deviated=bool(journal.get("deviated")), start=_text(journal.get("start")), end=_text(journal.get("end")),
+        title=_text((journal.get("experiment") or {}).get("title")),
+        status=_text(journal.get("status")),
+        deviated=bool(journal.get("deviated")),
+        start=_text(journal.get("start")),
+        end=_text(journal.get("end")),
         hypotheses=tuple(_hypothesis(when, states.get(when)) for when in ("before", "after") if states.get(when)),
         method=tuple(_activity(r) for r in journal.get("run") or () if isinstance(r, dict)),
-        rollbacks=tuple(_activity(r) for r in journal.get("rollbacks") or () if isinstance(r, dict)))
+        rollbacks=tuple(_activity(r) for r in journal.get("rollbacks") or () if isinstance(r, dict)),
+    )
 
 
 def _hypothesis(when: str, state: dict) -> Hypothesis:
     met = state.get("steady_state_met")
-    return Hypothesis(when, met if isinstance(met, bool) else None,
-                      tuple(_activity(r) for r in state.get("probes") or () if isinstance(r, dict)))
+    return Hypothesis(
+        when,
+        met if isinstance(met, bool) else None,
+        tuple(_activity(r) for r in state.get("probes") or () if isinstance(r, dict)),
+    )
 
 
 def _activity(run: dict) -> ActivityRun:
@@ -103,11 +112,16 @@ def _activity(run: dict) -> ActivityRun:
     tolerance = run.get("tolerance_met")
     duration = run.get("duration")
     return ActivityRun(
-        name=_text(activity.get("name")), type=_text(activity.get("type")), status=_text(run.get("status")),
-        start=_text(run.get("start")), end=_text(run.get("end")),
+        name=_text(activity.get("name")),
+        type=_text(activity.get("type")),
+        status=_text(run.get("status")),
+        start=_text(run.get("start")),
+        end=_text(run.get("end")),
         duration=float(duration) if isinstance(duration, (int, float)) else None,
-        output=truncate(_show(run.get("output"))), error=truncate(error.strip()),
-        tolerance_met=tolerance if isinstance(tolerance, bool) else None)
+        output=truncate(_show(run.get("output"))),
+        error=truncate(error.strip()),
+        tolerance_met=tolerance if isinstance(tolerance, bool) else None,
+    )
 
 
 def _show(value: Any) -> str:

@@ -44,10 +44,18 @@ def junit_xml(document: dict[str, Any]) -> bytes:
     errors = sum(c.find("error") is not None for c in cases)
     counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors)}
     root = ET.Element("testsuites", {"name": "gameday", **counts, "time": _duration(document["run"])})
-    suite = ET.SubElement(root, "testsuite", {"name": name, **counts, "skipped": "0",
-                                              "time": _duration(document["run"]),
-                                              "timestamp": _timestamp(document["run"].get("started")),
-                                              "hostname": socket.gethostname()})
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": name,
+            **counts,
+            "skipped": "0",
+            "time": _duration(document["run"]),
+            "timestamp": _timestamp(document["run"].get("started")),
+            "hostname": socket.gethostname(),
+        },
+    )
     suite.append(_properties(document))
     suite.extend(cases)
     _make_xml_safe(root)
@@ -56,8 +64,14 @@ def junit_xml(document: dict[str, Any]) -> bytes:
 
 
 def _slo_case(gameday: str, verdict: dict[str, Any]) -> ET.Element:
-    case = ET.Element("testcase", {"classname": f"gameday.{gameday}.{verdict['phase']}", "name": verdict["slo"],
-                                   "time": f"{verdict['evidence'].get('seconds') or 0:.3f}"})
+    case = ET.Element(
+        "testcase",
+        {
+            "classname": f"gameday.{gameday}.{verdict['phase']}",
+            "name": verdict["slo"],
+            "time": f"{verdict['evidence'].get('seconds') or 0:.3f}",
+        },
+    )
     if verdict["state"] != "pass":
         message = f"observed {verdict['observed_text']}, objective {verdict['objective']}"
         failure = ET.SubElement(case, "failure", {"type": verdict["state"], "message": message})
@@ -67,15 +81,23 @@ def _slo_case(gameday: str, verdict: dict[str, Any]) -> ET.Element:
 
 def _details(verdict: dict[str, Any]) -> str:
     evidence = verdict["evidence"]
-    lines = [f"SLO: {verdict['slo']}", f"verdict: {verdict['state']}",
-             f"observed: {verdict['observed_text']}", f"objective: {verdict['objective']}",
-             (f"evidence: {evidence.get('seconds')} s, {evidence.get('samples')} samples, "
-              f"window {_iso(evidence.get('start'))} .. {_iso(evidence.get('end'))}")]
+    lines = [
+        f"SLO: {verdict['slo']}",
+        f"verdict: {verdict['state']}",
+        f"observed: {verdict['observed_text']}",
+        f"objective: {verdict['objective']}",
+        (
+            f"evidence: {evidence.get('seconds')} s, {evidence.get('samples')} samples, "
+            f"window {_iso(evidence.get('start'))} .. {_iso(evidence.get('end'))}"
+        ),
+    ]
     if verdict.get("reason"):
         lines.append(f"reason: {verdict['reason']}")
     if evidence.get("generator_bound"):
-        lines.append("warning: the load generator was behind schedule, CPU-bound or short of a worker in this "
-                     "window; the verdict is not trustworthy, suspect the generator")
+        lines.append(
+            "warning: the load generator was behind schedule, CPU-bound or short of a worker in this "
+            "window; the verdict is not trustworthy, suspect the generator"
+        )
     return "\n".join(lines)
 
 
@@ -91,9 +113,13 @@ def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
 
 def _properties(document: dict[str, Any]) -> ET.Element:
     props = ET.Element("properties")
-    values = {"outcome": document["run"].get("outcome"), "status": document["run"].get("status"),
-              "run_dir": document["run"].get("dir"), "exit_code": document.get("exit_code"),
-              **{f"version.{k}": v for k, v in document.get("versions", {}).items()}}
+    values = {
+        "outcome": document["run"].get("outcome"),
+        "status": document["run"].get("status"),
+        "run_dir": document["run"].get("dir"),
+        "exit_code": document.get("exit_code"),
+        **{f"version.{k}": v for k, v in document.get("versions", {}).items()},
+    }
     for key, value in values.items():
         ET.SubElement(props, "property", {"name": key, "value": str(value)})
     return props

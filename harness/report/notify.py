@@ -20,7 +20,7 @@ from harness.report.summary import headline, summary_line
 
 
 class Notification(TypedDict):
-    text: str           # the one-line summary (Slack- and Mattermost-compatible field name)
+    text: str  # the one-line summary (Slack- and Mattermost-compatible field name)
     gameday: str
     outcome: str
     exit_code: int
@@ -34,11 +34,21 @@ def notification(analysis: Any) -> Notification:
     """The webhook body for `analysis`."""
     document = result_document(analysis)
     head = headline(document)
-    failed = [{"slo": v["slo"], "state": v["state"], "observed": v["observed_text"], "objective": v["objective"]}
-              for v in document["verdicts"] if v["state"] != "pass"]
-    return Notification(text=slack_escape(summary_line(analysis)), gameday=head.name, outcome=head.outcome,
-                        exit_code=head.exit_code, passed=head.passed, total=head.total,
-                        run_dir=str(analysis.run_dir), failed=failed)
+    failed = [
+        {"slo": v["slo"], "state": v["state"], "observed": v["observed_text"], "objective": v["objective"]}
+        for v in document["verdicts"]
+        if v["state"] != "pass"
+    ]
+    return Notification(
+        text=slack_escape(summary_line(analysis)),
+        gameday=head.name,
+        outcome=head.outcome,
+        exit_code=head.exit_code,
+        passed=head.passed,
+        total=head.total,
+        run_dir=str(analysis.run_dir),
+        failed=failed,
+    )
 
 
 def slack_escape(text: str) -> str:
@@ -50,8 +60,9 @@ def slack_escape(text: str) -> str:
 def post_summary(url: str, analysis: Any, timeout: float = 10.0) -> str | None:
     """POST the notification as JSON to `url`; None when the server answered 2xx, else the reason."""
     body = json.dumps(notification(analysis)).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "gameday"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "gameday"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"

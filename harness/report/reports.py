@@ -41,8 +41,10 @@ def load_analysis(run_dir: str | Path) -> Analysis:
     if not path.is_dir():
         raise SpecError(f"run directory '{run_dir}' does not exist; pass a folder under reports/runs/")
     if not (path / "events.jsonl").exists():
-        raise SpecError(f"'{run_dir}' is not a run directory (it has no events.jsonl); "
-                        "pass a folder that `gameday run` wrote, e.g. reports/runs/<timestamp>-<name>")
+        raise SpecError(
+            f"'{run_dir}' is not a run directory (it has no events.jsonl); "
+            "pass a folder that `gameday run` wrote, e.g. reports/runs/<timestamp>-<name>"
+        )
     try:
         return analyse(path)
     except OSError as exc:

@@ -1,9 +1,9 @@
 """Plain-text forms of a run's outcome, for the terminal and for webhooks.
 
-    summary_line(analysis) -> str    one line for the end of `gameday run`
-    verdict_table(analysis) -> str   the SLO verdicts as an aligned text table
-    scoped_sli(verdict) -> str       the SLI with its variant, comparison or metric agg
-    headline(document) -> Headline   the facts both of those and the HTML headline show
+summary_line(analysis) -> str    one line for the end of `gameday run`
+verdict_table(analysis) -> str   the SLO verdicts as an aligned text table
+scoped_sli(verdict) -> str       the SLI with its variant, comparison or metric agg
+headline(document) -> Headline   the facts both of those and the HTML headline show
 """
 
 from __future__ import annotations
@@ -20,14 +20,18 @@ from harness.status import RunStatus
 # (a new line starting "::" is a GitHub Actions workflow command), Unicode line/paragraph separators
 # and bidi overrides (text that reads differently from what it holds).
 UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE",
-                 **{status: status.upper().replace("-", " ") for status in RunStatus if status != RunStatus.COMPLETED}}
+OUTCOME_WORDS = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "inconclusive": "INCONCLUSIVE",
+    **{status: status.upper().replace("-", " ") for status in RunStatus if status != RunStatus.COMPLETED},
+}
 
 
 @dataclass(frozen=True)
 class Headline:
-    outcome: str         # pass | fail | aborted | interrupted | target-failed | crashed
-    word: str            # PASS, FAIL, ...
+    outcome: str  # pass | fail | aborted | interrupted | target-failed | crashed
+    word: str  # PASS, FAIL, ...
     name: str
     target: str
     duration_s: float | None
@@ -42,9 +46,16 @@ def headline(document: dict[str, Any]) -> Headline:
     load = run.get("load") or {}
     duration = (load["end"] - load["start"]) if load.get("start") is not None and load.get("end") is not None else None
     verdicts = document["verdicts"]
-    return Headline(run["outcome"], OUTCOME_WORDS.get(run["outcome"], run["outcome"].upper()),
-                    gameday.get("name") or "(unnamed game day)", describe_target(gameday.get("target")),
-                    duration, sum(v["state"] == "pass" for v in verdicts), len(verdicts), document["exit_code"])
+    return Headline(
+        run["outcome"],
+        OUTCOME_WORDS.get(run["outcome"], run["outcome"].upper()),
+        gameday.get("name") or "(unnamed game day)",
+        describe_target(gameday.get("target")),
+        duration,
+        sum(v["state"] == "pass" for v in verdicts),
+        len(verdicts),
+        document["exit_code"],
+    )
 
 
 def describe_target(target: dict[str, Any] | None) -> str:
@@ -78,9 +89,21 @@ def verdict_table(analysis: Any) -> str:
     """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
     rows = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
     for v in result_document(analysis)["verdicts"]:
-        rows.append(tuple(map(printable, (v["state"].upper(), scoped_sli(v), v["phase"], v["endpoint"] or "*",
-                                          v["objective"],
-                                          v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")))))
+        rows.append(
+            tuple(
+                map(
+                    printable,
+                    (
+                        v["state"].upper(),
+                        scoped_sli(v),
+                        v["phase"],
+                        v["endpoint"] or "*",
+                        v["objective"],
+                        v["observed_text"] + (f" ({v['reason']})" if v["reason"] else ""),
+                    ),
+                )
+            )
+        )
     if len(rows) == 1:
         return "no SLOs in this game day"
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]

@@ -23,8 +23,13 @@ from harness.run.chaos_driver import ChaosDriver
 from harness.status import ExitCode
 
 # `chaos run` journal status -> gameday exit code (harness.status.ExitCode)
-EXIT_CODES = {"completed": ExitCode.OK, "deviated": ExitCode.FAILED, "failed": ExitCode.FAILED,
-              "aborted": ExitCode.INTERRUPTED, "interrupted": ExitCode.INTERRUPTED}
+EXIT_CODES = {
+    "completed": ExitCode.OK,
+    "deviated": ExitCode.FAILED,
+    "failed": ExitCode.FAILED,
+    "aborted": ExitCode.INTERRUPTED,
+    "interrupted": ExitCode.INTERRUPTED,
+}
 
 
 def register(subparsers) -> None:
@@ -35,18 +40,30 @@ def register(subparsers) -> None:
     run.add_argument("experiment", help="a Chaos Toolkit experiment file, e.g. experiments/kill-model-replica.json")
     run.add_argument("--target", default="local", choices=["local"], help="where to run it (only 'local' for now)")
     run.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
-    run.add_argument("--run-dir", default=None,
-                     help="where journal.json, chaos.log and events.jsonl go (default: reports/runs/<UTC>-<name>)")
+    run.add_argument(
+        "--run-dir",
+        default=None,
+        help="where journal.json, chaos.log and events.jsonl go (default: reports/runs/<UTC>-<name>)",
+    )
     run.set_defaults(func=cmd_chaos_run)
 
-    cleanup = subparsers.add_parser("cleanup", help="remove every fault still present on a stack and on "
-                                                     "every running `gameday proxy`")
+    cleanup = subparsers.add_parser(
+        "cleanup", help="remove every fault still present on a stack and on every running `gameday proxy`"
+    )
     cleanup.add_argument("--stack", default=None, help=f"which local stack (default: ${STACK_ENV} or 'default')")
-    cleanup.add_argument("--kubernetes", action="store_true",
-                         help="instead: delete expired objects gameday made in a cluster (see docs/kubernetes.md)")
+    cleanup.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="instead: delete expired objects gameday made in a cluster (see docs/kubernetes.md)",
+    )
     cleanup.add_argument("--context", help="with --kubernetes: the kubeconfig context (must be allowed)")
-    cleanup.add_argument("--namespace", action="append", default=[], metavar="NS",
-                         help="with --kubernetes: a namespace to clean (repeatable)")
+    cleanup.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="with --kubernetes: a namespace to clean (repeatable)",
+    )
     cleanup.set_defaults(func=cmd_cleanup)
 
     fault_hop.register_command(subparsers)
@@ -61,8 +78,9 @@ def cmd_chaos_run(args: argparse.Namespace) -> int:
 
     experiment = Path(args.experiment)
     if not experiment.is_file():
-        raise SpecError(f"experiment: '{experiment}' is not a file; pass a path such as "
-                        "experiments/kill-model-replica.json")
+        raise SpecError(
+            f"experiment: '{experiment}' is not a file; pass a path such as experiments/kill-model-replica.json"
+        )
     stack = _stack_config(args.stack)
     run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(experiment)
     driver = ChaosDriver(experiment, run_dir, env={**os.environ, STACK_ENV: stack.name})
@@ -114,8 +132,11 @@ def _cleanup_stack(name: str | None) -> None:
         raise TargetError(f"cleanup of stack '{config.name}' incomplete: {exc}") from None
     for line in removed:
         print(f"removed  {line}")
-    print(f"stack '{config.name}': {len(removed)} fault(s) removed" if removed
-          else f"stack '{config.name}': no fault found, nothing to remove")
+    print(
+        f"stack '{config.name}': {len(removed)} fault(s) removed"
+        if removed
+        else f"stack '{config.name}': no fault found, nothing to remove"
+    )
 
 
 def _stack_running(name: str | None) -> bool:

@@ -32,11 +32,18 @@ CONTROL_MODULE = "harness.chaos.control"
 CONTROL_FILE = "chaos-controls.json"
 
 
-def chaos_argv(experiment: Path, run_dir: Path, control_file: Path | None,
-               journal: str = "journal.json") -> list[str]:
+def chaos_argv(experiment: Path, run_dir: Path, control_file: Path | None, journal: str = "journal.json") -> list[str]:
     """The `chaos` command line the driver runs."""
-    argv = [*_chaos_command(), "--no-version-check", "--log-file", str(run_dir / "chaos.log"), "run",
-            "--rollback-strategy=always", "--journal-path", str(run_dir / journal)]
+    argv = [
+        *_chaos_command(),
+        "--no-version-check",
+        "--log-file",
+        str(run_dir / "chaos.log"),
+        "run",
+        "--rollback-strategy=always",
+        "--journal-path",
+        str(run_dir / journal),
+    ]
     if control_file is not None:
         argv += ["--control-file", str(control_file)]
     return argv + [str(experiment)]
@@ -56,7 +63,7 @@ def declares_control(experiment: Path) -> bool:
     try:
         doc = json.loads(text) if experiment.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError):
-        return False   # `chaos run` reports the syntax error itself
+        return False  # `chaos run` reports the syntax error itself
     controls = doc.get("controls", []) if isinstance(doc, dict) else []
     return any((c.get("provider") or {}).get("module") == CONTROL_MODULE for c in controls if isinstance(c, dict))
 
@@ -70,13 +77,18 @@ class ChaosDriver:
     `interrupt()` was called.
     """
 
-    def __init__(self, experiment: str | Path, run_dir: str | Path, env: Mapping[str, str] | None = None,
-                 journal: str = "journal.json"):
+    def __init__(
+        self,
+        experiment: str | Path,
+        run_dir: str | Path,
+        env: Mapping[str, str] | None = None,
+        journal: str = "journal.json",
+    ):
         self.experiment = Path(experiment).resolve()
         self.run_dir = Path(run_dir).resolve()
         self.env = dict(os.environ if env is None else env)
         self.env["GAMEDAY_RUN_DIR"] = str(self.run_dir)
-        self.journal_name = journal   # one journal per chaos block: journal.json, journal-2.json, ...
+        self.journal_name = journal  # one journal per chaos block: journal.json, journal-2.json, ...
         self.interrupted = False
         self._redacted = False
         self.started_at: float | None = None
@@ -89,8 +101,9 @@ class ChaosDriver:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         argv = chaos_argv(self.experiment, self.run_dir, self._control_file(), self.journal_name)
         with open(self.run_dir / "chaos.out", "ab") as out:
-            self._child = Child.start(argv, parent_death=signal.SIGINT, cwd=self.run_dir, env=self.env,
-                                      stdout=out, stderr=out)
+            self._child = Child.start(
+                argv, parent_death=signal.SIGINT, cwd=self.run_dir, env=self.env, stdout=out, stderr=out
+            )
         self.started_at = time.time()
 
     def _control_file(self) -> Path | None:

@@ -17,33 +17,50 @@ from harness.status import ExitCode
 def register(sub) -> None:
     run = sub.add_parser("run", help="run a game day: load + chaos + SLO verdicts + reports")
     run.add_argument("gameday", help="a game day spec, e.g. gamedays/kill-model-replica.yaml")
-    run.add_argument("--defect", action="append", default=[], metavar="NAME",
-                     help="start the local stack with this defect switched on (repeatable)")
+    run.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start the local stack with this defect switched on (repeatable)",
+    )
     run.add_argument("--stack-name", help="local target: which stack to use or start (default: the spec's)")
     run.add_argument("--base-port", type=int, help="local target: port block when the stack is started")
     run.add_argument("--reports", default="reports/runs", help="where run directories go (default reports/runs)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the plan (objects to create, experiments, SLOs) and touch nothing")
-    run.add_argument("--notify", metavar="URL", help="POST a short JSON summary to this webhook at the end "
-                                                    "(a failure to post never changes the verdict)")
-    run.add_argument("--allow-generator-bound", action="store_true",
-                     help="judge verdicts resting on seconds where Locust fell behind its schedule as usual "
-                          "(labelled generator-bound) instead of marking them inconclusive")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the plan (objects to create, experiments, SLOs) and touch nothing"
+    )
+    run.add_argument(
+        "--notify",
+        metavar="URL",
+        help="POST a short JSON summary to this webhook at the end (a failure to post never changes the verdict)",
+    )
+    run.add_argument(
+        "--allow-generator-bound",
+        action="store_true",
+        help="judge verdicts resting on seconds where Locust fell behind its schedule as usual "
+        "(labelled generator-bound) instead of marking them inconclusive",
+    )
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check game day specs; exit 2 listing every problem")
     validate.add_argument("gamedays", nargs="+", metavar="FILE")
-    validate.add_argument("--no-chaos-validate", action="store_true",
-                          help="skip the checks that start a child process (faster): `chaos validate` on the "
-                               "experiments, and importing the profile with Locust")
+    validate.add_argument(
+        "--no-chaos-validate",
+        action="store_true",
+        help="skip the checks that start a child process (faster): `chaos validate` on the "
+        "experiments, and importing the profile with Locust",
+    )
     validate.set_defaults(func=cmd_validate)
 
 
 def cmd_validate(args) -> int:
     specs = load_gamedays(args.gamedays, check_experiments=not args.no_chaos_validate)
     for spec in specs:
-        print(f"{spec.path}: ok ({len(spec.slos)} SLOs, {len(spec.chaos)} chaos block(s), "
-              f"{spec.load.duration:g}s of {spec.load.shape})")
+        print(
+            f"{spec.path}: ok ({len(spec.slos)} SLOs, {len(spec.chaos)} chaos block(s), "
+            f"{spec.load.duration:g}s of {spec.load.shape})"
+        )
         note = generator_capacity.advice(spec.load)
         if note:
             print(f"{spec.path}: note: {note}")
@@ -51,7 +68,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    default_sigint()   # started from a script, SIGINT arrives ignored; the documented stop is SIGINT
+    default_sigint()  # started from a script, SIGINT arrives ignored; the documented stop is SIGINT
     gameday = load_gameday(args.gameday)
     if gameday.target.kind == "local" and args.defect:
         from stack.config import DEFECTS
@@ -64,7 +81,7 @@ def cmd_run(args) -> int:
     if gameday.target.kind == "kubernetes":
         from harness.targets.kubernetes import check_allowed
 
-        check_allowed(gameday.target)   # refused: exit 2, no run directory, nothing started
+        check_allowed(gameday.target)  # refused: exit 2, no run directory, nothing started
     run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
     progress = Progress()
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
@@ -72,8 +89,9 @@ def cmd_run(args) -> int:
     if note:
         progress.line(f"note: {note}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))
-    orchestrator.run(gameday, run_dir, real_drivers(options), progress,
-                     allow_generator_bound=args.allow_generator_bound)
+    orchestrator.run(
+        gameday, run_dir, real_drivers(options), progress, allow_generator_bound=args.allow_generator_bound
+    )
     return finish(run_dir, progress, notify=args.notify)
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import TargetError
-from harness.run.chaos_driver import ChaosDriver
 from harness.load.child import locust_argv
+from harness.run.chaos_driver import ChaosDriver
 from harness.run.load_driver import LocustDriver
 from harness.run.metrics_driver import MetricsDriver
 from harness.run.orchestrator import Drivers, RunContext
@@ -64,15 +64,20 @@ def _target(ctx: RunContext, options: RunOptions):
         from harness.targets.kubernetes import KubernetesRun, kubeconfig_file
 
         budget = ctx.gameday.load.duration + sum(b.start_after for b in ctx.gameday.chaos[:1])
-        return KubernetesRun(spec, ctx.gameday.load.where, budget, config_file=kubeconfig_file(),
-                             sink_forward=ctx.gameday.load.sink is None)
+        return KubernetesRun(
+            spec,
+            ctx.gameday.load.where,
+            budget,
+            config_file=kubeconfig_file(),
+            sink_forward=ctx.gameday.load.sink is None,
+        )
     raise TargetError(f"target kind '{spec.kind}' cannot run here; use local, http or kubernetes")
 
 
 def _sink(ctx: RunContext):
     """The spec's sink reader; a local target fills in what it knows (the broker's address)."""
     if ctx.gameday.load.where == "cluster":
-        return None   # it runs beside the Locust master in the cluster (harness.targets.k8s.plan.sink_args)
+        return None  # it runs beside the Locust master in the cluster (harness.targets.k8s.plan.sink_args)
     spec, default = ctx.gameday.load.sink, ctx.target.sink_argv()
     if spec is None:
         return SinkDriver(ctx.run_dir, default) if default else None
@@ -91,8 +96,16 @@ def _load(ctx: RunContext):
         from harness.targets.k8s.plan import cluster_locust
 
         return cluster_locust(ctx.gameday, ctx.target, ctx.run_dir)
-    argv = locust_argv(ctx.gameday.resolve(load.profile).resolve(), ctx.target.host, ctx.run_dir, load.shape,
-                       load.duration, load.params, load.processes, load.options)
+    argv = locust_argv(
+        ctx.gameday.resolve(load.profile).resolve(),
+        ctx.target.host,
+        ctx.run_dir,
+        load.shape,
+        load.duration,
+        load.params,
+        load.processes,
+        load.options,
+    )
     if load.variant_header:
         argv += ["--gameday-variant-header", load.variant_header]
     return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **ctx.target.env()})
@@ -115,5 +128,6 @@ def _metrics(ctx: RunContext):
 def _chaos(ctx: RunContext, block: ChaosBlock):
     index = ctx.gameday.chaos.index(block)
     journal = "journal.json" if index == 0 else f"journal-{index + 1}.json"
-    return ChaosDriver(ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()},
-                       journal=journal)
+    return ChaosDriver(
+        ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()}, journal=journal
+    )

@@ -9,8 +9,9 @@ requests per second), so `abort_if: "> 50%"` on error_rate compares 0.5.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from harness.spec.models import Guardrail
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from harness.load.child import test_started
 from harness.load.live import read_live
@@ -26,7 +27,7 @@ class LoadDriver(Protocol):
     @property
     def running(self) -> bool: ...
     @property
-    def sending(self) -> bool: ...   # the generator has started its test (requests are going out)
+    def sending(self) -> bool: ...  # the generator has started its test (requests are going out)
     def stop(self, timeout: float = 15.0) -> int | None: ...
     def live(self) -> Mapping[str, Any] | None: ...
 
@@ -44,8 +45,9 @@ class LocustDriver:
         """Start Locust; SIGINT reaches it if the harness dies, so it shuts down cleanly and
         writes what it recorded instead of running on as an orphan."""
         with open(self.run_dir / "locust.log", "ab") as log:
-            self._child = Child.start(self.argv, parent_death=signal.SIGINT, env=self.env, cwd=self.run_dir,
-                                      stdout=log, stderr=log)
+            self._child = Child.start(
+                self.argv, parent_death=signal.SIGINT, env=self.env, cwd=self.run_dir, stdout=log, stderr=log
+            )
 
     @property
     def pid(self) -> int | None:

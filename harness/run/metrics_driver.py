@@ -25,8 +25,11 @@ from harness.spec.models import GameDay, MetricSource
 def expressions(gameday: GameDay, source: MetricSource) -> list[str]:
     """What the game day reads from `source`: its SLOs' metric expressions, then its charts."""
     only = len(gameday.metrics) == 1
-    found = [catalogue.metric_expression(slo.sli) for slo in gameday.slos
-             if slo.is_metric and (slo.source == source.name or (slo.source is None and only))]
+    found = [
+        catalogue.metric_expression(slo.sli)
+        for slo in gameday.slos
+        if slo.is_metric and (slo.source == source.name or (slo.source is None and only))
+    ]
     return list(dict.fromkeys([*found, *source.chart]))
 
 
@@ -55,8 +58,14 @@ class MetricsDriver:
         end = time.time()
         for source in self.gameday.metrics:
             if source.kind == PROMETHEUS:
-                errors = fetch(self.urls[source.name], expressions(self.gameday, source), self.started, end,
-                               source.interval, source_path(self.run_dir, source.name))
+                errors = fetch(
+                    self.urls[source.name],
+                    expressions(self.gameday, source),
+                    self.started,
+                    end,
+                    source.interval,
+                    source_path(self.run_dir, source.name),
+                )
                 done[source.name] = {"queries": len(expressions(self.gameday, source)), "errors": errors}
         return done
 

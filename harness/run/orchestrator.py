@@ -26,16 +26,17 @@ import re
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.clock import SYSTEM, Clock, wait_until
 from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
 from harness.events import EventKind
-from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.files import disk_free, mount_point
+from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.run import guardrail
 from harness.run.progress import Progress
 from harness.run.timeline import Timeline
@@ -43,7 +44,7 @@ from harness.spec.models import ChaosBlock, GameDay
 from harness.status import RunStatus
 
 TICK_S = 0.2
-SINK_GRACE_S = 5.0   # keep reading the pipeline's output this long after the load stops
+SINK_GRACE_S = 5.0  # keep reading the pipeline's output this long after the load stops
 # Below this much free space the run is stopped: a second of samples, the timeline's last
 # events and the reports no longer fit, and a fault must not stay in place unrecorded.
 DISK_FREE_MIN_BYTES = 256 * 1024
@@ -58,11 +59,11 @@ class RunContext:
     timeline: Timeline
     progress: Progress
     env: dict[str, str]
-    target: Any = None                 # a started target handle (see harness.run.targets)
+    target: Any = None  # a started target handle (see harness.run.targets)
     load: Any = None
     sink: Any = None
     chaos: Any = None
-    metrics: Any = None                # the metrics sources' reader, when the spec has any
+    metrics: Any = None  # the metrics sources' reader, when the spec has any
     load_started: float = 0.0
     status: RunStatus = RunStatus.COMPLETED
     stop: threading.Event = field(default_factory=threading.Event)
@@ -78,14 +79,14 @@ class Drivers:
     load: Callable[[RunContext], Any]
     sink: Callable[[RunContext], Any]
     chaos: Callable[[RunContext, ChaosBlock], Any]
-    metrics: Callable[[RunContext], Any] | None = None   # None, or returning None: no metrics sources
+    metrics: Callable[[RunContext], Any] | None = None  # None, or returning None: no metrics sources
 
 
 def new_run_dir(root: str | Path, name: str) -> Path:
     """reports/runs/<UTC timestamp>-<name>/ as an absolute path (children run in other
     directories), unique even for two runs in one second. The name is reduced to a slug:
     it comes from the spec, and `../` or `/` in it must not place the run elsewhere."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:64] or "gameday"
     base = Path(root).resolve() / f"{stamp}-{slug}"
     path, n = base, 1
@@ -95,16 +96,26 @@ def new_run_dir(root: str | Path, name: str) -> Path:
     try:
         path.mkdir(parents=True)
     except (NotADirectoryError, FileExistsError):
-        raise SpecError(f"--reports {root}: a file is in the way of the run directory {path}; "
-                        "pass a directory (default reports/runs)") from None
+        raise SpecError(
+            f"--reports {root}: a file is in the way of the run directory {path}; "
+            "pass a directory (default reports/runs)"
+        ) from None
     except OSError as exc:
-        raise HarnessError(f"cannot create the run directory {path}: {exc.strerror or exc}"
-                           f"{_disk_hint(path.parent, exc)}; pass --reports on a writable disk") from None
+        raise HarnessError(
+            f"cannot create the run directory {path}: {exc.strerror or exc}"
+            f"{_disk_hint(path.parent, exc)}; pass --reports on a writable disk"
+        ) from None
     return path
 
 
-def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
-        allow_generator_bound: bool = False, clock: Clock = SYSTEM) -> RunStatus:
+def run(
+    gameday: GameDay,
+    run_dir: Path,
+    drivers: Drivers,
+    progress: Progress,
+    allow_generator_bound: bool = False,
+    clock: Clock = SYSTEM,
+) -> RunStatus:
     """Run `gameday` into `run_dir`; return how it ended.
 
     Never raises for a failure of the target or of a child: the status says it,
@@ -114,8 +125,14 @@ def run(gameday: GameDay, run_dir: Path, drivers: Drivers, progress: Progress,
     ctx = RunContext(gameday, run_dir, _open_timeline(run_dir, clock), progress, dict(os.environ), clock=clock)
     restore = _catch_signals(ctx)
     # recorded so that `gameday report` judges the directory the way this run was asked to
-    ctx.timeline.emit("harness", EventKind.RUN_START, gameday.name, run_dir=str(run_dir), pid=os.getpid(),
-                      allow_generator_bound=allow_generator_bound)
+    ctx.timeline.emit(
+        "harness",
+        EventKind.RUN_START,
+        gameday.name,
+        run_dir=str(run_dir),
+        pid=os.getpid(),
+        allow_generator_bound=allow_generator_bound,
+    )
     try:
         _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
         if drivers.metrics is not None and gameday.metrics:
@@ -153,16 +170,18 @@ def _copy_spec(gameday: GameDay, run_dir: Path) -> None:
     try:
         shutil.copyfile(gameday.path, run_dir / "gameday.yaml")
     except OSError as exc:
-        raise HarnessError(f"cannot copy the spec into {run_dir}: {exc.strerror or exc}"
-                           f"{_disk_hint(run_dir, exc)}") from None
+        raise HarnessError(
+            f"cannot copy the spec into {run_dir}: {exc.strerror or exc}{_disk_hint(run_dir, exc)}"
+        ) from None
 
 
 def _open_timeline(run_dir: Path, clock: Clock) -> Timeline:
     try:
         return Timeline(run_dir, clock)
     except OSError as exc:
-        raise HarnessError(f"cannot create the timeline in {run_dir}: {exc.strerror or exc}"
-                           f"{_disk_hint(run_dir, exc)}") from None
+        raise HarnessError(
+            f"cannot create the timeline in {run_dir}: {exc.strerror or exc}{_disk_hint(run_dir, exc)}"
+        ) from None
 
 
 def _catch_signals(ctx: RunContext) -> Callable[[], None]:
@@ -187,8 +206,12 @@ def _check_stop(ctx: RunContext) -> None:
 Watch = Callable[[RunContext], None]
 
 
-def _tick_until(ctx: RunContext, deadline: float = math.inf, going: Callable[[], bool] = lambda: True,
-                watches: tuple[Watch, ...] = ()) -> None:
+def _tick_until(
+    ctx: RunContext,
+    deadline: float = math.inf,
+    going: Callable[[], bool] = lambda: True,
+    watches: tuple[Watch, ...] = (),
+) -> None:
     """Every TICK_S until `deadline` or until `going()` is false: check the stop flag, the disk and
     `watches` (each raises to end the run), and redraw the progress line."""
     while ctx.clock.now() < deadline and going():
@@ -232,14 +255,20 @@ def _load_start(ctx: RunContext, drivers: Drivers) -> None:
     ctx.load.start()
     _wait_until_sending(ctx)
     ctx.load_started = ctx.clock.now()
-    ctx.timeline.emit("harness", EventKind.LOAD_START, ctx.gameday.load.profile, pid=getattr(ctx.load, "pid", None),
-                      duration=ctx.gameday.load.duration)
+    ctx.timeline.emit(
+        "harness",
+        EventKind.LOAD_START,
+        ctx.gameday.load.profile,
+        pid=getattr(ctx.load, "pid", None),
+        duration=ctx.gameday.load.duration,
+    )
 
 
 def _wait_until_sending(ctx: RunContext) -> None:
     """Until the load generator has started its test. Locust takes 1-6 s to start (imports,
     forked workers connecting) on a busy machine; the warmup, every chaos `start_after`
     and Locust's own run time all count from its test start, so the timeline does too."""
+
     def sending() -> bool:
         if ctx.load.sending:
             return True
@@ -248,8 +277,10 @@ def _wait_until_sending(ctx: RunContext) -> None:
         return False
 
     if not wait_until(sending, LOAD_START_TIMEOUT_S, TICK_S / 4, ctx.clock):
-        raise HarnessError(f"the load generator did not start its test within {LOAD_START_TIMEOUT_S:g}s; "
-                           f"see {ctx.run_dir / 'locust.log'}")
+        raise HarnessError(
+            f"the load generator did not start its test within {LOAD_START_TIMEOUT_S:g}s; "
+            f"see {ctx.run_dir / 'locust.log'}"
+        )
 
 
 def _warmup(ctx: RunContext) -> None:
@@ -270,10 +301,18 @@ def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
 def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
     code = ctx.chaos.wait(0)
     journal = ctx.chaos.journal() or {}
-    ctx.timeline.emit("harness", EventKind.CHAOS_END, block.experiment, returncode=code, status=journal.get("status"),
-                      deviated=journal.get("deviated"))
-    ctx.progress.line(f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
-                      + (" (steady state deviated)" if journal.get("deviated") else ""))
+    ctx.timeline.emit(
+        "harness",
+        EventKind.CHAOS_END,
+        block.experiment,
+        returncode=code,
+        status=journal.get("status"),
+        deviated=journal.get("deviated"),
+    )
+    ctx.progress.line(
+        f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
+        + (" (steady state deviated)" if journal.get("deviated") else "")
+    )
     ctx.chaos = None
 
 
@@ -301,11 +340,16 @@ def _watch_disk(ctx: RunContext) -> None:
 
 def disk_full_message(run_dir: Path, free: int | None, refused: OSError | None) -> str:
     """What the user reads when the run directory's disk fills: where, how full, what to do."""
-    why = f"a write failed ({refused.strerror or refused})" if refused is not None else \
-        f"{(free or 0) // 1024} KiB free, under the {DISK_FREE_MIN_BYTES // 1024} KiB a run needs"
-    return (f"the disk is full: {why} on the filesystem mounted at {mount_point(run_dir)}, which holds "
-            f"{run_dir}; the run is stopped and its faults rolled back. What was recorded so far stays there; "
-            "free space (or pass --reports on a bigger disk) and run the game day again")
+    why = (
+        f"a write failed ({refused.strerror or refused})"
+        if refused is not None
+        else f"{(free or 0) // 1024} KiB free, under the {DISK_FREE_MIN_BYTES // 1024} KiB a run needs"
+    )
+    return (
+        f"the disk is full: {why} on the filesystem mounted at {mount_point(run_dir)}, which holds "
+        f"{run_dir}; the run is stopped and its faults rolled back. What was recorded so far stays there; "
+        "free space (or pass --reports on a bigger disk) and run the game day again"
+    )
 
 
 def _disk_hint(run_dir: Path, exc: OSError) -> str:
@@ -320,9 +364,15 @@ def _watch_guardrails(ctx: RunContext) -> None:
     breach = guardrail.check(ctx.gameday.guardrails, ctx.load.live())
     if breach is None:
         return
-    ctx.timeline.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, observed=breach.observed,
-                      abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window,
-                      window_end=breach.window_end)
+    ctx.timeline.emit(
+        "guardrail",
+        EventKind.ABORT,
+        breach.guardrail.sli,
+        observed=breach.observed,
+        abort_if=breach.guardrail.abort_if.text,
+        window=breach.guardrail.window,
+        window_end=breach.window_end,
+    )
     ctx.progress.line(f"guardrail: {breach.describe()}; aborting the chaos")
     ctx.stop_reason = "guardrail"
     ctx.chaos.interrupt()
@@ -331,8 +381,13 @@ def _watch_guardrails(ctx: RunContext) -> None:
 
 # ---- teardown (always) --------------------------------------------------------------
 def _teardown(ctx: RunContext) -> None:
-    for name, action in (("chaos-rollback", _stop_chaos), ("load-stop", _stop_load),
-                         ("sink-stop", _stop_sink), ("metrics-stop", _stop_metrics), ("target-down", _target_down)):
+    for name, action in (
+        ("chaos-rollback", _stop_chaos),
+        ("load-stop", _stop_load),
+        ("sink-stop", _stop_sink),
+        ("metrics-stop", _stop_metrics),
+        ("target-down", _target_down),
+    ):
         try:
             action(ctx)
         except Exception as exc:  # noqa: BLE001 - one failed teardown must not skip the others
@@ -351,7 +406,7 @@ def _stop_chaos(ctx: RunContext) -> None:
         ctx.progress.line("chaos: interrupting; rollbacks run now")
         ctx.chaos.interrupt()
         if ctx.chaos.wait(120) is None:
-            ctx.chaos.kill()   # rollbacks hung: faults still expire by their TTL
+            ctx.chaos.kill()  # rollbacks hung: faults still expire by their TTL
             ctx.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
     ctx.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=ctx.chaos.wait(0))
     ctx.chaos = None
@@ -368,7 +423,7 @@ def _stop_sink(ctx: RunContext) -> None:
     if ctx.sink is None:
         return
     if ctx.status == RunStatus.COMPLETED:
-        ctx.clock.sleep(SINK_GRACE_S)   # events in flight through the pipeline still count
+        ctx.clock.sleep(SINK_GRACE_S)  # events in flight through the pipeline still count
     ctx.sink.stop()
     ctx.timeline.emit("harness", EventKind.SINK_STOP, "")
 

@@ -61,13 +61,15 @@ def phase_name(ctx: Any, now: float) -> str:
 
 
 def status_text(ctx: Any, now: float) -> str:
-    left = max(0.0, ctx.load_started + ctx.gameday.load.duration - now) if ctx.load_started else ctx.gameday.load.duration
+    left = (
+        max(0.0, ctx.load_started + ctx.gameday.load.duration - now) if ctx.load_started else ctx.gameday.load.duration
+    )
     text = f"[{phase_name(ctx, now):<8}] {left:5.0f}s left"
     live = ctx.load.live() if ctx.load is not None else None
     overall = (((live or {}).get("windows") or {}).get("5s") or {}).get("overall") or {}
     if overall.get("requests"):
         p99 = overall.get("p99_ms")
-        text += (f" | {overall['throughput']:7.1f} rps | p99 {p99:7.1f} ms" if p99 is not None else "")
+        text += f" | {overall['throughput']:7.1f} rps | p99 {p99:7.1f} ms" if p99 is not None else ""
         text += f" | errors {overall['error_rate']:6.2%}"
     suggested = generator_capacity.suggestion(ctx.gameday.load)
     if suggested:

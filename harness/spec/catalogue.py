@@ -51,8 +51,8 @@ _APDEX = re.compile(r"^apdex(?:\((?P<t>[^()]*)\))?$")
 
 
 METRIC_PREFIX = "metric:"
-METRIC_AGGS = ("max", "min", "avg", "first", "last", "increase", "rate")   # and pN, e.g. p95
-PER_SECOND_AGGS = ("max", "min", "avg", "first", "last")                  # a second's value is the sample
+METRIC_AGGS = ("max", "min", "avg", "first", "last", "increase", "rate")  # and pN, e.g. p95
+PER_SECOND_AGGS = ("max", "min", "avg", "first", "last")  # a second's value is the sample
 
 
 def is_metric(name: str) -> bool:
@@ -62,7 +62,7 @@ def is_metric(name: str) -> bool:
 
 def metric_expression(name: str) -> str:
     """'scorer_consumer_lag{group="scorer"}' of 'metric:scorer_consumer_lag{group="scorer"}'."""
-    return name[len(METRIC_PREFIX):].strip()
+    return name[len(METRIC_PREFIX) :].strip()
 
 
 def metric_agg_problem(agg: str) -> str | None:

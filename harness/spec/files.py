@@ -41,8 +41,9 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FileProblem(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, "
-                          f"offset {exc.start}); save it as UTF-8") from None
+        raise FileProblem(
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, offset {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def _reason(exc: OSError) -> str:

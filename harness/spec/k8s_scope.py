@@ -36,13 +36,15 @@ import yaml
 NS_KEYS = ("ns", "namespace")
 HARNESS_NS_ENV = "GAMEDAY_K8S_NAMESPACE"
 _REF = re.compile(r"^\$\{([^}]+)\}$")
-CHAOSK8S_DEFAULT_NS = "default"        # every namespaced chaosk8s function's `ns` default
+CHAOSK8S_DEFAULT_NS = "default"  # every namespaced chaosk8s function's `ns` default
 # chaosk8s modules whose every function acts in the namespace given as `ns`
 # (tests/targets/test_kubernetes_spec.py checks this against the installed chaosk8s)
-NAMESPACED_MODULES = frozenset(f"chaosk8s.{kind}.{part}" for kind in (
-    "pod", "deployment", "networking", "service", "statefulset", "replicaset", "daemonset", "secret")
-    for part in ("actions", "probes"))
-NO_CLUSTER_CALL = frozenset({"chaosk8s.pod.probes.should_be_found_in_logs"})   # reads a value, calls nothing
+NAMESPACED_MODULES = frozenset(
+    f"chaosk8s.{kind}.{part}"
+    for kind in ("pod", "deployment", "networking", "service", "statefulset", "replicaset", "daemonset", "secret")
+    for part in ("actions", "probes")
+)
+NO_CLUSTER_CALL = frozenset({"chaosk8s.pod.probes.should_be_found_in_logs"})  # reads a value, calls nothing
 HARNESS_MODULES = "harness."
 # load.sink options the Locust plugin's --gameday-sink-* flags take (harness.load.sink.add_locust_arguments)
 CLUSTER_SINK_OPTIONS = ("bootstrap", "topic", "id_field", "url", "exchange", "queue", "callable")
@@ -62,8 +64,11 @@ def check(context: Any, parsed: dict[str, Any], resolve) -> None:
     if kubernetes and load is not None and load.where == "cluster" and load.sink is not None:
         for key in load.sink.options:
             if key not in CLUSTER_SINK_OPTIONS:
-                context.problems.add(f"load.sink.{key}", "with 'where: cluster' the sink runs beside the Locust master, "
-                                     f"which takes only {', '.join(CLUSTER_SINK_OPTIONS)}")
+                context.problems.add(
+                    f"load.sink.{key}",
+                    "with 'where: cluster' the sink runs beside the Locust master, "
+                    f"which takes only {', '.join(CLUSTER_SINK_OPTIONS)}",
+                )
     if not kubernetes or not context.check_files:
         return
     allowed = set(target.allowed_namespaces)
@@ -72,8 +77,11 @@ def check(context: Any, parsed: dict[str, Any], resolve) -> None:
         doc = _read(file)
         for where, namespace in experiment_namespaces(file):
             if namespace not in allowed:
-                context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r} names namespace "
-                                     f"{namespace!r} at {where}, which is not in allowed_namespaces {sorted(allowed)}")
+                context.problems.add(
+                    f"{path}.experiment",
+                    f"experiment {block.experiment!r} names namespace "
+                    f"{namespace!r} at {where}, which is not in allowed_namespaces {sorted(allowed)}",
+                )
         for problem in scope_problems(doc):
             context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r}: {problem}")
 
@@ -86,18 +94,24 @@ def scope_problems(doc: Any) -> list[str]:
     for where, provider in _providers(doc, ""):
         kind, module = provider.get("type"), provider.get("module")
         if kind == "process":
-            out.append(f"{where} is a process provider ({provider.get('path')!r}); a command can reach any "
-                       "cluster or context, so a kubernetes game day may only use python providers")
+            out.append(
+                f"{where} is a process provider ({provider.get('path')!r}); a command can reach any "
+                "cluster or context, so a kubernetes game day may only use python providers"
+            )
         elif kind == "python" and not _allowed_module(module, control="controls[" in where):
-            out.append(f"{where} calls python module {module!r}, which is not known to stay inside a namespace; "
-                       "a kubernetes game day may call chaosk8s's namespaced modules (pod, deployment, networking, "
-                       "service, statefulset, replicaset, daemonset, secret) and harness.*")
+            out.append(
+                f"{where} calls python module {module!r}, which is not known to stay inside a namespace; "
+                "a kubernetes game day may call chaosk8s's namespaced modules (pod, deployment, networking, "
+                "service, statefulset, replicaset, daemonset, secret) and harness.*"
+            )
     secrets = doc.get("secrets") if isinstance(doc.get("secrets"), dict) else {}
     for scope, values in secrets.items():
         for key in values if isinstance(values, dict) else ():
             if CONNECTION_KEY.match(str(key)):
-                out.append(f"secrets.{scope}.{key} would choose the cluster chaosk8s connects to; the harness "
-                           "sets the context from the target (allowed by $GAMEDAY_ALLOWED_CONTEXTS): remove it")
+                out.append(
+                    f"secrets.{scope}.{key} would choose the cluster chaosk8s connects to; the harness "
+                    "sets the context from the target (allowed by $GAMEDAY_ALLOWED_CONTEXTS): remove it"
+                )
     return out
 
 
@@ -127,7 +141,7 @@ def _read(file: Path) -> Any:
         text = file.read_text(encoding="utf-8")
         return json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError):
-        return None     # check_experiments reports an unreadable experiment
+        return None  # check_experiments reports an unreadable experiment
 
 
 def experiment_namespaces(file: Path) -> list[tuple[str, str]]:
@@ -158,7 +172,7 @@ def _config_values(entry: Any) -> list[str]:
     if isinstance(entry, str):
         return [entry]
     if isinstance(entry, dict) and entry.get("type") == "env" and entry.get("key") == HARNESS_NS_ENV:
-        return []     # the harness sets it to the target's namespace
+        return []  # the harness sets it to the target's namespace
     if isinstance(entry, dict) and isinstance(entry.get("default"), str):
         return [entry["default"]]
     return []

@@ -15,24 +15,33 @@ from the project root), and the current directory, in which they exist.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from harness import shape_table
+from harness.allowlist import url_problem
 from harness.durations import parse_duration
 from harness.errors import SpecError
-from harness.spec import catalogue, files, metric_sources
+from harness.spec import catalogue, files, metric_sources, validate
 from harness.spec.models import (
-    PHASES, ChaosBlock, Compare, GameDay, Guardrail, HttpTarget, KubernetesTarget, LoadSpec, LocalTarget, SinkSpec,
+    PHASES,
+    ChaosBlock,
+    Compare,
+    GameDay,
+    Guardrail,
+    HttpTarget,
+    KubernetesTarget,
+    LoadSpec,
+    LocalTarget,
+    SinkSpec,
     Slo,
 )
 from harness.spec.reader import Node, Problems, child, number, strings, text
 from harness.spec.slo_expr import comparison_problem, parse_comparison, parse_objective, unit_problem
-from harness.spec import validate
-from harness.allowlist import url_problem
 
 TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails", "metrics")
 TARGET_KEYS = {
@@ -44,12 +53,33 @@ TARGET_KEYS = {
 # Locust, whose gevent monkey-patching the orchestrator process must never import).
 SHAPE_PARAMS = {shape: shape_table.keys(shape) for shape in shape_table.SHAPES}
 ALL_PARAMS = shape_table.KEYS
-LOAD_KEYS = ("profile", "shape", "duration", "processes", "options", "sink", "where", "workers", "variant_header",
-             *ALL_PARAMS)
-SLO_KEYS = ("sli", "phase", "endpoint", "objective", "T", "count_rate_limited", "variant", "compare", "agg", "within",
-            "source")
+LOAD_KEYS = (
+    "profile",
+    "shape",
+    "duration",
+    "processes",
+    "options",
+    "sink",
+    "where",
+    "workers",
+    "variant_header",
+    *ALL_PARAMS,
+)
+SLO_KEYS = (
+    "sli",
+    "phase",
+    "endpoint",
+    "objective",
+    "T",
+    "count_rate_limited",
+    "variant",
+    "compare",
+    "agg",
+    "within",
+    "source",
+)
 LOAD_WHERE = ("local", "cluster")
-_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")   # an RFC 9110 token
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")  # an RFC 9110 token
 SINK_REQUIRED = {"kafka": (), "http": ("url",), "callable": ("callable",), "amqp": ("url",)}
 
 
@@ -89,8 +119,9 @@ def _load(path: Path, problems: Problems, check_experiments: bool, check_files: 
     return parse_gameday(source, path, problems, check_experiments=check_experiments, check_files=check_files)
 
 
-def parse_gameday(source: str, path: Path, problems: Problems, *, check_experiments: bool = True,
-                  check_files: bool = True) -> GameDay | None:
+def parse_gameday(
+    source: str, path: Path, problems: Problems, *, check_experiments: bool = True, check_files: bool = True
+) -> GameDay | None:
     """Parse spec text as if read from `path`, adding every problem to `problems`; the GameDay or None."""
     data = _parse_yaml(source, problems)
     if data is None:
@@ -130,7 +161,8 @@ def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, An
         "name": text(child(children, "name", root), default=path.stem),
         "description": text(child(children, "description", root), default="") or "",
         "target": _target(child(children, "target", root)),
-        "load": load, "load_node": load_node,
+        "load": load,
+        "load_node": load_node,
         "chaos": chaos,
         "warmup": _duration(child(children, "warmup", root), 0.0),
         "slos": _slos(child(children, "slos", root, required=True), bool(chaos)),
@@ -159,7 +191,9 @@ def _target(node: Node | None):
     kind = node.value.get("kind", "local") if isinstance(node.value, dict) else None
     if not isinstance(kind, str) or kind not in TARGET_KEYS:
         if kind is not None:
-            node.problems.add(node.child_path("kind"), f"unknown target kind {kind!r}; expected local, http or kubernetes")
+            node.problems.add(
+                node.child_path("kind"), f"unknown target kind {kind!r}; expected local, http or kubernetes"
+            )
         else:
             node.mapping(())
         return None
@@ -174,7 +208,9 @@ def _local(node: Node, children: dict[str, Node]) -> LocalTarget:
     defects = strings(defects_node)
     for i, defect in enumerate(defects):
         if defect not in DEFECTS:
-            node.problems.add(f"{node.path}.defects[{i}]", f"unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}")
+            node.problems.add(
+                f"{node.path}.defects[{i}]", f"unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}"
+            )
     return LocalTarget(text(child(children, "stack", node), "default"), defects)
 
 
@@ -184,7 +220,7 @@ def _http(node: Node, children: dict[str, Node]) -> HttpTarget | None:
     if url and not url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
     elif url and (problem := url_problem(url, "base_url")):
-        url_node.fail(problem)   # refused before the run sends anything (harness.allowlist)
+        url_node.fail(problem)  # refused before the run sends anything (harness.allowlist)
     return HttpTarget(url.rstrip("/")) if url else None
 
 
@@ -202,14 +238,17 @@ def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | Non
         url_node.fail(f"expected an http:// or https:// URL, got {gateway_url!r}")
     resources = _worker_resources(child(children, "worker_resources", node))
     if context and namespace and allowed:
-        return KubernetesTarget(context, namespace, allowed, image, gateway_url and gateway_url.rstrip("/"),
-                                worker_resources=resources)
+        return KubernetesTarget(
+            context, namespace, allowed, image, gateway_url and gateway_url.rstrip("/"), worker_resources=resources
+        )
     return None
 
 
 # Kubernetes quantities as a pod's requests take them (a subset: plain numbers and the usual suffixes)
-RESOURCE_FORMS = {"cpu": (re.compile(r"^\d+(\.\d+)?m?$"), "cores like 0.5 or millicores like 250m"),
-                  "memory": (re.compile(r"^\d+(Ki|Mi|Gi)$"), "a size like 384Mi or 1Gi")}
+RESOURCE_FORMS = {
+    "cpu": (re.compile(r"^\d+(\.\d+)?m?$"), "cores like 0.5 or millicores like 250m"),
+    "memory": (re.compile(r"^\d+(Ki|Mi|Gi)$"), "a size like 384Mi or 1Gi"),
+}
 
 
 def _worker_resources(node: Node | None) -> MappingProxyType:
@@ -262,8 +301,18 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
         return None, node
     # Built even when other fields had problems (already reported), so the checks
     # that need the profile still run in this pass; the GameDay is not assembled.
-    return LoadSpec(profile, shape or "", duration or 0.0, MappingProxyType(params or {}), processes, options,
-                    sink, where if where in LOAD_WHERE else "local", workers, header), node
+    return LoadSpec(
+        profile,
+        shape or "",
+        duration or 0.0,
+        MappingProxyType(params or {}),
+        processes,
+        options,
+        sink,
+        where if where in LOAD_WHERE else "local",
+        workers,
+        header,
+    ), node
 
 
 def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[str, float] | None:
@@ -311,14 +360,17 @@ def _sink(node: Node | None) -> SinkSpec | None:
         return None
     kind = node.value.get("kind")
     if not isinstance(kind, str) or kind not in SINK_REQUIRED:
-        node.problems.add(node.child_path("kind"), f"unknown sink kind {kind!r}; expected kafka, http, callable or amqp")
+        node.problems.add(
+            node.child_path("kind"), f"unknown sink kind {kind!r}; expected kafka, http, callable or amqp"
+        )
         return None
     for key in SINK_REQUIRED[kind]:
         if not isinstance(node.value.get(key), str):
             node.problems.add(node.child_path(key), f"is required for a {kind} sink")
     if kind == "amqp" and sum(isinstance(node.value.get(key), str) for key in ("exchange", "queue")) != 1:
-        node.fail("an amqp sink needs exactly one of exchange (the pipeline's output exchange) "
-                  "or queue (a stream queue)")
+        node.fail(
+            "an amqp sink needs exactly one of exchange (the pipeline's output exchange) or queue (a stream queue)"
+        )
     options = {str(k): v for k, v in node.value.items() if k != "kind"}
     return SinkSpec(kind, MappingProxyType(options))
 
@@ -373,8 +425,11 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
     if sli and endpoint and not catalogue.per_endpoint(sli):
         children["endpoint"].fail(f"{sli!r} is measured for the whole run, not per endpoint; remove 'endpoint'")
     if sli and objective:
-        problem = comparison_problem(measure, objective, catalogue.kind_of(sli)) if measure else \
-            unit_problem(objective, catalogue.kind_of(sli))
+        problem = (
+            comparison_problem(measure, objective, catalogue.kind_of(sli))
+            if measure
+            else unit_problem(objective, catalogue.kind_of(sli))
+        )
         if problem:
             objective_node.fail(problem)
     count_limited = _count_rate_limited(child(children, "count_rate_limited", item), sli)
@@ -384,9 +439,12 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
     source = text(child(children, "source", item))
     if source is not None and sli and not catalogue.is_metric(sli):
         children["source"].fail("source applies only to metric SLIs (metric:<name>)")
-    if None in (sli, phase, objective) or (catalogue.base_name(sli) == "apdex" and apdex_t is None) \
-            or (compare_node is not None and compare is None) or (sli and catalogue.is_metric(sli) and agg is None
-                                                                  and within is None):
+    if (
+        None in (sli, phase, objective)
+        or (catalogue.base_name(sli) == "apdex" and apdex_t is None)
+        or (compare_node is not None and compare is None)
+        or (sli and catalogue.is_metric(sli) and agg is None and within is None)
+    ):
         return None
     return Slo(sli, phase, objective, endpoint, apdex_t, count_limited, variant, compare, agg, within, source)
 
@@ -395,8 +453,10 @@ def _variant(item: Node, children: dict[str, Node], sli: str | None) -> str | No
     node = child(children, "variant", item)
     variant = text(node)
     if variant is not None and sli is not None and not catalogue.per_endpoint(sli):
-        node.fail(f"{sli!r} is not measured per variant (only request SLIs are: latency, availability, "
-                  "error_rate, correctness, ...)")
+        node.fail(
+            f"{sli!r} is not measured per variant (only request SLIs are: latency, availability, "
+            "error_rate, correctness, ...)"
+        )
         return None
     return variant
 
@@ -413,8 +473,10 @@ def _compare(node: Node | None, sli: str | None, measure: str | None, has_varian
         node.fail("give either variant (an SLO on one variant) or compare (one variant against another), not both")
         return None
     if sli is not None and not catalogue.comparable(sli):
-        node.fail(f"{sli!r} cannot be compared between variants; compare latency.*, availability, error_rate, "
-                  "rate_limited, correctness or apdex (SLIs judged one second at a time)")
+        node.fail(
+            f"{sli!r} cannot be compared between variants; compare latency.*, availability, error_rate, "
+            "rate_limited, correctness or apdex (SLIs judged one second at a time)"
+        )
         return None
     if variant is not None and variant == against:
         node.problems.add(node.child_path("against"), f"compares {variant!r} with itself")
@@ -429,8 +491,10 @@ def _within(item: Node, children: dict[str, Node], sli: str | None) -> float | N
     if node is None:
         return None
     if sli is not None and not catalogue.is_metric(sli):
-        node.fail("within applies only to metric SLIs (metric:<name>): how soon after the fault's removal the "
-                  "metric must meet the objective; for requests use recovery_time")
+        node.fail(
+            "within applies only to metric SLIs (metric:<name>): how soon after the fault's removal the "
+            "metric must meet the objective; for requests use recovery_time"
+        )
         return None
     value = _duration(node, None)
     if value == 0:
@@ -444,16 +508,20 @@ def _agg(item: Node, children: dict[str, Node], sli: str | None, has_within: boo
     agg = text(node)
     if sli is None or not catalogue.is_metric(sli):
         if node is not None:
-            node.fail("agg applies only to metric SLIs (metric:<name>); request SLIs name their statistic, "
-                      "e.g. latency.p99")
+            node.fail(
+                "agg applies only to metric SLIs (metric:<name>); request SLIs name their statistic, e.g. latency.p99"
+            )
         return None
     if has_within:
         if node is not None:
             node.fail("a metric SLO with within judges every second after the fault's removal; remove agg")
         return None
     if agg is None:
-        item.problems.add(item.child_path("agg"), f"is required for a metric SLI: how the phase's samples become "
-                          f"one number ({', '.join(catalogue.METRIC_AGGS)} or pN)")
+        item.problems.add(
+            item.child_path("agg"),
+            f"is required for a metric SLI: how the phase's samples become "
+            f"one number ({', '.join(catalogue.METRIC_AGGS)} or pN)",
+        )
         return None
     problem = catalogue.metric_agg_problem(agg)
     if problem:
@@ -556,9 +624,16 @@ def _guardrails(node: Node | None) -> list[tuple[str, Guardrail]]:
 
 def _assemble(parsed: dict[str, Any], path: Path, base_dir: str, raw: dict) -> GameDay:
     return GameDay(
-        name=parsed["name"], path=str(path), target=parsed["target"], load=parsed["load"],
-        chaos=tuple(c for _, c in parsed["chaos"]), warmup=parsed["warmup"],
-        slos=tuple(s for _, s in parsed["slos"]), guardrails=tuple(g for _, g in parsed["guardrails"]),
+        name=parsed["name"],
+        path=str(path),
+        target=parsed["target"],
+        load=parsed["load"],
+        chaos=tuple(c for _, c in parsed["chaos"]),
+        warmup=parsed["warmup"],
+        slos=tuple(s for _, s in parsed["slos"]),
+        guardrails=tuple(g for _, g in parsed["guardrails"]),
         metrics=tuple(m for _, m in parsed["metrics"]),
-        description=parsed["description"], base_dir=base_dir, raw=MappingProxyType(raw),
+        description=parsed["description"],
+        base_dir=base_dir,
+        raw=MappingProxyType(raw),
     )

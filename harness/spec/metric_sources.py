@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.allowlist import url_problem
 from harness.durations import parse_duration
 from harness.metrics.selector import parse_selector
 from harness.spec import catalogue
 from harness.spec.models import MetricSource
 from harness.spec.reader import Node, Problems, child, strings, text
-from harness.allowlist import url_problem
 
 KINDS = ("scrape", "prometheus")
 SOURCE_KEYS = ("name", "kind", "url", "target", "interval", "chart")
@@ -126,15 +126,20 @@ def check(parsed: dict[str, Any], problems: Problems) -> None:
     header = load.variant_header if load is not None else None
     if header and load.where == "cluster":
         # the cluster's Locust pods are started without it (harness.targets.k8s): every comparison would be no-data
-        problems.add("load.variant_header", "is recorded only by a Locust run here (load.where: local), "
-                                            "not yet by the cluster's Locust pods")
+        problems.add(
+            "load.variant_header",
+            "is recorded only by a Locust run here (load.where: local), not yet by the cluster's Locust pods",
+        )
     for path, slo in parsed["slos"]:
         if slo.is_metric:
             _check_metric_slo(problems, path, slo, sources)
         elif (slo.variant or slo.compare) and load is not None and not header:
             key = "compare" if slo.compare else "variant"
-            problems.add(f"{path}.{key}", "needs the load to record variants: add load.variant_header "
-                                          "(the response header naming the version that answered, e.g. x-model-version)")
+            problems.add(
+                f"{path}.{key}",
+                "needs the load to record variants: add load.variant_header "
+                "(the response header naming the version that answered, e.g. x-model-version)",
+            )
 
 
 def _check_metric_slo(problems: Problems, path: str, slo, sources: dict[str, MetricSource]) -> None:
@@ -143,8 +148,12 @@ def _check_metric_slo(problems: Problems, path: str, slo, sources: dict[str, Met
         problems.add(f"{path}.source", f"unknown metrics source {slo.source!r}; the game day has {known}")
         return
     if slo.source is None and len(sources) != 1:
-        problems.add(f"{path}.sli", "a metric SLI needs a metrics: source" if not sources else
-                     f"there are {len(sources)} metrics sources ({', '.join(sources)}): name one in 'source'")
+        problems.add(
+            f"{path}.sli",
+            "a metric SLI needs a metrics: source"
+            if not sources
+            else f"there are {len(sources)} metrics sources ({', '.join(sources)}): name one in 'source'",
+        )
         return
     source = sources[slo.source] if slo.source else next(iter(sources.values()))
     _check_expression(problems, f"{path}.sli", source, catalogue.metric_expression(slo.sli))
@@ -152,7 +161,7 @@ def _check_metric_slo(problems: Problems, path: str, slo, sources: dict[str, Met
 
 def _check_expression(problems: Problems, path: str, source: MetricSource, expression: str) -> None:
     if source.kind != "scrape":
-        return    # PromQL: only the server can say (a refused query is recorded, and its SLI has no data)
+        return  # PromQL: only the server can say (a refused query is recorded, and its SLI has no data)
     try:
         parse_selector(expression)
     except ValueError as exc:

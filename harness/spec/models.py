@@ -7,10 +7,11 @@ Mappings (`params`, `options`) are read-only views: a spec is not edited after l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from harness.spec.slo_expr import Objective
 
@@ -45,8 +46,8 @@ class KubernetesTarget:
     context: str
     namespace: str
     allowed_namespaces: tuple[str, ...]
-    image: str = "gameday:0.1.0"          # the image of deploy/Dockerfile, for Locust pods
-    gateway_url: str | None = None        # with load.where: local, how this machine reaches the gateway
+    image: str = "gameday:0.1.0"  # the image of deploy/Dockerfile, for Locust pods
+    gateway_url: str | None = None  # with load.where: local, how this machine reaches the gateway
     # with load.where: cluster, each Locust worker pod's {cpu, memory} request (memory is also its limit)
     worker_resources: Mapping[str, str] = field(default_factory=_empty)
     kind: str = "kubernetes"
@@ -76,9 +77,9 @@ class LoadSpec:
     processes: int | None = None
     options: Mapping[str, Any] = field(default_factory=_empty)
     sink: SinkSpec | None = None
-    where: str = "local"                  # kubernetes targets: run Locust here, or in the cluster
-    workers: int | None = None            # where: cluster: Locust worker pods (default 2)
-    variant_header: str | None = None     # response header naming the variant that answered (canary, A/B)
+    where: str = "local"  # kubernetes targets: run Locust here, or in the cluster
+    workers: int | None = None  # where: cluster: Locust worker pods (default 2)
+    variant_header: str | None = None  # response header naming the variant that answered (canary, A/B)
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,28 @@ def problems(profile: Path, load: LoadSpec) -> list[tuple[str, str]]:
 
 
 def _run_probe(profile: Path, load: LoadSpec, scratch: Path) -> tuple[dict, str | None]:
-    argv = locust_argv(profile.resolve(), "http://127.0.0.1:1", scratch / "run", load.shape or "constant_rate",
-                       load.duration or 1.0, load.params, None, load.options)
+    argv = locust_argv(
+        profile.resolve(),
+        "http://127.0.0.1:1",
+        scratch / "run",
+        load.shape or "constant_rate",
+        load.duration or 1.0,
+        load.params,
+        None,
+        load.options,
+    )
     result_file = scratch / "probe.json"
     try:
         # cwd is a fresh directory, as the run's is (Locust puts the cwd on sys.path)
-        done = subprocess.run([sys.executable, "-c", _BOOT, str(result_file), *argv[3:]], cwd=scratch,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", _BOOT, str(result_file), *argv[3:]],
+            cwd=scratch,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {}, f"importing it did not finish within {PROBE_TIMEOUT_S}s (does it block at import?)"
     try:
@@ -59,8 +73,10 @@ def _located(problem: dict, load: LoadSpec, custom: list[str]) -> tuple[str, str
     if kind == "syntax":
         return "load.profile", f"profile {load.profile!r} is not valid Python: {where}: {message}"
     if kind == "import":
-        return "load.profile", (f"profile {load.profile!r} raised {message} when Locust imported it ({where}); "
-                                f"fix it, then check with: locust -f {problem['file']} --list")
+        return "load.profile", (
+            f"profile {load.profile!r} raised {message} when Locust imported it ({where}); "
+            f"fix it, then check with: locust -f {problem['file']} --list"
+        )
     if kind == "no-users":
         return "load.profile", f"profile {load.profile!r} {message}"
     return _option_problem(problem, load, custom)
@@ -71,5 +87,6 @@ def _option_problem(problem: dict, load: LoadSpec, custom: list[str]) -> tuple[s
     key = next((k for k in load.options if f"--{k.replace('_', '-')}" == option), None)
     accepted = ", ".join(o.lstrip("-").replace("-", "_") for o in custom) or "none"
     path = f"load.options.{key}" if key else "load.options"
-    return path, (f"profile {load.profile!r} does not accept this: {problem['message']} "
-                  f"(options it accepts: {accepted})")
+    return path, (
+        f"profile {load.profile!r} does not accept this: {problem['message']} (options it accepts: {accepted})"
+    )

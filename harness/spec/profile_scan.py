@@ -52,7 +52,8 @@ def _is_client_call(call: ast.Call) -> bool:
         return False
     owner = func.value
     return (isinstance(owner, ast.Attribute) and owner.attr == "client") or (
-        isinstance(owner, ast.Name) and owner.id == "client")
+        isinstance(owner, ast.Name) and owner.id == "client"
+    )
 
 
 def _endpoint(call: ast.Call) -> str | None:

@@ -41,8 +41,12 @@ import re
 from dataclasses import dataclass
 
 _OPS = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt,
-    ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _EXPR = re.compile(
@@ -90,8 +94,10 @@ class Objective:
         return self.text
 
 
-_COMPARISON = re.compile(r"^(?P<measure>ratio|difference)(?P<op><=|>=|<|>)(?P<sign>-?)"
-                         r"(?P<num>\d+(?:\.\d+)?)(?P<unit>ms|s|m|%)?$")
+_COMPARISON = re.compile(
+    r"^(?P<measure>ratio|difference)(?P<op><=|>=|<|>)(?P<sign>-?)"
+    r"(?P<num>\d+(?:\.\d+)?)(?P<unit>ms|s|m|%)?$"
+)
 MEASURES = ("ratio", "difference")
 
 
@@ -103,9 +109,11 @@ def parse_comparison(text: object) -> tuple[str, Objective]:
         raise ValueError(f"cannot parse {text!r}: a comparison objective is a string such as 'ratio < 1.2'")
     match = _COMPARISON.match(re.sub(r"\s+", "", text))
     if not match:
-        raise ValueError(f"cannot parse {text!r}: a comparison is 'ratio <op> <number>' or "
-                         "'difference <op> [-]<number>[ms|s|%]' with <op> one of <, <=, >, >=, "
-                         "e.g. 'ratio < 1.2', 'difference > -1%'")
+        raise ValueError(
+            f"cannot parse {text!r}: a comparison is 'ratio <op> <number>' or "
+            "'difference <op> [-]<number>[ms|s|%]' with <op> one of <, <=, >, >=, "
+            "e.g. 'ratio < 1.2', 'difference > -1%'"
+        )
     unit = match.group("unit")
     number = float(match.group("num")) * (-1.0 if match.group("sign") else 1.0)
     return match.group("measure"), Objective(match.group("op"), _normalise(number, unit), unit, text.strip())
@@ -136,8 +144,10 @@ def parse_objective(text: object) -> Objective:
     compact = re.sub(r"\s+", "", text)
     match = _EXPR.match(compact)
     if not match:
-        raise ValueError(f"cannot parse {text!r}: expected [p(N)|avg|med|max] <op> <number>[ms|s|m|%|rps], "
-                         "e.g. '< 150ms', '>= 99.9%', '== 0', 'p(99) < 300ms'")
+        raise ValueError(
+            f"cannot parse {text!r}: expected [p(N)|avg|med|max] <op> <number>[ms|s|m|%|rps], "
+            "e.g. '< 150ms', '>= 99.9%', '== 0', 'p(99) < 300ms'"
+        )
     agg, unit = match.group("agg"), match.group("unit")
     number = float(match.group("num"))
     return Objective(match.group("op"), _normalise(number, unit), unit, text.strip(), _implied(agg))

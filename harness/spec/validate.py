@@ -75,8 +75,9 @@ def check_in_children(context: Context, load: LoadSpec | None, experiments: list
         for (path, name, file), validation in zip(experiments, validations):
             error = validation.result()
             if error:
-                context.problems.add(f"{path}.experiment", f"experiment {name!r} fails chaos validate: {error}"
-                                     f"{_looked_for(file, name)}")
+                context.problems.add(
+                    f"{path}.experiment", f"experiment {name!r} fails chaos validate: {error}{_looked_for(file, name)}"
+                )
 
 
 def check_profile(context: Context, parsed: dict[str, Any]) -> ProfileFacts | None:
@@ -91,10 +92,11 @@ def check_profile(context: Context, parsed: dict[str, Any]) -> ProfileFacts | No
         context.problems.add("load.profile", f"profile {load.profile!r} {exc}{_looked_for(path, load.profile)}")
         return None
     except SyntaxError as exc:
-        context.problems.add("load.profile", f"profile {load.profile!r} is not valid Python: {path}, line "
-                             f"{exc.lineno}: {exc.msg}")
+        context.problems.add(
+            "load.profile", f"profile {load.profile!r} is not valid Python: {path}, line {exc.lineno}: {exc.msg}"
+        )
         return None
-    except ValueError as exc:   # ast refuses source holding a NUL byte
+    except ValueError as exc:  # ast refuses source holding a NUL byte
         context.problems.add("load.profile", f"profile {load.profile!r} is not valid Python: {exc}")
         return None
     return facts
@@ -107,7 +109,9 @@ def check_endpoints(context: Context, parsed: dict[str, Any], endpoints: frozens
     for path, item in [*parsed["slos"], *parsed["guardrails"]]:
         if item.endpoint and item.endpoint not in endpoints:
             known = ", ".join(sorted(endpoints)) or "none found"
-            context.problems.add(f"{path}.endpoint", f"unknown endpoint {item.endpoint!r}; the profile requests {known}")
+            context.problems.add(
+                f"{path}.endpoint", f"unknown endpoint {item.endpoint!r}; the profile requests {known}"
+            )
 
 
 def check_correctness(context: Context, parsed: dict[str, Any], checks: bool) -> None:
@@ -117,9 +121,12 @@ def check_correctness(context: Context, parsed: dict[str, Any], checks: bool) ->
     profile = parsed["load"].profile
     for path, slo in parsed["slos"]:
         if slo.sli == "correctness":
-            context.problems.add(f"{path}.sli", f"'correctness' needs response checks, and profile {profile!r} has none; "
-                                 "call harness.load.mark_correct(response, ok) in a catch_response block, "
-                                 "or drop this SLO")
+            context.problems.add(
+                f"{path}.sli",
+                f"'correctness' needs response checks, and profile {profile!r} has none; "
+                "call harness.load.mark_correct(response, ok) in a catch_response block, "
+                "or drop this SLO",
+            )
 
 
 def check_experiments(context: Context, parsed: dict[str, Any]) -> list[tuple[str, str, Path]]:
@@ -130,8 +137,9 @@ def check_experiments(context: Context, parsed: dict[str, Any]) -> list[tuple[st
         file = _resolve(context, block.experiment)
         problem = experiment_problem(file)
         if problem:
-            context.problems.add(f"{path}.experiment", f"experiment {block.experiment!r} {problem}"
-                                 f"{_looked_for(file, block.experiment)}")
+            context.problems.add(
+                f"{path}.experiment", f"experiment {block.experiment!r} {problem}{_looked_for(file, block.experiment)}"
+            )
         else:
             readable.append((path, block.experiment, file))
     return readable
@@ -154,8 +162,10 @@ def experiment_problem(file: Path) -> str | None:
     except (ValueError, TypeError, RecursionError) as exc:
         return f"cannot be parsed: {exc}"
     if not isinstance(doc, dict):
-        return (f"holds a {type(doc).__name__}, not a Chaos Toolkit experiment "
-                "(a mapping with title, description and method)")
+        return (
+            f"holds a {type(doc).__name__}, not a Chaos Toolkit experiment "
+            "(a mapping with title, description and method)"
+        )
     return None
 
 
@@ -167,8 +177,12 @@ def chaos_validate(path: Path) -> str | None:
     if chaos is None:
         return "the `chaos` command is not installed (pip install chaostoolkit)"
     try:
-        result = subprocess.run([chaos, "--no-version-check", "--no-log-file", "validate", str(path)],
-                                capture_output=True, text=True, timeout=CHAOS_VALIDATE_TIMEOUT_S)
+        result = subprocess.run(
+            [chaos, "--no-version-check", "--no-log-file", "validate", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=CHAOS_VALIDATE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return f"timed out after {CHAOS_VALIDATE_TIMEOUT_S}s"
     if result.returncode == 0:
@@ -191,8 +205,9 @@ def check_timing(context: Context, parsed: dict[str, Any]) -> None:
         previous = block.start_after
 
 
-def _check_start(context: Context, path: str, start: float, warmup: float, duration: float,
-                 previous: float | None) -> None:
+def _check_start(
+    context: Context, path: str, start: float, warmup: float, duration: float, previous: float | None
+) -> None:
     where = f"{path}.start_after"
     if start >= duration:
         context.problems.add(where, f"chaos starts at {start:g}s, after the load ends at {duration:g}s")

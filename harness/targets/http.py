@@ -11,9 +11,9 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from harness.allowlist import url_problem
 from harness.clock import wait_until
 from harness.errors import SpecError, TargetError
-from harness.allowlist import url_problem
 
 
 class HttpRun:
@@ -39,8 +39,10 @@ class HttpRun:
             return True
 
         if not wait_until(answers, self.reach_timeout_s, interval=0.3):
-            raise TargetError(f"{self.base_url} is not reachable after {self.reach_timeout_s:g}s ({last[0]}); "
-                              "is the service running and the URL right?")
+            raise TargetError(
+                f"{self.base_url} is not reachable after {self.reach_timeout_s:g}s ({last[0]}); "
+                "is the service running and the URL right?"
+            )
 
     def down(self, ctx=None) -> None:
         """Nothing to stop: the harness did not start this target."""
@@ -60,4 +62,3 @@ class HttpRun:
 
     def detail(self) -> dict:
         return {"base_url": self.base_url, "started_by_run": False}
-

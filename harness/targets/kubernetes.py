@@ -29,17 +29,24 @@ from harness.targets.k8s.kafka_pod import SINK_LISTENER_PORT
 from harness.targets.k8s.labels import expiry_annotation
 
 GATEWAY_SELECTOR = "app.kubernetes.io/name=gateway"
-EXPIRY_MARGIN_S = 300.0    # faults outlive a run by this much at most, if rollbacks never ran
-SINK_FORWARD = ("127.0.0.1", SINK_LISTENER_PORT)   # where: local reads Kafka through this port-forward
+EXPIRY_MARGIN_S = 300.0  # faults outlive a run by this much at most, if rollbacks never ran
+SINK_FORWARD = ("127.0.0.1", SINK_LISTENER_PORT)  # where: local reads Kafka through this port-forward
 
 
 class KubernetesRun:
     """The cluster during one game day. `fault_budget_s` is how long faults may live (run length + margin)."""
 
-    def __init__(self, spec: KubernetesTarget, where: str = "local", fault_budget_s: float = 600.0,
-                 extra_namespaces: tuple[str, ...] = (), config_file: str | None = None, sink_forward: bool = True):
+    def __init__(
+        self,
+        spec: KubernetesTarget,
+        where: str = "local",
+        fault_budget_s: float = 600.0,
+        extra_namespaces: tuple[str, ...] = (),
+        config_file: str | None = None,
+        sink_forward: bool = True,
+    ):
         self.spec, self.where, self.config_file = spec, where, config_file
-        self.sink_forward = sink_forward and where == "local"   # the default sink needs the port-forward
+        self.sink_forward = sink_forward and where == "local"  # the default sink needs the port-forward
         self.namespaces = (spec.namespace, *extra_namespaces)
         if where == "cluster":
             # chaos starts after the Locust pods are ready and the test started: those waits delay it
@@ -63,7 +70,8 @@ class KubernetesRun:
             raise TargetError(
                 f"load.where is local, so the data-flow sink reads Kafka from here, but nothing listens on "
                 f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}; run `kubectl -n {self.spec.namespace} port-forward svc/kafka "
-                f"{SINK_FORWARD[1]}:{SINK_LISTENER_PORT} &` (or set load.sink to where this machine reads the output)")
+                f"{SINK_FORWARD[1]}:{SINK_LISTENER_PORT} &` (or set load.sink to where this machine reads the output)"
+            )
 
     def down(self, ctx=None) -> None:
         """Nothing to stop: the stack stays deployed; Locust objects are deleted by the load driver."""
@@ -78,13 +86,17 @@ class KubernetesRun:
             raise TargetError(
                 f"load.where is local but the gateway Service in {self.spec.namespace!r} has no external address; "
                 f"run `kubectl -n {self.spec.namespace} port-forward svc/{self.gateway['name']} 8080:80` and set "
-                "target.gateway_url: http://127.0.0.1:8080, or use load.where: cluster")
+                "target.gateway_url: http://127.0.0.1:8080, or use load.where: cluster"
+            )
         return url
 
     def env(self) -> dict[str, str]:
         """For the chaos child (chaosk8s reads KUBERNETES_CONTEXT; experiments read the rest)."""
-        env = {"KUBERNETES_CONTEXT": self.spec.context, "GAMEDAY_K8S_NAMESPACE": self.spec.namespace,
-               "GAMEDAY_FAULT_EXPIRES_AT": expiry_annotation(self.expires_at)}
+        env = {
+            "KUBERNETES_CONTEXT": self.spec.context,
+            "GAMEDAY_K8S_NAMESPACE": self.spec.namespace,
+            "GAMEDAY_FAULT_EXPIRES_AT": expiry_annotation(self.expires_at),
+        }
         if self.config_file:
             env["KUBECONFIG"] = self.config_file
         return env
@@ -102,8 +114,13 @@ class KubernetesRun:
         return f"kubernetes {self.spec.context}/{self.spec.namespace}"
 
     def detail(self) -> dict:
-        return {"context": self.spec.context, "namespace": self.spec.namespace, "gateway": self.gateway.get("name"),
-                "load_where": self.where, "started_by_run": False}
+        return {
+            "context": self.spec.context,
+            "namespace": self.spec.namespace,
+            "gateway": self.gateway.get("name"),
+            "load_where": self.where,
+            "started_by_run": False,
+        }
 
 
 def check_allowed(spec: KubernetesTarget, namespaces: tuple[str, ...] = (), config_file: str | None = None) -> None:
@@ -111,8 +128,12 @@ def check_allowed(spec: KubernetesTarget, namespaces: tuple[str, ...] = (), conf
 
     `gameday run` calls it before it makes a run directory (exit 2, nothing started), and
     the target again when it comes up."""
-    access.require(spec.context, namespaces or (spec.namespace,), spec.allowed_namespaces,
-                   kube_contexts(config_file if config_file is not None else kubeconfig_file()))
+    access.require(
+        spec.context,
+        namespaces or (spec.namespace,),
+        spec.allowed_namespaces,
+        kube_contexts(config_file if config_file is not None else kubeconfig_file()),
+    )
 
 
 def _listening(address: tuple[str, int]) -> bool:
@@ -132,14 +153,20 @@ def find_gateway(cluster: Cluster, namespace: str) -> dict[str, Any]:
     except ApiException as exc:
         raise api_error(f"list Services in {namespace}", exc) from None
     if not services:
-        raise TargetError(f"no Service labelled {GATEWAY_SELECTOR} in namespace {namespace!r}; "
-                          f"deploy the stack first: kubectl apply -k deploy/stack -n {namespace}")
+        raise TargetError(
+            f"no Service labelled {GATEWAY_SELECTOR} in namespace {namespace!r}; "
+            f"deploy the stack first: kubectl apply -k deploy/stack -n {namespace}"
+        )
     svc = services[0]
     port = svc.spec.ports[0].port
     ingress = (svc.status.load_balancer.ingress or []) if svc.status and svc.status.load_balancer else []
     external = next((f"http://{i.ip or i.hostname}:{port}" for i in ingress if i.ip or i.hostname), None)
-    return {"name": svc.metadata.name, "port": port, "external_url": external,
-            "cluster_url": f"http://{svc.metadata.name}.{namespace}.svc:{port}"}
+    return {
+        "name": svc.metadata.name,
+        "port": port,
+        "external_url": external,
+        "cluster_url": f"http://{svc.metadata.name}.{namespace}.svc:{port}",
+    }
 
 
 def kubeconfig_file() -> str | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -24,9 +24,15 @@ from stack.supervise import Supervisor
 SIGNALS = {"KILL", "TERM", "INT", "STOP", "CONT", "HUP", "USR1", "USR2", "QUIT"}
 
 
-def resolve_config(name: str = "default", config_file: str | None = None, replicas: int | None = None,
-                   scorers: int | None = None, base_port: int | None = None,
-                   ports: dict[str, int] | None = None, defects: list[str] | None = None) -> StackConfig:
+def resolve_config(
+    name: str = "default",
+    config_file: str | None = None,
+    replicas: int | None = None,
+    scorers: int | None = None,
+    base_port: int | None = None,
+    ports: dict[str, int] | None = None,
+    defects: list[str] | None = None,
+) -> StackConfig:
     """Defaults < YAML config file < flags. Raises SpecError listing every problem."""
     data = _read_config_file(config_file) if config_file else {}
     flags = {"replicas": replicas, "scorers": scorers, "base_port": base_port}
@@ -62,8 +68,9 @@ def _read_config_file(path: str) -> dict:
         allowed = {f.name for f in dataclasses.fields(GatewayTuning)}
         bad = sorted(set(data["gateway"]) - allowed)
         if bad:
-            raise SpecError([f"{path}: gateway.{b}: unknown setting (known: {', '.join(sorted(allowed))})"
-                             for b in bad])
+            raise SpecError(
+                [f"{path}: gateway.{b}: unknown setting (known: {', '.join(sorted(allowed))})" for b in bad]
+            )
     return data
 
 
@@ -80,8 +87,7 @@ def up(config: StackConfig, progress: Callable[[str], None] = print, owned: bool
 def _spawn_owned(argv: list[str], cwd: Path) -> Child:
     # SIGTERM: supervisord's own shutdown, which stops every program (each of them also dies
     # with supervisord through stack.launch's parent-death signal).
-    return Child.start(argv, parent_death=signal.SIGTERM, cwd=cwd, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    return Child.start(argv, parent_death=signal.SIGTERM, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def down(name: str = "default", progress: Callable[[str], None] = print) -> list[str]:
@@ -138,7 +144,10 @@ def describe(config: StackConfig) -> str:
     urls = lifecycle.endpoints(config)
     lines = [f"stack '{config.name}' is up" + (f" with defects: {', '.join(config.defects)}" if config.defects else "")]
     lines += [f"  {k:<16} {v}" for k, v in urls.items()]
-    lines.append(f"  {'try':<16} curl -s -XPOST {urls['gateway']}/v1/score -d '{{\"features\": [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]}}'")
+    lines.append(
+        f"  {'try':<16} curl -s -XPOST {urls['gateway']}/v1/score "
+        f"-d '{{\"features\": [0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]}}'"
+    )
     return "\n".join(lines)
 
 
@@ -155,8 +164,10 @@ def format_status(doc: dict) -> str:
         if "error" in p:
             lines.append(f"  {p['error']}")
             continue
-        lines.append(f"  {p['name']:<22} {p['listen']:<18} {p['upstream']:<18} {str(p['enabled']):<7} "
-                     f"{', '.join(p['toxics']) or '-'}")
+        lines.append(
+            f"  {p['name']:<22} {p['listen']:<18} {p['upstream']:<18} {str(p['enabled']):<7} "
+            f"{', '.join(p['toxics']) or '-'}"
+        )
     return "\n".join(lines)
 
 
@@ -181,7 +192,8 @@ class LocalRun:
                 raise TargetError(
                     f"stack '{self.name}' is already running with defects {list(running.defects) or 'none'}, "
                     f"but this game day needs {list(self.defects) or 'none'}; run `gameday stack down "
-                    f"--name {self.name}` first, or pass --stack-name to use another stack")
+                    f"--name {self.name}` first, or pass --stack-name to use another stack"
+                )
             self.config = running
             return
         config = resolve_config(name=self.name, base_port=self.base_port, defects=list(self.defects))

@@ -47,8 +47,10 @@ def find(name: object, folder: Path = EXPERIMENTS_DIR) -> Experiment:
     known = {e.name: e for e in list_experiments(folder)}
     if not isinstance(name, str) or name not in known:
         shown = repr(name)[:80]
-        raise UnknownExperiment(f"unknown experiment {shown}: pick one of {', '.join(known) or 'none'} "
-                                f"(only files in {folder} can be started)")
+        raise UnknownExperiment(
+            f"unknown experiment {shown}: pick one of {', '.join(known) or 'none'} "
+            f"(only files in {folder} can be started)"
+        )
     return known[name]
 
 

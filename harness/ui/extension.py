@@ -53,10 +53,15 @@ REPORT_STATIC = HERE.parent / "report" / "static"
 TAB_KEY = "gameday"
 SINK_ENV = "GAMEDAY_UI_SINK"
 SERIES_KEEP_S = 3600
-QUIT_WAIT_S = 300.0   # a stopped test's rollbacks and report, before Locust exits
-TABLE = [{"key": "slo", "title": "SLO"}, {"key": "endpoint", "title": "Endpoint"},
-         {"key": "objective", "title": "Objective"}, {"key": "value", "title": "Live value"},
-         {"key": "state", "title": "Live verdict"}, {"key": "window", "title": "Window"}]
+QUIT_WAIT_S = 300.0  # a stopped test's rollbacks and report, before Locust exits
+TABLE = [
+    {"key": "slo", "title": "SLO"},
+    {"key": "endpoint", "title": "Endpoint"},
+    {"key": "objective", "title": "Objective"},
+    {"key": "value", "title": "Live value"},
+    {"key": "state", "title": "Live verdict"},
+    {"key": "window", "title": "Window"},
+]
 
 
 class GamedayTab:
@@ -68,8 +73,13 @@ class GamedayTab:
         spec_file = getattr(environment.parsed_options, "gameday_ui_spec", "") or ""
         self.gameday = load_gameday(spec_file, check_experiments=False) if spec_file else None
         name = self.gameday.name if self.gameday else "adhoc-ui"
-        self.runs = UiRuns(self.recorder, Path(spec_file) if spec_file else None, name,
-                           getattr(environment, "_gameday_produced", None), _sink_argv())
+        self.runs = UiRuns(
+            self.recorder,
+            Path(spec_file) if spec_file else None,
+            name,
+            getattr(environment, "_gameday_produced", None),
+            _sink_argv(),
+        )
         self.runner = ExperimentRunner()
         self.series: deque[list[float | None]] = deque(maxlen=SERIES_KEEP_S)
         self.test_started = 0.0
@@ -100,7 +110,7 @@ class GamedayTab:
         self.ticker.kill(block=False)
         if self._test_running():
             self.status = RunStatus.INTERRUPTED
-            self.environment.runner.stop()   # test_stop: the plugin writes the last second, on_test_stop closes
+            self.environment.runner.stop()  # test_stop: the plugin writes the last second, on_test_stop closes
         self.runner.finish(reason="locust quit")
         gevent.joinall(self.closing, timeout=QUIT_WAIT_S)
 
@@ -138,8 +148,14 @@ class GamedayTab:
             return
         breach = guardrail.check(self.gameday.guardrails, self.recorder.live)
         if breach is not None:
-            self.runs.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, observed=breach.observed,
-                           abort_if=breach.guardrail.abort_if.text, window=breach.guardrail.window)
+            self.runs.emit(
+                "guardrail",
+                EventKind.ABORT,
+                breach.guardrail.sli,
+                observed=breach.observed,
+                abort_if=breach.guardrail.abort_if.text,
+                window=breach.guardrail.window,
+            )
             self.status = RunStatus.ABORTED
             self.runner.abort("guardrail")
 
@@ -160,18 +176,26 @@ class GamedayTab:
     def state(self) -> dict[str, Any]:
         since = self.test_started if self.runs.used else time.time()
         phase, spec = self.live_phase(), current_spec(self.environment)
-        return {"test": {"running": self._test_running(), "state": self.environment.runner.state,
-                         "run_dir": str(self.runs.current) if self.runs.used else None, "started": since,
-                         "phase": phase.name if phase else None,
-                         "shape": spec.describe() if spec else None},
-                "gameday": self.gameday.name if self.gameday else None,
-                "slos": self.slo_rows(phase),
-                "experiments": [{"name": e.name, "title": e.title} for e in catalog.list_experiments()],
-                "experiment": self.runner.view(),
-                "events": chaos_events(self.runs.current, since) if self.runs.used else [],
-                "series": list(self.series),
-                "runs": [{**r, "href": f"reports/{r['run']}/report.html" if r["state"] == "ready" else None}
-                         for r in reversed(self.runs.runs.values())]}
+        return {
+            "test": {
+                "running": self._test_running(),
+                "state": self.environment.runner.state,
+                "run_dir": str(self.runs.current) if self.runs.used else None,
+                "started": since,
+                "phase": phase.name if phase else None,
+                "shape": spec.describe() if spec else None,
+            },
+            "gameday": self.gameday.name if self.gameday else None,
+            "slos": self.slo_rows(phase),
+            "experiments": [{"name": e.name, "title": e.title} for e in catalog.list_experiments()],
+            "experiment": self.runner.view(),
+            "events": chaos_events(self.runs.current, since) if self.runs.used else [],
+            "series": list(self.series),
+            "runs": [
+                {**r, "href": f"reports/{r['run']}/report.html" if r["state"] == "ready" else None}
+                for r in reversed(self.runs.runs.values())
+            ],
+        }
 
     def run_experiment(self, name: object) -> tuple[dict, int]:
         try:
@@ -212,8 +236,9 @@ def install(tab: GamedayTab, web_ui: Any) -> None:
     bp.add_url_rule("/gameday/reports/<run>/report.html", "gameday_report", auth(lambda run: _report(tab, run)))
     bp.add_url_rule("/gameday/static/<path:name>", "gameday_static", auth(_static))
     web_ui.app.register_blueprint(bp)
-    web_ui.template_args.update(extended_tabs=[{"title": "Game day", "key": TAB_KEY}],
-                                extended_tables=[{"key": TAB_KEY, "structure": TABLE}])
+    web_ui.template_args.update(
+        extended_tabs=[{"title": "Game day", "key": TAB_KEY}], extended_tables=[{"key": TAB_KEY, "structure": TABLE}]
+    )
     web_ui.app.after_request(lambda response: _add_extended_stats(tab, response))
     _inject_tab_script(web_ui)
 
@@ -237,10 +262,14 @@ def _report(tab: GamedayTab, run: str):
 
 
 def _static(name: str):
-    files = {"tab.js": HERE / "static" / "tab.js", "panel.js": HERE / "static" / "panel.js",
-             "panel.css": HERE / "static" / "panel.css", "uPlot.iife.min.js": REPORT_STATIC / "uPlot.iife.min.js",
-             "uPlot.min.css": REPORT_STATIC / "uPlot.min.css"}
-    if name not in files:   # a fixed list: no path from the URL ever reaches the file system
+    files = {
+        "tab.js": HERE / "static" / "tab.js",
+        "panel.js": HERE / "static" / "panel.js",
+        "panel.css": HERE / "static" / "panel.css",
+        "uPlot.iife.min.js": REPORT_STATIC / "uPlot.iife.min.js",
+        "uPlot.min.css": REPORT_STATIC / "uPlot.min.css",
+    }
+    if name not in files:  # a fixed list: no path from the URL ever reaches the file system
         return _reply({"error": f"no static file {name[:80]!r}"}, 404)
     return send_file(files[name], max_age=0)
 
@@ -270,20 +299,25 @@ def _inject_tab_script(web_ui: Any) -> None:
 # ---- Locust hooks ---------------------------------------------------------------------
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any, **_: Any) -> None:
-    parser.add_argument("--gameday-ui-spec", default="", env_var="GAMEDAY_UI_SPEC", include_in_web_ui=False,
-                        help="gameday ui: the session's game day (SLOs, guardrails) copied into every run")
+    parser.add_argument(
+        "--gameday-ui-spec",
+        default="",
+        env_var="GAMEDAY_UI_SPEC",
+        include_in_web_ui=False,
+        help="gameday ui: the session's game day (SLOs, guardrails) copied into every run",
+    )
 
 
 @events.init.add_listener
 def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
     runner = environment.runner
     if web_ui is None or isinstance(runner, (WorkerRunner,)) or getattr(environment, "_gameday_recorder", None) is None:
-        return   # headless, a worker, or the plugin is missing: nothing to show
+        return  # headless, a worker, or the plugin is missing: nothing to show
     if isinstance(runner, MasterRunner):
         logger.info("gameday ui: distributed runs record on the master; the tab works the same")
     tab = environment._gameday_tab = GamedayTab(environment)
     ev = environment.events
-    ev.test_start.remove_listener(tab.recorder.on_test_start)   # re-fired by tab.on_test_start, after begin()
+    ev.test_start.remove_listener(tab.recorder.on_test_start)  # re-fired by tab.on_test_start, after begin()
     ev.test_start.add_listener(tab.on_test_start)
     ev.test_stop.add_listener(tab.on_test_stop)
     ev.quitting.add_listener(tab.on_quitting)

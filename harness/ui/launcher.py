@@ -31,7 +31,7 @@ from harness.ui.session import SessionSpec, session_spec
 
 EXTENSION = Path(__file__).with_name("extension.py")
 STARTUP_TIMEOUT_S = 60.0
-SHUTDOWN_TIMEOUT_S = 330.0   # Locust waits up to 300 s for rollbacks and the last report
+SHUTDOWN_TIMEOUT_S = 330.0  # Locust waits up to 300 s for rollbacks and the last report
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,24 @@ def launch(options: UiOptions, out=print) -> int:
 
 def locust_argv(spec: SessionSpec, options: UiOptions, host: str, run_dir: Path) -> list[str]:
     """The Locust web UI command line: plugin, profile, extension; recording into `run_dir`."""
-    argv = [sys.executable, "-m", "locust", "-f", f"{INJECT},{spec.profile},{EXTENSION}", "--host", host,
-            "--web-host", options.web_host, "--web-port", str(options.web_port),
-            "--gameday-run-dir", str(run_dir), "--gameday-ui-spec", str(run_dir / "gameday.yaml"),
-            *spec.locust_args]
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        f"{INJECT},{spec.profile},{EXTENSION}",
+        "--host",
+        host,
+        "--web-host",
+        options.web_host,
+        "--web-port",
+        str(options.web_port),
+        "--gameday-run-dir",
+        str(run_dir),
+        "--gameday-ui-spec",
+        str(run_dir / "gameday.yaml"),
+        *spec.locust_args,
+    ]
     return argv + (["--web-login"] if options.web_login else [])
 
 
@@ -117,8 +131,10 @@ def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out) -> int
 
 def _wait_for_web(child: Child, options: UiOptions) -> None:
     if not wait_until(lambda: not child.running or _listening(options), STARTUP_TIMEOUT_S):
-        raise HarnessError(f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
-                           f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port")
+        raise HarnessError(
+            f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
+            f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port"
+        )
     if not child.running:
         raise HarnessError(f"Locust exited at start-up (exit {child.returncode}); see its output above")
 

@@ -30,13 +30,13 @@ WARMUP, BASELINE, FAULT, RECOVERY, RUN = "warmup", "baseline", "fault", "recover
 
 
 class SloRow(TypedDict):
-    slo: str          # the SLO's label, e.g. "latency.p99@run < 250ms"
+    slo: str  # the SLO's label, e.g. "latency.p99@run < 250ms"
     sli: str
     endpoint: str
     phase: str
     objective: str
-    value: str        # the live value for people, e.g. "99.82%", "41.3 ms", "-"
-    state: str        # pass | fail | no-data | in report | waiting for <phase> | <phase> over
+    value: str  # the live value for people, e.g. "99.82%", "41.3 ms", "-"
+    state: str  # pass | fail | no-data | in report | waiting for <phase> | <phase> over
     window: str
 
 
@@ -45,8 +45,8 @@ class LivePhase:
     """The phase running now, for how long, the phases that already ended in this test, and
     how long the `run` phase (from the warmup's end) has been going."""
 
-    name: str            # warmup | baseline | fault | recovery
-    running_s: float     # seconds since it started
+    name: str  # warmup | baseline | fault | recovery
+    running_s: float  # seconds since it started
     ended: frozenset[str] = frozenset()
     run_s: float = 0.0
 
@@ -70,8 +70,12 @@ def live_phase(now: float, started: float, warmup: float, chaos: Iterable[Mappin
 
 def _injects(event: Mapping[str, Any]) -> bool:
     detail = event.get("detail") or {}
-    return (event.get("source") == "chaos" and event.get("kind") == "activity-start"
-            and detail.get("phase") == "method" and detail.get("type") == "action")
+    return (
+        event.get("source") == "chaos"
+        and event.get("kind") == "activity-start"
+        and detail.get("phase") == "method"
+        and detail.get("type") == "action"
+    )
 
 
 def _removes(event: Mapping[str, Any]) -> bool:
@@ -80,19 +84,29 @@ def _removes(event: Mapping[str, Any]) -> bool:
         return kind == "chaos-end"
     return event.get("source") == "chaos" and (
         (kind == "activity-end" and (detail.get("removes_fault") or detail.get("phase") == "rollback"))
-        or kind == "experiment-end")
+        or kind == "experiment-end"
+    )
 
 
-def live_rows(slos: tuple[Slo, ...] | list[Slo], live: Mapping[str, Any] | None,
-              phase: LivePhase | None = None) -> list[SloRow]:
+def live_rows(
+    slos: tuple[Slo, ...] | list[Slo], live: Mapping[str, Any] | None, phase: LivePhase | None = None
+) -> list[SloRow]:
     """One row per SLO; those of the running `phase` judged on the last LIVE_WINDOW_S seconds of
     `live` (None: no data yet). Without `phase` (no test running) nothing is judged."""
     return [_row(slo, live or {}, phase) for slo in slos]
 
 
 def _row(slo: Slo, live: Mapping[str, Any], phase: LivePhase | None) -> SloRow:
-    row = SloRow(slo=slo.label, sli=slo.sli, endpoint=slo.endpoint or "all", phase=slo.phase,
-                 objective=slo.objective.text, value="-", state="in report", window=f"last {LIVE_WINDOW_S:g}s")
+    row = SloRow(
+        slo=slo.label,
+        sli=slo.sli,
+        endpoint=slo.endpoint or "all",
+        phase=slo.phase,
+        objective=slo.objective.text,
+        value="-",
+        state="in report",
+        window=f"last {LIVE_WINDOW_S:g}s",
+    )
     if slo.sli not in LIVE_SLIS:
         return row
     waiting = _waiting(slo.phase, phase)
@@ -109,7 +123,9 @@ def _waiting(slo_phase: str, phase: LivePhase | None) -> str | None:
     """Why the row is not judged now, None when it is."""
     if phase is None:
         return f"waiting for {slo_phase}"
-    running, for_s = (phase.name != WARMUP, phase.run_s) if slo_phase == RUN else (phase.name == slo_phase, phase.running_s)
+    running, for_s = (
+        (phase.name != WARMUP, phase.run_s) if slo_phase == RUN else (phase.name == slo_phase, phase.running_s)
+    )
     if running:
         return None if for_s >= LIVE_WINDOW_S else f"{slo_phase}: first {LIVE_WINDOW_S:g}s"
     return f"{slo_phase} over" if slo_phase in phase.ended else f"waiting for {slo_phase}"

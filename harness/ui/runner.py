@@ -32,8 +32,8 @@ ROLLBACK_TIMEOUT_S = 120.0
 class RunnerView(TypedDict):
     name: str | None
     title: str | None
-    state: str               # idle | running | aborting | <journal status: completed, interrupted, ...>
-    activity: str | None     # e.g. "kill-one-replica (method)"
+    state: str  # idle | running | aborting | <journal status: completed, interrupted, ...>
+    activity: str | None  # e.g. "kill-one-replica (method)"
     started: float | None
     journal: str | None
     run_dir: str | None
@@ -56,15 +56,18 @@ class ExperimentRunner:
     def start(self, experiment: Experiment, run_dir: Path) -> RunnerView:
         """Start `experiment` recording into `run_dir`; ExperimentBusy if another is still going."""
         if self.running:
-            raise ExperimentBusy(f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end")
+            raise ExperimentBusy(
+                f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end"
+            )
         self.poll()
         journal = next_journal(run_dir)
         self.experiment, self.ended = experiment, False
         self.driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
         self.timeline = Timeline(run_dir)
         self.driver.start()
-        self.timeline.emit("harness", EventKind.CHAOS_START, str(experiment.path), pid=self.driver.pid, via="ui",
-                           journal=journal)
+        self.timeline.emit(
+            "harness", EventKind.CHAOS_START, str(experiment.path), pid=self.driver.pid, via="ui", journal=journal
+        )
         return self.view()
 
     def abort(self, reason: str = "user") -> bool:
@@ -79,10 +82,16 @@ class ExperimentRunner:
         """Record the end of a finished experiment, once."""
         if self.driver is None or self.ended or self.driver.running:
             return
-        self.ended = True   # first: greenlets of the tick, the API and test stop may all get here
+        self.ended = True  # first: greenlets of the tick, the API and test stop may all get here
         journal = self.driver.journal() or {}
-        self.timeline.emit("harness", EventKind.CHAOS_END, str(self.experiment.path), returncode=self.driver.wait(0),
-                           status=journal.get("status"), deviated=journal.get("deviated"))
+        self.timeline.emit(
+            "harness",
+            EventKind.CHAOS_END,
+            str(self.experiment.path),
+            returncode=self.driver.wait(0),
+            status=journal.get("status"),
+            deviated=journal.get("deviated"),
+        )
         if self.driver.interrupted:
             self.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=self.driver.wait(0))
         self.timeline.close()
@@ -92,22 +101,30 @@ class ExperimentRunner:
         self.abort(reason)
         if self.running and self.driver.wait(timeout) is None:
             self.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
-            self.driver.kill()   # faults still expire by their TTL
+            self.driver.kill()  # faults still expire by their TTL
         self.poll()
 
     def view(self) -> RunnerView:
         """The current or last experiment, for the tab (an ended experiment is recorded first)."""
         self.poll()
         if self.driver is None:
-            return RunnerView(name=None, title=None, state="idle", activity=None, started=None, journal=None,
-                              run_dir=None)
-        state = ("aborting" if self.driver.interrupted else "running") if self.running \
+            return RunnerView(
+                name=None, title=None, state="idle", activity=None, started=None, journal=None, run_dir=None
+            )
+        state = (
+            ("aborting" if self.driver.interrupted else "running")
+            if self.running
             else (self.driver.status or f"exited {self.driver.returncode}")
-        return RunnerView(name=self.experiment.name, title=self.experiment.title, state=state,
-                          activity=current_activity(self.driver.run_dir, self.driver.started_at or 0.0)
-                          if self.running else None,
-                          started=self.driver.started_at, journal=self.driver.journal_name,
-                          run_dir=str(self.driver.run_dir))
+        )
+        return RunnerView(
+            name=self.experiment.name,
+            title=self.experiment.title,
+            state=state,
+            activity=current_activity(self.driver.run_dir, self.driver.started_at or 0.0) if self.running else None,
+            started=self.driver.started_at,
+            journal=self.driver.journal_name,
+            run_dir=str(self.driver.run_dir),
+        )
 
 
 def next_journal(run_dir: Path) -> str:
@@ -154,7 +171,7 @@ def chaos_events(run_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:
         try:
             event = json.loads(line)
         except ValueError:
-            continue   # a line being written right now
+            continue  # a line being written right now
         if isinstance(event, dict) and _is_chaos(event) and event.get("ts", 0) >= since:
             found.append(event)
     return sorted(found, key=lambda e: e["ts"])
@@ -162,5 +179,6 @@ def chaos_events(run_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:
 
 def _is_chaos(event: dict[str, Any]) -> bool:
     kind = str(event.get("kind", ""))
-    return event.get("source") == "chaos" or (event.get("source") in ("harness", "guardrail")
-                                               and (kind.startswith("chaos-") or kind == "abort"))
+    return event.get("source") == "chaos" or (
+        event.get("source") in ("harness", "guardrail") and (kind.startswith("chaos-") or kind == "abort")
+    )

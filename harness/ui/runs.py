@@ -33,21 +33,22 @@ from harness.run.timeline import Timeline
 from harness.status import RunStatus
 
 REPORT_TIMEOUT_S = 180.0
-SINK_GRACE_S = 5.0   # events still in the pipeline when the load stops count (as in `gameday run`)
+SINK_GRACE_S = 5.0  # events still in the pipeline when the load stops count (as in `gameday run`)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ReportState(TypedDict):
-    run: str          # the run directory's name (the key the report URL uses)
+    run: str  # the run directory's name (the key the report URL uses)
     run_dir: str
-    state: str        # recording | building | ready | failed
-    status: str       # the run status written in run-end
+    state: str  # recording | building | ready | failed
+    status: str  # the run status written in run-end
     message: str
 
 
 @dataclass
 class OpenRun:
     """One test's run while it records: where, its timeline, its sink reader."""
+
     run_dir: Path
     timeline: Timeline
     sink: Any = None
@@ -56,8 +57,9 @@ class OpenRun:
 class UiRuns:
     """The UI session's run directories (see the module docstring)."""
 
-    def __init__(self, recorder: Any, spec_file: Path | None, name: str, ledger: Any = None,
-                 sink_argv: list[str] | None = None):
+    def __init__(
+        self, recorder: Any, spec_file: Path | None, name: str, ledger: Any = None, sink_argv: list[str] | None = None
+    ):
         self.recorder, self.spec_file, self.name, self.ledger = recorder, spec_file, name, ledger
         self.sink_argv = sink_argv
         self.current = Path(recorder.writer.run_dir)
@@ -76,8 +78,9 @@ class UiRuns:
         timeline = Timeline(self.current)
         timeline.emit("harness", EventKind.RUN_START, self.name, run_dir=str(self.current), via="ui")
         self.open = OpenRun(self.current, timeline, self._start_sink(timeline))
-        self.runs[self.current.name] = ReportState(run=self.current.name, run_dir=str(self.current),
-                                                   state="recording", status="", message="")
+        self.runs[self.current.name] = ReportState(
+            run=self.current.name, run_dir=str(self.current), state="recording", status="", message=""
+        )
         return self.current
 
     def detach(self) -> OpenRun | None:
@@ -105,9 +108,14 @@ class UiRuns:
         """Build every report of `run_dir` with `gameday report` in a child process."""
         state = self.runs[run_dir.name]
         try:
-            done = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(run_dir), "--quiet"],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S,
-                                  check=False)
+            done = subprocess.run(
+                [sys.executable, "-m", "harness.cli", "report", str(run_dir), "--quiet"],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=REPORT_TIMEOUT_S,
+                check=False,
+            )
             message = (done.stdout + done.stderr).strip().splitlines()
         except subprocess.TimeoutExpired:
             message = [f"`gameday report` took over {REPORT_TIMEOUT_S:g}s"]
@@ -133,7 +141,7 @@ class UiRuns:
         sink = SinkProcess(self.current, self.sink_argv)
         try:
             sink.wait_ready()
-        except RuntimeError as exc:   # the run goes on; its events.* SLIs will say no-data
+        except RuntimeError as exc:  # the run goes on; its events.* SLIs will say no-data
             timeline.emit("harness", EventKind.ERROR, "sink-start", message=str(exc))
             return None
         timeline.emit("harness", EventKind.SINK_START, " ".join(self.sink_argv))

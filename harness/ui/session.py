@@ -45,7 +45,7 @@ class SessionSpec:
     target_kind: str
     base_url: str | None = None
     notes: tuple[str, ...] = ()
-    locust_args: tuple[str, ...] = ()   # the game day's load shape, as Locust options
+    locust_args: tuple[str, ...] = ()  # the game day's load shape, as Locust options
 
     @property
     def name(self) -> str:
@@ -70,9 +70,13 @@ def _from_profile(profile: Path, stack: str) -> SessionSpec:
     if not profile.is_file():
         raise SpecError(f"--profile {profile}: no such file; pass a Locust file such as loadprofiles/inference.py")
     path = profile.resolve()
-    document = {"name": f"{path.stem}-ui", "description": "ad hoc game day in the Locust web UI",
-                "target": {"kind": "local", "stack": stack}, "load": {"profile": str(path), **HAND_SET_LOAD},
-                "slos": [dict(s) for s in DEFAULT_SLOS]}
+    document = {
+        "name": f"{path.stem}-ui",
+        "description": "ad hoc game day in the Locust web UI",
+        "target": {"kind": "local", "stack": stack},
+        "load": {"profile": str(path), **HAND_SET_LOAD},
+        "slos": [dict(s) for s in DEFAULT_SLOS],
+    }
     return SessionSpec(document, path, "local")
 
 
@@ -81,8 +85,10 @@ def _from_gameday(gameday: GameDay, stack: str) -> SessionSpec:
     target = raw.get("target") or {"kind": "local"}
     kind = target.get("kind", "local")
     if kind == "kubernetes":
-        raise SpecError(f"{gameday.path}: target kind 'kubernetes' is not supported by `gameday ui`; "
-                        "use `gameday run`, or a local or http game day")
+        raise SpecError(
+            f"{gameday.path}: target kind 'kubernetes' is not supported by `gameday ui`; "
+            "use `gameday run`, or a local or http game day"
+        )
     profile = gameday.resolve(gameday.load.profile).resolve()
     slos = raw.get("slos") or []
     notes = (f"load: {describe_load(gameday.load)}, from Locust's form (Custom parameters, gameday_*)",)
@@ -90,13 +96,19 @@ def _from_gameday(gameday: GameDay, stack: str) -> SessionSpec:
         notes += ("the game day's own chaos blocks are not scheduled here; start experiments from the Game day tab",)
     # Locust's web UI runs one process here: `processes` and `where` do not apply
     load = {k: v for k, v in (raw.get("load") or {}).items() if k not in ("processes", "where", "workers")}
-    document = {"name": f"{gameday.name}-ui", "description": f"ad hoc run of {gameday.name} in the Locust web UI",
-                "target": {**target, "stack": stack} if kind == "local" else target,
-                "load": {**load, "profile": str(profile)}, "warmup": raw.get("warmup", 0),
-                "slos": slos or [dict(s) for s in DEFAULT_SLOS]}
-    if gameday.chaos:   # absolute paths: the recorded spec lives in the run directory
-        document["chaos"] = [{"experiment": str(gameday.resolve(b.experiment).resolve()), "start_after": b.start_after}
-                             for b in gameday.chaos]
+    document = {
+        "name": f"{gameday.name}-ui",
+        "description": f"ad hoc run of {gameday.name} in the Locust web UI",
+        "target": {**target, "stack": stack} if kind == "local" else target,
+        "load": {**load, "profile": str(profile)},
+        "warmup": raw.get("warmup", 0),
+        "slos": slos or [dict(s) for s in DEFAULT_SLOS],
+    }
+    if gameday.chaos:  # absolute paths: the recorded spec lives in the run directory
+        document["chaos"] = [
+            {"experiment": str(gameday.resolve(b.experiment).resolve()), "start_after": b.start_after}
+            for b in gameday.chaos
+        ]
     if raw.get("guardrails"):
         document["guardrails"] = raw["guardrails"]
     base_url = target.get("base_url") if kind == "http" else None

@@ -29,19 +29,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     port = config.port("gateway_upstream")
-    logging.getLogger("stack.gateway").info("listening on %s:%d (%d replicas, defects: %s)",
-                                            config.host, port, config.replicas, ", ".join(config.defects) or "none")
+    logging.getLogger("stack.gateway").info(
+        "listening on %s:%d (%d replicas, defects: %s)",
+        config.host,
+        port,
+        config.replicas,
+        ", ".join(config.defects) or "none",
+    )
     try:
         app = build_app(config)
     except ValueError as exc:  # a tunable out of range, e.g. canary_weight
         print(f"StackError: {args.config}: {exc}", file=sys.stderr)
         return 2
     try:
-        web.run_app(app, host=config.host, port=port, print=None,
-                    access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        web.run_app(app, host=config.host, port=port, print=None, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     except OSError as exc:
-        print(f"StackError: the gateway cannot listen on {config.host}:{port}: {exc}; "
-              f"is another stack using that port?", file=sys.stderr)
+        print(
+            f"StackError: the gateway cannot listen on {config.host}:{port}: {exc}; is another stack using that port?",
+            file=sys.stderr,
+        )
         return 4
     return 0
 

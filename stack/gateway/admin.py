@@ -14,10 +14,12 @@ routes = web.RouteTableDef()
 
 
 def _breakers(gateway: Gateway) -> dict:
-    return {"breakers": [
-        {"replica": r.name, "version": r.version, **gateway.pool.breakers[r.name].snapshot()}
-        for r in gateway.pool.replicas
-    ]}
+    return {
+        "breakers": [
+            {"replica": r.name, "version": r.version, **gateway.pool.breakers[r.name].snapshot()}
+            for r in gateway.pool.replicas
+        ]
+    }
 
 
 @routes.get("/admin/breakers")
@@ -108,8 +110,17 @@ async def set_split(request: web.Request) -> web.Response:
 @routes.get("/admin/replicas")
 async def get_replicas(request: web.Request) -> web.Response:
     pool = request.app[GATEWAY].pool
-    return web.json_response({"replicas": [
-        {"replica": r.name, "version": r.version, "url": r.url,
-         "breaker": pool.breakers[r.name].state, "last_error": pool.last_error[r.name]}
-        for r in pool.replicas
-    ]})
+    return web.json_response(
+        {
+            "replicas": [
+                {
+                    "replica": r.name,
+                    "version": r.version,
+                    "url": r.url,
+                    "breaker": pool.breakers[r.name].state,
+                    "last_error": pool.last_error[r.name],
+                }
+                for r in pool.replicas
+            ]
+        }
+    )

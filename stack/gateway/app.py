@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -87,8 +87,7 @@ async def healthz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     if gateway.pool.any_allowed():
         return web.json_response({"status": "ok"})
-    return web.json_response(
-        {"status": "unavailable", "reason": "every replica's circuit breaker is open"}, status=503)
+    return web.json_response({"status": "unavailable", "reason": "every replica's circuit breaker is open"}, status=503)
 
 
 async def metrics(request: web.Request) -> web.Response:

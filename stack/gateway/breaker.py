@@ -17,7 +17,8 @@ Time comes from an injected monotonic `clock`, so tests need no sleeping.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypedDict
+from collections.abc import Callable
+from typing import TypedDict
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 STATES = (CLOSED, HALF_OPEN, OPEN)  # index = value of the Prometheus gauge
@@ -38,8 +39,9 @@ class BreakerSnapshot(TypedDict):
 class CircuitBreaker:
     """Decides whether a replica may get traffic, from the outcomes of earlier calls."""
 
-    def __init__(self, failures: int, cooldown_s: float, *, recovers: bool = True,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, failures: int, cooldown_s: float, *, recovers: bool = True, clock: Clock = time.monotonic
+    ) -> None:
         self.failures_to_open = max(1, failures)
         self.cooldown_s = cooldown_s
         self.recovers = recovers
@@ -69,8 +71,7 @@ class CircuitBreaker:
         now = self._clock()
         if self._forced and now >= self._forced_until:
             self._reset()
-        elif (self._state == OPEN and self.recovers
-              and now - self._opened_at >= self.cooldown_s):
+        elif self._state == OPEN and self.recovers and now - self._opened_at >= self.cooldown_s:
             self._state = HALF_OPEN
             self._trial_started = None
 

@@ -41,7 +41,9 @@ def parse_event(body: dict[str, Any]) -> TransactionEvent:
     if event_id is None:
         event_id = uuid.uuid4().hex
     elif not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
-        raise ValueError(f'"event_id" must be a non-empty string of at most {MAX_EVENT_ID} characters, got {event_id!r:.80}')
+        raise ValueError(
+            f'"event_id" must be a non-empty string of at most {MAX_EVENT_ID} characters, got {event_id!r:.80}'
+        )
     return TransactionEvent(event_id=event_id, features=features, ts=round(time.time(), 6))
 
 
@@ -70,7 +72,7 @@ class EventPublisher:
             producer = self._ensure_producer()
             send = producer.send(self.topic, event["event_id"].encode(), json.dumps(event).encode())
             return await asyncio.wait_for(send, SEND_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PublishError(f"kafka at {self.bootstrap} did not acknowledge within {SEND_TIMEOUT_S}s") from None
         except Exception as exc:  # DeliveryError, KafkaException: all mean "not stored"
             raise PublishError(f"kafka at {self.bootstrap} did not store the event: {exc}") from None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -38,7 +38,7 @@ class WindowedRatio:
     def __init__(self, window_s: int = WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
         self._clock = clock
-        self._buckets: deque[list[int]] = deque()   # [second, hits, total]
+        self._buckets: deque[list[int]] = deque()  # [second, hits, total]
 
     def add(self, hit: bool) -> None:
         second = int(self._clock())
@@ -66,28 +66,46 @@ class GatewayMetrics:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("gateway_requests", "HTTP requests by route and status", ["route", "method", "status"], registry=r)
-        self.latency = Histogram("gateway_request_duration_seconds", "HTTP request latency by route",
-                                 ["route", "method"], buckets=LATENCY_BUCKETS, registry=r)
-        self.breaker_state = Gauge("gateway_breaker_state", "Circuit breaker state per replica: 0 closed, 1 half_open, 2 open",
-                                   ["replica"], registry=r)
+        self.requests = Counter(
+            "gateway_requests", "HTTP requests by route and status", ["route", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "gateway_breaker_state",
+            "Circuit breaker state per replica: 0 closed, 1 half_open, 2 open",
+            ["replica"],
+            registry=r,
+        )
         self.cache_hits = Counter("gateway_cache_hits", "Score cache hits", registry=r)
         self.cache_misses = Counter("gateway_cache_misses", "Score cache misses", registry=r)
-        self.cache_hit_ratio = Gauge("gateway_cache_hit_ratio", f"Score cache hits / lookups over the last {WINDOW_S} s",
-                                     registry=r)
+        self.cache_hit_ratio = Gauge(
+            "gateway_cache_hit_ratio", f"Score cache hits / lookups over the last {WINDOW_S} s", registry=r
+        )
         self.inflight = Gauge("gateway_inflight_requests", "Score requests being handled now", registry=r)
         self.rate_limited = Counter("gateway_rate_limited", "Requests refused with 429", registry=r)
         self.shed = Counter("gateway_shed", "Score requests shed with 503 because too many were in flight", registry=r)
         self.retries = Counter("gateway_retries", "Replica calls retried on another replica", registry=r)
-        self.canary_weight = Gauge("gateway_canary_weight", "Share of uncached score requests sent to the canary",
-                                   registry=r)
-        self.model_checked = Counter("gateway_model_checked", "Replica answers re-scored by the gateway", ["version"],
-                                     registry=r)
-        self.model_correct = Counter("gateway_model_correct", "Re-scored answers that were the model's own score",
-                                     ["version"], registry=r)
-        self.model_accuracy = Gauge("gateway_model_accuracy",
-                                    f"Correct / checked replica answers over the last {WINDOW_S} s", ["version"],
-                                    registry=r)
+        self.canary_weight = Gauge(
+            "gateway_canary_weight", "Share of uncached score requests sent to the canary", registry=r
+        )
+        self.model_checked = Counter(
+            "gateway_model_checked", "Replica answers re-scored by the gateway", ["version"], registry=r
+        )
+        self.model_correct = Counter(
+            "gateway_model_correct", "Re-scored answers that were the model's own score", ["version"], registry=r
+        )
+        self.model_accuracy = Gauge(
+            "gateway_model_accuracy",
+            f"Correct / checked replica answers over the last {WINDOW_S} s",
+            ["version"],
+            registry=r,
+        )
         self._clock = clock
         self._cache = WindowedRatio(clock=clock)
         self._accuracy: dict[str, WindowedRatio] = {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from typing import Callable, TypedDict
+from collections.abc import Callable
+from typing import TypedDict
 
 Clock = Callable[[], float]
 
@@ -43,8 +44,9 @@ class TokenBucket:
 class RateLimiter:
     """Token buckets for every client, sharing one `rps`/`burst` setting that can change at run time."""
 
-    def __init__(self, rps: float, burst: float, *, clock: Clock = time.monotonic,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self, rps: float, burst: float, *, clock: Clock = time.monotonic, max_clients: int = MAX_CLIENTS
+    ) -> None:
         self._clock = clock
         self._max_clients = max_clients
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()

@@ -47,7 +47,12 @@ def number_field(body: dict[str, Any], name: str, default: float | None = None) 
             raise RequestError(400, f'missing field "{name}"')
         return default
     value = body[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != value
+        or value in (float("inf"), float("-inf"))
+    ):
         raise RequestError(400, f'"{name}" must be a number, got {_clip(value)}')
     return float(value)
 

@@ -19,6 +19,7 @@ from stack.model import check_response, validate_features
 
 VERSION_HEADER = "X-Model-Version"
 
+
 def client_identity(request: web.Request) -> str:
     """Who the rate limit applies to: the X-Client-Id header, else the peer address."""
     return request.headers.get("X-Client-Id") or request.remote or "unknown"
@@ -29,8 +30,11 @@ async def score(request: web.Request) -> web.Response:
     _check_rate_limit(gateway, client_identity(request))
     if not gateway.admit():
         gateway.metrics.shed.inc()
-        raise RequestError(503, f"gateway is at its limit of {gateway.max_inflight} requests in flight; retry shortly",
-                           {"Retry-After": "1"})
+        raise RequestError(
+            503,
+            f"gateway is at its limit of {gateway.max_inflight} requests in flight; retry shortly",
+            {"Retry-After": "1"},
+        )
     try:
         return await _score(gateway, request)
     finally:
@@ -43,8 +47,10 @@ def _check_rate_limit(gateway: Gateway, client: str) -> None:
         gateway.metrics.rate_limited.inc()
         limits = gateway.limiter.settings
         raise RequestError(
-            429, f"client '{client}' is over its rate limit ({limits['rps']:g} req/s, burst {limits['burst']:g})",
-            {"Retry-After": retry_after_header(wait_s)})
+            429,
+            f"client '{client}' is over its rate limit ({limits['rps']:g} req/s, burst {limits['burst']:g})",
+            {"Retry-After": retry_after_header(wait_s)},
+        )
 
 
 async def _score(gateway: Gateway, request: web.Request) -> web.Response:
@@ -59,7 +65,7 @@ async def _score(gateway: Gateway, request: web.Request) -> web.Response:
     except UpstreamError as exc:
         headers = {VERSION_HEADER: version, **({"Retry-After": "1"} if isinstance(exc, NoReplicaAvailable) else {})}
         raise RequestError(exc.status, str(exc), headers) from None
-    answered = scored.replica.version   # after a fallback, not the version chosen
+    answered = scored.replica.version  # after a fallback, not the version chosen
     gateway.metrics.model_check(answered, check_response({"features": features}, scored.body))
     gateway.cache.put((answered, tuple(features)), scored.body)
     return _respond(scored.body, cached=False, version=answered)
@@ -77,5 +83,6 @@ async def _read_features(request: web.Request) -> list[float]:
 
 
 def _respond(body: dict, cached: bool, version: str) -> web.Response:
-    return web.json_response({**body, "cached": cached},
-                             headers={"X-Replica": str(body.get("replica", "")), VERSION_HEADER: version})
+    return web.json_response(
+        {**body, "cached": cached}, headers={"X-Replica": str(body.get("replica", "")), VERSION_HEADER: version}
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -24,9 +24,15 @@ class Gateway:
     def __init__(self, config: StackConfig, clock: Callable[[], float] = time.monotonic) -> None:
         tuning = config.gateway
         self.config = config
-        self.pool = ReplicaPool(replicas_from_config(config), lambda: CircuitBreaker(
-            tuning.breaker_failures, tuning.breaker_cooldown_s,
-            recovers=not config.has_defect("breaker-never-recovers"), clock=clock))
+        self.pool = ReplicaPool(
+            replicas_from_config(config),
+            lambda: CircuitBreaker(
+                tuning.breaker_failures,
+                tuning.breaker_cooldown_s,
+                recovers=not config.has_defect("breaker-never-recovers"),
+                clock=clock,
+            ),
+        )
         self.limiter = RateLimiter(tuning.rate_limit_rps, tuning.rate_limit_burst, clock=clock)
         self.cache: LRUCache[dict] = LRUCache(tuning.cache_size)
         self.split = Split(tuning.canary_weight)
@@ -40,9 +46,13 @@ class Gateway:
         # No per-host connection cap: the in-flight limit is the gateway's bound,
         # and a connector queue would hide overload behind replica timeouts.
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        self.upstream = Upstream(self.pool, session, self.config.gateway.replica_timeout_s,
-                                 retry=not self.config.has_defect("no-retry"),
-                                 on_retry=self.metrics.retries.inc)
+        self.upstream = Upstream(
+            self.pool,
+            session,
+            self.config.gateway.replica_timeout_s,
+            retry=not self.config.has_defect("no-retry"),
+            on_retry=self.metrics.retries.inc,
+        )
         await self.events.start()
 
     async def close(self) -> None:

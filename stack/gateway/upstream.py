@@ -9,11 +9,11 @@ unless retries are off, is retried once on a *different* replica.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, TypedDict
+from typing import TypedDict
 
 import aiohttp
 
@@ -125,8 +125,15 @@ class Scored:
 class Upstream:
     """Calls replicas for scores with timeout, breaker bookkeeping and at most one retry."""
 
-    def __init__(self, pool: ReplicaPool, session: aiohttp.ClientSession, timeout_s: float,
-                 *, retry: bool = True, on_retry: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        pool: ReplicaPool,
+        session: aiohttp.ClientSession,
+        timeout_s: float,
+        *,
+        retry: bool = True,
+        on_retry: Callable[[], None] = lambda: None,
+    ) -> None:
         self.pool = pool
         self.session = session
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -162,14 +169,15 @@ class Upstream:
 
     async def _call(self, replica: Replica, features: list[float]) -> dict:
         try:
-            async with self.session.post(f"{replica.url}/score", json={"features": features},
-                                         timeout=self.timeout) as resp:
+            async with self.session.post(
+                f"{replica.url}/score", json={"features": features}, timeout=self.timeout
+            ) as resp:
                 if resp.status >= 500:
                     raise ReplicaCallError(f"HTTP {resp.status}")
                 if resp.status != 200:
                     raise ReplicaCallError(f"HTTP {resp.status}: {(await resp.text())[:200]}", counts=False)
                 body = await resp.json(content_type=None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ReplicaCallError(f"no answer within {self.timeout.total}s") from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise ReplicaCallError(f"{type(exc).__name__}: {exc}") from None

@@ -28,12 +28,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", help="stack.json written by `gameday stack up`; creates its proxy hops")
     parser.add_argument("--host", default=None, help="API host (default: the config's host, else 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="API port (default: the config's proxy_api, else 8474)")
-    parser.add_argument("--default-ttl", type=float, default=None,
-                        help="seconds a toxic or disable lasts when created without ttl "
-                             "(default: the config's toxic_ttl_s, else 300)")
-    parser.add_argument("--allow-pod-address", action="store_true",
-                        help="let proxies listen on any address (0.0.0.0, a pod IP) and forward to DNS names such as "
-                             "Kubernetes Services; for a pod's sidecar only (default: loopback only)")
+    parser.add_argument(
+        "--default-ttl",
+        type=float,
+        default=None,
+        help="seconds a toxic or disable lasts when created without ttl (default: the config's toxic_ttl_s, else 300)",
+    )
+    parser.add_argument(
+        "--allow-pod-address",
+        action="store_true",
+        help="let proxies listen on any address (0.0.0.0, a pod IP) and forward to DNS names such as "
+        "Kubernetes Services; for a pod's sidecar only (default: loopback only)",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,10 +49,8 @@ def settings(args: argparse.Namespace) -> tuple[str, int, float, dict[str, tuple
         return args.host or "127.0.0.1", args.port or 8474, args.default_ttl or 300.0, {}
     config = StackConfig.load(args.config)
     host = config.host
-    hops = {name: (f"{host}:{listen}", f"{host}:{upstream}")
-            for name, (listen, upstream) in config.proxies().items()}
-    return (args.host or host, args.port or config.port("proxy_api"),
-            args.default_ttl or config.toxic_ttl_s, hops)
+    hops = {name: (f"{host}:{listen}", f"{host}:{upstream}") for name, (listen, upstream) in config.proxies().items()}
+    return (args.host or host, args.port or config.port("proxy_api"), args.default_ttl or config.toxic_ttl_s, hops)
 
 
 def _loop_factory():
@@ -64,8 +68,7 @@ def _loop_factory():
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         args = parse_args(argv)
         host, port, ttl, hops = settings(args)

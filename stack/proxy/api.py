@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from stack.proxy.proxy import ProxyCollection
 
 log = logging.getLogger("stack.proxy")
 
-VERSION = "2.12.0-gameday"   # the Toxiproxy API level we follow, and who we are
+VERSION = "2.12.0-gameday"  # the Toxiproxy API level we follow, and who we are
 COLLECTION = web.AppKey("collection", ProxyCollection)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,7 +37,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, str(exc))
-    except web.HTTPException as exc:   # unknown route, wrong method
+    except web.HTTPException as exc:  # unknown route, wrong method
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason.lower())

@@ -27,8 +27,8 @@ from stack.proxy.toxics import NO_EFFECTS, Effects, Toxic, effects_of
 if TYPE_CHECKING:
     from stack.proxy.proxy import Proxy
 
-HOLD_LIMIT = 1 << 20       # bytes a pipe may hold back before it stops reading its source
-PACE_SLICE_S = 0.05        # bandwidth toxic writes this much time's worth of data at once
+HOLD_LIMIT = 1 << 20  # bytes a pipe may hold back before it stops reading its source
+PACE_SLICE_S = 0.05  # bandwidth toxic writes this much time's worth of data at once
 _LINGER_RST = struct.pack("ii", 1, 0)
 
 
@@ -128,8 +128,8 @@ class Pipe:
     def __init__(self, src: Side, dst: Side, stream: str) -> None:
         self.src, self.dst, self.stream = src, dst, stream
         self.effects: Effects = NO_EFFECTS
-        self.done = False                   # EOF has been passed on
-        self._held: deque[tuple[float, bytes | None, float]] = deque()   # (arrival, data or EOF, jitter draw)
+        self.done = False  # EOF has been passed on
+        self._held: deque[tuple[float, bytes | None, float]] = deque()  # (arrival, data or EOF, jitter draw)
         self._held_bytes = 0
         self._writer: asyncio.Task | None = None
         self._changed = asyncio.Event()
@@ -202,7 +202,7 @@ class Pipe:
             piece = data[: max(1, int(fx.rate_bps * PACE_SLICE_S))]
             self._next_send = max(self._next_send, time.monotonic()) + len(piece) / fx.rate_bps
         if len(piece) < len(data):
-            self._held[0] = (arrival, data[len(piece):], draw)
+            self._held[0] = (arrival, data[len(piece) :], draw)
         else:
             self._held.popleft()
         self.dst.write(piece)
@@ -256,7 +256,7 @@ class Connection:
         """Called when the listener accepts: hold the client's bytes until upstream answers."""
         self.client.pause("connecting")
         self.proxy.connections.add(self)
-        self.apply(self.proxy.active_toxics())   # before any byte can arrive
+        self.apply(self.proxy.active_toxics())  # before any byte can arrive
         asyncio.get_running_loop().create_task(self._connect_upstream())
 
     async def _connect_upstream(self) -> None:

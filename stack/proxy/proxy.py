@@ -23,7 +23,8 @@ import ipaddress
 import logging
 import re
 import time
-from typing import Any, Callable, TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 from stack.proxy.errors import BadRequest, Conflict, NotFound
 from stack.proxy.link import Connection
@@ -43,11 +44,12 @@ class ProxyJson(TypedDict):
     upstream: str
     enabled: bool
     toxics: list[ToxicJson]
-    disabled_until: float | None      # UTC epoch seconds when a disable expires, else null
+    disabled_until: float | None  # UTC epoch seconds when a disable expires, else null
 
 
-def parse_address(value: Any, field: str, allowed: Callable[[str], bool] | None = None,
-                  pod: bool = False) -> tuple[str, int]:
+def parse_address(
+    value: Any, field: str, allowed: Callable[[str], bool] | None = None, pod: bool = False
+) -> tuple[str, int]:
     """'host:port' (or '[v6]:port') on a loopback host, or one `allowed(host)` accepts; BadRequest otherwise.
 
     `pod` (allow_pod_address) also accepts any IP address, and for `upstream` any DNS name.
@@ -61,14 +63,17 @@ def parse_address(value: Any, field: str, allowed: Callable[[str], bool] | None 
     if pod and (_is_ip(host) or (field == "upstream" and _DNS_NAME.match(host))):
         return host, int(port)
     if not _is_loopback(host) and not (allowed and allowed(host)):
-        raise BadRequest(f"{field}: '{value}' is not a loopback address; "
-                         "the fault proxy only binds and connects on loopback (use 127.0.0.1:PORT)"
-                         + ("" if pod else "; a pod's sidecar binds the pod's address with --allow-pod-address"))
+        raise BadRequest(
+            f"{field}: '{value}' is not a loopback address; "
+            "the fault proxy only binds and connects on loopback (use 127.0.0.1:PORT)"
+            + ("" if pod else "; a pod's sidecar binds the pod's address with --allow-pod-address")
+        )
     return host, int(port)
 
 
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
-                       re.IGNORECASE)
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", re.IGNORECASE
+)
 
 
 def _is_ip(host: str) -> bool:
@@ -101,7 +106,7 @@ class Proxy:
         self.upstream = upstream
         self.toxics: dict[str, Toxic] = {}
         self.connections: set[Connection] = set()
-        self.reenable_at: tuple[float, float] | None = None   # (epoch, monotonic) of a TTL'd disable
+        self.reenable_at: tuple[float, float] | None = None  # (epoch, monotonic) of a TTL'd disable
         self._server: asyncio.Server | None = None
 
     @property
@@ -116,13 +121,16 @@ class Proxy:
         loop = asyncio.get_running_loop()
         try:
             self._server = await loop.create_server(
-                lambda: Connection(self).client, host, port, reuse_address=True, backlog=1024)
+                lambda: Connection(self).client, host, port, reuse_address=True, backlog=1024
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise Conflict(f"listen address in use: '{_format(host, port)}' "
-                               f"(proxy '{self.name}'); free the port or pick another") from None
+                raise Conflict(
+                    f"listen address in use: '{_format(host, port)}' "
+                    f"(proxy '{self.name}'); free the port or pick another"
+                ) from None
             raise BadRequest(f"listen: cannot listen on '{_format(host, port)}': {exc.strerror}") from None
-        self.listen = (host, self._server.sockets[0].getsockname()[1])   # resolves port 0
+        self.listen = (host, self._server.sockets[0].getsockname()[1])  # resolves port 0
         self.reenable_at = None
 
     async def stop(self) -> None:
@@ -144,8 +152,11 @@ class Proxy:
 
     def to_json(self) -> ProxyJson:
         return ProxyJson(
-            name=self.name, listen=_format(*self.listen), upstream=_format(*self.upstream),
-            enabled=self.enabled, toxics=[t.to_json() for t in self.toxics.values()],
+            name=self.name,
+            listen=_format(*self.listen),
+            upstream=_format(*self.upstream),
+            enabled=self.enabled,
+            toxics=[t.to_json() for t in self.toxics.values()],
             disabled_until=round(self.reenable_at[0], 3) if self.reenable_at else None,
         )
 
@@ -153,10 +164,14 @@ class Proxy:
 class ProxyCollection:
     """Every proxy of one server, the operations the API offers, and the TTL reaper."""
 
-    def __init__(self, default_ttl: float = 300.0, upstream_allowed: Callable[[str], bool] | None = None,
-                 allow_pod_address: bool = False) -> None:
+    def __init__(
+        self,
+        default_ttl: float = 300.0,
+        upstream_allowed: Callable[[str], bool] | None = None,
+        allow_pod_address: bool = False,
+    ) -> None:
         self.default_ttl = default_ttl
-        self.pod = allow_pod_address     # see the module docstring
+        self.pod = allow_pod_address  # see the module docstring
         # non-loopback upstreams the operator allowed (`gameday proxy` passes $GAMEDAY_ALLOWED_HOSTS)
         self.upstream_allowed = upstream_allowed
         self.proxies: dict[str, Proxy] = {}
@@ -179,8 +194,13 @@ class ProxyCollection:
         if enabled:
             await proxy.start()
         self.proxies[name] = proxy
-        log.info("created proxy %s listen=%s upstream=%s enabled=%s",
-                 name, _format(*proxy.listen), _format(*upstream), enabled)
+        log.info(
+            "created proxy %s listen=%s upstream=%s enabled=%s",
+            name,
+            _format(*proxy.listen),
+            _format(*upstream),
+            enabled,
+        )
         return proxy
 
     async def populate(self, body: Any) -> list[Proxy]:
@@ -192,8 +212,11 @@ class ProxyCollection:
         result = []
         for item in body:
             existing = self.proxies.get(item["name"])
-            if existing and existing.to_json()["upstream"] == item["upstream"] and \
-                    _same_listen(existing, item.get("listen", "127.0.0.1:0"), self.pod):
+            if (
+                existing
+                and existing.to_json()["upstream"] == item["upstream"]
+                and _same_listen(existing, item.get("listen", "127.0.0.1:0"), self.pod)
+            ):
                 result.append(existing)
                 continue
             if existing:
@@ -207,8 +230,11 @@ class ProxyCollection:
         if not isinstance(body, dict):
             raise BadRequest("bad request body: expected a JSON object")
         listen = parse_address(body["listen"], "listen", pod=self.pod) if "listen" in body else proxy.listen
-        upstream = (parse_address(body["upstream"], "upstream", self.upstream_allowed, self.pod) if "upstream" in body
-                    else proxy.upstream)
+        upstream = (
+            parse_address(body["upstream"], "upstream", self.upstream_allowed, self.pod)
+            if "upstream" in body
+            else proxy.upstream
+        )
         enabled = body.get("enabled", proxy.enabled)
         if not isinstance(enabled, bool):
             raise BadRequest(f"enabled: {enabled!r} is not true or false")
@@ -265,8 +291,16 @@ class ProxyCollection:
         proxy.toxics[toxic.name] = toxic
         proxy.publish()
         self._wake.set()
-        log.info("added toxic %s to proxy %s: %s %s toxicity=%s %s ttl=%.1fs", toxic.name, proxy_name,
-                 toxic.type, toxic.stream, toxic.toxicity, toxic.attributes, toxic.ttl)
+        log.info(
+            "added toxic %s to proxy %s: %s %s toxicity=%s %s ttl=%.1fs",
+            toxic.name,
+            proxy_name,
+            toxic.type,
+            toxic.stream,
+            toxic.toxicity,
+            toxic.attributes,
+            toxic.ttl,
+        )
         return toxic
 
     def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:
@@ -275,8 +309,14 @@ class ProxyCollection:
         proxy.toxics[toxic_name] = toxic
         proxy.publish()
         self._wake.set()
-        log.info("updated toxic %s on proxy %s: toxicity=%s %s ttl=%.1fs",
-                 toxic_name, proxy_name, toxic.toxicity, toxic.attributes, toxic.ttl)
+        log.info(
+            "updated toxic %s on proxy %s: toxicity=%s %s ttl=%.1fs",
+            toxic_name,
+            proxy_name,
+            toxic.toxicity,
+            toxic.attributes,
+            toxic.ttl,
+        )
         return toxic
 
     def remove_toxic(self, proxy_name: str, toxic_name: str, why: str = "removed") -> None:
@@ -308,7 +348,7 @@ class ProxyCollection:
             await proxy.start()
             log.info("ttl expired: enabled proxy %s", proxy.name)
         except (Conflict, BadRequest) as exc:
-            proxy.reenable_at = (time.time() + 1, time.monotonic() + 1)   # try again shortly
+            proxy.reenable_at = (time.time() + 1, time.monotonic() + 1)  # try again shortly
             log.warning("ttl expired but proxy %s cannot listen yet: %s", proxy.name, exc)
 
     async def reap_forever(self) -> None:
@@ -331,8 +371,11 @@ class ProxyCollection:
             await proxy.stop()
 
 
-def _proxy_fields(body: Any, upstream_allowed: Callable[[str], bool] | None = None, pod: bool = False,
-                  ) -> tuple[str, tuple[str, int], tuple[str, int], bool]:
+def _proxy_fields(
+    body: Any,
+    upstream_allowed: Callable[[str], bool] | None = None,
+    pod: bool = False,
+) -> tuple[str, tuple[str, int], tuple[str, int], bool]:
     """Validated (name, listen, upstream, enabled) of a proxy's JSON; BadRequest lists all problems."""
     if not isinstance(body, dict):
         raise BadRequest("bad request body: expected a JSON object for a proxy")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -17,10 +17,15 @@ from stack.proxy.proxy import ProxyCollection
 log = logging.getLogger("stack.proxy")
 
 
-async def serve(host: str, port: int, default_ttl: float,
-                hops: dict[str, tuple[str, str]] | None = None,
-                upstream_allowed: Callable[[str], bool] | None = None,
-                on_ready: Callable[[], None] | None = None, allow_pod_address: bool = False) -> None:
+async def serve(
+    host: str,
+    port: int,
+    default_ttl: float,
+    hops: dict[str, tuple[str, str]] | None = None,
+    upstream_allowed: Callable[[str], bool] | None = None,
+    on_ready: Callable[[], None] | None = None,
+    allow_pod_address: bool = False,
+) -> None:
     """Create `hops` (name -> (listen, upstream)), serve the API on host:port until SIGTERM/SIGINT.
 
     `upstream_allowed(host)` admits non-loopback upstreams; `on_ready()` runs once everything listens;
@@ -36,8 +41,13 @@ async def serve(host: str, port: int, default_ttl: float,
         proxies.start_reaper()
         if on_ready is not None:
             on_ready()
-        log.info("fault proxy api on http://%s:%d with %d proxies, default toxic ttl %.0fs",
-                 host, port, len(proxies.proxies), default_ttl)
+        log.info(
+            "fault proxy api on http://%s:%d with %d proxies, default toxic ttl %.0fs",
+            host,
+            port,
+            len(proxies.proxies),
+            default_ttl,
+        )
         await _until_signalled()
         log.info("stopping fault proxy")
     finally:
@@ -57,8 +67,10 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
     try:
         await web.TCPSite(runner, host, port, reuse_address=True).start()
     except OSError as exc:
-        raise StackError(f"fault proxy api cannot listen on {host}:{port}: {exc.strerror}; "
-                         "free the port or choose another with --port") from None
+        raise StackError(
+            f"fault proxy api cannot listen on {host}:{port}: {exc.strerror}; "
+            "free the port or choose another with --port"
+        ) from None
 
 
 async def _until_signalled() -> None:

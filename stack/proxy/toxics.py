@@ -57,8 +57,8 @@ class Toxic:
     toxicity: float
     attributes: dict[str, float]
     ttl: float
-    expires_at: float                      # UTC epoch seconds
-    deadline: float                        # the same instant on the monotonic clock
+    expires_at: float  # UTC epoch seconds
+    deadline: float  # the same instant on the monotonic clock
     started: float = field(default_factory=time.monotonic)
     uid: int = field(default_factory=lambda: next(_uids))
 
@@ -67,8 +67,13 @@ class Toxic:
 
     def to_json(self) -> ToxicJson:
         return ToxicJson(
-            name=self.name, type=self.type, stream=self.stream, toxicity=self.toxicity,
-            attributes=dict(self.attributes), ttl=self.ttl, expires_at=round(self.expires_at, 3),
+            name=self.name,
+            type=self.type,
+            stream=self.stream,
+            toxicity=self.toxicity,
+            attributes=dict(self.attributes),
+            ttl=self.ttl,
+            expires_at=round(self.expires_at, 3),
         )
 
 
@@ -107,8 +112,7 @@ def update_toxic(old: Toxic, body: Any) -> Toxic:
     if problems:
         raise BadRequest("; ".join(problems))
     expiry = _expiry(ttl) if "ttl" in body else (old.expires_at, old.deadline)
-    return replace(old, toxicity=toxicity, attributes=attributes, ttl=ttl,
-                   expires_at=expiry[0], deadline=expiry[1])
+    return replace(old, toxicity=toxicity, attributes=attributes, ttl=ttl, expires_at=expiry[0], deadline=expiry[1])
 
 
 def _expiry(ttl: float) -> tuple[float, float]:
@@ -163,10 +167,10 @@ def _attributes(value: Any, kind: str | None, problems: list[str], fill: bool = 
 class Effects:
     """The combined effect on one direction of one connection."""
 
-    latency_s: float = 0.0        # latency toxics add up, as in Toxiproxy
+    latency_s: float = 0.0  # latency toxics add up, as in Toxiproxy
     jitter_s: float = 0.0
-    rate_bps: float = 0.0         # bytes per second; 0 = unlimited
-    blackhole: bool = False       # a timeout toxic swallows the data
+    rate_bps: float = 0.0  # bytes per second; 0 = unlimited
+    blackhole: bool = False  # a timeout toxic swallows the data
     slow_close_s: float = 0.0
 
     @property

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import random
 
-from harness.analysis import analyse, result_document
 from rundir_factory import T0, generator_row, request_row, timeline, write_run
+
+from harness.analysis import analyse, result_document
 
 SPEC = """
 name: canary
@@ -24,7 +25,7 @@ slos:
   - {{sli: correctness, compare: {{variant: canary, against: stable}}, phase: fault, objective: "difference > -1%"}}
   - {{sli: latency.p99, variant: canary, phase: fault, objective: "< 100ms"}}
 """
-FAULT = (15, 50)     # the canary serves from 15 s to 50 s
+FAULT = (15, 50)  # the canary serves from 15 s to 50 s
 
 
 def _second(ts: int, variant: str, n: int, latency_ms: float, wrong: int = 0, rng: random.Random | None = None) -> dict:
@@ -33,8 +34,16 @@ def _second(ts: int, variant: str, n: int, latency_ms: float, wrong: int = 0, rn
     return {**request_row(T0 + ts, latencies, checked=n, correct=n - wrong), "variant": variant}
 
 
-def _run(tmp_path, canary_ms=20.0, stable_ms=20.0, canary_wrong=lambda s: 0, canary_rate=10,
-         spike: tuple[int, float] | None = None, latency="ratio < 1.2", seconds=FAULT):
+def _run(
+    tmp_path,
+    canary_ms=20.0,
+    stable_ms=20.0,
+    canary_wrong=lambda s: 0,
+    canary_rate=10,
+    spike: tuple[int, float] | None = None,
+    latency="ratio < 1.2",
+    seconds=FAULT,
+):
     rng = random.Random(7)
     rows = []
     for s in range(0, 60):
@@ -43,8 +52,7 @@ def _run(tmp_path, canary_ms=20.0, stable_ms=20.0, canary_wrong=lambda s: 0, can
         if seconds[0] <= s < seconds[1] and canary_rate:
             ms = spike[1] if spike and s == spike[0] else canary_ms
             rows.append(_second(s, "canary", canary_rate, ms, canary_wrong(s), rng=rng))
-    return write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[FAULT]), rows,
-                     spec=SPEC.format(latency=latency))
+    return write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[FAULT]), rows, spec=SPEC.format(latency=latency))
 
 
 def _verdicts(run) -> dict[str, dict]:
@@ -72,7 +80,7 @@ def test_a_canary_50ms_slower_fails_the_comparison_while_the_aggregate_p99_passe
 
 
 def test_a_canary_3_percent_wrong_fails_the_comparison_while_aggregate_correctness_passes(tmp_path):
-    verdicts = _verdicts(_run(tmp_path, canary_wrong=lambda s: 1 if s % 3 == 0 else 0))   # ~3.3% of its answers
+    verdicts = _verdicts(_run(tmp_path, canary_wrong=lambda s: 1 if s % 3 == 0 else 0))  # ~3.3% of its answers
     assert verdicts["correctness@run >= 99%"]["state"] == "pass"
     judged = verdicts[CORRECTNESS]
     assert judged["state"] == "fail", judged
@@ -95,7 +103,7 @@ def test_a_canary_worse_by_less_than_the_margin_passes_however_consistent(tmp_pa
 
 
 def test_a_canary_without_traffic_is_no_data_not_a_pass(tmp_path):
-    verdicts = _verdicts(_run(tmp_path, seconds=(15, 18)))      # three seconds of canary
+    verdicts = _verdicts(_run(tmp_path, seconds=(15, 18)))  # three seconds of canary
     judged = verdicts[LATENCY]
     assert judged["state"] == "no-data" and "at least 5" in judged["reason"]
     gone = _verdicts(_run(tmp_path / "none", canary_rate=0))
@@ -122,8 +130,12 @@ def test_variant_scoped_slis_are_the_variants_own_and_add_up_to_the_aggregate(tm
 
 def test_a_run_recorded_without_variants_reads_as_before(tmp_path):
     rows = [request_row(T0 + s, [20.0] * 10) for s in range(60)]
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5), rows,
-                    spec="name: old\nload: {profile: p.py, rate: 10, duration: 60s}\n"
-                         "slos: [{sli: latency.p99, objective: '< 100ms'}]\n")
+    run = write_run(
+        tmp_path,
+        timeline(load_s=60, warmup_s=5),
+        rows,
+        spec="name: old\nload: {profile: p.py, rate: 10, duration: 60s}\n"
+        "slos: [{sli: latency.p99, objective: '< 100ms'}]\n",
+    )
     doc = result_document(analyse(run))
     assert doc["variants"]["names"] == [] and doc["verdicts"][0]["state"] == "pass"

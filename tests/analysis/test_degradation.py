@@ -1,8 +1,8 @@
 import numpy as np
-
-from harness.analysis.degradation import compare
-from harness.analysis import analyse
 from rundir_factory import steady_rows, timeline, write_run
+
+from harness.analysis import analyse
+from harness.analysis.degradation import compare
 
 
 def test_clearly_worse_fault_has_a_small_p_value_and_its_ratio():

@@ -4,13 +4,13 @@ import json
 import random
 
 import pytest
+from rundir_factory import T0, request_row, timeline, write_run
 
 from harness.analysis import latency
 from harness.analysis.phases import phases, second_mask
 from harness.analysis.rundir import read_events, read_ledger, read_samples
 from harness.analysis.slis import Request, per_second, phase_slis
 from harness.histogram import Histogram
-from rundir_factory import T0, request_row, timeline, write_run
 
 PS = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
 ENDPOINTS = ("GET /a", "POST /b", "POST /c")
@@ -63,9 +63,11 @@ def test_phase_percentiles_and_apdex_equal_merged_histograms(random_run):
         if not phase_windows:
             continue
         for endpoint in (*ENDPOINTS, "*"):
+
             def timed(row):
                 inside = second_mask(__import__("numpy").array([row["ts"]]), phase_windows)[0]
                 return inside and row["outcome"] != "rate_limited" and endpoint in ("*", row["endpoint"])
+
             hist = merged(rows, timed)
             got = table[phase].endpoints[endpoint]
             for p in PS:
@@ -81,8 +83,14 @@ def test_per_second_percentiles_equal_merged_histograms(random_run):
     series = per_second(read_samples(run), Request(PS))
     assert len(series) > 100
     for record in series.to_dict("records"):
-        hist = merged(rows, lambda r: r["ts"] == record["ts"] and r["outcome"] != "rate_limited"
-                      and record["endpoint"] in ("*", r["endpoint"]))
+        hist = merged(
+            rows,
+            lambda r: (
+                r["ts"] == record["ts"]
+                and r["outcome"] != "rate_limited"
+                and record["endpoint"] in ("*", r["endpoint"])
+            ),
+        )
         for p in PS:
             value = record[f"latency.p{p:g}"]
             assert (None if value != value else value) == expected_value(hist, p), (record["ts"], p)

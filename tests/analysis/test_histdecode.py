@@ -26,7 +26,7 @@ def rows_of(arrays) -> list[dict[int, int]]:
     lengths, buckets, counts = arrays
     out, start = [], 0
     for n in lengths.tolist():
-        out.append(dict(zip(buckets[start:start + n].tolist(), counts[start:start + n].tolist())))
+        out.append(dict(zip(buckets[start : start + n].tolist(), counts[start : start + n].tolist())))
         start += n
     return out
 
@@ -44,15 +44,20 @@ def test_bulk_decoding_equals_decoding_each_row():
     assert got == [low_32_bits(h.counts) for h in hists]
 
 
-@pytest.mark.parametrize("broken", [b"\x02\x05", b"\x02\x05\x81", b"\x02\xff\xff\xff\xff\x7f\x01", b"garbage"],
-                         ids=["half a pair", "ends inside a number", "impossible bucket", "neither encoding"])
+@pytest.mark.parametrize(
+    "broken",
+    [b"\x02\x05", b"\x02\x05\x81", b"\x02\xff\xff\xff\xff\x7f\x01", b"garbage"],
+    ids=["half a pair", "ends inside a number", "impossible bucket", "neither encoding"],
+)
 def test_a_broken_row_reads_as_empty_and_its_neighbours_are_unharmed(broken):
     hists = random_hists(seed=4, n=6)
     raws = [base64.b64decode(h.encode()) for h in hists]
     raws[2] = broken
     got = rows_of(decode_raws(raws))
     assert got[2] == {}
-    assert [row for i, row in enumerate(got) if i != 2] == [low_32_bits(h.counts) for i, h in enumerate(hists) if i != 2]
+    assert [row for i, row in enumerate(got) if i != 2] == [
+        low_32_bits(h.counts) for i, h in enumerate(hists) if i != 2
+    ]
 
 
 def test_no_rows_give_empty_arrays():

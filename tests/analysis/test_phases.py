@@ -1,5 +1,6 @@
-from harness.analysis.phases import Window, phases
 from rundir_factory import T0, activity, event, timeline
+
+from harness.analysis.phases import Window, phases
 
 
 def test_phases_of_a_run_with_one_fault_and_rollback():
@@ -32,11 +33,16 @@ def test_no_chaos_makes_the_baseline_the_whole_run():
 
 
 def test_interrupted_fault_ends_at_experiment_end():
-    events = [event(T0, "load-start"), event(T0 + 5, "warmup-end"),
-              event(T0 + 19, "experiment-start", "chaos"),
-              activity(T0 + 20, "activity-start", "method"), activity(T0 + 21, "activity-end", "method"),
-              activity(T0 + 22, "activity-start", "method", "probe"),
-              event(T0 + 25, "experiment-end", "chaos"), event(T0 + 40, "load-stop")]
+    events = [
+        event(T0, "load-start"),
+        event(T0 + 5, "warmup-end"),
+        event(T0 + 19, "experiment-start", "chaos"),
+        activity(T0 + 20, "activity-start", "method"),
+        activity(T0 + 21, "activity-end", "method"),
+        activity(T0 + 22, "activity-start", "method", "probe"),
+        event(T0 + 25, "experiment-end", "chaos"),
+        event(T0 + 40, "load-stop"),
+    ]
     assert phases(events)["fault"] == (Window(T0 + 20, T0 + 25),)
 
 

@@ -2,12 +2,12 @@ import base64
 import random
 
 import numpy as np
+from rundir_factory import T0, event, generator_row, request_row, write_run
 
 from harness.analysis.hist import group_percentiles
 from harness.analysis.histdecode import decode_raws
 from harness.analysis.rundir import read_events, read_ledger, read_samples
 from harness.histogram import Histogram
-from rundir_factory import T0, event, generator_row, request_row, write_run
 
 
 def decoded(hists: list[Histogram]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,12 +44,12 @@ def test_generator_rows_from_several_workers_merge_per_second(tmp_path):
     run = write_run(tmp_path, rows=[generator_row(T0, 5), generator_row(T0, 7, behind=True)])
     generator = read_samples(run).generator
     assert generator.to_dict("records") == [
-        {"ts": T0, "offered": 12, "behind": True, "cpu_warning": False, "lag_ms_p99": 0.0, "users": 20}]
+        {"ts": T0, "offered": 12, "behind": True, "cpu_warning": False, "lag_ms_p99": 0.0, "users": 20}
+    ]
 
 
 def test_ledger_keeps_first_delivery_and_counts_deliveries(tmp_path):
-    run = write_run(tmp_path, produced=[("a", T0), ("b", T0 + 1)],
-                    consumed=[("a", T0 + 2), ("a", T0 + 1.5), ("z", T0)])
+    run = write_run(tmp_path, produced=[("a", T0), ("b", T0 + 1)], consumed=[("a", T0 + 2), ("a", T0 + 1.5), ("z", T0)])
     ledger = read_ledger(run)
     rows = ledger.events.sort_values("produced").to_dict("records")
     assert rows[0]["consumed"] == T0 + 1.5 and rows[0]["deliveries"] == 2
@@ -58,9 +58,9 @@ def test_ledger_keeps_first_delivery_and_counts_deliveries(tmp_path):
 
 
 def test_a_ledger_without_consumed_rows_reads_every_event_as_undelivered(tmp_path):
+    from harness.analysis.phases import Window
     from harness.analysis.rundir import read_ledger
     from harness.analysis.slis import event_slis
-    from harness.analysis.phases import Window
 
     (tmp_path / "ledger").mkdir()
     (tmp_path / "ledger" / "produced.jsonl").write_text('{"id": "a", "ts": 10.0}\n{"id": "b", "ts": 11.0}\n')

@@ -1,7 +1,8 @@
 import math
 
-from harness.analysis import analyse, exit_code, result_document
 from rundir_factory import T0, steady_rows, timeline, write_run
+
+from harness.analysis import analyse, exit_code, result_document
 
 SPEC = """
 name: r
@@ -53,9 +54,11 @@ def test_recovery_time_is_no_data_without_a_fault(tmp_path):
     assert analyse(run).verdicts[1].state == "no-data"
 
 
-EVENT_SPEC = SPEC.replace('  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n',
-                          '  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n'
-                          '  - {sli: events.e2e_latency.p99, phase: baseline, objective: "< 1s"}\n')
+EVENT_SPEC = SPEC.replace(
+    '  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n',
+    '  - {sli: latency.p99, phase: baseline, objective: "< 100ms"}\n'
+    '  - {sli: events.e2e_latency.p99, phase: baseline, objective: "< 1s"}\n',
+)
 
 
 def ledger_with_backlog_until(drained_at: float):
@@ -71,8 +74,14 @@ def ledger_with_backlog_until(drained_at: float):
 
 def test_a_data_flow_backlog_delays_recovery_even_when_requests_are_fine(tmp_path):
     produced, consumed = ledger_with_backlog_until(drained_at=38.5)
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
-                    produced=produced, consumed=consumed, spec=EVENT_SPEC)
+    run = write_run(
+        tmp_path,
+        timeline(load_s=60, warmup_s=5, faults=[(20, 30)]),
+        steady_rows(0, 60),
+        produced=produced,
+        consumed=consumed,
+        spec=EVENT_SPEC,
+    )
     analysis = analyse(run)
     # events produced from second 38 on come out within 1 s; 38..42 is the first good streak
     assert analysis.recoveries[0].seconds == 8
@@ -81,8 +90,14 @@ def test_a_data_flow_backlog_delays_recovery_even_when_requests_are_fine(tmp_pat
 
 def test_undelivered_events_count_as_infinitely_late_for_recovery(tmp_path):
     produced, consumed = ledger_with_backlog_until(drained_at=10_000)  # never drained before the end
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
-                    produced=produced, consumed=[c for c in consumed if c[1] < T0 + 1000], spec=EVENT_SPEC)
+    run = write_run(
+        tmp_path,
+        timeline(load_s=60, warmup_s=5, faults=[(20, 30)]),
+        steady_rows(0, 60),
+        produced=produced,
+        consumed=[c for c in consumed if c[1] < T0 + 1000],
+        spec=EVENT_SPEC,
+    )
     assert analyse(run).recoveries[0].seconds is None
 
 
@@ -133,8 +148,7 @@ def test_without_the_heal_the_clock_would_have_started_after_the_recovery(tmp_pa
 
 
 def test_impact_reports_time_to_detect_and_how_far_the_slis_fell(tmp_path):
-    rows = (steady_rows(0, 23) + steady_rows(23, 32, 5) + steady_rows(23, 32, 5, outcome="error")
-            + steady_rows(32, 60))
+    rows = steady_rows(0, 23) + steady_rows(23, 32, 5) + steady_rows(23, 32, 5, outcome="error") + steady_rows(32, 60)
     events = timeline(load_s=60, warmup_s=5, faults=[(20, 36.5, 30.0)])
     impact = analyse(write_run(tmp_path, events, rows, spec=LATENCY_ONLY)).recoveries[0].impact
     assert impact.observed and impact.first_bad == T0 + 23 and impact.time_to_detect == 3.0
@@ -144,8 +158,7 @@ def test_impact_reports_time_to_detect_and_how_far_the_slis_fell(tmp_path):
 
 
 def test_a_fault_with_no_impact_is_labelled_so_not_a_recovery_of_zero(tmp_path):
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
-                    spec=LATENCY_ONLY)
+    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60), spec=LATENCY_ONLY)
     analysis = analyse(run)
     assert analysis.recoveries[0].outcome == "no-impact" and not analysis.recoveries[0].impact.observed
     document = result_document(analysis)

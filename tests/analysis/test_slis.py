@@ -1,19 +1,21 @@
 import pytest
+from rundir_factory import T0, generator_row, request_row, steady_rows, timeline, write_run
 
 from harness.analysis.phases import phases
 from harness.analysis.rundir import read_ledger, read_samples
 from harness.analysis.slis import Request, per_second, phase_slis
-from rundir_factory import T0, generator_row, request_row, steady_rows, timeline, write_run
 
 
 def table(run, request=Request(), **timeline_args):
     from harness.analysis.rundir import read_events
+
     return phase_slis(read_samples(run), read_ledger(run), phases(read_events(run)), request)
 
 
 def test_availability_error_rate_and_rate_limited(tmp_path):
-    rows = (steady_rows(0, 10, 9) + steady_rows(0, 10, 1, outcome="error")
-            + steady_rows(0, 10, 2, outcome="rate_limited"))
+    rows = (
+        steady_rows(0, 10, 9) + steady_rows(0, 10, 1, outcome="error") + steady_rows(0, 10, 2, outcome="rate_limited")
+    )
     run = write_run(tmp_path, timeline(load_s=10, warmup_s=0), rows)
     slis = table(run)["run"].endpoints["*"]
     assert slis["availability"] == pytest.approx(9 / 12)  # every attempt counts, 429s too
@@ -67,8 +69,9 @@ def test_events_lost_duplicated_and_e2e_latency_by_phase(tmp_path):
     produced = [(f"e{i}", T0 + i) for i in range(20)]
     consumed = [(f"e{i}", T0 + i + (2.0 if 10 <= i < 15 else 0.1)) for i in range(20) if i != 12]
     consumed += [("e3", T0 + 9)]
-    run = write_run(tmp_path, timeline(load_s=20, warmup_s=0, faults=[(10, 15)]), steady_rows(0, 20),
-                    produced, consumed)
+    run = write_run(
+        tmp_path, timeline(load_s=20, warmup_s=0, faults=[(10, 15)]), steady_rows(0, 20), produced, consumed
+    )
     result = table(run)
     fault = result["fault"].endpoints["*"]
     assert fault["events.produced"] == 5 and fault["events.lost"] == 1
@@ -116,8 +119,13 @@ def test_an_event_in_flight_when_the_fault_starts_counts_in_the_fault(tmp_path):
     # produced in the baseline (second 15), delivered 8 s later, after the fault began at 20
     produced = [("early", T0 + 15.5), ("stuck", T0 + 19.8), ("quick", T0 + 12.0)]
     consumed = [("early", T0 + 23.5), ("stuck", T0 + 27.8), ("quick", T0 + 12.1)]
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
-                    produced=produced, consumed=consumed)
+    run = write_run(
+        tmp_path,
+        timeline(load_s=60, warmup_s=5, faults=[(20, 30)]),
+        steady_rows(0, 60),
+        produced=produced,
+        consumed=consumed,
+    )
     slis = table(run)
     baseline, fault = slis["baseline"].endpoints["*"], slis["fault"].endpoints["*"]
     assert baseline["events.produced"] == 1 and baseline["events.e2e_latency.max"] == pytest.approx(0.1)
@@ -125,8 +133,13 @@ def test_an_event_in_flight_when_the_fault_starts_counts_in_the_fault(tmp_path):
 
 
 def test_an_event_never_delivered_before_a_fault_is_lost_in_the_fault(tmp_path):
-    run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 60),
-                    produced=[("gone", T0 + 10.0)], consumed=[])
+    run = write_run(
+        tmp_path,
+        timeline(load_s=60, warmup_s=5, faults=[(20, 30)]),
+        steady_rows(0, 60),
+        produced=[("gone", T0 + 10.0)],
+        consumed=[],
+    )
     slis = table(run)
     assert slis["baseline"].endpoints["*"]["events.produced"] is None
     assert slis["fault"].endpoints["*"]["events.lost"] == 1

@@ -1,5 +1,6 @@
-from harness.analysis import analyse, exit_code
 from rundir_factory import T0, event, generator_row, steady_rows, timeline, write_run
+
+from harness.analysis import analyse, exit_code
 
 
 def spec(*slos: str, chaos: bool = True) -> str:
@@ -46,8 +47,12 @@ def test_no_data_for_correctness_without_checks(tmp_path):
 
 
 def test_no_data_counts_as_failure_in_the_exit_code(tmp_path):
-    run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), steady_rows(0, 40),
-                    spec=spec('{sli: correctness, objective: ">= 99%"}'))
+    run = write_run(
+        tmp_path,
+        timeline(load_s=40, warmup_s=5, faults=[(20, 30)]),
+        steady_rows(0, 40),
+        spec=spec('{sli: correctness, objective: ">= 99%"}'),
+    )
     assert exit_code(analyse(run)) == 1
 
 
@@ -65,16 +70,24 @@ def test_events_lost_verdict_uses_the_ledger(tmp_path):
 
 
 def test_exit_codes_follow_the_run_status(tmp_path):
-    aborted = timeline(load_s=40, warmup_s=5, faults=[(20, 30)],
-                       extra=[event(T0 + 25, "abort", "guardrail", detail="error_rate > 50%")])
+    aborted = timeline(
+        load_s=40,
+        warmup_s=5,
+        faults=[(20, 30)],
+        extra=[event(T0 + 25, "abort", "guardrail", detail="error_rate > 50%")],
+    )
     aborted = [e for e in aborted if e["kind"] != "run-end"] + [event(T0 + 41, "run-end", status="aborted")]
     run = write_run(tmp_path / "a", aborted, steady_rows(0, 40), spec=spec('{sli: availability, objective: ">= 0%"}'))
     assert exit_code(analyse(run)) == 3
     crashed = [e for e in timeline(load_s=40) if e["kind"] != "run-end"]
     run = write_run(tmp_path / "c", crashed, steady_rows(0, 40), spec=spec('{sli: availability, objective: ">= 0%"}'))
     assert analyse(run).status == "crashed" and exit_code(analyse(run)) == 4
-    run = write_run(tmp_path / "p", timeline(load_s=40, faults=[(20, 30)]), steady_rows(0, 40),
-                    spec=spec('{sli: availability, objective: ">= 0%"}'))
+    run = write_run(
+        tmp_path / "p",
+        timeline(load_s=40, faults=[(20, 30)]),
+        steady_rows(0, 40),
+        spec=spec('{sli: availability, objective: ">= 0%"}'),
+    )
     assert exit_code(analyse(run)) == 0
 
 
@@ -82,17 +95,24 @@ def test_a_run_locust_recorded_alone_is_completed_once_locust_recorded_its_stop(
     from harness.analysis.status import run_status
 
     locust_alone = [{"ts": T0, "source": "load", "kind": "test_start"}]
-    assert run_status(locust_alone) == "crashed"          # Locust killed before it stopped the test
+    assert run_status(locust_alone) == "crashed"  # Locust killed before it stopped the test
     assert run_status([*locust_alone, {"ts": T0 + 40, "source": "load", "kind": "test_stop"}]) == "completed"
-    harness_run = [{"ts": T0, "source": "harness", "kind": "run-start"}, *locust_alone,
-                   {"ts": T0 + 40, "source": "load", "kind": "test_stop"}]
-    assert run_status(harness_run) == "crashed"           # the harness started it and never wrote run-end
+    harness_run = [
+        {"ts": T0, "source": "harness", "kind": "run-start"},
+        *locust_alone,
+        {"ts": T0 + 40, "source": "load", "kind": "test_stop"},
+    ]
+    assert run_status(harness_run) == "crashed"  # the harness started it and never wrote run-end
 
 
 def test_a_verdict_resting_on_generator_bound_seconds_is_inconclusive_and_fails_the_exit_code(tmp_path):
     rows = steady_rows(0, 40) + [generator_row(T0 + s, 10, behind=22 <= s < 25) for s in range(40)]
-    run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), rows,
-                    spec=spec('{sli: availability, phase: fault, objective: ">= 99%"}'))
+    run = write_run(
+        tmp_path,
+        timeline(load_s=40, warmup_s=5, faults=[(20, 30)]),
+        rows,
+        spec=spec('{sli: availability, phase: fault, objective: ">= 99%"}'),
+    )
     analysis = analyse(run)
     (result,) = analysis.verdicts
     assert result.state == "inconclusive" and result.observed == 1.0
@@ -118,8 +138,12 @@ def test_one_generator_bound_second_in_ten_is_still_trusted(tmp_path):
 
 def fault_of_429s(ok: int = 1, limited: int = 10) -> list[dict]:
     """Healthy outside the fault (20..30); inside it, 10 of 11 answers are 429s (91%)."""
-    return (steady_rows(0, 20) + steady_rows(30, 40) + steady_rows(20, 30, ok)
-            + steady_rows(20, 30, limited, outcome="rate_limited", latency_ms=1.0))
+    return (
+        steady_rows(0, 20)
+        + steady_rows(30, 40)
+        + steady_rows(20, 30, ok)
+        + steady_rows(20, 30, limited, outcome="rate_limited", latency_ms=1.0)
+    )
 
 
 def test_a_fault_phase_full_of_429s_fails_availability(tmp_path):
@@ -128,9 +152,14 @@ def test_a_fault_phase_full_of_429s_fails_availability(tmp_path):
 
 
 def test_count_rate_limited_false_keeps_429s_out_of_availability(tmp_path):
-    run = write_run(tmp_path, timeline(load_s=40, warmup_s=5, faults=[(20, 30)]), fault_of_429s(),
-                    spec=spec('{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}'))
+    run = write_run(
+        tmp_path,
+        timeline(load_s=40, warmup_s=5, faults=[(20, 30)]),
+        fault_of_429s(),
+        spec=spec('{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}'),
+    )
     (result,) = analyse(run).verdicts
     assert result.state == "pass" and result.observed == 1.0
     from harness.analysis import result_document
+
     assert "429s left out" in result_document(analyse(run))["verdicts"][0]["meaning"]

@@ -24,8 +24,9 @@ from stack.config import StackConfig
 GAMEDAY = [sys.executable, "-m", "harness.cli"]
 
 
-def gameday(*args: str, home: Path, check: bool = True, timeout: float = 120,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+def gameday(
+    *args: str, home: Path, check: bool = True, timeout: float = 120, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the real `gameday` CLI with GAMEDAY_HOME=home; on a timeout whatever it started is killed."""
     full_env = {**os.environ, **(env or {}), "GAMEDAY_HOME": str(home)}
     result = processes.run([*GAMEDAY, *args], env=full_env, timeout=timeout)
@@ -93,5 +94,8 @@ def stack_healthy(config: StackConfig) -> bool:
     """No fault present, the gateway answers, and every replica is ready."""
     from harness.chaos import probes
 
-    return not faults_present(config) and probes.gateway_healthy(config.name) \
+    return (
+        not faults_present(config)
+        and probes.gateway_healthy(config.name)
         and probes.ready_replicas(config.name) == config.replicas
+    )

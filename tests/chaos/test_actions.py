@@ -131,7 +131,7 @@ def test_partition_heals_by_itself_after_its_ttl(stack):
 def test_add_latency_slows_every_request_through_the_hop(stack):
     network.add_latency("client-gateway", ms=300, ttl=30)
     started = time.perf_counter()
-    assert probes.gateway_healthy() is True    # 300 ms fits in the probe's 1 s
+    assert probes.gateway_healthy() is True  # 300 ms fits in the probe's 1 s
     elapsed = time.perf_counter() - started
     assert elapsed >= 0.3, elapsed
 
@@ -146,8 +146,11 @@ def test_add_latency_twice_replaces_the_first(stack):
 def test_reset_connections_and_limit_bandwidth_add_their_toxics_and_heal_removes_them(stack):
     network.reset_connections("gateway-replica-2", ttl=30)
     network.limit_bandwidth("gateway-replica-2", kbps=10, ttl=30)
-    assert toxics(stack, "gateway-replica-2") == {("reset_peer", "downstream"), ("bandwidth", "upstream"),
-                                                  ("bandwidth", "downstream")}
+    assert toxics(stack, "gateway-replica-2") == {
+        ("reset_peer", "downstream"),
+        ("bandwidth", "upstream"),
+        ("bandwidth", "downstream"),
+    }
     removed = network.heal("gateway-replica-2")
     assert len(removed) == 3 and toxics(stack, "gateway-replica-2") == set()
 

@@ -19,7 +19,13 @@ def test_emit_appends_one_json_line_per_event(tmp_path, monkeypatch):
     control.emit("activity-start", "a", {"phase": "method"}, ts=1.5)
     control.emit("activity-end", "a")
     lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert lines[0] == {"ts": 1.5, "source": "chaos", "kind": "activity-start", "name": "a", "detail": {"phase": "method"}}
+    assert lines[0] == {
+        "ts": 1.5,
+        "source": "chaos",
+        "kind": "activity-start",
+        "name": "a",
+        "detail": {"phase": "method"},
+    }
     assert lines[1]["kind"] == "activity-end" and lines[1]["ts"] > 1e9
 
 
@@ -32,19 +38,30 @@ def test_emit_does_nothing_without_a_run_dir(tmp_path, monkeypatch):
 
 def write_experiment(path: Path) -> Path:
     """A stack-free experiment: python probes/actions from the standard library, with pauses."""
+
     def act(name, func, args, kind="action", pauses=None):
-        a = {"type": kind, "name": name, "provider": {"type": "python", "module": "os.path", "func": func,
-                                                      "arguments": args}}
+        a = {
+            "type": kind,
+            "name": name,
+            "provider": {"type": "python", "module": "os.path", "func": func, "arguments": args},
+        }
         if kind == "probe":
             a["tolerance"] = True
         if pauses:
             a["pauses"] = pauses
         return a
-    doc = {"title": "timeline", "description": "stack-free", "controls": CONTROLS,
-           "steady-state-hypothesis": {"title": "tmp exists", "probes": [act("tmp", "isdir", {"s": "/tmp"}, "probe")]},
-           "method": [act("first", "exists", {"path": "/"}, pauses={"before": 0.3, "after": 0.2}),
-                      act("second", "exists", {"path": "/tmp"})],
-           "rollbacks": [act("undo", "exists", {"path": "/"})]}
+
+    doc = {
+        "title": "timeline",
+        "description": "stack-free",
+        "controls": CONTROLS,
+        "steady-state-hypothesis": {"title": "tmp exists", "probes": [act("tmp", "isdir", {"s": "/tmp"}, "probe")]},
+        "method": [
+            act("first", "exists", {"path": "/"}, pauses={"before": 0.3, "after": 0.2}),
+            act("second", "exists", {"path": "/tmp"}),
+        ],
+        "rollbacks": [act("undo", "exists", {"path": "/"})],
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -57,13 +74,31 @@ def test_events_line_up_with_the_journal_within_100ms(tmp_path):
     experiment = write_experiment(tmp_path / "exp.json")
     env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
     chaos = Path(sys.executable).with_name("chaos")
-    subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "run", "--rollback-strategy=always",
-                    "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
-                   env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            str(chaos),
+            "--no-version-check",
+            "--no-log-file",
+            "run",
+            "--rollback-strategy=always",
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            str(experiment),
+        ],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     journal = json.loads((tmp_path / "journal.json").read_text())
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    runs = journal["steady_states"]["before"]["probes"] + journal["run"] + journal["rollbacks"] \
+    runs = (
+        journal["steady_states"]["before"]["probes"]
+        + journal["run"]
+        + journal["rollbacks"]
         + journal["steady_states"]["after"]["probes"]
+    )
     starts = [e for e in events if e["kind"] == "activity-start"]
     ends = [e for e in events if e["kind"] == "activity-end"]
     assert len(starts) == len(ends) == len(runs) == 5
@@ -85,12 +120,26 @@ def test_the_gameday_extension_marks_the_action_that_removes_the_fault(tmp_path)
     experiment.write_text(json.dumps(doc))
     env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
     chaos = Path(sys.executable).with_name("chaos")
-    subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "run", "--rollback-strategy=always",
-                    "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
-                   env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            str(chaos),
+            "--no-version-check",
+            "--no-log-file",
+            "run",
+            "--rollback-strategy=always",
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            str(experiment),
+        ],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     marked = {e["name"] for e in events if e["kind"] == "activity-end" and e["detail"].get("removes_fault")}
-    assert marked == {"second"}   # not the fault itself, not the rollback, not a probe
+    assert marked == {"second"}  # not the fault itself, not the rollback, not a probe
 
 
 def test_without_the_extension_heal_and_restore_actions_remove_the_fault():

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from support import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +52,14 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 def gameday(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], env={**os.environ, "GAMEDAY_HOME": str(home)},
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        env={**os.environ, "GAMEDAY_HOME": str(home)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -62,9 +67,27 @@ def hop(echo, tmp_path):
     """A running `gameday proxy` named 'echo' in front of the echo server: (listen port, api url, home)."""
     listen, api = free_port(), free_port()
     log = open(tmp_path / "proxy.log", "w")
-    proc = start_group([sys.executable, "-m", "harness.cli", "proxy", "--listen", f"127.0.0.1:{listen}",
-                        "--upstream", f"127.0.0.1:{echo}", "--api", f"127.0.0.1:{api}", "--name", "echo",
-                        "--default-ttl", str(TTL_S)], tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_group(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "proxy",
+            "--listen",
+            f"127.0.0.1:{listen}",
+            "--upstream",
+            f"127.0.0.1:{echo}",
+            "--api",
+            f"127.0.0.1:{api}",
+            "--name",
+            "echo",
+            "--default-ttl",
+            str(TTL_S),
+        ],
+        tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_port(api, 30)
         yield listen, f"http://127.0.0.1:{api}", tmp_path, proc
@@ -92,15 +115,35 @@ def stalls(port: int) -> bool:
 def partition_experiment(api_port: int) -> dict:
     """Stock chaostoolkit-toxiproxy only: hold the link's data (a latency toxic far past the TTL), then wait."""
     return {
-        "version": "1.0.0", "title": "Partition a link through gameday proxy", "description": "stock provider",
+        "version": "1.0.0",
+        "title": "Partition a link through gameday proxy",
+        "description": "stock provider",
         "configuration": {"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api_port},
-        "method": [{"type": "action", "name": "partition-echo",
-                    "provider": {"type": "python", "module": "chaostoxi.toxic.actions", "func": "create_latency_toxic",
-                                 "arguments": {"for_proxy": "echo", "toxic_name": "partition", "latency": 600000}},
-                    "pauses": {"after": 120}}],
-        "rollbacks": [{"type": "action", "name": "heal-echo",
-                       "provider": {"type": "python", "module": "chaostoxi.toxic.actions", "func": "delete_toxic",
-                                    "arguments": {"for_proxy": "echo", "toxic_name": "partition"}}}],
+        "method": [
+            {
+                "type": "action",
+                "name": "partition-echo",
+                "provider": {
+                    "type": "python",
+                    "module": "chaostoxi.toxic.actions",
+                    "func": "create_latency_toxic",
+                    "arguments": {"for_proxy": "echo", "toxic_name": "partition", "latency": 600000},
+                },
+                "pauses": {"after": 120},
+            }
+        ],
+        "rollbacks": [
+            {
+                "type": "action",
+                "name": "heal-echo",
+                "provider": {
+                    "type": "python",
+                    "module": "chaostoxi.toxic.actions",
+                    "func": "delete_toxic",
+                    "arguments": {"for_proxy": "echo", "toxic_name": "partition"},
+                },
+            }
+        ],
     }
 
 
@@ -124,15 +167,24 @@ def test_a_stock_toxiproxy_partition_through_gameday_proxy_expires_after_the_har
     assert round_trip(listen) < 1.0
     experiment = tmp_path / "partition.json"
     experiment.write_text(json.dumps(partition_experiment(int(api.rsplit(":", 1)[1]))))
-    chaos = start_group([str(Path(sys.executable).with_name("chaos")), "run", str(experiment),
-                         "--journal-path", str(tmp_path / "journal.json")], home,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chaos = start_group(
+        [
+            str(Path(sys.executable).with_name("chaos")),
+            "run",
+            str(experiment),
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+        ],
+        home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         toxic = wait_until(lambda: toxics(api), 60, "the stock provider's toxic")[0]
         assert (toxic["name"], toxic["type"], toxic["ttl"]) == ("partition", "latency", TTL_S)
         assert stalls(listen), "the link still carries data under the partition"
     finally:
-        kill_group(chaos)   # the harness dies with -9: no rollback runs
+        kill_group(chaos)  # the harness dies with -9: no rollback runs
     killed_at = time.time()
     assert toxics(api), "the toxic was removed by something else than its TTL"
     wait_until(lambda: not toxics(api), TTL_S + 20, "the TTL to remove the toxic")
@@ -190,8 +242,16 @@ def test_a_taken_listen_port_exits_4_and_unregisters(echo, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        result = gameday("proxy", "--listen", f"127.0.0.1:{taken.getsockname()[1]}", "--upstream",
-                         f"127.0.0.1:{echo}", "--api", f"127.0.0.1:{free_port()}", home=tmp_path)
+        result = gameday(
+            "proxy",
+            "--listen",
+            f"127.0.0.1:{taken.getsockname()[1]}",
+            "--upstream",
+            f"127.0.0.1:{echo}",
+            "--api",
+            f"127.0.0.1:{free_port()}",
+            home=tmp_path,
+        )
     assert result.returncode == 4
     assert "TargetError: gameday proxy 'upstream' cannot start" in result.stderr
     assert "Traceback" not in result.stderr
@@ -199,8 +259,18 @@ def test_a_taken_listen_port_exits_4_and_unregisters(echo, tmp_path):
 
 
 def test_bad_flags_exit_2_listing_each(tmp_path):
-    result = gameday("proxy", "--listen", "0.0.0.0:1", "--upstream", "db.example:5432", "--api", "x",
-                     "--default-ttl", "0", home=tmp_path)
+    result = gameday(
+        "proxy",
+        "--listen",
+        "0.0.0.0:1",
+        "--upstream",
+        "db.example:5432",
+        "--api",
+        "x",
+        "--default-ttl",
+        "0",
+        home=tmp_path,
+    )
     assert result.returncode == 2
     for text in ("--listen '0.0.0.0:1'", "--api 'x'", "--upstream host 'db.example'", "--default-ttl 0"):
         assert text in result.stderr

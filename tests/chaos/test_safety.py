@@ -26,20 +26,28 @@ def stack(tmp_path_factory):
 
 
 def act(name, module, func, args, pauses=None):
-    a = {"type": "action", "name": name,
-         "provider": {"type": "python", "module": f"harness.chaos.{module}", "func": func, "arguments": args}}
+    a = {
+        "type": "action",
+        "name": name,
+        "provider": {"type": "python", "module": f"harness.chaos.{module}", "func": func, "arguments": args},
+    }
     if pauses:
         a["pauses"] = pauses
     return a
 
 
 def partition_experiment(path: Path, ttl: float) -> Path:
-    doc = {"title": "partition then wait", "description": "interrupt me", "controls": CONTROLS,
-           "configuration": {"stack": {"type": "env", "key": "GAMEDAY_STACK_NAME", "default": "default"}},
-           "method": [act("partition-kafka", "network", "partition", {"service": "kafka", "ttl": ttl},
-                          pauses={"after": 60}),
-                      act("freeze-replica-1", "replicas", "pause_replica", {"replica": "replica-1", "ttl": ttl})],
-           "rollbacks": [act("heal-kafka", "network", "heal", {"hop": "kafka"})]}
+    doc = {
+        "title": "partition then wait",
+        "description": "interrupt me",
+        "controls": CONTROLS,
+        "configuration": {"stack": {"type": "env", "key": "GAMEDAY_STACK_NAME", "default": "default"}},
+        "method": [
+            act("partition-kafka", "network", "partition", {"service": "kafka", "ttl": ttl}, pauses={"after": 60}),
+            act("freeze-replica-1", "replicas", "pause_replica", {"replica": "replica-1", "ttl": ttl}),
+        ],
+        "rollbacks": [act("heal-kafka", "network", "heal", {"hop": "kafka"})],
+    }
     path.write_text(json.dumps(doc))
     return path
 
@@ -80,8 +88,8 @@ def test_kill_9_mid_partition_heals_by_ttl(stack, tmp_path, start_and_wait_for_f
     driver = start_and_wait_for_fault(partition_experiment(tmp_path / "e.json", ttl=8), tmp_path / "run")
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait(10)
-    assert faults_present(config)                 # nobody healed it ...
-    assert wait_until(lambda: not faults_present(config), 40), faults_present(config)   # ... its TTL did
+    assert faults_present(config)  # nobody healed it ...
+    assert wait_until(lambda: not faults_present(config), 40), faults_present(config)  # ... its TTL did
 
 
 def test_cleanup_after_a_crash_removes_every_leftover(stack, capsys):
@@ -92,6 +100,7 @@ def test_cleanup_after_a_crash_removes_every_leftover(stack, capsys):
     replicas.pause_replica("replica-1", ttl=300)
     replicas.stop_replica("replica-2", ttl=300)
     from harness.chaos import gateway
+
     gateway.trip_breaker("replica-3", ttl=300)
     gateway.shift_canary(0.7)
     assert wait_until(lambda: len(faults_present(config)) >= 7, 30), faults_present(config)
@@ -100,9 +109,15 @@ def test_cleanup_after_a_crash_removes_every_leftover(stack, capsys):
     args = parser.parse_args(["cleanup", "--stack", config.name])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    for what in ("scorer-kafka: toxic", "gateway-replica-2: toxic", "gateway-replica-3: hop was down",
-                 "replica-1: was frozen", "replica-2: was stopped", "breaker replica-3: forced open",
-                 "canary weight was 0.7"):
+    for what in (
+        "scorer-kafka: toxic",
+        "gateway-replica-2: toxic",
+        "gateway-replica-3: hop was down",
+        "replica-1: was frozen",
+        "replica-2: was stopped",
+        "breaker replica-3: forced open",
+        "canary weight was 0.7",
+    ):
         assert what in out, out
     assert wait_until(lambda: stack_healthy(config), 20), faults_present(config)
     args.func(args)

@@ -57,8 +57,15 @@ def test_hop_aliases_expand_to_the_stack_hops(config):
 
 
 def test_records_are_removed_only_with_their_own_token(config):
-    record = faults.FaultRecord(id="stop-replica-1", token="a", undo="start", target="replica-1",
-                                created_at=time.time(), expires_at=time.time() + 60, reaper_pid=None)
+    record = faults.FaultRecord(
+        id="stop-replica-1",
+        token="a",
+        undo="start",
+        target="replica-1",
+        created_at=time.time(),
+        expires_at=time.time() + 60,
+        reaper_pid=None,
+    )
     faults.write(config, record)
     assert faults.remove(config, "stop-replica-1", token="b") is False
     assert [r["id"] for r in faults.pending(config)] == ["stop-replica-1"]
@@ -67,20 +74,56 @@ def test_records_are_removed_only_with_their_own_token(config):
 
 
 def test_reaper_leaves_a_replaced_fault_alone(config):
-    record = faults.FaultRecord(id="pause-replica-1", token="newer", undo="cont", target="replica-1",
-                                created_at=time.time(), expires_at=time.time(), reaper_pid=None)
+    record = faults.FaultRecord(
+        id="pause-replica-1",
+        token="newer",
+        undo="cont",
+        target="replica-1",
+        created_at=time.time(),
+        expires_at=time.time(),
+        reaper_pid=None,
+    )
     faults.write(config, record)
-    result = subprocess.run([sys.executable, "-m", "harness.chaos.reaper", "--stack", "paper", "--state-root",
-                             config.state_root, "--after", "0", "--id", "pause-replica-1", "--token", "older"],
-                            check=False, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.chaos.reaper",
+            "--stack",
+            "paper",
+            "--state-root",
+            config.state_root,
+            "--after",
+            "0",
+            "--id",
+            "pause-replica-1",
+            "--token",
+            "older",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert faults.read(config, "pause-replica-1")["token"] == "newer"
 
 
 def write_live(run_dir, ts):
-    run_dir.joinpath("live.json").write_text(json.dumps({"ts": ts, "windows": {"5s": {
-        "seconds": 5, "overall": {"p99_ms": 120.0, "error_rate": 0.01},
-        "endpoints": {"POST /v1/score": {"p99_ms": 150.0, "error_rate": 0.0}}}}}))
+    run_dir.joinpath("live.json").write_text(
+        json.dumps(
+            {
+                "ts": ts,
+                "windows": {
+                    "5s": {
+                        "seconds": 5,
+                        "overall": {"p99_ms": 120.0, "error_rate": 0.01},
+                        "endpoints": {"POST /v1/score": {"p99_ms": 150.0, "error_rate": 0.0}},
+                    }
+                },
+            }
+        )
+    )
 
 
 def test_live_sli_reads_overall_and_per_endpoint_figures(tmp_path, monkeypatch):

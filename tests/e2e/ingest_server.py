@@ -31,18 +31,22 @@ def output(args):
         return lambda event_id: handle.write(event_id + "\n")
     if args.out == "kafka":
         from confluent_kafka import Producer
+
         producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 0})
 
         def to_kafka(event_id: str) -> None:
             producer.produce(args.topic, json.dumps({"event_id": event_id}).encode())
             assert producer.flush(10) == 0
+
         return to_kafka
     import pika
+
     channel = pika.BlockingConnection(pika.URLParameters(args.amqp)).channel()
     channel.confirm_delivery()
     channel.exchange_declare(args.exchange, "fanout", durable=True)
-    return lambda event_id: channel.basic_publish(args.exchange, "", json.dumps({"event_id": event_id}).encode(),
-                                                  pika.BasicProperties(delivery_mode=2))
+    return lambda event_id: channel.basic_publish(
+        args.exchange, "", json.dumps({"event_id": event_id}).encode(), pika.BasicProperties(delivery_mode=2)
+    )
 
 
 def make_app(args) -> web.Application:

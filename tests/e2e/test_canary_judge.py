@@ -40,7 +40,7 @@ def test_a_healthy_canary_passes_and_the_report_draws_both_versions(tmp_path):
         assert any(v is not None for v in data["series"][f"variant:{variant}:latency.p99"])
         assert any(v is not None for v in data["series"][f"variant:{variant}:correctness"])
     weight = data["series"]["metric:gateway:gateway_canary_weight"]
-    assert max(v for v in weight if v is not None) == pytest.approx(0.2)      # the gateway's own account
+    assert max(v for v in weight if v is not None) == pytest.approx(0.2)  # the gateway's own account
 
 
 def test_canary_regression_fails_the_comparisons_while_the_aggregate_slos_pass(tmp_path):
@@ -50,8 +50,8 @@ def test_canary_regression_fails_the_comparisons_while_the_aggregate_slos_pass(t
     judged = by_slo(result)
     latency, correctness = judged[LATENCY], judged[CORRECTNESS]
     assert latency["state"] == "fail" and latency["observed"] > 1.2 and latency["compare"]["significant"], latency
-    assert latency["compare"]["variant_value"] - latency["compare"]["against_value"] > 0.03   # ~50 ms later
+    assert latency["compare"]["variant_value"] - latency["compare"]["against_value"] > 0.03  # ~50 ms later
     assert correctness["state"] == "fail" and -0.06 < correctness["observed"] < -0.01, correctness
     for slo in AGGREGATE:
-        assert judged[slo]["state"] == "pass", (slo, states)      # what an aggregate SLO alone would have said
+        assert judged[slo]["state"] == "pass", (slo, states)  # what an aggregate SLO alone would have said
     assert judged["latency.p99[POST /v1/score]@baseline < 150ms"]["state"] == "pass"

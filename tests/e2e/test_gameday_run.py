@@ -57,8 +57,10 @@ def run(spec_path, home, reports, *extra) -> subprocess.CompletedProcess:
 
 def test_invalid_spec_exits_2_listing_every_problem(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("name: bad\ntarget: {kind: local}\nload: {profile: nowhere.py, shape: warp, duration: 10s}\n"
-                    "slos:\n  - {sli: latency.p99, phase: lunch, objective: '<< 5'}\n")
+    spec.write_text(
+        "name: bad\ntarget: {kind: local}\nload: {profile: nowhere.py, shape: warp, duration: 10s}\n"
+        "slos:\n  - {sli: latency.p99, phase: lunch, objective: '<< 5'}\n"
+    )
     result = gameday("run", str(spec), home=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -70,22 +72,43 @@ def slow_gateway_experiment(stack: str) -> dict:
     """500 ms of latency on the client->gateway hop for 20 s, healed in the rollbacks."""
     hop = {"hop": "client-gateway", "stack": stack}
     return {
-        "version": "1.0.0", "title": "slow gateway", "description": "latency on the public hop",
-        "method": [{"type": "action", "name": "slow-down-gateway", "pauses": {"after": 20},
-                    "provider": {"type": "python", "module": "harness.chaos.network", "func": "add_latency",
-                                 "arguments": {**hop, "ms": 500, "ttl": 60}}}],
-        "rollbacks": [{"type": "action", "name": "heal-gateway",
-                       "provider": {"type": "python", "module": "harness.chaos.network", "func": "heal",
-                                    "arguments": hop}}],
+        "version": "1.0.0",
+        "title": "slow gateway",
+        "description": "latency on the public hop",
+        "method": [
+            {
+                "type": "action",
+                "name": "slow-down-gateway",
+                "pauses": {"after": 20},
+                "provider": {
+                    "type": "python",
+                    "module": "harness.chaos.network",
+                    "func": "add_latency",
+                    "arguments": {**hop, "ms": 500, "ttl": 60},
+                },
+            }
+        ],
+        "rollbacks": [
+            {
+                "type": "action",
+                "name": "heal-gateway",
+                "provider": {"type": "python", "module": "harness.chaos.network", "func": "heal", "arguments": hop},
+            }
+        ],
     }
 
 
 def test_guardrail_breach_aborts_the_chaos_within_2s_and_rolls_back(healthy_stack, tmp_path):
     experiment = tmp_path / "slow-gateway.json"
     experiment.write_text(json.dumps(slow_gateway_experiment(healthy_stack.name)))
-    spec = write_spec(tmp_path / "gd.yaml", **base_spec(
-        healthy_stack.name, chaos={"experiment": str(experiment), "start_after": "8s"},
-        guardrails=[{"sli": "latency.p99", "window": "5s", "abort_if": "> 300ms"}]))
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        **base_spec(
+            healthy_stack.name,
+            chaos={"experiment": str(experiment), "start_after": "8s"},
+            guardrails=[{"sli": "latency.p99", "window": "5s", "abort_if": "> 300ms"}],
+        ),
+    )
     result = run(spec, healthy_stack.home, tmp_path / "runs")
     run_dir, doc = result_of(tmp_path / "runs")
     assert result.returncode == 3, result.stdout[-3000:]
@@ -106,14 +129,21 @@ def test_sigint_mid_fault_rolls_back_exits_3_with_a_report(healthy_stack, tmp_pa
     the journal says the rollbacks ran and succeeded, and the stack itself has no fault left."""
     experiment = tmp_path / "held.json"
     experiment.write_text(json.dumps(held_fault_experiment(healthy_stack.name, hold_s=300)))
-    spec = write_spec(tmp_path / "gd.yaml", **base_spec(
-        healthy_stack.name, chaos={"experiment": str(experiment), "start_after": "5s"}))
-    run = processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(tmp_path / "runs")], cwd=ROOT,
-                          env={**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)},
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        **base_spec(healthy_stack.name, chaos={"experiment": str(experiment), "start_after": "5s"}),
+    )
+    run = processes.Owned(
+        [*GAMEDAY, "run", str(spec), "--reports", str(tmp_path / "runs")],
+        cwd=ROOT,
+        env={**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert wait_until(lambda: len(faults_on(healthy_stack)) >= 2, 90), "the faults never started"
-        os.killpg(run.pid, signal.SIGINT)   # what a terminal's Ctrl-C sends to its foreground group
+        os.killpg(run.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends to its foreground group
         out, _ = run.proc.communicate(timeout=120)
         assert processes.carrying(run.token) == [], "the run left a process behind"
     finally:
@@ -137,22 +167,34 @@ def data_flow_spec(stack: str, chaos, duration: str, slos: list[dict]) -> dict:
     return {
         "name": "data-flow",
         "target": {"kind": "local", "stack": stack},
-        "load": {"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 40, "duration": duration,
-                 "options": {"events-weight": 10}, "sink": {"kind": "kafka", "topic": "scores"}},
-        "chaos": chaos, "warmup": "2s", "slos": slos,
+        "load": {
+            "profile": "loadprofiles/inference.py",
+            "shape": "constant_rate",
+            "rate": 40,
+            "duration": duration,
+            "options": {"events-weight": 10},
+            "sink": {"kind": "kafka", "topic": "scores"},
+        },
+        "chaos": chaos,
+        "warmup": "2s",
+        "slos": slos,
     }
 
 
 def test_data_flow_loses_nothing_through_a_scorer_kill_and_a_partition(healthy_stack, tmp_path):
     """kill-scorer then partition-kafka in sequence: events are delayed, never lost, and the flow recovers."""
     # kill-scorer's fault lasts ~13 s; its recovery window must hold 5 good seconds before the partition
-    chaos = [{"experiment": "experiments/kill-scorer.json", "start_after": "7s"},
-             {"experiment": "experiments/partition-kafka.json", "start_after": "28s"}]
+    chaos = [
+        {"experiment": "experiments/kill-scorer.json", "start_after": "7s"},
+        {"experiment": "experiments/partition-kafka.json", "start_after": "28s"},
+    ]
     # p50, not p99: with a short baseline, the few events in flight when the scorer dies
     # (produced in the baseline's last moments) are a large share of its tail
-    slos = [{"sli": "events.lost", "phase": "run", "objective": "== 0"},
-            {"sli": "events.e2e_latency.p50", "phase": "baseline", "objective": "< 1s"},
-            {"sli": "recovery_time", "objective": "< 20s"}]
+    slos = [
+        {"sli": "events.lost", "phase": "run", "objective": "== 0"},
+        {"sli": "events.e2e_latency.p50", "phase": "baseline", "objective": "< 1s"},
+        {"sli": "recovery_time", "objective": "< 20s"},
+    ]
     spec = write_spec(tmp_path / "gd.yaml", **data_flow_spec(healthy_stack.name, chaos, "66s", slos))
     result = run(spec, healthy_stack.home, tmp_path / "runs")
     run_dir, doc = result_of(tmp_path / "runs")

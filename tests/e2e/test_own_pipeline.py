@@ -24,7 +24,6 @@ import pika
 import pytest
 import requests
 import yaml
-
 from e2e_support import ROOT, gameday, result_of
 from rabbitmq_support import RabbitMQ
 from support import free_port, wait_for_port
@@ -54,8 +53,14 @@ def test_the_run_spec_differs_from_the_shipped_one_only_in_addresses():
 
 def start_group(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -82,12 +87,39 @@ def pipeline(rabbit, tmp_path, monkeypatch):
     def run(defect: str | None = None):
         ingest, hop, api = free_port(), free_port(), free_port()
         pid_dir = tmp_path / "pids"
-        started.append(start_group([sys.executable, "-m", "harness.cli", "proxy", "--listen", f"127.0.0.1:{hop}",
-                                    "--upstream", f"127.0.0.1:{rabbit.port}", "--api", f"127.0.0.1:{api}",
-                                    "--name", "rabbit"], tmp_path / "proxy.log", {"GAMEDAY_HOME": str(home)}))
+        started.append(
+            start_group(
+                [
+                    sys.executable,
+                    "-m",
+                    "harness.cli",
+                    "proxy",
+                    "--listen",
+                    f"127.0.0.1:{hop}",
+                    "--upstream",
+                    f"127.0.0.1:{rabbit.port}",
+                    "--api",
+                    f"127.0.0.1:{api}",
+                    "--name",
+                    "rabbit",
+                ],
+                tmp_path / "proxy.log",
+                {"GAMEDAY_HOME": str(home)},
+            )
+        )
         wait_for_port(api, 30)
-        argv = [sys.executable, str(EXAMPLE / "pipeline.py"), "--port", str(ingest), "--amqp", rabbit.url,
-                "--worker-amqp", f"amqp://guest:guest@127.0.0.1:{hop}/%2F", "--pid-dir", str(pid_dir)]
+        argv = [
+            sys.executable,
+            str(EXAMPLE / "pipeline.py"),
+            "--port",
+            str(ingest),
+            "--amqp",
+            rabbit.url,
+            "--worker-amqp",
+            f"amqp://guest:guest@127.0.0.1:{hop}/%2F",
+            "--pid-dir",
+            str(pid_dir),
+        ]
         started.append(start_group(argv + (["--defect", defect] if defect else []), tmp_path / "pipeline.log"))
         wait_for_port(ingest, 30)
         spec = tmp_path / "gameday.yaml"
@@ -126,8 +158,10 @@ def test_healthy_pipeline_loses_nothing_through_two_worker_kills_and_a_rabbitmq_
     journal = json.loads((run_dir / "journal.json").read_text())
     assert journal["status"] == "completed"
     assert [(r["activity"]["name"], r["status"]) for r in journal["run"]] == [
-        ("kill-worker", "succeeded"), ("kill-worker-again", "succeeded"),
-        ("partition-worker-from-rabbitmq", "succeeded")]
+        ("kill-worker", "succeeded"),
+        ("kill-worker-again", "succeeded"),
+        ("partition-worker-from-rabbitmq", "succeeded"),
+    ]
     assert "restart 2" in (tmp_path / "pipeline.log").read_text(), "the worker was not killed twice"
     # the partition really held the worker's link for its 8 s: some events waited that long
     assert doc["slis"]["run"]["*"]["events.e2e_latency.max"] > 5.0

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from e2e_support import gameday, result_of, write_spec
 from support import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
-LOCUSTFILE = '''
+LOCUSTFILE = """
 from locust import FastHttpUser, constant, task
 
 
@@ -35,22 +34,29 @@ class Visitor(FastHttpUser):
     @task(1)
     def health(self):
         self.client.get("/health")
-'''
+"""
 
 
 def experiment(base_url: str, pidfile: Path) -> dict:
     kill_one_worker = f"kill -9 $(pgrep -P $(cat {pidfile}) | head -n 1)"
-    health = {"type": "probe", "name": "app-answers-health", "tolerance": 200,
-              "provider": {"type": "http", "url": f"{base_url}/health", "timeout": 3}}
+    health = {
+        "type": "probe",
+        "name": "app-answers-health",
+        "tolerance": 200,
+        "provider": {"type": "http", "url": f"{base_url}/health", "timeout": 3},
+    }
     return {
         "version": "1.0.0",
         "title": "A gunicorn worker killed under load is replaced",
         "description": "Stock providers only: process and http.",
         "steady-state-hypothesis": {"title": "the app answers", "probes": [health]},
         "method": [
-            {"type": "action", "name": "kill-one-gunicorn-worker",
-             "provider": {"type": "process", "path": "sh", "arguments": ["-c", kill_one_worker]},
-             "pauses": {"after": 5}},
+            {
+                "type": "action",
+                "name": "kill-one-gunicorn-worker",
+                "provider": {"type": "process", "path": "sh", "arguments": ["-c", kill_one_worker]},
+                "pauses": {"after": 5},
+            },
             health,
         ],
         "rollbacks": [],
@@ -62,9 +68,22 @@ def app(tmp_path):
     port, pidfile, root = free_port(), tmp_path / "gunicorn.pid", tmp_path / "packages"
     root.mkdir()
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    proc = subprocess.Popen([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--pid", str(pidfile),
-                             "--graceful-timeout", "1", f"pypiserver:app(roots=['{root}'])"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--pid",
+            str(pidfile),
+            "--graceful-timeout",
+            "1",
+            f"pypiserver:app(roots=['{root}'])",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_port(port, 20)
     while not pidfile.exists():
         time.sleep(0.1)
@@ -85,14 +104,19 @@ def test_plain_locustfile_and_stock_providers_against_a_third_party_app(app, tmp
     profile.write_text(LOCUSTFILE)
     exp = tmp_path / "kill-worker.json"
     exp.write_text(json.dumps(experiment(base_url, pidfile)))
-    spec = write_spec(tmp_path / "gd.yaml", name="pypiserver-worker-loss",
-                      target={"kind": "http", "base_url": base_url},
-                      load={"profile": str(profile), "shape": "constant_rate", "rate": 30, "duration": "25s"},
-                      chaos={"experiment": str(exp), "start_after": "8s"}, warmup="3s",
-                      slos=[{"sli": "availability", "phase": "baseline", "objective": ">= 99%"},
-                            {"sli": "availability", "phase": "run", "objective": ">= 95%"},
-                            {"sli": "latency.p99", "endpoint": "GET /simple/", "phase": "baseline",
-                             "objective": "< 500ms"}])
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="pypiserver-worker-loss",
+        target={"kind": "http", "base_url": base_url},
+        load={"profile": str(profile), "shape": "constant_rate", "rate": 30, "duration": "25s"},
+        chaos={"experiment": str(exp), "start_after": "8s"},
+        warmup="3s",
+        slos=[
+            {"sli": "availability", "phase": "baseline", "objective": ">= 99%"},
+            {"sli": "availability", "phase": "run", "objective": ">= 95%"},
+            {"sli": "latency.p99", "endpoint": "GET /simple/", "phase": "baseline", "objective": "< 500ms"},
+        ],
+    )
     result = gameday("run", str(spec), "--reports", str(tmp_path / "runs"), home=tmp_path)
     run_dir, doc = result_of(tmp_path / "runs")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -106,9 +130,13 @@ def test_plain_locustfile_and_stock_providers_against_a_third_party_app(app, tmp
 def test_correctness_slo_on_a_profile_without_checks_fails_validation(tmp_path):
     profile = tmp_path / "locustfile.py"
     profile.write_text(LOCUSTFILE)
-    spec = write_spec(tmp_path / "gd.yaml", name="x", target={"kind": "http", "base_url": "http://127.0.0.1:9"},
-                      load={"profile": str(profile), "shape": "constant_rate", "rate": 5, "duration": "10s"},
-                      slos=[{"sli": "correctness", "phase": "run", "objective": ">= 99%"}])
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="x",
+        target={"kind": "http", "base_url": "http://127.0.0.1:9"},
+        load={"profile": str(profile), "shape": "constant_rate", "rate": 5, "duration": "10s"},
+        slos=[{"sli": "correctness", "phase": "run", "objective": ">= 99%"}],
+    )
     result = gameday("validate", str(spec), home=tmp_path)
     assert result.returncode == 2
     assert "correctness" in result.stderr and "Traceback" not in result.stderr

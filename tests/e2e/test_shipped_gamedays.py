@@ -23,35 +23,61 @@ pytestmark = [pytest.mark.slow, pytest.mark.shipped, pytest.mark.timeout(900)]
 
 SHIPPED = sorted(p.name for p in (ROOT / "gamedays").glob("*.yaml"))
 
+
 class Planted(NamedTuple):
     """A planted defect as its game day's comment (and the README) documents it."""
 
     gameday: str
     defect: str
-    fails: list[tuple[str, str | None]]    # (sli, phase) that must fail; phase None: any
-    passes: list[tuple[str, str | None]]   # must still pass: the failure is the defect's, the stack served
-    never: bool                            # the failing verdicts read "never" (a recovery that never came)
+    fails: list[tuple[str, str | None]]  # (sli, phase) that must fail; phase None: any
+    passes: list[tuple[str, str | None]]  # must still pass: the failure is the defect's, the stack served
+    never: bool  # the failing verdicts read "never" (a recovery that never came)
     why: str
 
 
 # commit-before-produce batches the scorer's outputs for 1 s, so events.e2e_latency fails with
 # it even in the baseline: not listed among the passing ones.
 PLANTED = [
-    Planted("kill-model-replica.yaml", "no-retry", [("availability", "fault")],
-            [("latency.p99", "baseline"), ("availability", "baseline"), ("correctness", "run")], False,
-            "without a retry on another replica, requests to the killed replica reach users"),
-    Planted("kill-scorer.yaml", "commit-before-produce", [("events.lost", "run")],
-            [("availability", "run")], False,
-            "offsets committed before the produce: a SIGKILLed scorer loses events"),
-    Planted("trip-breaker.yaml", "breaker-never-recovers", [("recovery_time", None)],
-            [("latency.p99", "baseline"), ("availability", "baseline")], True,
-            "an open breaker never lets traffic back: recovery_time never"),
-    Planted("partition-kafka.yaml", "scorer-no-rejoin", [("metric:scorer_consumer_lag", "recovery")],
-            [("latency.p99", "baseline"), ("availability", "run")], True,
-            "scorers that give up on their group once cut off: the lag never drains"),
-    Planted("canary-judge.yaml", "canary-regression", [("latency.p99", "fault"), ("correctness", "fault")],
-            [("latency.p99", "run"), ("correctness", "run"), ("availability", "run")], False,
-            "a slower, partly wrong canary fails the comparison while the aggregates over both pass"),
+    Planted(
+        "kill-model-replica.yaml",
+        "no-retry",
+        [("availability", "fault")],
+        [("latency.p99", "baseline"), ("availability", "baseline"), ("correctness", "run")],
+        False,
+        "without a retry on another replica, requests to the killed replica reach users",
+    ),
+    Planted(
+        "kill-scorer.yaml",
+        "commit-before-produce",
+        [("events.lost", "run")],
+        [("availability", "run")],
+        False,
+        "offsets committed before the produce: a SIGKILLed scorer loses events",
+    ),
+    Planted(
+        "trip-breaker.yaml",
+        "breaker-never-recovers",
+        [("recovery_time", None)],
+        [("latency.p99", "baseline"), ("availability", "baseline")],
+        True,
+        "an open breaker never lets traffic back: recovery_time never",
+    ),
+    Planted(
+        "partition-kafka.yaml",
+        "scorer-no-rejoin",
+        [("metric:scorer_consumer_lag", "recovery")],
+        [("latency.p99", "baseline"), ("availability", "run")],
+        True,
+        "scorers that give up on their group once cut off: the lag never drains",
+    ),
+    Planted(
+        "canary-judge.yaml",
+        "canary-regression",
+        [("latency.p99", "fault"), ("correctness", "fault")],
+        [("latency.p99", "run"), ("correctness", "run"), ("availability", "run")],
+        False,
+        "a slower, partly wrong canary fails the comparison while the aggregates over both pass",
+    ),
 ]
 
 # Recoveries that cannot be instant, measured from the fault's removal. trip-breaker: the
@@ -82,7 +108,7 @@ def test_shipped_game_day_passes_on_a_healthy_stack(name, tmp_path):
     states = verdicts(result)
     assert done.returncode == 0, (states, done.stdout[-3000:] + done.stderr[-3000:])
     assert result["run"]["status"] == "completed"
-    assert len(result["verdicts"]) == len(spec["slos"]), states          # every SLO of the file judged
+    assert len(result["verdicts"]) == len(spec["slos"]), states  # every SLO of the file judged
     assert set(states.values()) == {"pass"}, states
     assert len(result["phases"]["fault"]["windows"]) == len(chaos_blocks(spec))
     for verdict in result["verdicts"]:

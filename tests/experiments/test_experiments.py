@@ -15,14 +15,27 @@ from harness.run.chaos_driver import ChaosDriver
 ROOT = Path(__file__).resolve().parents[2] / "experiments"
 LOCAL = sorted(ROOT.glob("*.json")) + sorted(ROOT.glob("*.yaml"))
 K8S = sorted((ROOT / "k8s").glob("*.json")) + sorted((ROOT / "k8s").glob("*.yaml"))
-REQUIRED = ["kill-model-replica", "freeze-model-replica", "kill-scorer", "partition-kafka", "kafka-latency",
-            "trip-breaker", "canary-rollout-under-replica-loss", "broker-restart"]
+REQUIRED = [
+    "kill-model-replica",
+    "freeze-model-replica",
+    "kill-scorer",
+    "partition-kafka",
+    "kafka-latency",
+    "trip-breaker",
+    "canary-rollout-under-replica-loss",
+    "broker-restart",
+]
 
 
 def chaos_validate(path: Path) -> subprocess.CompletedProcess:
     chaos = Path(sys.executable).with_name("chaos")
-    return subprocess.run([str(chaos), "--no-version-check", "--no-log-file", "validate", str(path)],
-                          check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(chaos), "--no-version-check", "--no-log-file", "validate", str(path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_every_required_scenario_exists_locally_and_for_kubernetes():

@@ -6,10 +6,11 @@ GAMEDAY_TEST_MIX=stall: only /stall.
 
 import os
 
+from locust import FastHttpUser, constant, task
+
 import harness.load.plugin  # noqa: F401
 from harness.load import mark_correct
 from harness.load.shapes import shape_requested
-from locust import FastHttpUser, constant, task
 
 if shape_requested():
     from harness.load.shapes import GamedayShape  # noqa: F401

@@ -8,8 +8,8 @@ import json
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from harness.load.aggregate import Aggregator
 from harness.histogram import Histogram
+from harness.load.aggregate import Aggregator
 from harness.load.live import live_document
 
 
@@ -30,8 +30,15 @@ class Untouchable:
 
 
 def _request(agg: Aggregator, ms: float, start: float, response=None, exception=None) -> None:
-    agg.on_request(request_type="POST", name="/v1/score", response_time=ms, response=response, context={},
-                   exception=exception, start_time=start)
+    agg.on_request(
+        request_type="POST",
+        name="/v1/score",
+        response_time=ms,
+        response=response,
+        context={},
+        exception=exception,
+        start_time=start,
+    )
 
 
 def test_without_a_variant_header_no_header_is_read_and_rows_carry_no_variant():
@@ -46,7 +53,7 @@ def test_each_response_is_filed_under_the_variant_its_header_names_case_insensit
     _request(agg, 5, 10.1, Response(headers={"X-Model-Version": "stable"}))
     _request(agg, 7, 10.2, Response(headers={"X-Model-Version": "stable"}))
     _request(agg, 60, 10.3, Response(headers={"x-model-version": "canary"}))
-    _request(agg, 1, 10.4, Response(429))                            # refused before a version was chosen
+    _request(agg, 1, 10.4, Response(429))  # refused before a version was chosen
     _request(agg, 9, 10.5, None, exception=ConnectionRefusedError())  # no response at all
     rows = {(r["outcome"], r.get("variant")): r for r in agg.take(1e12, 50) if r["outcome"] != "generator"}
     assert set(rows) == {("ok", "stable"), ("ok", "canary"), ("rate_limited", ""), ("error", "")}
@@ -61,7 +68,7 @@ def test_worker_rows_with_variants_merge_into_what_one_process_records():
         _request(single, 1 + i % 37, 50.0 + i % 3, response)
         _request(a if i % 2 else b, 1 + i % 37, 50.0 + i % 3, response)
     for row in a.take(1e12, 50) + b.take(1e12, 50):
-        master.add_row(json.loads(json.dumps(row)))    # rows travel as JSON
+        master.add_row(json.loads(json.dumps(row)))  # rows travel as JSON
     merged = {(r["ts"], r["outcome"], r.get("variant")): r for r in master.take(1e12, 50)}
     for row in single.take(1e12, 50):
         other = merged[(row["ts"], row["outcome"], row.get("variant"))]

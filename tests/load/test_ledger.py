@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from harness.load.ledger import LedgerWriter, read_rows, reconcile
 
 

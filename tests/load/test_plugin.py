@@ -7,27 +7,44 @@ import json
 import numpy as np
 import pytest
 
+from harness.histogram import Histogram
 from harness.load import mark_correct
 from harness.load.aggregate import Aggregator, classify
-from harness.histogram import Histogram
 from harness.load.live import live_document, read_live, write_atomic
 from harness.load.rundir import resolve_run_dir
 from harness.samples import histogram
 
 
-@pytest.mark.parametrize("status,exception,outcome", [
-    (200, None, "ok"), (204, None, "ok"), (302, None, "ok"), (None, None, "ok"),
-    (429, None, "rate_limited"), (429, RuntimeError("429"), "rate_limited"),
-    (500, None, "error"), (404, None, "error"), (200, RuntimeError("bad body"), "error"),
-    (0, TimeoutError("timed out"), "error"), (None, ConnectionRefusedError(), "error"),
-])
+@pytest.mark.parametrize(
+    "status,exception,outcome",
+    [
+        (200, None, "ok"),
+        (204, None, "ok"),
+        (302, None, "ok"),
+        (None, None, "ok"),
+        (429, None, "rate_limited"),
+        (429, RuntimeError("429"), "rate_limited"),
+        (500, None, "error"),
+        (404, None, "error"),
+        (200, RuntimeError("bad body"), "error"),
+        (0, TimeoutError("timed out"), "error"),
+        (None, ConnectionRefusedError(), "error"),
+    ],
+)
 def test_classify(status, exception, outcome):
     assert classify(status, exception) == outcome
 
 
 def _request(agg: Aggregator, ms: float, start: float, name: str = "/v1/score", exception=None, context=None):
-    agg.on_request(request_type="POST", name=name, response_time=ms, response=None,
-                   context=context or {}, exception=exception, start_time=start)
+    agg.on_request(
+        request_type="POST",
+        name=name,
+        response_time=ms,
+        response=None,
+        context=context or {},
+        exception=exception,
+        start_time=start,
+    )
 
 
 def test_requests_are_filed_by_second_endpoint_and_outcome():
@@ -74,8 +91,13 @@ def test_errors_keep_the_most_frequent_messages():
             _request(agg, 1, 5.0, exception=RuntimeError(f"e{i}"))
     row = next(r for r in agg.take(1e12, 50) if r["outcome"] == "error")
     # 20 distinct messages are kept (e1..e20); e21..e29 and the tail fold into "(other)".
-    assert row["errors"] == {"(other)": sum(range(21, 30)) + sum(range(1, 17)), "RuntimeError: e20": 20,
-                             "RuntimeError: e19": 19, "RuntimeError: e18": 18, "RuntimeError: e17": 17}
+    assert row["errors"] == {
+        "(other)": sum(range(21, 30)) + sum(range(1, 17)),
+        "RuntimeError: e20": 20,
+        "RuntimeError: e19": 19,
+        "RuntimeError: e18": 18,
+        "RuntimeError: e17": 17,
+    }
 
 
 def test_take_leaves_seconds_that_are_not_due():
@@ -144,15 +166,16 @@ def test_a_late_tick_closes_every_second_it_slept_through(tmp_path):
     env = Environment(user_classes=[])
     env.create_local_runner()
     env.parsed_options = None
-    recorder = Recorder.__new__(Recorder)   # no ticker greenlet: the test drives tick() itself
+    recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives tick() itself
     recorder.environment, recorder.role, recorder.schedule = env, "local", None
     recorder.running, recorder.closed, recorder.writer = True, None, None
     recorder.aggregator = __import__("harness.load.aggregate", fromlist=["Aggregator"]).Aggregator(
-        worker=None, open_model=False)
+        worker=None, open_model=False
+    )
     recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 50.0
-    recorder._flush = recorder._write_live = lambda *args, **kwargs: None   # keep every cell for the check
+    recorder._flush = recorder._write_live = lambda *args, **kwargs: None  # keep every cell for the check
     recorder.tick(1000.05)
-    recorder.tick(1003.40)   # slept through the ends of 1000, 1001 and 1002
+    recorder.tick(1003.40)  # slept through the ends of 1000, 1001 and 1002
     _, gens = recorder.aggregator.pop_before(10_000)
     assert sorted(ts for ts, _ in gens) == [999, 1000, 1001, 1002]
 
@@ -169,22 +192,24 @@ def test_master_notes_a_missing_worker_once_and_its_return(tmp_path):
     env = Environment(user_classes=[])
     runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=free_port())
     try:
-        recorder = Recorder.__new__(Recorder)   # no ticker greenlet: the test drives it
+        recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives it
         recorder.environment, recorder.missing = env, set()
         recorder.writer = RunDirWriter(resolve_run_dir(str(tmp_path)))
         for name in ("w1", "w2"):
             runner.clients[name] = WorkerNode(name, state=STATE_RUNNING)
         runner.clients["w1"].state = STATE_MISSING
         recorder._note_missing_workers()
-        recorder._note_missing_workers()   # still missing: no second event
+        recorder._note_missing_workers()  # still missing: no second event
         runner.clients["w1"].state = STATE_RUNNING
         recorder._note_missing_workers()
         recorder.writer.close()
     finally:
         runner.quit()
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert [(e["kind"], e["name"], e["detail"]["remaining"]) for e in events] == \
-        [("worker-missing", "w1", 1), ("worker-back", "w1", 2)]
+    assert [(e["kind"], e["name"], e["detail"]["remaining"]) for e in events] == [
+        ("worker-missing", "w1", 1),
+        ("worker-back", "w1", 2),
+    ]
 
 
 def test_a_cpu_warning_flags_every_second_of_locusts_own_sampling_interval(monkeypatch):

@@ -24,15 +24,27 @@ pytestmark = pytest.mark.slow
 
 def _server(stall_at: float = 0.0, stall_seconds: float = 0.0) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "target_server.py"), str(port), str(stall_at), str(stall_seconds)])
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "target_server.py"), str(port), str(stall_at), str(stall_seconds)]
+    )
     wait_for_port(port)
     return proc, port
 
 
 def _locust(run_dir: Path, port: int, *args: str, mix: str = "mixed", wait: str = "0") -> None:
     env = {**os.environ, "GAMEDAY_TEST_MIX": mix, "GAMEDAY_TEST_WAIT": wait}
-    cmd = [str(Path(sys.executable).with_name("locust")), "-f", str(LOCUSTFILE), "--headless", "--only-summary", "-H", f"http://127.0.0.1:{port}",
-           "--gameday-run-dir", str(run_dir), *args]
+    cmd = [
+        str(Path(sys.executable).with_name("locust")),
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--only-summary",
+        "-H",
+        f"http://127.0.0.1:{port}",
+        "--gameday-run-dir",
+        str(run_dir),
+        *args,
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: the run had failed requests
 
@@ -87,8 +99,19 @@ def test_two_processes_give_the_same_totals_as_one(tmp_path, server):
     shape = ["--gameday-shape", "constant_rate", "--gameday-rate", "200", "--gameday-duration", "7s"]
     _locust(tmp_path / "one", server, *shape)
     master = str(free_port())  # not Locust's default 5557: a concurrent run's workers would join this one
-    _locust(tmp_path / "two", server, *shape, "--processes", "2", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", master, "--master-port", master)
+    _locust(
+        tmp_path / "two",
+        server,
+        *shape,
+        "--processes",
+        "2",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        master,
+        "--master-port",
+        master,
+    )
     one, two = _steady_per_second(tmp_path / "one"), _steady_per_second(tmp_path / "two")
     assert one == pytest.approx(200, rel=0.02)
     assert two == pytest.approx(one, rel=0.02)

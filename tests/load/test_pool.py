@@ -83,7 +83,7 @@ def test_a_cpu_bound_generator_does_not_widen_its_concurrency():
     pool.use(schedule)
     got = _run(pool, 50, 0.5, lambda: (_burn(0.002), gevent.sleep(0)))
     assert len({member for _, _, member in got}) <= 3
-    assert schedule.backlog(time.time()) > 0.05   # the generator is behind, and says so
+    assert schedule.backlog(time.time()) > 0.05  # the generator is behind, and says so
     slots = [slot for slot, _, _ in got]
     assert slots == sorted(slots)
 
@@ -101,7 +101,7 @@ def test_a_member_killed_while_parked_is_never_handed_a_slot():
     greenlets = [gevent.spawn(member, i) for i in range(3)]
     gevent.sleep(0.01)
     assert pool.parked == 3
-    greenlets[2].kill()       # parked last: it would be first in line
+    greenlets[2].kill()  # parked last: it would be first in line
     assert pool.parked == 2
     pool.use(Schedule(lambda t: 1000.0, time.time()))
     gevent.sleep(0.05)
@@ -122,16 +122,15 @@ def test_parked_members_wait_for_a_schedule_and_move_to_a_new_one():
 
     greenlets = [gevent.spawn(member) for _ in range(5)]
     gevent.sleep(0.05)
-    assert got == []                          # no schedule yet: nothing to send
+    assert got == []  # no schedule yet: nothing to send
     start = time.time()
     pool.use(Schedule(lambda t: 100.0, start))
     gevent.sleep(0.2)
     restart = time.time()
-    pool.use(Schedule(lambda t: 100.0, restart))   # e.g. the worker count changed the share
+    pool.use(Schedule(lambda t: 100.0, restart))  # e.g. the worker count changed the share
     gevent.sleep(0.2)
     gevent.killall(greenlets)
     assert got and all(slot >= start for slot in got)
     assert any(slot >= restart for slot in got)
     after = [slot for slot in got if slot >= restart]
     assert after == pytest.approx([restart + n / 100.0 for n in range(len(after))])
-

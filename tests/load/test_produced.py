@@ -34,7 +34,7 @@ def test_without_a_time_the_event_is_recorded_now_and_its_id_as_text():
     env._gameday_produced = Ledger()
     before = time.time()
     record_event(env, 42)
-    (event_id, ts), = env._gameday_produced.rows
+    ((event_id, ts),) = env._gameday_produced.rows
     assert event_id == "42" and before <= ts <= time.time()
 
 

@@ -92,16 +92,16 @@ def test_a_backlog_of_an_hour_is_counted_in_one_step():
     """Offered counts slots still waiting too: an hour behind at 10,000 req/s is 36 million of them."""
     schedule = Schedule(lambda t: 10_000.0, 0.0, steady_until=lambda t: float("inf"))
     assert schedule.offered_until(3600.0) == 36_000_000
-    assert schedule.take_due(3600.0) == 0.0          # the oldest still goes first, counted once
+    assert schedule.take_due(3600.0) == 0.0  # the oldest still goes first, counted once
     assert schedule.offered_until(3601.0) == 10_000
 
 
 def test_slots_handed_out_and_slots_waiting_add_up_to_each_second_once():
     schedule = Schedule(lambda t: 50.0, 100.0, steady_until=lambda t: float("inf"))
-    while schedule.take_due(100.5) is not None:   # half the first second handed out
+    while schedule.take_due(100.5) is not None:  # half the first second handed out
         pass
-    assert schedule.offered_until(101.0) == 50    # 26 handed out, 24 still waiting
+    assert schedule.offered_until(101.0) == 50  # 26 handed out, 24 still waiting
     assert schedule.backlog(101.0) == pytest.approx(0.48)
-    for _ in range(30):                             # the 24 go out late, then 6 of the next second
+    for _ in range(30):  # the 24 go out late, then 6 of the next second
         schedule.take_due(102.0)
     assert schedule.offered_until(102.0) == 50

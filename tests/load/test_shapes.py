@@ -24,8 +24,24 @@ TIMES = [0, 0.5, 1, 9.99, 10, 29.9, 30, 59, 60, 61, 300]
 
 
 def _options(**values: str) -> argparse.Namespace:
-    names = ["shape", "duration", "rate", "rate_to", "over", "rate_step", "every", "rate_max", "rate_peak",
-             "at", "length", "period", "users", "spawn_rate", "pool", "behind_ms"]
+    names = [
+        "shape",
+        "duration",
+        "rate",
+        "rate_to",
+        "over",
+        "rate_step",
+        "every",
+        "rate_max",
+        "rate_peak",
+        "at",
+        "length",
+        "period",
+        "users",
+        "spawn_rate",
+        "pool",
+        "behind_ms",
+    ]
     return argparse.Namespace(**{f"gameday_{n}": values.get(n, "") for n in names})
 
 
@@ -111,20 +127,30 @@ def test_no_shape_means_plain_locust():
     assert spec_from_options(_options()) is None
 
 
-@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("250ms", 0.25), ("1h", 3600),
-                                          (".5s", 0.5)])
+@pytest.mark.parametrize(
+    "text,seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("250ms", 0.25), ("1h", 3600), (".5s", 0.5)]
+)
 def test_shape_options_take_the_spec_duration_grammar(text, seconds):
     spec = spec_from_options(_options(shape="spike", rate="10", rate_peak="50", at=text, length="5s"))
     assert math.isclose(spec.params["at"], seconds)
 
 
 def test_the_web_ui_form_shows_the_asked_shape_and_its_parameters_only():
-    assert web_ui_options(["locust", "--gameday-shape", "constant_rate", "--gameday-rate", "50"], {}) == \
-        {"shape", "duration", "rate"}
-    assert web_ui_options(["locust", "--gameday-shape=spike"], {}) == {"shape", "duration", "rate", "rate_peak", "at",
-                                                                       "length"}
+    assert web_ui_options(["locust", "--gameday-shape", "constant_rate", "--gameday-rate", "50"], {}) == {
+        "shape",
+        "duration",
+        "rate",
+    }
+    assert web_ui_options(["locust", "--gameday-shape=spike"], {}) == {
+        "shape",
+        "duration",
+        "rate",
+        "rate_peak",
+        "at",
+        "length",
+    }
     assert web_ui_options(["locust"], {"GAMEDAY_SHAPE": "steady"}) == {"shape", "duration", "users"}
-    assert web_ui_options(["locust", "-u", "5"], {}) == set()   # plain Locust keeps its own form
+    assert web_ui_options(["locust", "-u", "5"], {}) == set()  # plain Locust keeps its own form
 
 
 def test_shape_requested_reads_argv_and_env():

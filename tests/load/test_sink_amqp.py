@@ -14,13 +14,13 @@ import pika
 import pika.exceptions
 import pytest
 import requests
+from rabbitmq_support import RabbitMQ
+from support import free_port, wait_for_port
 
 from harness.load.ledger import read_rows
 from harness.load.sink import SinkProcess
 from harness.load.sinks import SinkConfigError
 from harness.load.sinks.amqp import AmqpSource
-from rabbitmq_support import RabbitMQ
-from support import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,7 @@ def publish(url: str, exchange: str, ids: list[str], routing_key: str = "", body
     ch.confirm_delivery()
     for event_id in ids:
         payload = body if body is not None else {"event_id": event_id, "score": 0.5}
-        ch.basic_publish(exchange, routing_key, json.dumps(payload).encode(),
-                         pika.BasicProperties(delivery_mode=2))
+        ch.basic_publish(exchange, routing_key, json.dumps(payload).encode(), pika.BasicProperties(delivery_mode=2))
     connection.close()
 
 
@@ -188,8 +187,11 @@ def test_reads_what_came_out_while_a_network_cut_held_it_off(rabbit):
     try:
         wait_for_port(api)
         base = f"http://127.0.0.1:{api}"
-        requests.post(f"{base}/proxies", json={"name": "rabbit", "listen": f"127.0.0.1:{hop}",
-                                               "upstream": f"127.0.0.1:{rabbit.port}"}, timeout=5).raise_for_status()
+        requests.post(
+            f"{base}/proxies",
+            json={"name": "rabbit", "listen": f"127.0.0.1:{hop}", "upstream": f"127.0.0.1:{rabbit.port}"},
+            timeout=5,
+        ).raise_for_status()
         source = AmqpSource(f"amqp://guest:guest@127.0.0.1:{hop}/%2F", exchange=exchange, reconnect_s=0.5)
         publish(rabbit.url, exchange, ["before"])
         seen = poll_until(source, 1)
@@ -227,7 +229,11 @@ def test_sink_process_writes_consumed_ids_and_flushes_on_sigterm(rabbit, tmp_pat
 
 
 def test_sink_process_without_exchange_or_queue_exits_2(tmp_path, rabbit):
-    result = subprocess.run([sys.executable, "-m", "harness.load.sink", "--run-dir", str(tmp_path), "--kind", "amqp",
-                             "--url", rabbit.url], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.load.sink", "--run-dir", str(tmp_path), "--kind", "amqp", "--url", rabbit.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "exactly one of exchange" in result.stderr

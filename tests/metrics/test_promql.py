@@ -46,14 +46,19 @@ def test_range_queries_are_kept_in_the_run_directory_and_read_back_as_series(pro
     prometheus.wait_for_samples('queue_lag{partition="1"}', 4)
     end = time.time()
     path = tmp_path / "run" / "metrics" / "prom.jsonl"
-    errors = fetch(prometheus.url, ["queue_lag", 'queue_lag{partition="0"}', "sum(rate(handled_total[5s]))"],
-                   start - 5, end, 1.0, path)
+    errors = fetch(
+        prometheus.url,
+        ["queue_lag", 'queue_lag{partition="0"}', "sum(rate(handled_total[5s]))"],
+        start - 5,
+        end,
+        1.0,
+        path,
+    )
     assert errors == []
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [line["expr"] for line in lines] == ["queue_lag", 'queue_lag{partition="0"}',
-                                                "sum(rate(handled_total[5s]))"]
+    assert [line["expr"] for line in lines] == ["queue_lag", 'queue_lag{partition="0"}', "sum(rate(handled_total[5s]))"]
     both = series(tmp_path / "run", "prom", PROMETHEUS, "queue_lag")
-    assert len(both.ts) >= 3 and set(both.values) == {42.0}          # the two partitions added up
+    assert len(both.ts) >= 3 and set(both.values) == {42.0}  # the two partitions added up
     one = series(tmp_path / "run", "prom", PROMETHEUS, 'queue_lag{partition="0"}')
     assert set(one.values) == {30.0}
 

@@ -48,8 +48,10 @@ def test_the_scraper_writes_one_line_per_scrape_and_a_failed_scrape_says_why(exp
     lag.labels(partition="0").set(5)
     lag.labels(partition="1").set(7)
     path = tmp_path / "metrics" / "stack.jsonl"
-    good, refused = Scraper(url, path, 0.2), Scraper(f"http://127.0.0.1:{free_port()}/metrics",
-                                                      tmp_path / "metrics" / "gone.jsonl", 0.2)
+    good, refused = (
+        Scraper(url, path, 0.2),
+        Scraper(f"http://127.0.0.1:{free_port()}/metrics", tmp_path / "metrics" / "gone.jsonl", 0.2),
+    )
     for scraper in (good, refused):
         scraper.start()
     try:
@@ -60,7 +62,7 @@ def test_the_scraper_writes_one_line_per_scrape_and_a_failed_scrape_says_why(exp
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == good.scrapes and all("samples" in row for row in rows)
     found = series(tmp_path, "stack", SCRAPE, "scorer_consumer_lag")
-    assert set(found.values) == {12.0}                                   # partitions added up
+    assert set(found.values) == {12.0}  # partitions added up
     assert set(series(tmp_path, "stack", SCRAPE, 'scorer_consumer_lag{partition="1"}').values) == {7.0}
     gone = series(tmp_path, "gone", SCRAPE, "scorer_consumer_lag")
     assert gone.empty and gone.errors == gone.reads >= 3 and "failed" in gone.note

@@ -28,7 +28,7 @@ NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-cap
 @dataclass(frozen=True)
 class Result:
     code: int
-    output: str    # stdout and stderr together, as a person sees them
+    output: str  # stdout and stderr together, as a person sees them
 
     def refused(self, code: int, *fragments: str) -> None:
         """Assert exit `code`, every fragment in the output, and no traceback."""
@@ -41,20 +41,34 @@ class Result:
 def gameday(*args: str, timeout: float = 120, home: Path | None = None, prefix: list[str] | None = None) -> Result:
     """Run `gameday ARGS` (python -m harness.cli) from the project root; a hang fails the test."""
     env = {**os.environ, **({"GAMEDAY_HOME": str(home)} if home else {})}
-    done = subprocess.run([*(prefix or []), *GAMEDAY, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        [*(prefix or []), *GAMEDAY, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     return Result(done.returncode, done.stdout + done.stderr)
 
 
-def write_spec(path: Path, profile: Path = PROFILE, experiment: Path | None = None, port: int = 9,
-               options: dict | None = None) -> Path:
+def write_spec(
+    path: Path, profile: Path = PROFILE, experiment: Path | None = None, port: int = 9, options: dict | None = None
+) -> Path:
     """A small game day against an http target on 127.0.0.1:`port` (nothing need listen: every case
     here is refused before the target is touched). The experiment goes in `chaos[0]`."""
     load = {"profile": str(profile), "shape": "constant_rate", "rate": 5, "duration": "20s"}
     if options:
         load["options"] = options
-    spec = {"name": path.stem, "target": {"kind": "http", "base_url": f"http://127.0.0.1:{port}"}, "load": load,
-            "warmup": "2s", "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}]}
+    spec = {
+        "name": path.stem,
+        "target": {"kind": "http", "base_url": f"http://127.0.0.1:{port}"},
+        "load": load,
+        "warmup": "2s",
+        "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+    }
     if experiment is not None:
         spec["chaos"] = [{"experiment": str(experiment), "start_after": "8s"}]
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -64,9 +78,17 @@ def write_spec(path: Path, profile: Path = PROFILE, experiment: Path | None = No
 def experiment(method: list | None = None, **extra) -> dict:
     """A Chaos Toolkit experiment with `method` (a harmless probe by default)."""
     doc = {"version": "1.0.0", "title": "bad input", "description": "a test experiment"}
-    doc["method"] = method if method is not None else [
-        {"type": "probe", "name": "noop", "provider": {"type": "python", "module": "os.path", "func": "exists",
-                                                        "arguments": {"path": "/"}}}]
+    doc["method"] = (
+        method
+        if method is not None
+        else [
+            {
+                "type": "probe",
+                "name": "noop",
+                "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/"}},
+            }
+        ]
+    )
     doc.update(extra)
     return doc
 
@@ -105,8 +127,12 @@ def tmpfs(mount_at: Path, size: str):
     if os.geteuid() != 0:
         pytest.skip("the full-disk cases mount a small tmpfs, which needs root (CI runs as root)")
     mount_at.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_at)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_at)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs at {mount_at}: {done.stderr.strip() or done.returncode}")
     try:

@@ -24,28 +24,32 @@ from reliability_support import partition_experiment, toxics
 class Outcome:
     result: Result
     run_dir: Path
-    samples_before_fill: bytes   # complete lines only
+    samples_before_fill: bytes  # complete lines only
     toxics_after: list
-    elapsed_s: float             # from the disk filling to the run's exit
-
-
-
-
+    elapsed_s: float  # from the disk filling to the run's exit
 
 
 def run_until_disk_fills(stack, mnt: Path, tmp_path: Path) -> Outcome:
     experiment = tmp_path / "partition.json"
     experiment.write_text(json.dumps(partition_experiment(stack.name, 40, "partition to outlive a full disk")))
-    spec = write_spec(tmp_path / "gd.yaml", name="disk-fills",
-                      target={"kind": "local", "stack": stack.name},
-                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30,
-                            "duration": "70s"},
-                      chaos={"experiment": str(experiment), "start_after": "5s"}, warmup="2s",
-                      slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}])
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="disk-fills",
+        target={"kind": "local", "stack": stack.name},
+        load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30, "duration": "70s"},
+        chaos={"experiment": str(experiment), "start_after": "5s"},
+        warmup="2s",
+        slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+    )
     reports = mnt / "runs"
-    proc = subprocess.Popen([*GAMEDAY, "run", str(spec), "--reports", str(reports)], cwd=ROOT, text=True,
-                            env={**os.environ, "GAMEDAY_HOME": str(stack.home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*GAMEDAY, "run", str(spec), "--reports", str(reports)],
+        cwd=ROOT,
+        text=True,
+        env={**os.environ, "GAMEDAY_HOME": str(stack.home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         run_dir = _wait_for_fault_and_samples(proc, stack, reports)
         samples = run_dir / "samples" / "samples.jsonl"

@@ -13,7 +13,7 @@ SERVER = Path(__file__).with_name("misbehaving_server.py")
 
 # A plain Locust client of misbehaving_server.py: short timeouts so a hanging target
 # costs 2 s a request, and a 200 that is not JSON counts as a failure.
-SCORE_CLIENT = '''
+SCORE_CLIENT = """
 from locust import FastHttpUser, constant, task
 
 
@@ -30,7 +30,7 @@ class Client(FastHttpUser):
                     response.json()
                 except ValueError:
                     response.failure("invalid JSON in a 200 response")
-'''
+"""
 
 
 def processes_naming(run_dir: Path) -> list[psutil.Process]:
@@ -62,16 +62,30 @@ def events_of(run_dir: Path) -> list[dict]:
 
 def partition_experiment(stack: str, seconds: float, title: str) -> dict:
     """scorer-kafka partitioned (TTL 120 s) for `seconds`, healed in the method and again in the rollbacks."""
-    def act(name: str, func: str, args: dict, **extra) -> dict:
-        return {"type": "action", "name": name, **extra,
-                "provider": {"type": "python", "module": "harness.chaos.network", "func": func,
-                             "arguments": {"stack": stack, **args}}}
 
-    return {"version": "1.0.0", "title": title, "description": "a reliability test's fault",
-            "method": [act("partition-scorers", "partition", {"service": "scorer-kafka", "ttl": 120},
-                           pauses={"after": seconds}),
-                       act("heal-scorers", "heal", {"hop": "scorer-kafka"})],
-            "rollbacks": [act("heal-scorers-again", "heal", {"hop": "scorer-kafka"})]}
+    def act(name: str, func: str, args: dict, **extra) -> dict:
+        return {
+            "type": "action",
+            "name": name,
+            **extra,
+            "provider": {
+                "type": "python",
+                "module": "harness.chaos.network",
+                "func": func,
+                "arguments": {"stack": stack, **args},
+            },
+        }
+
+    return {
+        "version": "1.0.0",
+        "title": title,
+        "description": "a reliability test's fault",
+        "method": [
+            act("partition-scorers", "partition", {"service": "scorer-kafka", "ttl": 120}, pauses={"after": seconds}),
+            act("heal-scorers", "heal", {"hop": "scorer-kafka"}),
+        ],
+        "rollbacks": [act("heal-scorers-again", "heal", {"hop": "scorer-kafka"})],
+    }
 
 
 def toxics(stack) -> list:

@@ -39,6 +39,7 @@ from harness.run.timeline import Timeline
 
 # ---- experiments ---------------------------------------------------------------------------------
 
+
 def _not_json(path: Path) -> str:
     path.write_text("this is not JSON {")
     return "is not valid JSON: line 1 column 1"
@@ -79,8 +80,14 @@ def _no_extension(path: Path) -> str:
 
 
 UNREADABLE_EXPERIMENTS = {
-    "exp.json": _not_json, "exp.yaml": _not_yaml, "list.json": _a_list, "dir.json": _a_directory,
-    "fifo.json": _a_fifo, "latin1.json": _not_utf8, "absent.json": _missing, "exp.txt": _no_extension,
+    "exp.json": _not_json,
+    "exp.yaml": _not_yaml,
+    "list.json": _a_list,
+    "dir.json": _a_directory,
+    "fifo.json": _a_fifo,
+    "latin1.json": _not_utf8,
+    "absent.json": _missing,
+    "exp.txt": _no_extension,
 }
 
 
@@ -90,17 +97,21 @@ def test_experiment_that_cannot_be_read_exits_2_naming_it_and_its_yaml_path(tmp_
     spec = write_spec(tmp_path / "gd.yaml", experiment=tmp_path / name)
     # the file checks run even when the child-process checks are skipped
     gameday("validate", "--no-chaos-validate", str(spec), timeout=60).refused(
-        2, f"{spec}: chaos[0].experiment: experiment '{tmp_path / name}'", expected)
+        2, f"{spec}: chaos[0].experiment: experiment '{tmp_path / name}'", expected
+    )
 
 
 CHAOS_INVALID = {
     "no-method": ({k: v for k, v in experiment().items() if k != "method"}, "an experiment requires a method"),
     "bad-provider-type": (experiment([action({"type": "telepathy"})]), "unknown provider type 'telepathy'"),
-    "missing-python-module": (experiment([action({"type": "python", "module": "no_such_module_for_gameday",
-                                                  "func": "f"})]),
-                              "could not find Python module 'no_such_module_for_gameday'"),
-    "missing-process-path": (experiment([action({"type": "process", "path": "/nonexistent/gameday-tool"})]),
-                             "path '/nonexistent/gameday-tool' cannot be found"),
+    "missing-python-module": (
+        experiment([action({"type": "python", "module": "no_such_module_for_gameday", "func": "f"})]),
+        "could not find Python module 'no_such_module_for_gameday'",
+    ),
+    "missing-process-path": (
+        experiment([action({"type": "process", "path": "/nonexistent/gameday-tool"})]),
+        "path '/nonexistent/gameday-tool' cannot be found",
+    ),
 }
 
 
@@ -110,7 +121,8 @@ def test_experiment_that_chaos_validate_refuses_exits_2_naming_it_and_its_yaml_p
     (tmp_path / "exp.json").write_text(json.dumps(doc))
     spec = write_spec(tmp_path / "gd.yaml", experiment=tmp_path / "exp.json")
     gameday("validate", str(spec)).refused(
-        2, f"{spec}: chaos[0].experiment: experiment '{tmp_path / 'exp.json'}' fails chaos validate", expected)
+        2, f"{spec}: chaos[0].experiment: experiment '{tmp_path / 'exp.json'}' fails chaos validate", expected
+    )
 
 
 def test_unreadable_experiment_exits_2_saying_permission_denied():
@@ -122,7 +134,8 @@ def test_unreadable_experiment_exits_2_saying_permission_denied():
         secret.chmod(0)
         spec = write_spec(directory / "gd.yaml", experiment=secret)
         gameday("validate", "--no-chaos-validate", str(spec), prefix=prefix, timeout=60).refused(
-            2, f"{spec}: chaos[0].experiment: experiment '{secret}' cannot be read (permission denied")
+            2, f"{spec}: chaos[0].experiment: experiment '{secret}' cannot be read (permission denied"
+        )
     finally:
         shutil.rmtree(directory)
 
@@ -136,13 +149,13 @@ def test_run_with_a_broken_experiment_exits_2_before_making_a_run_directory(tmp_
 
 # ---- profiles ------------------------------------------------------------------------------------
 
-SYNTAX_ERROR = '''import harness.load.plugin
+SYNTAX_ERROR = """import harness.load.plugin
 from locust import HttpUser, task
 class U(HttpUser):
     @task
     def t(self)
         self.client.get("/")
-'''
+"""
 NO_USER = "import harness.load.plugin\nCONSTANT = 1\n"
 RAISES = "import harness.load.plugin\nfrom locust import HttpUser, task\nraise RuntimeError('boom at import')\n"
 
@@ -151,9 +164,15 @@ BAD_PROFILES = {
     "no-user-class": (NO_USER, {}, ["load.profile", "defines no Locust User class"]),
     "raises-at-import": (RAISES, {}, ["load.profile", "raised RuntimeError: boom at import", "line 3"]),
     "missing": (None, {}, ["load.profile", "not found"]),
-    "unknown-option": ("", {"no_such_option": 3},
-                       ["load.options.no_such_option", "unrecognized option --no-such-option",
-                        "options it accepts: events_weight, repeat_share, score_weight"]),
+    "unknown-option": (
+        "",
+        {"no_such_option": 3},
+        [
+            "load.options.no_such_option",
+            "unrecognized option --no-such-option",
+            "options it accepts: events_weight, repeat_share, score_weight",
+        ],
+    ),
 }
 
 
@@ -191,8 +210,16 @@ def test_good_profile_and_options_still_validate(tmp_path):
 
 # ---- the spec file itself --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, expected", [("directory", "is a directory"), ("fifo", "is not a regular file"),
-                                            ("latin1", "is not UTF-8 text"), ("missing", "not found")])
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("directory", "is a directory"),
+        ("fifo", "is not a regular file"),
+        ("latin1", "is not UTF-8 text"),
+        ("missing", "not found"),
+    ],
+)
 def test_spec_that_is_not_a_readable_file_exits_2_without_hanging(tmp_path, kind, expected):
     spec = tmp_path / "gd.yaml"
     if kind == "directory":
@@ -205,6 +232,7 @@ def test_spec_that_is_not_a_readable_file_exits_2_without_hanging(tmp_path, kind
 
 
 # ---- run directories for `gameday report` ---------------------------------------------------------
+
 
 def _slis(run_dir: Path) -> dict:
     return json.loads((run_dir / "result.json").read_text())["slis"]
@@ -227,10 +255,14 @@ def _copy(pristine_dir: Path, tmp_path: Path) -> Path:
     return run_dir
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("missing", "does not exist"), ("file", "is a file, not a run directory"),
-    ("empty", "is not a run directory: it has no events.jsonl"),
-])
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("missing", "does not exist"),
+        ("file", "is a file, not a run directory"),
+        ("empty", "is not a run directory: it has no events.jsonl"),
+    ],
+)
 def test_report_of_something_that_is_not_a_run_directory_exits_2_saying_what_to_pass(tmp_path, kind, expected):
     target = tmp_path / "target"
     if kind == "file":
@@ -265,7 +297,7 @@ def test_report_of_samples_torn_mid_line_by_a_crash_keeps_every_complete_line(pr
     samples = run_dir / "samples" / "samples.jsonl"
     first_row = samples.read_bytes().splitlines()[0]
     with samples.open("ab") as handle:
-        handle.write(first_row[: len(first_row) // 2])   # the crash came mid-write: no newline
+        handle.write(first_row[: len(first_row) // 2])  # the crash came mid-write: no newline
     gameday("report", "--quiet", str(run_dir)).refused(0, "skipped 1 unreadable line(s) (samples/samples.jsonl: 1)")
     assert _slis(run_dir) == pristine[1]
 
@@ -308,6 +340,7 @@ def test_report_of_an_unlistable_run_directory_exits_2(pristine):
 
 # ---- a full disk: the writers ----------------------------------------------------------------------
 
+
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_bytes().split(b"\n") if line.strip()]
 
@@ -323,7 +356,7 @@ def test_appender_on_a_full_disk_keeps_what_it_wrote_and_finishes_the_torn_line_
         assert not on_disk.endswith(b"\n"), "expected the disk to cut a line (tmpfs writes what fits)"
         complete = [json.loads(line) for line in on_disk[: on_disk.rindex(b"\n")].splitlines()]
         assert [r["ts"] for r in complete] == list(range(len(complete)))
-        appender.append([{"ts": ts, "pad": "x" * 150}])   # refused too: waits in memory
+        appender.append([{"ts": ts, "pad": "x" * 150}])  # refused too: waits in memory
         remount(mnt, "128k")
         appender.append([])
         appender.close()
@@ -337,13 +370,13 @@ def test_appenders_sharing_a_file_on_a_full_disk_never_lose_a_whole_line_to_a_to
         torn, ours = JsonlAppender(shared), JsonlAppender(shared)
         torn.append([{"ts": 0}])
         fill(mnt)
-        torn.append([{"ts": 1, "pad": "y" * 6000}])   # more than its page holds: cut where the disk ends
+        torn.append([{"ts": 1, "pad": "y" * 6000}])  # more than its page holds: cut where the disk ends
         assert torn.error is not None and not shared.read_bytes().endswith(b"\n")
         (mnt / "filler").unlink()
-        ours.append([{"ts": 2}])   # another writer comes first: it closes the torn line before its own
-        torn.append([])            # and the torn line is written again, whole
+        ours.append([{"ts": 2}])  # another writer comes first: it closes the torn line before its own
+        torn.append([])  # and the torn line is written again, whole
         assert sorted(r["ts"] for r in _rows_lenient(shared)) == [0, 1, 2]
-        assert len(shared.read_bytes().split(b"\n")) - 1 == 4   # the three rows and the cut-off fragment
+        assert len(shared.read_bytes().split(b"\n")) - 1 == 4  # the three rows and the cut-off fragment
 
 
 def _rows_lenient(path: Path) -> list[dict]:
@@ -361,7 +394,7 @@ def test_timeline_on_a_full_disk_does_not_raise_and_writes_its_events_once_space
         timeline = Timeline(mnt)
         timeline.emit("harness", "run-start", "x")
         fill(mnt)
-        timeline.emit("harness", "error", "disk", message="m" * 5000)   # more than the page it has
+        timeline.emit("harness", "error", "disk", message="m" * 5000)  # more than the page it has
         assert timeline.error is not None
         (mnt / "filler").unlink()
         timeline.emit("harness", "run-end", "x", status="crashed")
@@ -377,16 +410,15 @@ def test_report_on_a_full_disk_exits_4_saying_the_disk_is_full_and_where(pristin
         for name in ("result.json", "report.html", "junit.xml"):
             (run_dir / name).unlink()
         fill(mnt)
-        gameday("report", str(run_dir)).refused(4, "the disk is full", f"mounted at {mnt}",
-                                                f"gameday report {run_dir}")
+        gameday("report", str(run_dir)).refused(4, "the disk is full", f"mounted at {mnt}", f"gameday report {run_dir}")
         assert not (run_dir / "result.json").exists(), "a half-written result.json was left behind"
 
 
 # ---- a full disk during a real run (slow) -------------------------------------------------------
 
+
 @pytest.mark.slow
-def test_run_whose_disk_fills_while_recording_stops_rolls_back_exits_4_and_keeps_its_samples(
-        healthy_stack, tmp_path):
+def test_run_whose_disk_fills_while_recording_stops_rolls_back_exits_4_and_keeps_its_samples(healthy_stack, tmp_path):
     from full_disk_run import run_until_disk_fills
 
     with tmpfs(tmp_path / "mnt", "16m") as mnt:
@@ -399,7 +431,7 @@ def test_run_whose_disk_fills_while_recording_stops_rolls_back_exits_4_and_keeps
         body = after if after.endswith(b"\n") else after[: after.rindex(b"\n") + 1]
         assert all(isinstance(json.loads(line), dict) for line in body.splitlines() if line.strip())
         assert not (outcome.run_dir / "result.json").exists(), "a half-written result.json was left behind"
-        (mnt / "filler").unlink()   # space is back: the reports are rebuilt from what was recorded
+        (mnt / "filler").unlink()  # space is back: the reports are rebuilt from what was recorded
         rebuilt = gameday("report", "--quiet", str(outcome.run_dir))
         rebuilt.refused(4, "CRASHED")
         requests = json.loads((outcome.run_dir / "result.json").read_text())["slis"]["warmup"]["*"]["requests"]

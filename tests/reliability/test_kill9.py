@@ -78,40 +78,54 @@ def journal_of(run_dir: Path) -> dict | None:
 def test_kill_9_in_each_phase_rolls_back_leaves_no_orphan_and_keeps_the_record(healthy_stack, tmp_path, phase):
     experiment = tmp_path / "held.json"
     experiment.write_text(json.dumps(held_fault_experiment(healthy_stack.name, hold_s=HOLD_S[phase])))
-    spec = write_spec(tmp_path / "gd.yaml", name="killed", target={"kind": "local", "stack": healthy_stack.name},
-                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30,
-                            "duration": "60s"},
-                      chaos={"experiment": str(experiment), "start_after": "8s"}, warmup="4s",
-                      slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}])
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="killed",
+        target={"kind": "local", "stack": healthy_stack.name},
+        load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30, "duration": "60s"},
+        chaos={"experiment": str(experiment), "start_after": "8s"},
+        warmup="4s",
+        slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+    )
     runs = tmp_path / "runs"
-    run = processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(runs)], cwd=ROOT,
-                          env={**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)},
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = processes.Owned(
+        [*GAMEDAY, "run", str(spec), "--reports", str(runs)],
+        cwd=ROOT,
+        env={**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        run_dir = lambda: next(runs.iterdir(), None) if runs.exists() else None
+
+        def run_dir():
+            return next(runs.iterdir(), None) if runs.exists() else None
+
         assert wait_until(lambda: reached(run_dir(), healthy_stack, phase), 90), f"the run never reached {phase}"
         entered, run_dir = time.time(), run_dir()
         assert wait_until(lambda: sampled_since(run_dir, entered), 30), f"nothing recorded in the {phase}"
         assert processes_naming(run_dir), "expected Locust, the sink reader (and chaos in the fault) to be running"
 
-        run.proc.send_signal(signal.SIGKILL)   # the orchestrator alone, as `kill -9 <pid>` does
+        run.proc.send_signal(signal.SIGKILL)  # the orchestrator alone, as `kill -9 <pid>` does
         run.proc.wait(10)
 
         chaos_started = phase in ("fault", "recovery")
         if chaos_started:
             # the chaos child, SIGINTed by the kernel at its parent's death, plays the rollbacks and
             # writes its journal; before that the journal does not exist (or still says running)
-            assert wait_until(lambda: (journal_of(run_dir) or {}).get("rollbacks"), 60), \
+            assert wait_until(lambda: (journal_of(run_dir) or {}).get("rollbacks"), 60), (
                 f"no rollback in the journal: {journal_of(run_dir)}"
+            )
             journal = journal_of(run_dir)
             assert journal["status"] == ("interrupted" if phase == "fault" else "completed"), journal["status"]
             assert rollbacks_of(journal) == [(name, "succeeded") for name in HELD_ROLLBACKS]
         else:
             assert journal_of(run_dir) is None, "chaos ran before its start_after"
-        assert wait_until(lambda: not faults_on(healthy_stack), 20), \
+        assert wait_until(lambda: not faults_on(healthy_stack), 20), (
             f"faults outlived the harness (their TTL is 600 s): {faults_on(healthy_stack)}"
-        assert wait_until(lambda: not processes_naming(run_dir), 30), \
+        )
+        assert wait_until(lambda: not processes_naming(run_dir), 30), (
             f"orphans: {[p.info['cmdline'][:3] for p in processes_naming(run_dir)]}"
+        )
         assert processes.carrying(run.token) == [], "a process of the killed run is still running"
     finally:
         run.stop()
@@ -164,8 +178,9 @@ def kill_9_leaves_nothing(owned: processes.Owned, children: tuple[str, ...]) -> 
     assert started(owned.token, *children), f"expected {children} running: {commands_carrying(owned.token)}"
     owned.proc.send_signal(signal.SIGKILL)
     owned.proc.wait(10)
-    assert wait_until(lambda: not commands_carrying(owned.token), 120), \
+    assert wait_until(lambda: not commands_carrying(owned.token), 120), (
         f"left running after kill -9: {commands_carrying(owned.token)}"
+    )
 
 
 @pytest.mark.parametrize("phase", OWNED_PHASES)
@@ -173,14 +188,22 @@ def test_kill_9_of_a_run_that_started_its_stack_leaves_no_process(tmp_path, phas
     name, home, runs = "owned-run", tmp_path / "home", tmp_path / "runs"
     experiment = tmp_path / "held.json"
     experiment.write_text(json.dumps(held_fault_experiment(name, hold_s=300)))
-    spec = write_spec(tmp_path / "gd.yaml", name="killed-own-stack", target={"kind": "local", "stack": name},
-                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 20,
-                            "duration": "120s"},
-                      chaos={"experiment": str(experiment), "start_after": "6s"}, warmup="2s",
-                      slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}])
-    run = processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(runs), "--base-port",
-                           str(free_base_port())], cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(home)},
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="killed-own-stack",
+        target={"kind": "local", "stack": name},
+        load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 20, "duration": "120s"},
+        chaos={"experiment": str(experiment), "start_after": "6s"},
+        warmup="2s",
+        slos=[{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+    )
+    run = processes.Owned(
+        [*GAMEDAY, "run", str(spec), "--reports", str(runs), "--base-port", str(free_base_port())],
+        cwd=ROOT,
+        env={**os.environ, "GAMEDAY_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         run_dir = lambda: next(runs.iterdir(), None) if runs.exists() else None  # noqa: E731
         kinds = lambda: {e["kind"] for e in events_of(run_dir())} if run_dir() else set()  # noqa: E731
@@ -193,8 +216,9 @@ def test_kill_9_of_a_run_that_started_its_stack_leaves_no_process(tmp_path, phas
             kill_9_leaves_nothing(run, ("supervisord", "locust", "harness.load.sink"))
             assert "chaos-start" not in kinds()
         else:
-            assert wait_until(lambda: "chaos-start" in kinds() and started(run.token, "chaos"), 150), \
+            assert wait_until(lambda: "chaos-start" in kinds() and started(run.token, "chaos"), 150), (
                 "chaos never started"
+            )
             kill_9_leaves_nothing(run, ("supervisord", "locust", "harness.load.sink", "chaos"))
     finally:
         run.kill()
@@ -206,13 +230,14 @@ def ui_state(web_port: int) -> dict:
 
 
 def ui_post(web_port: int, path: str, data: bytes, content_type: str) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{web_port}{path}", data=data, method="POST",
-                                     headers={"Content-Type": content_type})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{web_port}{path}", data=data, method="POST", headers={"Content-Type": content_type}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
 
 
-UI_READY = "Locust web UI with the Game day tab"   # the launcher's line once Locust listens
+UI_READY = "Locust web UI with the Game day tab"  # the launcher's line once Locust listens
 
 
 def start_ui(tmp_path: Path, stack: str, **popen) -> tuple[processes.Owned, int, Path]:
@@ -220,10 +245,27 @@ def start_ui(tmp_path: Path, stack: str, **popen) -> tuple[processes.Owned, int,
     base, web = free_base_port(), free_port()
     log = tmp_path / "ui.log"
     with open(log, "wb") as out:
-        ui = processes.Owned([*GAMEDAY, "ui", "--profile", str(PROFILE), "--stack-name", stack, "--base-port",
-                              str(base), "--web-port", str(web), "--reports", str(tmp_path / "runs")],
-                             cwd=ROOT, env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
-                             stdout=out, stderr=subprocess.STDOUT, **popen)
+        ui = processes.Owned(
+            [
+                *GAMEDAY,
+                "ui",
+                "--profile",
+                str(PROFILE),
+                "--stack-name",
+                stack,
+                "--base-port",
+                str(base),
+                "--web-port",
+                str(web),
+                "--reports",
+                str(tmp_path / "runs"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "GAMEDAY_HOME": str(tmp_path / "home")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            **popen,
+        )
     return ui, web, log
 
 
@@ -254,7 +296,7 @@ def test_sigint_stops_gameday_ui_started_with_sigint_ignored(tmp_path):
     ui, _, log = start_ui(tmp_path, "sigint-ui", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert wait_until(lambda: UI_READY in log.read_text(), 150), log.read_text()
-        ui.proc.send_signal(signal.SIGINT)   # to the command alone, as `kill -INT <pid>` does
+        ui.proc.send_signal(signal.SIGINT)  # to the command alone, as `kill -INT <pid>` does
         assert ui.proc.wait(120) == 0, log.read_text()[-3000:]
         assert "stopping local stack 'sigint-ui'" in log.read_text()
         assert wait_until(lambda: not commands_carrying(ui.token), 30), commands_carrying(ui.token)

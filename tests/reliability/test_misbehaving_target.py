@@ -22,7 +22,7 @@ from support import free_port, wait_for_port
 pytestmark = pytest.mark.slow
 
 DURATION_S = 15
-TEARDOWN_BOUND_S = 30   # start-up (target check, Locust import) plus teardown, beyond the load itself
+TEARDOWN_BOUND_S = 30  # start-up (target check, Locust import) plus teardown, beyond the load itself
 
 LOCUSTFILE = SCORE_CLIENT
 
@@ -32,22 +32,26 @@ LATENCY = "latency.p99[GET /api/score]@run < 1500ms"
 
 def start_server(mode: str, *extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(SERVER), str(port), mode, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), str(port), mode, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return proc, f"http://127.0.0.1:{port}"
 
 
 def run_gameday(tmp_path: Path, base_url: str, rate: int = 20) -> tuple[subprocess.CompletedProcess, float]:
     profile = tmp_path / "locustfile.py"
     profile.write_text(LOCUSTFILE)
-    spec = write_spec(tmp_path / "gd.yaml", name="misbehaving", target={"kind": "http", "base_url": base_url},
-                      load={"profile": str(profile), "shape": "constant_rate", "rate": rate,
-                            "duration": f"{DURATION_S}s"},
-                      warmup="2s",
-                      slos=[{"sli": "availability", "endpoint": "GET /api/score", "phase": "run",
-                             "objective": ">= 99%"},
-                            {"sli": "latency.p99", "endpoint": "GET /api/score", "phase": "run",
-                             "objective": "< 1500ms"}])
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        name="misbehaving",
+        target={"kind": "http", "base_url": base_url},
+        load={"profile": str(profile), "shape": "constant_rate", "rate": rate, "duration": f"{DURATION_S}s"},
+        warmup="2s",
+        slos=[
+            {"sli": "availability", "endpoint": "GET /api/score", "phase": "run", "objective": ">= 99%"},
+            {"sli": "latency.p99", "endpoint": "GET /api/score", "phase": "run", "objective": "< 1500ms"},
+        ],
+    )
     started = time.monotonic()
     result = gameday("run", str(spec), "--reports", str(tmp_path / "runs"), home=tmp_path, timeout=120)
     return result, time.monotonic() - started
@@ -95,7 +99,7 @@ def test_a_broken_target_fails_the_run_and_every_second_is_recorded(server, tmp_
     assert doc["run"]["status"] == "completed"
     states = verdicts(doc)
     assert states[AVAILABILITY] == "fail"
-    if mode == "hang":   # timed-out requests count at the timeout: a silent target cannot look fast
+    if mode == "hang":  # timed-out requests count at the timeout: a silent target cannot look fast
         assert states[LATENCY] == "fail", "a target that never answers passed a latency SLO"
     counts = outcome_counts(run_dir)
     assert counts.get("error", 0) >= 0.9 * 20 * (DURATION_S - 4), counts
@@ -116,8 +120,9 @@ def test_ten_megabyte_bodies_are_read_and_the_run_passes(server, tmp_path):
     assert elapsed < DURATION_S + TEARDOWN_BOUND_S
 
 
-@pytest.mark.parametrize("server", [("recover", "--listen-after", "4", "--recover-after", "6")], indirect=True,
-                         ids=["comes-back-slowly"])
+@pytest.mark.parametrize(
+    "server", [("recover", "--listen-after", "4", "--recover-after", "6")], indirect=True, ids=["comes-back-slowly"]
+)
 def test_a_target_that_comes_back_slowly_is_waited_for_then_its_errors_are_on_record(server, tmp_path):
     _, base_url = server
     result, elapsed = run_gameday(tmp_path, base_url)

@@ -30,24 +30,49 @@ from browser_support import launch, playwright
 from rundir_factory import T0, event, generator_row, request_row, timeline, write_run
 
 PWN = "window.__pwned=1"
-MARKUP = (f"<script>{PWN}</script>"                      # a plain script element
-          f"\"><img src=x onerror=\"{PWN}\">"            # attribute break-out and an event handler
-          f"</script><script>{PWN}</script>")            # closes the JSON data block it sits in
-TEXT = (MARKUP + " javascript:" + PWN                    # a URL scheme, were it ever put in href
-        + " {{7*7}} ${7*7} {% raw %}")                   # template injection (jinja, JS templates)
-PAYLOAD = (TEXT
-          + " ]]> <![CDATA[ \x00\x01\x08\x0b\x1b[31m\x7f\ufffe"  # CDATA end and XML-forbidden characters
-          + " a\u2028b\u2029c"                           # JS line terminators inside strings
-          + "\n::error::injected | *md* `code` <!channel>")  # a CI workflow command, markdown, Slack
+MARKUP = (
+    f"<script>{PWN}</script>"  # a plain script element
+    f'"><img src=x onerror="{PWN}">'  # attribute break-out and an event handler
+    f"</script><script>{PWN}</script>"
+)  # closes the JSON data block it sits in
+TEXT = (
+    MARKUP
+    + " javascript:"
+    + PWN  # a URL scheme, were it ever put in href
+    + " {{7*7}} ${7*7} {% raw %}"
+)  # template injection (jinja, JS templates)
+PAYLOAD = (
+    TEXT
+    + " ]]> <![CDATA[ \x00\x01\x08\x0b\x1b[31m\x7f\ufffe"  # CDATA end and XML-forbidden characters
+    + " a\u2028b\u2029c"  # JS line terminators inside strings
+    + "\n::error::injected | *md* `code` <!channel>"
+)  # a CI workflow command, markdown, Slack
 ONE_LINE = re.compile(r"\A[^\x00-\x1f\x7f-\x9f\u2028\u2029]*\Z")
 JSON_QUOTED = ("response-body", "journal-output")  # quoted by the profile / the journal as JSON
 # A directory name cannot hold '/' or NUL; the rest of the markup can.
-DIR_NAME = f"run-dir\"><img src=x onerror=\"{PWN}\"><script>{PWN}<"
+DIR_NAME = f'run-dir"><img src=x onerror="{PWN}"><script>{PWN}<'
 
-FIELDS = ("endpoint", "error-message", "response-body", "event-activity", "abort-name", "abort-detail",
-          "error-event", "gameday-name", "gameday-description", "experiment-title", "experiment-status",
-          "journal-probe", "journal-action", "journal-rollback", "journal-type", "journal-status",
-          "journal-output", "journal-exception", "journal-time")
+FIELDS = (
+    "endpoint",
+    "error-message",
+    "response-body",
+    "event-activity",
+    "abort-name",
+    "abort-detail",
+    "error-event",
+    "gameday-name",
+    "gameday-description",
+    "experiment-title",
+    "experiment-status",
+    "journal-probe",
+    "journal-action",
+    "journal-rollback",
+    "journal-type",
+    "journal-status",
+    "journal-output",
+    "journal-exception",
+    "journal-time",
+)
 
 
 def hostile(field: str) -> str:
@@ -68,9 +93,11 @@ def hostile_run(root: Path) -> Path:
     for s in range(60):
         rows.append(request_row(T0 + s, [20.0] * 10, endpoint=endpoint))
         if 25 <= s < 35:
-            errors = {hostile("error-message"): 2,
-                      # a profile quoting the body of a JSON answer, lone surrogate and all
-                      "\ud800" + json.dumps({"detail": hostile("response-body")}): 1}
+            errors = {
+                hostile("error-message"): 2,
+                # a profile quoting the body of a JSON answer, lone surrogate and all
+                "\ud800" + json.dumps({"detail": hostile("response-body")}): 1,
+            }
             rows.append(request_row(T0 + s, [30.0] * 3, endpoint=endpoint, outcome="error", errors=errors))
         rows.append(generator_row(T0 + s, 13))
     write_run(directory, _events(), rows, spec=_spec(endpoint))
@@ -79,8 +106,10 @@ def hostile_run(root: Path) -> Path:
 
 
 def _events() -> list[dict]:
-    extra = [event(T0 + 30, "abort", "guardrail", name=hostile("abort-name"), observed=hostile("abort-detail")),
-             event(T0 + 31, "error", "harness", name=hostile("error-event"), why=PAYLOAD)]
+    extra = [
+        event(T0 + 30, "abort", "guardrail", name=hostile("abort-name"), observed=hostile("abort-detail")),
+        event(T0 + 31, "error", "harness", name=hostile("error-event"), why=PAYLOAD),
+    ]
     events = timeline(60, 5, [(25, 35)], extra=extra)
     for e in events:
         if e["source"] == "chaos" and e["kind"].startswith("activity"):
@@ -89,25 +118,44 @@ def _events() -> list[dict]:
 
 
 def _spec(endpoint: str) -> str:
-    spec = {"name": hostile("gameday-name"), "description": hostile("gameday-description"),
-            "target": {"kind": "local", "stack": "default"},
-            "load": {"profile": "p.py", "rate": 13, "duration": "60s"},
-            "chaos": {"experiment": "e.json", "start_after": "25s"}, "warmup": "5s",
-            "slos": [{"sli": "availability", "endpoint": endpoint, "phase": "fault", "objective": ">= 99%"},
-                     {"sli": "latency.p99", "endpoint": endpoint, "phase": "baseline", "objective": "< 100ms"}]}
+    spec = {
+        "name": hostile("gameday-name"),
+        "description": hostile("gameday-description"),
+        "target": {"kind": "local", "stack": "default"},
+        "load": {"profile": "p.py", "rate": 13, "duration": "60s"},
+        "chaos": {"experiment": "e.json", "start_after": "25s"},
+        "warmup": "5s",
+        "slos": [
+            {"sli": "availability", "endpoint": endpoint, "phase": "fault", "objective": ">= 99%"},
+            {"sli": "latency.p99", "endpoint": endpoint, "phase": "baseline", "objective": "< 100ms"},
+        ],
+    }
     return yaml.safe_dump(spec)
 
 
 def _journal() -> dict:
     def run(name: str, type_: str) -> dict:
-        return {"activity": {"name": hostile(name), "type": hostile("journal-type")},
-                "status": hostile("journal-status"), "output": {"body": hostile("journal-output") + "\ud800"},
-                "exception": ["Traceback:\ud800\n", hostile("journal-exception")], "start": hostile("journal-time"),
-                "end": "2027-01-15T08:00:26", "duration": 0.4, "tolerance_met": False}
-    return {"experiment": {"title": hostile("experiment-title")}, "status": hostile("experiment-status"),
-            "deviated": True, "start": "2027-01-15T08:00:24", "end": "2027-01-15T08:00:36",
-            "steady_states": {"before": {"steady_state_met": False, "probes": [run("journal-probe", "probe")]}},
-            "run": [run("journal-action", "action")], "rollbacks": [run("journal-rollback", "action")]}
+        return {
+            "activity": {"name": hostile(name), "type": hostile("journal-type")},
+            "status": hostile("journal-status"),
+            "output": {"body": hostile("journal-output") + "\ud800"},
+            "exception": ["Traceback:\ud800\n", hostile("journal-exception")],
+            "start": hostile("journal-time"),
+            "end": "2027-01-15T08:00:26",
+            "duration": 0.4,
+            "tolerance_met": False,
+        }
+
+    return {
+        "experiment": {"title": hostile("experiment-title")},
+        "status": hostile("experiment-status"),
+        "deviated": True,
+        "start": "2027-01-15T08:00:24",
+        "end": "2027-01-15T08:00:36",
+        "steady_states": {"before": {"steady_state_met": False, "probes": [run("journal-probe", "probe")]}},
+        "run": [run("journal-action", "action")],
+        "rollbacks": [run("journal-rollback", "action")],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +163,13 @@ def reported(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """The hostile run, after the real `gameday report` CLI rebuilt its reports."""
     run_dir = hostile_run(tmp_path_factory.mktemp("hostile"))
     gameday = Path(sys.executable).with_name("gameday")
-    done = subprocess.run([str(gameday), "report", str(run_dir)], capture_output=True, timeout=120, check=False,
-                          env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    done = subprocess.run(
+        [str(gameday), "report", str(run_dir)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
     # exit 1: the fault broke availability (a crash exits 1 too, but writes no "wrote" line)
     assert done.returncode == 1 and b"\nwrote " in done.stdout, done.stderr.decode(errors="replace")
     return run_dir, done
@@ -137,10 +190,9 @@ def test_report_html_holds_no_markup_from_the_target(reported):
     run_dir, _ = reported
     raw = (run_dir / "report.html").read_text(encoding="utf-8")
     doc = html_doc(run_dir)
-    assert "<img" not in raw and f"<script>{PWN}" not in raw and "onerror=\"window" not in raw
+    assert "<img" not in raw and f"<script>{PWN}" not in raw and 'onerror="window' not in raw
     assert not doc.xpath("//img") and not doc.xpath("//*[@*[starts-with(name(), 'on')]]")
-    assert not doc.xpath("//*[@*[starts-with(normalize-space(translate(., 'JAVSCRIPT', 'javscript')), "
-                         "'javascript:')]]")
+    assert not doc.xpath("//*[@*[starts-with(normalize-space(translate(., 'JAVSCRIPT', 'javscript')), 'javascript:')]]")
     scripts = doc.xpath("//script")
     assert len(scripts) == 5  # chart data, chart specs, uPlot, gamedayDraw, its call
     assert all(PWN not in (s.text or "") for s in scripts if s.get("type") != "application/json")
@@ -159,7 +211,8 @@ def test_junit_is_well_formed_schema_valid_and_keeps_the_hostile_text(reported):
     path = reported[0] / "junit.xml"
     root = ET.parse(path).getroot()  # raises on any character XML 1.0 forbids
     etree.XMLSchema(etree.parse(str(Path(__file__).parents[1] / "report" / "junit-10.xsd"))).assertValid(
-        etree.parse(str(path)))
+        etree.parse(str(path))
+    )
     suite = root.find("testsuite")
     assert suite.get("name").startswith(f"[gameday-name]{MARKUP} javascript:")
     names = [c.get("name") for c in suite.iter("testcase")]

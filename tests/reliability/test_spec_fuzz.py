@@ -19,10 +19,31 @@ from harness.spec.models import GameDay
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "gamedays").glob("*.yaml"))
-hostile = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
-                    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-                    st.sampled_from(["", "-1s", "1e309", "< -5ms", "p(101) < 1s", ">= 200%", "../../etc/passwd",
-                                     "http://10.0.0.1", "nan", "inf", "0s", "9999999h"]))
+hostile = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.sampled_from(
+        [
+            "",
+            "-1s",
+            "1e309",
+            "< -5ms",
+            "p(101) < 1s",
+            ">= 200%",
+            "../../etc/passwd",
+            "http://10.0.0.1",
+            "nan",
+            "inf",
+            "0s",
+            "9999999h",
+        ]
+    ),
+)
 
 
 def paths_in(value, prefix=()):
@@ -49,7 +70,9 @@ def broken_gamedays(draw):
     return replaced(doc, path, draw(hostile))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(broken_gamedays())
 def test_a_shipped_game_day_with_one_hostile_value_loads_or_names_the_problem(tmp_path, doc):
     path = tmp_path / "fuzz.yaml"

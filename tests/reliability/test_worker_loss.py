@@ -42,8 +42,6 @@ class WorkerLossRun(NamedTuple):
     killed_at: float
 
 
-
-
 def locust_processes(run_dir: Path) -> list[psutil.Process]:
     """Every Locust process of this run (master and forked workers share the command line)."""
     found = []
@@ -64,13 +62,11 @@ def workers_of(run_dir: Path) -> list[psutil.Process]:
     return [p for p in procs if p.ppid() in pids]
 
 
-
-
 def fault_started(run_dir: Path) -> bool:
-    return any(e["source"] == "chaos" and e["kind"] == "activity-start"
-               and e["detail"].get("phase") == "method" for e in events_of(run_dir))
-
-
+    return any(
+        e["source"] == "chaos" and e["kind"] == "activity-start" and e["detail"].get("phase") == "method"
+        for e in events_of(run_dir)
+    )
 
 
 def generator_flags(run_dir: Path, windows: list) -> dict[int, tuple]:
@@ -102,20 +98,41 @@ def run(healthy_stack, tmp_path_factory) -> WorkerLossRun:
     """One game day with one of its two Locust workers SIGKILLed KILL_AFTER_S into the fault."""
     tmp = tmp_path_factory.mktemp("worker-loss")
     experiment = tmp / "partition.json"
-    experiment.write_text(json.dumps(partition_experiment(healthy_stack.name, FAULT_S, "partition while a worker dies")))
-    slos = [{"sli": "availability", "phase": phase, "objective": ">= 95%"}
-            for phase in ("baseline", "fault", "recovery", "run")]
-    spec = write_spec(tmp / "gd.yaml", name="worker-loss", target={"kind": "local", "stack": healthy_stack.name},
-                      load={"profile": "loadprofiles/inference.py", "shape": "constant_rate", "rate": 30,
-                            "duration": "38s", "processes": 2},
-                      # The warmup counts from the harness's load-start, not from Locust's first request:
-                      # it must cover Locust's start (forking two workers took up to 6 s on a busy 2-core
-                      # box) and its first seconds behind schedule, or they land in the baseline.
-                      chaos={"experiment": str(experiment), "start_after": "20s"}, warmup="10s", slos=slos)
+    experiment.write_text(
+        json.dumps(partition_experiment(healthy_stack.name, FAULT_S, "partition while a worker dies"))
+    )
+    slos = [
+        {"sli": "availability", "phase": phase, "objective": ">= 95%"}
+        for phase in ("baseline", "fault", "recovery", "run")
+    ]
+    spec = write_spec(
+        tmp / "gd.yaml",
+        name="worker-loss",
+        target={"kind": "local", "stack": healthy_stack.name},
+        load={
+            "profile": "loadprofiles/inference.py",
+            "shape": "constant_rate",
+            "rate": 30,
+            "duration": "38s",
+            "processes": 2,
+        },
+        # The warmup counts from the harness's load-start, not from Locust's first request:
+        # it must cover Locust's start (forking two workers took up to 6 s on a busy 2-core
+        # box) and its first seconds behind schedule, or they land in the baseline.
+        chaos={"experiment": str(experiment), "start_after": "20s"},
+        warmup="10s",
+        slos=slos,
+    )
     runs = tmp / "runs"
     env = {**os.environ, "GAMEDAY_HOME": str(healthy_stack.home)}
-    with processes.Owned([*GAMEDAY, "run", str(spec), "--reports", str(runs)], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+    with processes.Owned(
+        [*GAMEDAY, "run", str(spec), "--reports", str(runs)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as run:
         proc = run.proc
         assert wait_until(lambda: runs.exists() and any(runs.iterdir()), 30), "no run directory appeared"
         run_dir = next(runs.iterdir())
@@ -187,5 +204,6 @@ def test_report_marks_the_loss_on_the_chart_the_headline_and_the_verdicts(run):
 
 
 def test_no_locust_process_outlives_the_run(run):
-    assert wait_until(lambda: not locust_processes(run.run_dir), 10), \
-        [p.cmdline()[:3] for p in locust_processes(run.run_dir)]
+    assert wait_until(lambda: not locust_processes(run.run_dir), 10), [
+        p.cmdline()[:3] for p in locust_processes(run.run_dir)
+    ]

@@ -39,8 +39,15 @@ def _spec(name: str, load_s: int = 60, description: str = "a report fixture") ->
     return SPEC.format(name=name, load_s=load_s, description=json.dumps(description))
 
 
-def _seconds(start: int, stop: int, latency_ms: float, per_second: int = 20, errors: int = 0,
-             error_text: str = "HTTPError 503", seed: int = 1) -> list[dict]:
+def _seconds(
+    start: int,
+    stop: int,
+    latency_ms: float,
+    per_second: int = 20,
+    errors: int = 0,
+    error_text: str = "HTTPError 503",
+    seed: int = 1,
+) -> list[dict]:
     """Rows for seconds [start, stop): ok requests around `latency_ms` (±10%) and `errors` errors each second."""
     rng = random.Random(seed * 1000 + start)
     rows = []
@@ -54,35 +61,51 @@ def _seconds(start: int, stop: int, latency_ms: float, per_second: int = 20, err
 
 def _ledger(load_s: int, lost_between: tuple[float, float] | None = None) -> tuple[list, list]:
     produced = [(f"e{i}", T0 + i * 0.5) for i in range(load_s * 2)]
-    consumed = [(i, ts + 0.008) for i, ts in produced
-                if not (lost_between and lost_between[0] <= ts - T0 < lost_between[1])]
+    consumed = [
+        (i, ts + 0.008) for i, ts in produced if not (lost_between and lost_between[0] <= ts - T0 < lost_between[1])
+    ]
     return produced, consumed
 
 
 def _journal(directory: Path, output: str = "killed replica-1", error: str = "") -> None:
     def run(name: str, type_: str, status: str = "succeeded", out: object = None, exc: str = "") -> dict:
-        doc = {"activity": {"name": name, "type": type_}, "status": status, "output": out,
-               "start": "2027-01-15T08:00:25", "end": "2027-01-15T08:00:26", "duration": 0.4}
+        doc = {
+            "activity": {"name": name, "type": type_},
+            "status": status,
+            "output": out,
+            "start": "2027-01-15T08:00:25",
+            "end": "2027-01-15T08:00:26",
+            "duration": 0.4,
+        }
         if exc:
             doc["exception"] = [exc]
         if type_ == "probe":
             doc["tolerance_met"] = status == "succeeded"
         return doc
-    journal = {"experiment": {"title": "Kill one model replica"}, "status": "completed", "deviated": False,
-               "start": "2027-01-15T08:00:24", "end": "2027-01-15T08:00:36",
-               "steady_states": {"before": {"steady_state_met": True, "probes": [run("gateway-healthy", "probe",
-                                                                                   out={"status": 200})]},
-                                 "after": {"steady_state_met": True, "probes": [run("gateway-healthy", "probe")]},
-                                 "during": []},
-               "run": [run("kill-replica", "action", out=output)],
-               "rollbacks": [run("restart-replica", "action", "failed" if error else "succeeded", exc=error)]}
+
+    journal = {
+        "experiment": {"title": "Kill one model replica"},
+        "status": "completed",
+        "deviated": False,
+        "start": "2027-01-15T08:00:24",
+        "end": "2027-01-15T08:00:36",
+        "steady_states": {
+            "before": {"steady_state_met": True, "probes": [run("gateway-healthy", "probe", out={"status": 200})]},
+            "after": {"steady_state_met": True, "probes": [run("gateway-healthy", "probe")]},
+            "during": [],
+        },
+        "run": [run("kill-replica", "action", out=output)],
+        "rollbacks": [run("restart-replica", "action", "failed" if error else "succeeded", exc=error)],
+    }
     (directory / "journal.json").write_text(json.dumps(journal))
 
 
-def healthy_run(directory: Path, name: str = "kill-one-model-replica", seed: int = 1,
-                fault_latency_ms: float = 40.0) -> Path:
-    rows = (_seconds(0, 25, 20, seed=seed) + _seconds(25, 35, fault_latency_ms, seed=seed)
-            + _seconds(35, 60, 20, seed=seed))
+def healthy_run(
+    directory: Path, name: str = "kill-one-model-replica", seed: int = 1, fault_latency_ms: float = 40.0
+) -> Path:
+    rows = (
+        _seconds(0, 25, 20, seed=seed) + _seconds(25, 35, fault_latency_ms, seed=seed) + _seconds(35, 60, 20, seed=seed)
+    )
     produced, consumed = _ledger(60)
     write_run(directory, timeline(60, 5, [FAULT]), rows, produced, consumed, spec=_spec(name))
     _journal(directory)
@@ -91,8 +114,7 @@ def healthy_run(directory: Path, name: str = "kill-one-model-replica", seed: int
 
 def failed_run(directory: Path, name: str = "kill-one-model-replica", seed: int = 1) -> Path:
     """Errors in the fault, high latency after it (never recovers), events lost during the fault."""
-    rows = (_seconds(0, 25, 20, seed=seed) + _seconds(25, 35, 60, errors=6, seed=seed)
-            + _seconds(35, 60, 400, seed=seed))
+    rows = _seconds(0, 25, 20, seed=seed) + _seconds(25, 35, 60, errors=6, seed=seed) + _seconds(35, 60, 400, seed=seed)
     produced, consumed = _ledger(60, lost_between=FAULT)
     write_run(directory, timeline(60, 5, [FAULT]), rows, produced, consumed, spec=_spec(name))
     _journal(directory, error="TimeoutError: replica-1 did not come back")

@@ -30,8 +30,11 @@ def gameday_parser() -> argparse.ArgumentParser:
 def calls(text: str) -> list[list[str]]:
     """Every `gameday ...` invocation in `text`, split as a shell would (placeholders kept)."""
     text = SUBSTITUTION.sub("RUN_DIR", text)  # "$(ls ... | tail -1)" stands for one run directory
-    return [shlex.split(m.group(1)) for m in CALL.finditer(text)
-            if not m.group(0).startswith("gameday:") and "gameday-" not in m.group(0)]
+    return [
+        shlex.split(m.group(1))
+        for m in CALL.finditer(text)
+        if not m.group(0).startswith("gameday:") and "gameday-" not in m.group(0)
+    ]
 
 
 def check_call(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -89,8 +92,13 @@ def test_systemd_units_and_crontab_call_existing_commands():
     timer.read(CI / "gameday-nightly.timer")
     assert timer["Timer"]["OnCalendar"] and service["Service"]["Type"] == "oneshot"
     parser = gameday_parser()
-    text = "\n".join([service["Service"]["ExecStart"], service["Service"]["ExecStartPost"],
-                      (CI / "crontab").read_text().splitlines()[-1]])
+    text = "\n".join(
+        [
+            service["Service"]["ExecStart"],
+            service["Service"]["ExecStartPost"],
+            (CI / "crontab").read_text().splitlines()[-1],
+        ]
+    )
     found = calls(text.replace("/opt/gameday/.venv/bin/", "").replace(".venv/bin/", ""))
     assert len(found) == 4
     for argv in found:

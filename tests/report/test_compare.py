@@ -55,5 +55,7 @@ def test_comparison_page_lists_failing_rows(tmp_path):
     doc = lxml.html.fromstring(render_comparison(a, b, compare(a, b)))
     assert doc.get_element_by_id("verdict").get("data-verdict") == "fail"
     rows = doc.xpath('//tr[@data-score="fail"]')
-    assert {(r.get("data-phase"), r.get("data-metric")) for r in rows} == {("fault", "latency.p50"),
-                                                                           ("fault", "latency.p99")}
+    assert {(r.get("data-phase"), r.get("data-metric")) for r in rows} == {
+        ("fault", "latency.p50"),
+        ("fault", "latency.p99"),
+    }

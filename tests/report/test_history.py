@@ -16,8 +16,9 @@ def _started(run_dir, offset):
     """Move a fixture run's `run-start` event by `offset` seconds, so runs have distinct start times."""
     path = run_dir / "events.jsonl"
     events = [json.loads(line) for line in path.read_text().splitlines()]
-    path.write_text("".join(json.dumps({**e, "ts": e["ts"] + (offset if e["kind"] == "run-start" else 0)}) + "\n"
-                            for e in events))
+    path.write_text(
+        "".join(json.dumps({**e, "ts": e["ts"] + (offset if e["kind"] == "run-start" else 0)}) + "\n" for e in events)
+    )
     return run_dir
 
 
@@ -28,7 +29,10 @@ def test_index_lists_runs_newest_first_with_their_outcome(tmp_path):
     doc = lxml.html.fromstring(write_index(tmp_path).read_bytes())
     rows = doc.xpath('//tr[@class="run"]')
     assert [(r.get("data-name"), r.get("data-outcome")) for r in rows] == [
-        ("silent", "fail"), ("kill-one-model-replica", "fail"), ("kill-one-model-replica", "pass")]
+        ("silent", "fail"),
+        ("kill-one-model-replica", "fail"),
+        ("kill-one-model-replica", "pass"),
+    ]
 
 
 def test_trend_table_shows_each_slo_across_runs_oldest_first(tmp_path):

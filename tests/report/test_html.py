@@ -39,8 +39,12 @@ def chart_data(doc):
 def test_healthy_run_headline_says_pass_and_every_verdict_row_passes(tmp_path):
     doc, paths = page(healthy_run(tmp_path))
     assert doc.get_element_by_id("outcome").get("data-outcome") == "pass"
-    assert verdict_rows(doc) == [("latency.p99", "baseline", "pass"), ("availability", "fault", "pass"),
-                                 ("recovery_time", "recovery", "pass"), ("events.lost", "run", "pass")]
+    assert verdict_rows(doc) == [
+        ("latency.p99", "baseline", "pass"),
+        ("availability", "fault", "pass"),
+        ("recovery_time", "recovery", "pass"),
+        ("events.lost", "run", "pass"),
+    ]
     assert paths.exit_code == 0
 
 
@@ -64,8 +68,9 @@ def test_failed_run_marks_the_failing_slos_with_observed_values(tmp_path):
 
 def test_phase_table_and_chart_data_share_the_fault_window(tmp_path):
     doc, _ = page(healthy_run(tmp_path))
-    rows = {tr.get("data-phase"): (float(tr.get("data-start")), float(tr.get("data-end")))
-            for tr in q(doc, "tr", "phase")}
+    rows = {
+        tr.get("data-phase"): (float(tr.get("data-start")), float(tr.get("data-end"))) for tr in q(doc, "tr", "phase")
+    }
     assert rows["fault"] == (T0 + 25, T0 + 35) and rows["warmup"] == (T0, T0 + 5)
     bands = {b["name"]: (b["start"], b["end"]) for b in chart_data(doc)["phases"]}
     assert bands["fault"] == rows["fault"] and set(bands) == {"warmup", "baseline", "fault", "recovery"}
@@ -158,16 +163,21 @@ def worker_loss_run(directory, lost_at: int = 28):
         rows.append(request_row(T0 + s, [20.0] * (10 * workers)))
         rows += [generator_row(T0 + s, 10) for _ in range(workers)]
     lost = event(T0 + lost_at + 4.2, "worker_missing", source="load", name="host_0123abcd", remaining=1)
-    write_run(directory, timeline(60, 5, [(25, 35)], extra=[lost]), rows, spec=(healthy_run(directory / "x")
-                                                                                  / "gameday.yaml").read_text())
+    write_run(
+        directory,
+        timeline(60, 5, [(25, 35)], extra=[lost]),
+        rows,
+        spec=(healthy_run(directory / "x") / "gameday.yaml").read_text(),
+    )
     return directory
 
 
 def test_lost_load_worker_is_a_marker_at_the_gap_start_and_a_headline_warning(tmp_path):
     doc, _ = page(worker_loss_run(tmp_path / "run"))
     lost = [m for m in chart_data(doc)["markers"] if m["kind"] == "generator"]
-    assert lost == [{"ts": T0 + 28, "kind": "generator", "label": "load worker lost: host_0123abcd (1 left)",
-                     "detected": T0 + 32.2}]  # drawn where the load fell short, not 4 s later at detection
+    assert lost == [
+        {"ts": T0 + 28, "kind": "generator", "label": "load worker lost: host_0123abcd (1 left)", "detected": T0 + 32.2}
+    ]  # drawn where the load fell short, not 4 s later at detection
     warning = q(doc, "p", "worker-loss")
     assert len(warning) == 1
     assert "from t+28.0s" in warning[0].text_content() and "missing at t+32.2s" in warning[0].text_content()
@@ -198,8 +208,12 @@ def test_the_latency_chart_draws_the_load_generators_own_lag_beside_the_targets_
         rows.append(request_row(T0 + s, [20.0] * 10))
         lagging = 30 <= s < 33
         rows.append(generator_row(T0 + s, 10, behind=lagging) | {"lag_ms_p99": 400.0 if lagging else 0.8})
-    write_run(tmp_path / "run", timeline(60, 5, [(25, 35)]), rows,
-              spec=(healthy_run(tmp_path / "x") / "gameday.yaml").read_text())
+    write_run(
+        tmp_path / "run",
+        timeline(60, 5, [(25, 35)]),
+        rows,
+        spec=(healthy_run(tmp_path / "x") / "gameday.yaml").read_text(),
+    )
     doc, _ = page(tmp_path / "run")
     data = chart_data(doc)
     lag = dict(zip(data["t"], data["series"]["generator.lag.p99"]))

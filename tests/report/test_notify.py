@@ -37,8 +37,12 @@ def test_summary_is_posted_as_json(tmp_path):
     body = received[0]
     assert body["outcome"] == "fail" and body["exit_code"] == 1 and body["passed"] == 1 and body["total"] == 4
     assert body["text"].startswith("FAIL kill-one-model-replica")
-    assert body["failed"][0] == {"slo": "availability@fault >= 99%", "state": "fail", "observed": "70.00%",
-                                 "objective": ">= 99%"}
+    assert body["failed"][0] == {
+        "slo": "availability@fault >= 99%",
+        "state": "fail",
+        "observed": "70.00%",
+        "objective": ">= 99%",
+    }
 
 
 def test_a_server_error_is_reported_not_raised(tmp_path):
@@ -59,4 +63,4 @@ def test_the_summary_text_is_escaped_for_slack(tmp_path):
     from harness.report.notify import notification
 
     text = notification(load_analysis(failed_run(tmp_path)))["text"]
-    assert "<" not in text and ">" not in text and "&gt;= 99%" in text   # `>= 99%` as Slack shows it
+    assert "<" not in text and ">" not in text and "&gt;= 99%" in text  # `>= 99%` as Slack shows it

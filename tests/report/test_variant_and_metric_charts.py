@@ -36,9 +36,16 @@ def judged_run(tmp_path: Path) -> Path:
             rows.append({**request_row(T0 + s, [75.0] * 10, checked=10, correct=9), "variant": "canary"})
         rows.append(generator_row(T0 + s, 50))
     run = write_run(tmp_path, timeline(load_s=60, warmup_s=5, faults=[(15, 45)]), rows, spec=SPEC)
-    scrapes = [{"ts": T0 + s + 0.2, "samples": [["scorer_consumer_lag", {"partition": "0"}, 300.0 if 15 <= s < 48 else 3.0],
-                                                ["gateway_canary_weight", {}, 0.2 if 15 <= s < 45 else 0.0]]}
-               for s in range(60)]
+    scrapes = [
+        {
+            "ts": T0 + s + 0.2,
+            "samples": [
+                ["scorer_consumer_lag", {"partition": "0"}, 300.0 if 15 <= s < 48 else 3.0],
+                ["gateway_canary_weight", {}, 0.2 if 15 <= s < 45 else 0.0],
+            ],
+        }
+        for s in range(60)
+    ]
     (run / "metrics").mkdir()
     (run / "metrics" / "stack.jsonl").write_text("".join(json.dumps(r) + "\n" for r in scrapes))
     return run
@@ -58,7 +65,7 @@ def test_variants_are_drawn_side_by_side_and_metrics_on_the_runs_time_axis(tmp_p
     assert {round(v) for v in data["series"]["variant:canary:correctness"] if v is not None} == {90}
     lag = data["series"]["metric:stack:scorer_consumer_lag"]
     assert len(lag) == len(data["t"]) and lag[data["t"].index(T0 + 30)] == 300.0
-    assert "metric:stack:gateway_canary_weight" in data["series"]                # a chart: expression too
+    assert "metric:stack:gateway_canary_weight" in data["series"]  # a chart: expression too
     assert {b["name"] for b in data["phases"]} >= {"baseline", "fault", "recovery"}
     assert any(m["kind"] == "chaos" for m in data["markers"])
     titles = [h.text_content() for h in doc.xpath('//div[@class="chart"]/h3')]
@@ -69,7 +76,10 @@ def test_the_variant_table_and_the_metric_table_show_what_was_measured(tmp_path)
     paths = write_reports(judged_run(tmp_path))
     doc = lxml.html.fromstring(paths.html.read_bytes())
     fault = doc.xpath('//table[@data-phase="fault" and contains(@class, "variants")]')[0]
-    rows = {tr.get("data-variant"): [td.text_content() for td in tr.xpath("td")] for tr in fault.xpath(".//tr[@data-variant]")}
+    rows = {
+        tr.get("data-variant"): [td.text_content() for td in tr.xpath("td")]
+        for tr in fault.xpath(".//tr[@data-variant]")
+    }
     assert set(rows) == {"canary", "stable"} and rows["canary"][-1] == "90.00%"
     metric = doc.xpath('//tr[@class="metric" and @data-expression="scorer_consumer_lag"]')[0].text_content()
     assert "300" in metric
@@ -77,4 +87,4 @@ def test_the_variant_table_and_the_metric_table_show_what_was_measured(tmp_path)
     assert result["variants"]["names"] == ["canary", "stable"]
     compare, within = result["verdicts"]
     assert compare["state"] == "fail" and compare["compare"]["variant_value"] > 0.07
-    assert within["state"] == "pass" and 2.0 <= within["observed"] <= 4.0   # lag under 50 from 3 s after the removal
+    assert within["state"] == "pass" and 2.0 <= within["observed"] <= 4.0  # lag under 50 from 3 s after the removal

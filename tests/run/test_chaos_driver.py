@@ -33,14 +33,19 @@ def start_driver():
 
 def experiment(path: Path, with_control: bool = True, pause: float = 30) -> Path:
     """A stack-free experiment whose method sleeps in a `process` action, so it can be interrupted."""
+
     def act(name, args, kind="action", pauses=None):
         a = {"type": kind, "name": name, "provider": {"type": "process", "path": "sleep", "arguments": args}}
         if pauses:
             a["pauses"] = pauses
         return a
-    doc = {"title": "driver", "description": "stack-free",
-           "method": [act("long-sleep", str(pause))],
-           "rollbacks": [act("rollback-sleep", "0")]}
+
+    doc = {
+        "title": "driver",
+        "description": "stack-free",
+        "method": [act("long-sleep", str(pause))],
+        "rollbacks": [act("rollback-sleep", "0")],
+    }
     if with_control:
         doc["controls"] = CONTROLS
     path.write_text(json.dumps(doc))
@@ -68,7 +73,7 @@ def test_completed_run_writes_journal_and_exits_zero(tmp_path, start_driver):
 
 
 def test_interrupt_runs_rollbacks_even_when_the_parent_ignores_sigint(tmp_path, start_driver):
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # as under a non-interactive shell
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under a non-interactive shell
     try:
         driver = start_driver(experiment(tmp_path / "e.json"), tmp_path / "run")
     finally:
@@ -77,7 +82,7 @@ def test_interrupt_runs_rollbacks_even_when_the_parent_ignores_sigint(tmp_path, 
     started = time.monotonic()
     driver.interrupt()
     assert driver.wait(30) is not None
-    assert time.monotonic() - started < 25          # the 30 s sleep did not run out
+    assert time.monotonic() - started < 25  # the 30 s sleep did not run out
     assert driver.interrupted and driver.status == "interrupted"
     assert [r["activity"]["name"] for r in driver.journal()["rollbacks"]] == ["rollback-sleep"]
     assert "rollback-start" in [e["kind"] for e in events(tmp_path / "run")]
@@ -102,18 +107,32 @@ def test_a_second_interrupt_does_not_cut_the_rollbacks_short(tmp_path, start_dri
     """chaos run skips the remaining rollbacks on a second SIGINT; the driver must send only one."""
     marker = tmp_path / "rolled-back"
     experiment = tmp_path / "exp.json"
-    experiment.write_text(json.dumps({
-        "title": "sleep then roll back slowly", "description": "x",
-        "method": [{"type": "action", "name": "wait", "provider": {"type": "process", "path": "sleep",
-                                                                  "arguments": "30"}}],
-        "rollbacks": [{"type": "action", "name": "slow-rollback",
-                       "provider": {"type": "process", "path": "sh",
-                                    "arguments": ["-c", f"sleep 2; touch {marker}"]}}],
-    }))
+    experiment.write_text(
+        json.dumps(
+            {
+                "title": "sleep then roll back slowly",
+                "description": "x",
+                "method": [
+                    {
+                        "type": "action",
+                        "name": "wait",
+                        "provider": {"type": "process", "path": "sleep", "arguments": "30"},
+                    }
+                ],
+                "rollbacks": [
+                    {
+                        "type": "action",
+                        "name": "slow-rollback",
+                        "provider": {"type": "process", "path": "sh", "arguments": ["-c", f"sleep 2; touch {marker}"]},
+                    }
+                ],
+            }
+        )
+    )
     driver = start_driver(experiment, tmp_path / "run")
-    wait_for_event(tmp_path / "run", "activity-start", timeout=60)   # the method's `sleep 30` runs
+    wait_for_event(tmp_path / "run", "activity-start", timeout=60)  # the method's `sleep 30` runs
     driver.interrupt()
-    wait_for_event(tmp_path / "run", "rollback-start", timeout=60)   # the 2 s rollback runs
-    driver.interrupt()   # e.g. the teardown after a guardrail abort
+    wait_for_event(tmp_path / "run", "rollback-start", timeout=60)  # the 2 s rollback runs
+    driver.interrupt()  # e.g. the teardown after a guardrail abort
     assert driver.wait(60) is not None
     assert marker.exists(), "the rollback was cut short"

@@ -7,8 +7,16 @@ from harness.load.child import locust_argv
 
 def test_locust_argv_passes_an_absolute_run_dir_and_the_shape(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = locust_argv(Path("p.py"), "http://127.0.0.1:1", Path("reports/runs/x"), "constant_rate", 30.0,
-                       {"rate": 50.0}, None, {"events-weight": 4})
+    argv = locust_argv(
+        Path("p.py"),
+        "http://127.0.0.1:1",
+        Path("reports/runs/x"),
+        "constant_rate",
+        30.0,
+        {"rate": 50.0},
+        None,
+        {"events-weight": 4},
+    )
     run_dir = argv[argv.index("--gameday-run-dir") + 1]
     assert run_dir == str(tmp_path / "reports" / "runs" / "x")
     assert argv[argv.index("--gameday-rate") + 1] == "50"
@@ -27,7 +35,7 @@ def test_forked_workers_talk_to_their_own_master_on_a_free_local_port():
         return int(ports.pop())
 
     args = (Path("p.py"), "http://127.0.0.1:1", Path("x"), "constant_rate", 30.0, {"rate": 50.0}, 2, {})
-    with socket.socket() as held:   # a run already listening: the next one must not pick its port
+    with socket.socket() as held:  # a run already listening: the next one must not pick its port
         held.bind(("127.0.0.1", 0))
         held.listen()
         first, second = master(locust_argv(*args)), master(locust_argv(*args))

@@ -51,7 +51,7 @@ def test_metrics_are_read_from_after_target_up_to_before_target_down(tmp_path):
 
 
 def test_metrics_stop_even_when_the_run_crashes_after_they_started(tmp_path):
-    d, made = drivers(load=FakeLoad(1.2, dies_after=0.0, starts_sending_after=5.0))   # Locust dies at once
+    d, made = drivers(load=FakeLoad(1.2, dies_after=0.0, starts_sending_after=5.0))  # Locust dies at once
     calls = made["target"].calls
     d = dataclasses.replace(d, metrics=lambda ctx: FakeMetrics(calls))
     assert run(with_metrics(gameday(tmp_path)), tmp_path, d) == "crashed"
@@ -80,13 +80,18 @@ def exporter():
 def test_the_driver_scrapes_and_a_prometheus_it_cannot_reach_is_recorded_not_raised(tmp_path, exporter):
     spec = dataclasses.replace(
         gameday(tmp_path),
-        metrics=(MetricSource("stack", "scrape", exporter, interval=0.2),
-                 MetricSource("prom", "prometheus", f"http://127.0.0.1:{free_port()}")),
-        slos=(Slo("metric:scorer_consumer_lag", "run", parse_objective("< 10"), agg="max", source="stack"),
-              Slo("metric:sum(up)", "run", parse_objective("> 0"), agg="min", source="prom")))
+        metrics=(
+            MetricSource("stack", "scrape", exporter, interval=0.2),
+            MetricSource("prom", "prometheus", f"http://127.0.0.1:{free_port()}"),
+        ),
+        slos=(
+            Slo("metric:scorer_consumer_lag", "run", parse_objective("< 10"), agg="max", source="stack"),
+            Slo("metric:sum(up)", "run", parse_objective("> 0"), agg="min", source="prom"),
+        ),
+    )
     driver = MetricsDriver(spec, tmp_path, {"stack": exporter, "prom": spec.metrics[1].url})
     driver.start()
-    time.sleep(1.0)    # a few scrapes at 0.2 s
+    time.sleep(1.0)  # a few scrapes at 0.2 s
     done = driver.stop()
     assert done["stack"]["scrapes"] >= 2 and done["stack"]["failed"] == 0
     assert len(done["prom"]["errors"]) == 1

@@ -56,8 +56,7 @@ class FakeLoad:
     """Runs for `duration` seconds from start(); `live` is what live() returns; can die early.
     Its `clock` is the run's (set by `drivers`)."""
 
-    def __init__(self, duration: float, live=None, dies_after: float | None = None,
-                 starts_sending_after: float = 0.0):
+    def __init__(self, duration: float, live=None, dies_after: float | None = None, starts_sending_after: float = 0.0):
         self.duration, self._live, self.dies_after = duration, live, dies_after
         self.starts_sending_after = starts_sending_after
         self.started = None
@@ -129,10 +128,15 @@ class FakeChaos:
 def gameday(tmp_path: Path, duration=1.2, chaos_at=0.3, guardrails=()) -> GameDay:
     spec = tmp_path / "gd.yaml"
     spec.write_text("name: fake\n")
-    return GameDay(name="fake", path=str(spec), target=LocalTarget(),
-                   load=LoadSpec(profile="p.py", shape="constant_rate", duration=duration),
-                   chaos=(ChaosBlock("exp.json", chaos_at),) if chaos_at is not None else (),
-                   warmup=0.1, guardrails=tuple(guardrails))
+    return GameDay(
+        name="fake",
+        path=str(spec),
+        target=LocalTarget(),
+        load=LoadSpec(profile="p.py", shape="constant_rate", duration=duration),
+        chaos=(ChaosBlock("exp.json", chaos_at),) if chaos_at is not None else (),
+        warmup=0.1,
+        guardrails=tuple(guardrails),
+    )
 
 
 def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, dict]:
@@ -140,8 +144,9 @@ def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, dict]:
 
     def given(name):
         def make(ctx, *_):
-            made[name].clock = ctx.clock   # the fakes keep the run's time
+            made[name].clock = ctx.clock  # the fakes keep the run's time
             return made[name]
+
         return make
 
     return Drivers(target=given("target"), load=given("load"), sink=lambda ctx: None, chaos=given("chaos")), made
@@ -168,8 +173,17 @@ def test_completed_run_records_every_step_in_order(tmp_path):
     d, made = drivers()
     status = run(gameday(tmp_path), tmp_path, d)
     assert status == "completed"
-    assert kinds(tmp_path) == ["run-start", "up", "load-start", "warmup-end", "chaos-start", "chaos-end",
-                               "load-stop", "down", "run-end"]
+    assert kinds(tmp_path) == [
+        "run-start",
+        "up",
+        "load-start",
+        "warmup-end",
+        "chaos-start",
+        "chaos-end",
+        "load-stop",
+        "down",
+        "run-end",
+    ]
     assert events(tmp_path)[-1]["detail"]["status"] == "completed"
     assert made["target"].calls == ["up", "down"]
 
@@ -275,7 +289,7 @@ def test_new_run_dir_under_a_file_is_invalid_input_naming_reports(tmp_path):
 
 
 def test_warmup_and_chaos_count_from_when_the_load_starts_sending(tmp_path):
-    load = FakeLoad(1.6, starts_sending_after=0.5)   # Locust still importing and forking
+    load = FakeLoad(1.6, starts_sending_after=0.5)  # Locust still importing and forking
     d, _ = drivers(load=load)
     run(gameday(tmp_path), tmp_path, d)
     by_kind = {e["kind"]: e["ts"] for e in events(tmp_path) if e["source"] == "harness"}

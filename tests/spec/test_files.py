@@ -25,7 +25,7 @@ def test_a_directory_is_refused(tmp_path):
 
 
 def test_a_fifo_is_refused_without_opening_it(tmp_path):
-    os.mkfifo(tmp_path / "pipe.yaml")   # opening it would block until a writer came
+    os.mkfifo(tmp_path / "pipe.yaml")  # opening it would block until a writer came
     with pytest.raises(FileProblem, match="not a regular file"):
         read_text(tmp_path / "pipe.yaml")
 

@@ -7,7 +7,7 @@ from harness.errors import SpecError
 from harness.spec import load_gameday
 from harness.spec.models import HttpTarget, LocalTarget
 
-PROFILE = '''
+PROFILE = """
 from locust import FastHttpUser, task
 from harness.load import mark_correct
 
@@ -20,8 +20,11 @@ class U(FastHttpUser):
     @task
     def events(self):
         self.client.post("/v1/events", json={})
-'''
-EXPERIMENT = '{"title": "t", "description": "d", "method": [{"type": "action", "name": "a", "provider": {"type": "process", "path": "true"}}]}'
+"""
+EXPERIMENT = (
+    '{"title": "t", "description": "d", "method": [{"type": "action", "name": "a", '
+    '"provider": {"type": "process", "path": "true"}}]}'
+)
 
 
 def project(tmp_path: Path, spec: str, profile: str = PROFILE) -> Path:
@@ -62,8 +65,14 @@ def test_valid_spec_loads_into_frozen_gameday(tmp_path):
     assert gameday.name == "good" and isinstance(gameday.target, LocalTarget)
     assert gameday.load.params["rate"] == 20 and gameday.load.duration == 60
     assert gameday.chaos[0].start_after == 20 and gameday.warmup == 5
-    assert [s.sli for s in gameday.slos] == ["latency.p99", "latency.p95", "availability", "recovery_time",
-                                            "apdex", "correctness"]
+    assert [s.sli for s in gameday.slos] == [
+        "latency.p99",
+        "latency.p95",
+        "availability",
+        "recovery_time",
+        "apdex",
+        "correctness",
+    ]
     assert gameday.slos[3].phase == "recovery" and gameday.slos[1].phase == "run"
     assert gameday.apdex_ts == (0.3,)
     with pytest.raises(AttributeError):
@@ -71,7 +80,9 @@ def test_valid_spec_loads_into_frozen_gameday(tmp_path):
 
 
 def test_every_problem_is_listed_at_once_with_file_path_and_value(tmp_path):
-    path = project(tmp_path, """
+    path = project(
+        tmp_path,
+        """
         load: {profile: loadprofiles/p.py, rate: 20, duration: 60s}
         chaos: {experiment: experiments/missing.json, start_after: 90s}
         slos:
@@ -79,7 +90,8 @@ def test_every_problem_is_listed_at_once_with_file_path_and_value(tmp_path):
           - {sli: availabilty, objective: ">= 99%"}
           - {sli: error_rate, objective: "<< 5"}
           - {sli: latency.p99, phase: warmup, objective: "< 1s"}
-    """)
+    """,
+    )
     with pytest.raises(SpecError) as caught:
         load(path)
     problems = caught.value.problems
@@ -97,8 +109,12 @@ def test_every_problem_is_listed_at_once_with_file_path_and_value(tmp_path):
 
 
 def test_correctness_from_profile_without_checks_fails_validation(tmp_path):
-    path = project(tmp_path, GOOD, profile='from locust import HttpUser, task\n'
-                   'class U(HttpUser):\n    @task\n    def t(self):\n        self.client.post("/v1/score")\n')
+    path = project(
+        tmp_path,
+        GOOD,
+        profile="from locust import HttpUser, task\n"
+        'class U(HttpUser):\n    @task\n    def t(self):\n        self.client.post("/v1/score")\n',
+    )
     with pytest.raises(SpecError, match=r"slos\[5\]\.sli: 'correctness' needs response checks"):
         load(path)
 
@@ -116,9 +132,11 @@ def test_warmup_not_shorter_than_load_is_reported(tmp_path):
 
 
 def test_chaos_list_runs_in_sequence_and_must_increase(tmp_path):
-    spec = GOOD.replace("chaos: {experiment: experiments/e.json, start_after: 20s}",
-                        "chaos:\n      - {experiment: experiments/e.json, start_after: 30s}\n"
-                        "      - {experiment: experiments/e.json, start_after: 20s}")
+    spec = GOOD.replace(
+        "chaos: {experiment: experiments/e.json, start_after: 20s}",
+        "chaos:\n      - {experiment: experiments/e.json, start_after: 30s}\n"
+        "      - {experiment: experiments/e.json, start_after: 20s}",
+    )
     with pytest.raises(SpecError, match=r"chaos\[1\]\.start_after: chaos blocks run in sequence"):
         load(project(tmp_path, spec))
 
@@ -175,12 +193,16 @@ def test_a_game_day_without_slos_is_invalid(tmp_path):
 
 
 def test_count_rate_limited_is_a_boolean_on_availability_only(tmp_path):
-    spec = GOOD.replace('{sli: availability, phase: fault, objective: ">= 99%"}',
-                        '{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}')
+    spec = GOOD.replace(
+        '{sli: availability, phase: fault, objective: ">= 99%"}',
+        '{sli: availability, phase: fault, objective: ">= 99%", count_rate_limited: false}',
+    )
     slo = next(s for s in load(project(tmp_path / "a", spec)).slos if s.sli == "availability")
     assert slo.count_rate_limited is False
-    bad = GOOD.replace('{sli: recovery_time, objective: "< 20s"}',
-                       '{sli: recovery_time, objective: "< 20s", count_rate_limited: maybe}')
+    bad = GOOD.replace(
+        '{sli: recovery_time, objective: "< 20s"}',
+        '{sli: recovery_time, objective: "< 20s", count_rate_limited: maybe}',
+    )
     with pytest.raises(SpecError) as exc:
         load(project(tmp_path / "b", bad))
     problems = " ".join(exc.value.problems)

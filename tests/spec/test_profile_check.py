@@ -13,8 +13,9 @@ INFERENCE = ROOT / "loadprofiles" / "inference.py"
 
 
 def load(profile: Path, **options) -> LoadSpec:
-    return LoadSpec(str(profile), "constant_rate", 10.0, MappingProxyType({"rate": 5.0}), None,
-                    MappingProxyType(options))
+    return LoadSpec(
+        str(profile), "constant_rate", 10.0, MappingProxyType({"rate": 5.0}), None, MappingProxyType(options)
+    )
 
 
 def test_the_projects_profile_with_its_own_options_has_no_problems():

@@ -5,16 +5,19 @@ import pytest
 from harness.spec.slo_expr import parse_objective, unit_problem
 
 
-@pytest.mark.parametrize("text, op, value, unit", [
-    ("< 150ms", "<", 0.15, "ms"),
-    ("<= 0.2s", "<=", 0.2, "s"),
-    (">= 99.9%", ">=", 0.999, "%"),
-    ("== 0", "==", 0.0, None),
-    ("> 100", ">", 100.0, None),
-    (">100rps", ">", 100.0, "rps"),
-    ("< 2m", "<", 120.0, "m"),
-    ("!= 3", "!=", 3.0, None),
-])
+@pytest.mark.parametrize(
+    "text, op, value, unit",
+    [
+        ("< 150ms", "<", 0.15, "ms"),
+        ("<= 0.2s", "<=", 0.2, "s"),
+        (">= 99.9%", ">=", 0.999, "%"),
+        ("== 0", "==", 0.0, None),
+        ("> 100", ">", 100.0, None),
+        (">100rps", ">", 100.0, "rps"),
+        ("< 2m", "<", 120.0, "m"),
+        ("!= 3", "!=", 3.0, None),
+    ],
+)
 def test_parse_objective_normalises_value_and_unit(text, op, value, unit):
     objective = parse_objective(text)
     assert (objective.op, objective.unit, objective.text) == (op, unit, text)

@@ -33,7 +33,7 @@ async def latency(bootstrap: str) -> dict:
     producer = kafka.AsyncProducer(bootstrap)
     await producer.send(TOPIC_IN, b"k", b"warm-up")
     rounds = []
-    for _ in range(3):   # a batching delay slows every round; a busy machine rarely all three
+    for _ in range(3):  # a batching delay slows every round; a busy machine rarely all three
         start = time.monotonic()
         await asyncio.gather(*(producer.send(TOPIC_IN, b"k", b"v") for _ in range(100)))
         rounds.append(time.monotonic() - start)

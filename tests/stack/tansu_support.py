@@ -47,9 +47,21 @@ def write_config(tmp_path: Path, defects: tuple[str, ...] = ()) -> Path:
 def start_scorer(config_path: Path, index: int, bootstrap: str, *extra: str) -> subprocess.Popen:
     """`python -m stack.scorer` as a child; stderr is a pipe the caller may read."""
     return subprocess.Popen(
-        [sys.executable, "-m", "stack.scorer", "--config", str(config_path), "--index", str(index),
-         "--bootstrap", bootstrap, *extra],
-        cwd=REPO, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "stack.scorer",
+            "--config",
+            str(config_path),
+            "--index",
+            str(index),
+            "--bootstrap",
+            bootstrap,
+            *extra,
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -112,8 +124,9 @@ def produce_events(bootstrap: str, n: int, prefix: str = "") -> list[str]:
     return ids
 
 
-def read_scores(bootstrap: str, expected: set[str], timeout: float, quiet: float = 1.0,
-                require_all: bool = True) -> list[dict]:
+def read_scores(
+    bootstrap: str, expected: set[str], timeout: float, quiet: float = 1.0, require_all: bool = True
+) -> list[dict]:
     """Every record in TOPIC_OUT, read from the start without a group.
 
     Returns once every id in `expected` was seen (any records at all, if not

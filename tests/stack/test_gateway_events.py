@@ -7,12 +7,12 @@ import subprocess
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from support import free_base_port, free_port, wait_for_port
+from test_gateway_service import GatewayStack, call
 
 from stack.config import TOPIC_IN, StackConfig
 from stack.kafka import broker_command, consumer_config, ensure_topics
 from stack.model import example_features
-from support import free_base_port, free_port, wait_for_port
-from test_gateway_service import GatewayStack, call
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,9 @@ def broker_port():
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, broker_port):
-    stack = GatewayStack(tmp_path_factory.mktemp("events"), replicas=1, canary_replicas=0,
-                         ports={"kafka_gateway": broker_port}).start()
+    stack = GatewayStack(
+        tmp_path_factory.mktemp("events"), replicas=1, canary_replicas=0, ports={"kafka_gateway": broker_port}
+    ).start()
     yield stack
     stack.close()
 

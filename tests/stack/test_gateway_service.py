@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support import free_base_port, wait_for_port
 
 from stack.config import GatewayTuning, StackConfig
 from stack.model import check_response, example_features
-from support import free_base_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,14 +46,28 @@ def call(port: int, method: str, path: str, body=None, headers=None, timeout: fl
 class GatewayStack:
     """Replica processes and one gateway process built from one stack.json in tmp_path."""
 
-    def __init__(self, tmp_path: Path, replicas: int = 3, canary_replicas: int = 1,
-                 defects: tuple[str, ...] = (), model_work: int = 1, ports: dict[str, int] | None = None,
-                 **tuning) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        replicas: int = 3,
+        canary_replicas: int = 1,
+        defects: tuple[str, ...] = (),
+        model_work: int = 1,
+        ports: dict[str, int] | None = None,
+        **tuning,
+    ) -> None:
         base = free_base_port()
         overrides = {f"replica_{i}": base + 60 + i for i in range(1, replicas + 1)} | (ports or {})
-        self.config = StackConfig(base_port=base, replicas=replicas, canary_replicas=canary_replicas,
-                                  defects=defects, model_work=model_work, gateway=GatewayTuning(**tuning),
-                                  port_overrides=overrides, state_root=str(tmp_path))
+        self.config = StackConfig(
+            base_port=base,
+            replicas=replicas,
+            canary_replicas=canary_replicas,
+            defects=defects,
+            model_work=model_work,
+            gateway=GatewayTuning(**tuning),
+            port_overrides=overrides,
+            state_root=str(tmp_path),
+        )
         self.path = tmp_path / f"stack-{base}.json"
         self.path.write_text(self.config.to_json())
         self.logs = tmp_path
@@ -68,7 +82,7 @@ class GatewayStack:
     def start_replica(self, i: int) -> None:
         self.replicas[i] = self._spawn(f"replica-{i}", ["stack.replica", "--config", str(self.path), "--index", str(i)])
 
-    def start(self) -> "GatewayStack":
+    def start(self) -> GatewayStack:
         for i in range(1, self.config.replicas + 1):
             self.start_replica(i)
         self.gateway = self._spawn("gateway", ["stack.gateway", "--config", str(self.path)])
@@ -126,6 +140,7 @@ def distinct_features(start: int, count: int) -> list[list[float]]:
 
 # ---- scoring ---------------------------------------------------------------
 
+
 def test_score_returns_the_models_score_and_replica_header(shared):
     for features in distinct_features(0, 12):
         reply = shared.score(features)
@@ -154,10 +169,19 @@ def test_clearing_the_cache_empties_it(shared):
     assert shared.score(example_features(201)).body["cached"] is False
 
 
-@pytest.mark.parametrize("body", [
-    b"not json", b"[1, 2]", b"", {"features": [1, 2]}, {"features": "x"}, {"nothing": 1},
-    {"features": [1, 2, 3, 4, 5, 6, 7, True]}, {"features": [1, 2, 3, 4, 5, 6, 7, 8], "client_id": 5},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"",
+        {"features": [1, 2]},
+        {"features": "x"},
+        {"nothing": 1},
+        {"features": [1, 2, 3, 4, 5, 6, 7, True]},
+        {"features": [1, 2, 3, 4, 5, 6, 7, 8], "client_id": 5},
+    ],
+)
 def test_bad_score_body_is_a_json_400_quoting_the_problem(shared, body):
     reply = call(shared.port, "POST", "/v1/score", body)
     assert reply.status == 400
@@ -170,6 +194,7 @@ def test_unknown_route_is_a_json_404(shared):
 
 
 # ---- split -----------------------------------------------------------------
+
 
 def versions_for(stack: GatewayStack, weight: float, start: int, count: int = 30) -> set[str]:
     assert call(stack.port, "POST", "/admin/split", {"canary_weight": weight}).status == 200
@@ -198,6 +223,7 @@ def test_split_rejects_weight_outside_0_to_1(shared, weight):
 
 # ---- admin, health, metrics, openapi ---------------------------------------
 
+
 def test_forcing_every_breaker_open_fails_healthz_until_reset(shared):
     try:
         for name in shared.config.replica_names:
@@ -222,7 +248,10 @@ def test_forced_breaker_state_reverts_after_ttl(shared):
 def test_replicas_lists_version_url_and_breaker(shared):
     replicas = call(shared.port, "GET", "/admin/replicas").body["replicas"]
     assert [(r["replica"], r["version"], r["breaker"]) for r in replicas] == [
-        ("replica-1", "stable", "closed"), ("replica-2", "stable", "closed"), ("replica-3", "canary", "closed")]
+        ("replica-1", "stable", "closed"),
+        ("replica-2", "stable", "closed"),
+        ("replica-3", "canary", "closed"),
+    ]
     assert replicas[0]["url"] == shared.config.url("replica_1")
 
 
@@ -233,16 +262,33 @@ def test_metrics_parse_as_prometheus_text(shared):
     routes = {s.labels["route"] for s in families["gateway_requests"].samples}
     assert "/v1/score" in routes
     assert {s.labels["replica"] for s in families["gateway_breaker_state"].samples} == set(shared.config.replica_names)
-    for name in ("gateway_cache_hits", "gateway_cache_misses", "gateway_inflight_requests",
-                 "gateway_rate_limited", "gateway_retries", "gateway_request_duration_seconds"):
+    for name in (
+        "gateway_cache_hits",
+        "gateway_cache_misses",
+        "gateway_inflight_requests",
+        "gateway_rate_limited",
+        "gateway_retries",
+        "gateway_request_duration_seconds",
+    ):
         assert name in families
 
 
 def test_openapi_describes_every_route_with_post_examples(shared):
     doc = call(shared.port, "GET", "/openapi.json").body
     assert doc["openapi"].startswith("3.")
-    for path in ("/v1/score", "/v1/events", "/healthz", "/metrics", "/admin/breakers", "/admin/breakers/{replica}",
-                 "/admin/breakers/reset", "/admin/ratelimit", "/admin/cache", "/admin/split", "/admin/replicas"):
+    for path in (
+        "/v1/score",
+        "/v1/events",
+        "/healthz",
+        "/metrics",
+        "/admin/breakers",
+        "/admin/breakers/{replica}",
+        "/admin/breakers/reset",
+        "/admin/ratelimit",
+        "/admin/cache",
+        "/admin/split",
+        "/admin/replicas",
+    ):
         assert path in doc["paths"], path
     posts = [ops["post"] for ops in doc["paths"].values() if "post" in ops]
     assert all("example" in op["requestBody"]["content"]["application/json"] for op in posts)
@@ -280,7 +326,7 @@ def test_breaker_closes_after_the_replica_comes_back(make_stack):
     stack.restart_replica(1)
     deadline, start = time.monotonic() + 30, 100
     while stack.breaker("replica-1")["state"] != "closed" and time.monotonic() < deadline:
-        score_many(stack, start, 2)   # fresh inputs each time: cached answers would never try replica-1
+        score_many(stack, start, 2)  # fresh inputs each time: cached answers would never try replica-1
         start += 2
         time.sleep(0.1)
     assert stack.breaker("replica-1")["state"] == "closed"
@@ -314,6 +360,7 @@ def test_breaker_never_recovers_defect_keeps_it_open(make_stack):
 
 
 # ---- rate limit and shedding -----------------------------------------------
+
 
 def test_client_over_its_rate_limit_gets_429_with_retry_after(make_stack):
     stack = make_stack(replicas=1, canary_replicas=0, rate_limit_rps=0.5, rate_limit_burst=2)
@@ -356,6 +403,7 @@ def test_unbounded_queue_defect_accepts_every_request(make_stack):
 
 # ---- process ---------------------------------------------------------------
 
+
 def test_sigterm_stops_the_gateway_cleanly(make_stack):
     stack = make_stack(replicas=1, canary_replicas=0)
     stack.gateway.send_signal(signal.SIGTERM)
@@ -363,6 +411,12 @@ def test_sigterm_stops_the_gateway_cleanly(make_stack):
 
 
 def test_missing_config_exits_2_with_a_message(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "stack.gateway", "--config", str(tmp_path / "none.json")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=30, env={**os.environ})
+    proc = subprocess.run(
+        [sys.executable, "-m", "stack.gateway", "--config", str(tmp_path / "none.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ},
+    )
     assert proc.returncode == 2 and "StackError" in proc.stderr

@@ -28,8 +28,11 @@ def make_stack(tmp_path):
 
 def metrics(stack: GatewayStack) -> dict[tuple[str, tuple], float]:
     text = call(stack.port, "GET", "/metrics").body
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_every_answer_says_which_version_gave_it_cached_or_not(make_stack):
@@ -43,9 +46,11 @@ def test_every_answer_says_which_version_gave_it_cached_or_not(make_stack):
         seen[version] = features
     assert set(seen) == {"stable", "canary"}
     again = stack.score(seen["canary"])
-    if again.body["cached"]:       # a cache hit of the version chosen this time says that version
-        assert again.headers["x-model-version"] == {"stable-v1": "stable", "canary-v2": "canary"}[
-            again.body["model_version"]]
+    if again.body["cached"]:  # a cache hit of the version chosen this time says that version
+        assert (
+            again.headers["x-model-version"]
+            == {"stable-v1": "stable", "canary-v2": "canary"}[again.body["model_version"]]
+        )
 
 
 def test_after_a_fallback_the_header_names_the_version_that_answered(make_stack):
@@ -63,7 +68,7 @@ def test_metrics_carry_canary_weight_cache_hit_ratio_and_accuracy_per_version(ma
         assert stack.score(features).status == 200
     found = metrics(stack)
     assert found[("gateway_canary_weight", ())] == 0.25
-    assert 0.3 < found[("gateway_cache_hit_ratio", ())] < 0.6            # most repeats of `hot` hit
+    assert 0.3 < found[("gateway_cache_hit_ratio", ())] < 0.6  # most repeats of `hot` hit
     checked = sum(v for (name, _), v in found.items() if name == "gateway_model_checked_total")
     assert checked >= 10
     assert found[("gateway_model_accuracy", (("version", "stable"),))] == 1.0
@@ -84,4 +89,4 @@ def test_canary_regression_makes_only_the_canary_slower_and_wrong_on_a_slice_of_
     assert canary[len(canary) // 2] >= 0.05 > stable[len(stable) // 2]
     assert wrong["stable"] == 0 and 0 < wrong["canary"] < 0.1 * len(canary)
     accuracy = metrics(stack)[("gateway_model_accuracy", (("version", "canary"),))]
-    assert 0.85 < accuracy < 1.0          # the gateway's own check sees what the client sees
+    assert 0.85 < accuracy < 1.0  # the gateway's own check sees what the client sees

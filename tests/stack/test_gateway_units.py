@@ -35,6 +35,7 @@ def opened(clock, **kwargs) -> CircuitBreaker:
 
 # ---- breaker -------------------------------------------------------------
 
+
 def test_breaker_stays_closed_below_the_failure_threshold():
     breaker = make_breaker(FakeClock())
     breaker.record_failure()
@@ -148,6 +149,7 @@ def test_force_rejects_unknown_state_and_bad_ttl():
 
 # ---- token bucket --------------------------------------------------------
 
+
 def test_token_bucket_allows_a_burst_then_refuses():
     limiter = RateLimiter(rps=1, burst=3, clock=FakeClock())
     assert [limiter.check("a") for _ in range(3)] == [0.0, 0.0, 0.0]
@@ -198,6 +200,7 @@ def test_retry_after_is_whole_seconds_at_least_one(wait, header):
 
 # ---- LRU cache -----------------------------------------------------------
 
+
 def test_cache_counts_hits_and_misses():
     cache = LRUCache(2)
     assert cache.get("k") is None
@@ -231,6 +234,7 @@ def test_cache_clear_empties_but_keeps_counts():
 
 
 # ---- split and replica choice -------------------------------------------
+
 
 def sequence_rng(values):
     cycle = itertools.cycle(values)

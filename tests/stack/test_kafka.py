@@ -50,8 +50,14 @@ def test_ensure_topics_without_a_broker_raises_a_stack_error():
 
 def _probe(bootstrap: str, mode: str) -> dict:
     """Run AsyncProducer in a child without gevent (see async_producer_probe.py)."""
-    done = subprocess.run([sys.executable, str(PROBE), bootstrap, mode], check=False, capture_output=True,
-                          text=True, timeout=30, cwd=PROBE.parents[2])
+    done = subprocess.run(
+        [sys.executable, str(PROBE), bootstrap, mode],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=PROBE.parents[2],
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

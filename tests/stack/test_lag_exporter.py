@@ -51,8 +51,12 @@ def exporter(tmp_path, broker):
     config = StackConfig(port_overrides={"broker": int(broker.rsplit(":", 1)[1]), "lag_exporter": port})
     path = tmp_path / "stack.json"
     path.write_text(config.to_json())
-    proc = subprocess.Popen([sys.executable, "-m", "stack.lag_exporter", "--config", str(path)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stack.lag_exporter", "--config", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, timeout=30)
         yield f"http://127.0.0.1:{port}/metrics"
@@ -92,10 +96,15 @@ def test_a_broker_that_stops_answering_turns_the_lag_off_not_stale(tmp_path):
         kafka.ensure_topics(bootstrap)
         port = free_port()
         path = tmp_path / "stack.json"
-        path.write_text(StackConfig(port_overrides={"broker": int(bootstrap.rsplit(":", 1)[1]),
-                                                    "lag_exporter": port}).to_json())
-        proc = subprocess.Popen([sys.executable, "-m", "stack.lag_exporter", "--config", str(path)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        path.write_text(
+            StackConfig(port_overrides={"broker": int(bootstrap.rsplit(":", 1)[1]), "lag_exporter": port}).to_json()
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stack.lag_exporter", "--config", str(path)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for_port(port, timeout=30)
             url = f"http://127.0.0.1:{port}/metrics"

@@ -11,7 +11,6 @@ import time
 
 import pytest
 import requests
-
 from support import free_port, wait_for_port
 
 DEFAULT_TTL = 30.0
@@ -41,8 +40,21 @@ def echo_port():
 def api():
     """Base URL of a fault proxy server process in standalone mode."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "stack.proxy", "--host", "127.0.0.1", "--port", str(port),
-                             "--default-ttl", str(DEFAULT_TTL)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stack.proxy",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--default-ttl",
+            str(DEFAULT_TTL),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}"
@@ -54,8 +66,10 @@ def api():
 def make_proxy(api: str, upstream_port: int, **extra) -> tuple[str, int]:
     """Create a proxy on a fresh port; return (name, listen port)."""
     name = f"p{free_port()}"
-    resp = requests.post(f"{api}/proxies", json={"name": name, "listen": "127.0.0.1:0",
-                                                "upstream": f"127.0.0.1:{upstream_port}", **extra})
+    resp = requests.post(
+        f"{api}/proxies",
+        json={"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{upstream_port}", **extra},
+    )
     assert resp.status_code == 201, resp.text
     return name, int(resp.json()["listen"].rsplit(":", 1)[1])
 
@@ -102,8 +116,14 @@ def test_created_proxy_is_listed_shown_and_deleted(api, echo_port):
     listed = requests.get(f"{api}/proxies").json()
     assert listed[name]["upstream"] == f"127.0.0.1:{echo_port}"
     shown = requests.get(f"{api}/proxies/{name}").json()
-    assert shown == {"name": name, "listen": f"127.0.0.1:{port}", "upstream": f"127.0.0.1:{echo_port}",
-                     "enabled": True, "toxics": [], "disabled_until": None}
+    assert shown == {
+        "name": name,
+        "listen": f"127.0.0.1:{port}",
+        "upstream": f"127.0.0.1:{echo_port}",
+        "enabled": True,
+        "toxics": [],
+        "disabled_until": None,
+    }
     assert requests.delete(f"{api}/proxies/{name}").status_code == 204
     assert requests.get(f"{api}/proxies/{name}").status_code == 404
     with pytest.raises(ConnectionRefusedError):
@@ -135,15 +155,18 @@ def test_listen_address_in_use_is_409(api, echo_port):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        resp = requests.post(f"{api}/proxies", json={"name": "taken", "listen": f"127.0.0.1:{port}",
-                                                     "upstream": f"127.0.0.1:{echo_port}"})
+        resp = requests.post(
+            f"{api}/proxies",
+            json={"name": "taken", "listen": f"127.0.0.1:{port}", "upstream": f"127.0.0.1:{echo_port}"},
+        )
     assert resp.status_code == 409
     assert "listen address in use" in resp.json()["error"]
 
 
 def test_non_loopback_listen_is_refused(api, echo_port):
-    resp = requests.post(f"{api}/proxies", json={"name": "wide", "listen": "0.0.0.0:0",
-                                                 "upstream": f"127.0.0.1:{echo_port}"})
+    resp = requests.post(
+        f"{api}/proxies", json={"name": "wide", "listen": "0.0.0.0:0", "upstream": f"127.0.0.1:{echo_port}"}
+    )
     assert resp.status_code == 400
     assert "not a loopback address" in resp.json()["error"]
 
@@ -168,8 +191,10 @@ def test_unknown_toxic_type_is_400(api, echo_port):
 
 def test_bad_toxic_fields_are_all_reported(api, echo_port):
     name, _ = make_proxy(api, echo_port)
-    resp = requests.post(f"{api}/proxies/{name}/toxics", json={
-        "type": "latency", "stream": "sideways", "toxicity": 2, "ttl": -1, "attributes": {"latency": "slow"}})
+    resp = requests.post(
+        f"{api}/proxies/{name}/toxics",
+        json={"type": "latency", "stream": "sideways", "toxicity": 2, "ttl": -1, "attributes": {"latency": "slow"}},
+    )
     assert resp.status_code == 400
     for field in ("stream", "toxicity", "ttl", "attributes.latency"):
         assert field in resp.json()["error"]
@@ -207,8 +232,10 @@ def test_toxic_update_merges_attributes(api, echo_port):
 def test_populate_creates_and_keeps_existing(api, echo_port):
     name, port = make_proxy(api, echo_port)
     other = f"q{free_port()}"
-    body = [{"name": name, "listen": f"127.0.0.1:{port}", "upstream": f"127.0.0.1:{echo_port}"},
-            {"name": other, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{echo_port}"}]
+    body = [
+        {"name": name, "listen": f"127.0.0.1:{port}", "upstream": f"127.0.0.1:{echo_port}"},
+        {"name": other, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{echo_port}"},
+    ]
     with connect(port) as sock:
         resp = requests.post(f"{api}/populate", json=body)
         assert resp.status_code == 201
@@ -233,7 +260,7 @@ def test_latency_delays_an_open_connection_until_removed(api, echo_port):
     with connect(port) as sock:
         assert round_trip(sock) < FAST_S
         add_toxic(api, name, name="slow", type="latency", attributes={"latency": SLOW_MS})
-        assert SLOW_MS / 1000 <= round_trip(sock) < 2 * SLOW_MS / 1000   # once, not per direction
+        assert SLOW_MS / 1000 <= round_trip(sock) < 2 * SLOW_MS / 1000  # once, not per direction
         requests.delete(f"{api}/proxies/{name}/toxics/slow")
         assert round_trip(sock) < FAST_S
 
@@ -250,7 +277,7 @@ def test_removing_latency_releases_data_already_waiting(api, echo_port):
     add_toxic(api, name, name="slow", type="latency", attributes={"latency": 60_000})
     with connect(port, timeout=60) as sock:
         threading.Timer(0.3, requests.delete, [f"{api}/proxies/{name}/toxics/slow"]).start()
-        assert round_trip(sock) < 30   # released by the delete, not after the toxic's 60 s
+        assert round_trip(sock) < 30  # released by the delete, not after the toxic's 60 s
 
 
 def test_latency_toxic_expires_after_its_ttl(api, echo_port):
@@ -259,7 +286,7 @@ def test_latency_toxic_expires_after_its_ttl(api, echo_port):
     with connect(port) as sock:
         assert round_trip(sock) >= SLOW_MS / 1000
         assert eventually(lambda: requests.get(f"{api}/proxies/{name}/toxics").json() == [])
-        assert round_trip(sock) < FAST_S   # on the same connection
+        assert round_trip(sock) < FAST_S  # on the same connection
 
 
 def test_timeout_zero_blackholes_and_keeps_connection_open(api, echo_port):
@@ -271,7 +298,7 @@ def test_timeout_zero_blackholes_and_keeps_connection_open(api, echo_port):
             sock.recv(100)  # no data and no EOF: the connection stays open
         requests.delete(f"{api}/proxies/{name}/toxics/hole")
         sock.settimeout(10)
-        round_trip(sock, b"back")   # the same connection carries data again
+        round_trip(sock, b"back")  # the same connection carries data again
 
 
 def test_timeout_closes_connection_after_its_timeout(api, echo_port):
@@ -280,7 +307,7 @@ def test_timeout_closes_connection_after_its_timeout(api, echo_port):
     with connect(port) as sock:
         start = time.monotonic()
         sock.sendall(b"lost")
-        assert sock.recv(100) == b""   # closed, within the socket's 10 s timeout
+        assert sock.recv(100) == b""  # closed, within the socket's 10 s timeout
         assert time.monotonic() - start >= 0.25
 
 
@@ -306,9 +333,9 @@ def test_bandwidth_limits_throughput(api, echo_port):
     name, port = make_proxy(api, echo_port)
     with connect(port) as sock:
         round_trip(sock, b"b" * 100_000)
-        add_toxic(api, name, type="bandwidth", attributes={"rate": 200})   # 200 KB/s
+        add_toxic(api, name, type="bandwidth", attributes={"rate": 200})  # 200 KB/s
         elapsed = round_trip(sock, b"b" * 100_000)
-    assert 0.4 <= elapsed < 5.0   # ~0.5 s at the rate; far below what a 10x slower rate would take
+    assert 0.4 <= elapsed < 5.0  # ~0.5 s at the rate; far below what a 10x slower rate would take
 
 
 def test_slow_close_delays_the_close(api, echo_port):
@@ -317,8 +344,8 @@ def test_slow_close_delays_the_close(api, echo_port):
     with connect(port) as sock:
         round_trip(sock)
         start = time.monotonic()
-        sock.shutdown(socket.SHUT_WR)   # echo server sees EOF and closes; its close comes back late
-        assert sock.recv(100) == b""    # closed, within the socket's 10 s timeout
+        sock.shutdown(socket.SHUT_WR)  # echo server sees EOF and closes; its close comes back late
+        assert sock.recv(100) == b""  # closed, within the socket's 10 s timeout
         assert time.monotonic() - start >= 0.35
 
 
@@ -334,7 +361,7 @@ def test_disabled_proxy_drops_connections_and_reenables_after_ttl(api, echo_port
     with connect(port) as sock:
         resp = requests.post(f"{api}/proxies/{name}", json={"enabled": False, "ttl": 1.0})
         assert resp.json()["enabled"] is False and resp.json()["disabled_until"] > time.time()
-        assert sock.recv(100) == b""   # the open connection was dropped
+        assert sock.recv(100) == b""  # the open connection was dropped
     with pytest.raises(ConnectionRefusedError):
         connect(port)
     assert eventually(lambda: requests.get(f"{api}/proxies/{name}").json()["enabled"] is True)
@@ -344,9 +371,14 @@ def test_disabled_proxy_drops_connections_and_reenables_after_ttl(api, echo_port
 
 def test_api_errors_never_500_on_wrong_shapes(api, echo_port):
     name, _ = make_proxy(api, echo_port)
-    for path, payload in [("/proxies", []), ("/populate", {}), (f"/proxies/{name}", {"enabled": "no"}),
-                          (f"/proxies/{name}/toxics", ["latency"]), (f"/proxies/{name}", {"ttl": 0}),
-                          (f"/proxies/{name}/toxics", {"type": "latency", "attributes": [1]})]:
+    for path, payload in [
+        ("/proxies", []),
+        ("/populate", {}),
+        (f"/proxies/{name}", {"enabled": "no"}),
+        (f"/proxies/{name}/toxics", ["latency"]),
+        (f"/proxies/{name}", {"ttl": 0}),
+        (f"/proxies/{name}/toxics", {"type": "latency", "attributes": [1]}),
+    ]:
         resp = requests.post(f"{api}{path}", json=payload)
         assert 400 <= resp.status_code < 500, (path, payload, resp.text)
         assert resp.json()["status"] == resp.status_code

@@ -12,14 +12,13 @@ import time
 
 import pytest
 import requests
+from support import free_base_port, free_port, wait_for_port
 
 from stack.config import StackConfig
-from support import free_base_port, free_port, wait_for_port
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "stack.proxy", *args],
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "stack.proxy", *args], stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture
@@ -41,8 +40,8 @@ def test_config_mode_creates_every_hop_and_stops_on_sigterm(stack_config):
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert {name: (p["listen"], p["upstream"]) for name, p in proxies.items()} == {
-        name: (f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}")
-        for name, (listen, upstream) in config.proxies().items()}
+        name: (f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}") for name, (listen, upstream) in config.proxies().items()
+    }
     assert stderr.count("created proxy") == len(config.proxies())
 
 
@@ -51,8 +50,10 @@ def test_config_mode_gives_toxics_the_configured_ttl(stack_config):
     proc = start("--config", str(path))
     try:
         wait_for_port(config.port("proxy_api"))
-        toxic = requests.post(f"{config.url('proxy_api')}/proxies/client-gateway/toxics",
-                              json={"type": "latency", "attributes": {"latency": 10}}).json()
+        toxic = requests.post(
+            f"{config.url('proxy_api')}/proxies/client-gateway/toxics",
+            json={"type": "latency", "attributes": {"latency": 10}},
+        ).json()
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
@@ -88,14 +89,15 @@ def test_chaostoolkit_toxiproxy_drives_our_proxy():
     cfg = {"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api_port}
     try:
         wait_for_port(api_port)
-        assert proxy_actions.create_proxy("echo", "127.0.0.1", echo.server_address[1],
-                                          listen_host="127.0.0.1", listen_port=0, configuration=cfg)
+        assert proxy_actions.create_proxy(
+            "echo", "127.0.0.1", echo.server_address[1], listen_host="127.0.0.1", listen_port=0, configuration=cfg
+        )
         port = int(cfg["echo_PORT"])
         assert probes.proxy_exist("echo", configuration=cfg)
         assert toxic_actions.create_latency_toxic("echo", "slow", latency=2000, configuration=cfg)
         assert _round_trip(port) >= 2.0
         assert toxic_actions.delete_toxic("echo", "slow", configuration=cfg)
-        assert _round_trip(port) < 1.0   # well under the toxic's 2 s, even on a busy machine
+        assert _round_trip(port) < 1.0  # well under the toxic's 2 s, even on a busy machine
         assert proxy_actions.disable_proxy("echo", configuration=cfg)
         assert probes.get_proxy_attribute("echo", "enabled", configuration=cfg) is False
         with pytest.raises(ConnectionRefusedError):
@@ -103,7 +105,7 @@ def test_chaostoolkit_toxiproxy_drives_our_proxy():
         assert proxy_actions.enable_proxy("echo", configuration=cfg)
         assert toxic_actions.create_timeout_toxic("echo", "hole", timeout=0, configuration=cfg)
         assert proxy_actions.reset(configuration=cfg)
-        _round_trip(port)   # the blackhole is gone: data comes back within the socket's timeout
+        _round_trip(port)  # the blackhole is gone: data comes back within the socket's timeout
         proxy_actions.delete_proxy("echo", configuration=cfg)
         assert not probes.proxy_exist("echo", configuration=cfg)
     finally:

@@ -24,8 +24,9 @@ from stack.config import StackConfig
 @contextmanager
 def running_replica(*args: str) -> Iterator[subprocess.Popen]:
     """A replica started with `args`; killed on exit if the test did not stop it."""
-    proc = subprocess.Popen([sys.executable, "-m", "stack.replica", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stack.replica", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         yield proc
     finally:
@@ -119,8 +120,7 @@ def test_sigterm_stops_the_replica_with_exit_code_zero():
 
 def test_config_mode_takes_port_and_version_from_the_stack_config(tmp_path):
     port = free_port()
-    config = StackConfig(replicas=2, canary_replicas=1, model_work=2,
-                         port_overrides={"replica_upstream_2": port})
+    config = StackConfig(replicas=2, canary_replicas=1, model_work=2, port_overrides={"replica_upstream_2": port})
     path = tmp_path / "stack.json"
     path.write_text(config.to_json())
     with running_replica("--config", str(path), "--index", "2"):
@@ -179,15 +179,16 @@ def test_model_compute_blocks_the_event_loop():
         worker.join(300)
         total = cpu_of(replica) - start
     assert sent < 0.5 * total, f"/healthz was sent too late to tell ({sent:.2f} of {total:.2f} s CPU)"
-    assert answered >= 0.9 * total, \
+    assert answered >= 0.9 * total, (
         f"/healthz answered after {answered:.2f} s of the score's {total:.2f} s CPU: the loop was free"
+    )
 
 
 def passes_costing(cpu_s: float, features: list[float]) -> int:
     """Forward passes that cost about `cpu_s` seconds of CPU here (measured in this process's CPU
     time, which a busy machine does not inflate)."""
     scorer, passes = model.load("stable"), 200
-    scorer.score(features)   # builds the weights, which the replica does before serving
+    scorer.score(features)  # builds the weights, which the replica does before serving
     begin = time.process_time()
     scorer.score(features, passes)
     per_pass = max((time.process_time() - begin) / passes, 1e-6)

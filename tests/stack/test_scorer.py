@@ -48,25 +48,30 @@ def _event(**overrides) -> bytes:
 
 # ---- parsing -----------------------------------------------------------------
 
+
 def test_parse_event_accepts_a_valid_event():
     assert parse_event(_event()) == {"event_id": "e1", "features": example_features(1), "ts": 1.5}
 
 
-@pytest.mark.parametrize("value, complaint", [
-    (b"{not json", "not JSON"),
-    (b"[1, 2]", "not a JSON object"),
-    (_event(event_id=""), "event_id"),
-    (_event(features=[1.0] * 7), "8 numbers"),
-    (_event(features=[1.0] * 7 + [True]), "must be a number"),
-    (_event(ts="yesterday"), "ts 'yesterday'"),
-    (None, "not JSON"),
-])
+@pytest.mark.parametrize(
+    "value, complaint",
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_event(event_id=""), "event_id"),
+        (_event(features=[1.0] * 7), "8 numbers"),
+        (_event(features=[1.0] * 7 + [True]), "must be a number"),
+        (_event(ts="yesterday"), "ts 'yesterday'"),
+        (None, "not JSON"),
+    ],
+)
 def test_parse_event_rejects_malformed_input_saying_why(value, complaint):
     with pytest.raises(MalformedEvent, match=complaint):
         parse_event(value)
 
 
 # ---- one scorer ----------------------------------------------------------------
+
 
 def test_scorer_turns_200_events_into_200_correct_scores(bootstrap, scorers, tmp_path):
     ids = produce_events(bootstrap, 200)
@@ -104,10 +109,12 @@ def test_scorer_leaves_the_group_and_exits_0_on_sigterm(bootstrap, scorers, tmp_
 
 # ---- crashes and the commit order ---------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("defects, loses_events", [((), False), (("commit-before-produce",), True)])
 def test_sigkill_right_after_a_commit_loses_events_only_with_commit_before_produce(
-        bootstrap, scorers, tmp_path, defects, loses_events):
+    bootstrap, scorers, tmp_path, defects, loses_events
+):
     ids = produce_events(bootstrap, 3000)
     # One big batch: with the defect the kill lands while its 2000 scores are being computed.
     victim = start_scorer(write_config(tmp_path, defects), 1, bootstrap, "--batch-size", "2000", "--log-level", "debug")

@@ -23,14 +23,16 @@ def bootstrap():
 
 def _frozen_past_its_session(scorer) -> None:
     scorer.send_signal(signal.SIGSTOP)
-    time.sleep(2 * SESSION_TIMEOUT_MS / 1000)   # the broker evicts it meanwhile
+    time.sleep(2 * SESSION_TIMEOUT_MS / 1000)  # the broker evicts it meanwhile
     scorer.send_signal(signal.SIGCONT)
 
 
-@pytest.mark.parametrize(("defects", "scores_after"), [((), True), (("scorer-no-rejoin",), False)],
-                         ids=["healthy-rejoins", "no-rejoin-gives-up"])
-def test_a_scorer_cut_off_past_its_session_rejoins_unless_the_defect_is_on(bootstrap, tmp_path, defects,
-                                                                          scores_after):
+@pytest.mark.parametrize(
+    ("defects", "scores_after"),
+    [((), True), (("scorer-no-rejoin",), False)],
+    ids=["healthy-rejoins", "no-rejoin-gives-up"],
+)
+def test_a_scorer_cut_off_past_its_session_rejoins_unless_the_defect_is_on(bootstrap, tmp_path, defects, scores_after):
     scorer = start_scorer(write_config(tmp_path, defects), 1, bootstrap)
     try:
         wait_for_line(scorer, r"owns \[0, 1, 2, 3\]", timeout=60)
@@ -42,6 +44,6 @@ def test_a_scorer_cut_off_past_its_session_rejoins_unless_the_defect_is_on(boots
         after = produce_events(bootstrap, 20, "after")
         seen = {r["event_id"] for r in read_scores(bootstrap, set(after), timeout=45 if scores_after else 20)}
         assert (set(after) <= seen) is scores_after, sorted(seen & set(after))
-        assert scorer.poll() is None          # the defective scorer stays up: nothing restarts it
+        assert scorer.poll() is None  # the defective scorer stays up: nothing restarts it
     finally:
         stop(scorer)

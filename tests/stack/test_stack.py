@@ -29,7 +29,7 @@ GAMEDAY = [sys.executable, "-m", "harness.cli"]
 
 def gameday(*args: str, home: Path, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "GAMEDAY_HOME": str(home)}
-    result = processes.run([*GAMEDAY, *args], env=env, timeout=timeout)   # a timeout kills what it started
+    result = processes.run([*GAMEDAY, *args], env=env, timeout=timeout)  # a timeout kills what it started
     if check and result.returncode != 0:
         raise AssertionError(f"gameday {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -69,9 +69,16 @@ def test_events_reach_scores_topic_without_loss(stack):
     config, _ = stack
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{config.port('broker')}",
-                         "group.id": f"observer-{uuid.uuid4().hex}", "auto.offset.reset": "latest",
-                         "fetch.wait.max.ms": 10, "session.timeout.ms": 6000, "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": f"127.0.0.1:{config.port('broker')}",
+            "group.id": f"observer-{uuid.uuid4().hex}",
+            "auto.offset.reset": "latest",
+            "fetch.wait.max.ms": 10,
+            "session.timeout.ms": 6000,
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([TOPIC_OUT])
     _wait_assigned(consumer)
     sent = set()
@@ -153,16 +160,24 @@ def test_latency_toxic_shows_in_response_times_and_expires(stack):
     gw, api = config.url("gateway"), config.url("proxy_api")
     body = {"features": example_features(7)}
     before = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(5))
-    status, _, _ = request("POST", f"{api}/proxies/client-gateway/toxics",
-                           {"name": "slow", "type": "latency", "stream": "downstream",
-                            "attributes": {"latency": 1500, "jitter": 0}, "ttl": 6})
+    status, _, _ = request(
+        "POST",
+        f"{api}/proxies/client-gateway/toxics",
+        {
+            "name": "slow",
+            "type": "latency",
+            "stream": "downstream",
+            "attributes": {"latency": 1500, "jitter": 0},
+            "ttl": 6,
+        },
+    )
     assert status == 200
     during = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(2))
     assert during >= before + 1.4
     # the TTL, not a wait of the test's, removes it; then the gateway is as fast as before
     assert _wait(lambda: request("GET", f"{api}/proxies/client-gateway/toxics")[1] == [], 30)
     after = min(request("POST", f"{gw}/v1/score", body)[2] for _ in range(5))
-    assert after < before + 0.75   # half the toxic's delay: no busy machine adds that to all five
+    assert after < before + 0.75  # half the toxic's delay: no busy machine adds that to all five
 
 
 def test_status_json_lists_processes_proxies_and_urls(stack):
@@ -171,8 +186,12 @@ def test_status_json_lists_processes_proxies_and_urls(stack):
     names = {p["name"] for p in doc["processes"]}
     assert {"gateway", "broker", "proxy", "replica-1", "replica-3", "scorer-1", "scorer-2"} <= names
     assert all(p["state"] == "RUNNING" and p["pid"] for p in doc["processes"])
-    assert {p["name"] for p in doc["proxies"]} >= {"client-gateway", "gateway-kafka", "scorer-kafka",
-                                                    "gateway-replica-1"}
+    assert {p["name"] for p in doc["proxies"]} >= {
+        "client-gateway",
+        "gateway-kafka",
+        "scorer-kafka",
+        "gateway-replica-1",
+    }
     assert doc["urls"]["gateway"].startswith("http://127.0.0.1:")
 
 
@@ -188,12 +207,14 @@ def test_openapi_describes_endpoints_with_examples(stack):
 def test_two_stacks_run_side_by_side_and_down_leaves_nothing(tmp_path):
     home = tmp_path / "home"
     bases = [free_base_port(), None]
-    gameday("stack", "up", "--name", "one", "--base-port", str(bases[0]), "--replicas", "1", "--scorers", "1",
-            home=home)
+    gameday(
+        "stack", "up", "--name", "one", "--base-port", str(bases[0]), "--replicas", "1", "--scorers", "1", home=home
+    )
     try:
         bases[1] = free_base_port()
-        gameday("stack", "up", "--name", "two", "--base-port", str(bases[1]), "--replicas", "1", "--scorers", "1",
-                home=home)
+        gameday(
+            "stack", "up", "--name", "two", "--base-port", str(bases[1]), "--replicas", "1", "--scorers", "1", home=home
+        )
         for name in ("one", "two"):
             config = StackConfig.load(home / "stacks" / name / "stack.json")
             status, answer, _ = request("POST", f"{config.url('gateway')}/v1/score", {"features": example_features(3)})
@@ -229,8 +250,13 @@ def test_interrupted_up_takes_down_what_it_started(tmp_path, sig):
     home = tmp_path / "home"
     base = free_base_port()
     env = {**os.environ, "GAMEDAY_HOME": str(home)}
-    proc = subprocess.Popen([*GAMEDAY, "stack", "up", "--name", "cut", "--base-port", str(base)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*GAMEDAY, "stack", "up", "--name", "cut", "--base-port", str(base)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     state = home / "stacks" / "cut"
     assert _wait(lambda: len(marked_processes(state)) >= 3, 30), "stack processes never appeared"
     proc.send_signal(getattr(signal, sig))

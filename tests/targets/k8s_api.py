@@ -39,19 +39,23 @@ PROXY = re.compile(BASE + r"/(?P<name>[^/]+)/proxy/(?P<path>.*)$")
 
 def write_kubeconfig(path: Path, server: str, contexts: list[str]) -> Path:
     """A kubeconfig whose every context points at `server` with namespace default."""
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": contexts[0],
-           "clusters": [{"name": "fake", "cluster": {"server": server}}],
-           "users": [{"name": "fake", "user": {"token": "not-a-secret"}}],
-           "contexts": [{"name": c, "context": {"cluster": "fake", "user": "fake"}} for c in contexts]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": contexts[0],
+        "clusters": [{"name": "fake", "cluster": {"server": server}}],
+        "users": [{"name": "fake", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": c, "context": {"cluster": "fake", "user": "fake"}} for c in contexts],
+    }
     path.write_text(yaml.safe_dump(doc))
     return path
 
 
 class FakeApiServer:
     def __init__(self) -> None:
-        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}   # (plural, ns, name) -> object
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, ns, name) -> object
         self.calls: list[tuple[str, str]] = []
-        self.proxies: dict[tuple[str, str], str] = {}                   # (ns, "svc:port") -> base url
+        self.proxies: dict[tuple[str, str], str] = {}  # (ns, "svc:port") -> base url
         self.proxied: list[tuple[str, str | None, int]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -72,10 +76,17 @@ class FakeApiServer:
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self): fake._handle(self)
-            def do_POST(self): fake._handle(self)
-            def do_DELETE(self): fake._handle(self)
-            def log_message(self, *args): pass
+            def do_GET(self):
+                fake._handle(self)
+
+            def do_POST(self):
+                fake._handle(self)
+
+            def do_DELETE(self):
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -101,7 +112,9 @@ class FakeApiServer:
             status, payload = _status(404, "NotFound", f"no route for {url.path}")
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         req.send_response(status)
-        req.send_header("Content-Type", "application/octet-stream" if isinstance(payload, bytes) else "application/json")
+        req.send_header(
+            "Content-Type", "application/octet-stream" if isinstance(payload, bytes) else "application/json"
+        )
         req.send_header("Content-Length", str(len(data)))
         req.end_headers()
         req.wfile.write(data)
@@ -114,8 +127,9 @@ class FakeApiServer:
             return 201, self._store(plural, ns, body)
         if method == "GET":
             selector = query.get("labelSelector", [""])[0]
-            items = [o for (p, n, _), o in sorted(self.objects.items()) if p == plural and n == ns
-                     and _matches(o, selector)]
+            items = [
+                o for (p, n, _), o in sorted(self.objects.items()) if p == plural and n == ns and _matches(o, selector)
+            ]
             return 200, {"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items}
         return _status(405, "MethodNotAllowed", method)
 
@@ -165,5 +179,11 @@ def _matches(obj: dict[str, Any], selector: str) -> bool:
 
 
 def _status(code: int, reason: str, message: str) -> tuple[int, dict]:
-    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
-                  "reason": reason, "code": code}
+    return code, {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }

@@ -34,18 +34,19 @@ from processes import Owned
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kube-control-plane"
-ADMIN = "gameday-admin"     # group system:masters
-USER = "gameday-user"       # bound to deploy/stack/rbac.yaml's Role by `grant`, nothing else
-UP_TIMEOUT_S = 300          # about 15 s on an idle machine
-BUILD_TIMEOUT_S = 3600      # a cold build; scripts/test builds before pytest starts
+ADMIN = "gameday-admin"  # group system:masters
+USER = "gameday-user"  # bound to deploy/stack/rbac.yaml's Role by `grant`, nothing else
+UP_TIMEOUT_S = 300  # about 15 s on an idle machine
+BUILD_TIMEOUT_S = 3600  # a cold build; scripts/test builds before pytest starts
 
 T = TypeVar("T")
 
 
 def build() -> str:
     """Build the binaries (or reuse the cached ones); their directory. Raises with the build's output."""
-    result = subprocess.run([str(SCRIPT), "build"], check=False, capture_output=True, text=True,
-                            timeout=BUILD_TIMEOUT_S)
+    result = subprocess.run(
+        [str(SCRIPT), "build"], check=False, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+    )
     if result.returncode != 0:
         raise RuntimeError(f"scripts/kube-control-plane build failed ({result.returncode}):\n{result.stderr}")
     return result.stdout.strip().splitlines()[-1]
@@ -68,8 +69,12 @@ class KubeControlPlane:
         test's process) fails it, and it is tried once more on fresh ports."""
         build()
         for attempt in (1, 2):
-            self._owned = Owned([str(SCRIPT), "up", str(self.root), "--parent-pid", str(os.getpid())],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self._owned = Owned(
+                [str(SCRIPT), "up", str(self.root), "--parent-pid", str(os.getpid())],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
                 _out, err = self._owned.proc.communicate(timeout=UP_TIMEOUT_S)
             except BaseException:
@@ -93,8 +98,9 @@ class KubeControlPlane:
     # ---- identities and namespaces ---------------------------------------------------
     def grant(self, namespace: str) -> str:
         """Create `namespace` with deploy/stack/rbac.yaml's Role bound to USER (as `up` does for 'gameday')."""
-        result = subprocess.run([str(SCRIPT), "grant", str(self.root), namespace],
-                                check=False, capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            [str(SCRIPT), "grant", str(self.root), namespace], check=False, capture_output=True, text=True, timeout=180
+        )
         if result.returncode != 0:
             raise RuntimeError(f"grant {namespace} failed:\n{result.stderr}")
         return namespace
@@ -103,14 +109,28 @@ class KubeControlPlane:
         """A kubeconfig whose context NAME authenticates as IDENTITY (ADMIN or USER), for each item."""
         pki = self.root / "pki"
         who = {ADMIN: "admin", USER: "user"}
-        doc = {"apiVersion": "v1", "kind": "Config", "current-context": next(iter(contexts)),
-               "clusters": [{"name": "kcp", "cluster": {"server": self.server,
-                                                        "certificate-authority": str(pki / "ca.crt")}}],
-               "users": [{"name": identity, "user": {"client-certificate": str(pki / f"{who[identity]}.crt"),
-                                                     "client-key": str(pki / f"{who[identity]}.key")}}
-                         for identity in dict.fromkeys(contexts.values())],
-               "contexts": [{"name": name, "context": {"cluster": "kcp", "user": identity, "namespace": namespace}}
-                            for name, identity in contexts.items()]}
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": next(iter(contexts)),
+            "clusters": [
+                {"name": "kcp", "cluster": {"server": self.server, "certificate-authority": str(pki / "ca.crt")}}
+            ],
+            "users": [
+                {
+                    "name": identity,
+                    "user": {
+                        "client-certificate": str(pki / f"{who[identity]}.crt"),
+                        "client-key": str(pki / f"{who[identity]}.key"),
+                    },
+                }
+                for identity in dict.fromkeys(contexts.values())
+            ],
+            "contexts": [
+                {"name": name, "context": {"cluster": "kcp", "user": identity, "namespace": namespace}}
+                for name, identity in contexts.items()
+            ],
+        }
         path.write_text(yaml.safe_dump(doc))
         return path
 
@@ -136,7 +156,7 @@ class KubeControlPlane:
         try:
             client.CoreV1Api(self.client(username)).read_namespace(marker)
         except ApiException:
-            pass   # 404 or 403: either way it is in the audit log
+            pass  # 404 or 403: either way it is in the audit log
         (events,) = wait_for(lambda: _audit_until(self.root / "audit.log", marker), 30, f"audit event {marker}")
         return [e for e in events if e["user"] == username and e["ts"] >= since and "audit-mark-" not in e["uri"]]
 
@@ -150,8 +170,15 @@ def _audit_until(path: Path, marker: str) -> tuple[list[dict[str, Any]]] | None:
             if marker in event.get("requestURI", ""):
                 return (events,)
             stamp = datetime.fromisoformat(event["requestReceivedTimestamp"]).timestamp()
-            events.append({"user": event["user"].get("username"), "ts": stamp, "verb": event["verb"],
-                           "uri": event["requestURI"], "code": event.get("responseStatus", {}).get("code")})
+            events.append(
+                {
+                    "user": event["user"].get("username"),
+                    "ts": stamp,
+                    "verb": event["verb"],
+                    "uri": event["requestURI"],
+                    "code": event.get("responseStatus", {}).get("code"),
+                }
+            )
     return None
 
 
@@ -185,7 +212,8 @@ def deploy_stack(api_client, namespace: str) -> None:
     for generated in kustomization.get("configMapGenerator", []):
         data = {Path(f).name: (STACK / f).read_text() for f in generated["files"]}
         client.CoreV1Api(api_client).create_namespaced_config_map(
-            namespace, {"metadata": {"name": generated["name"]}, "data": data})
+            namespace, {"metadata": {"name": generated["name"]}, "data": data}
+        )
 
 
 def pod_names(api_client, namespace: str, selector: str) -> set[str]:

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from support import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-LISTENER = r'''
+LISTENER = r"""
 import socket, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 address, port, log, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -44,7 +43,7 @@ class Logged(ThreadingHTTPServer):
 server = Logged((address, port), Ok)
 open(ready, "w").write("ready\n")
 server.serve_forever()
-'''
+"""
 
 
 def sh(*argv: str) -> str:
@@ -75,8 +74,9 @@ class Namespace:
 
     def ipv4_packets_in(self) -> int:
         """IPv4 packets the namespace has received (Ip: InReceives of its /proc/net/snmp)."""
-        header, values = [line.split() for line in self.run("cat", "/proc/net/snmp").splitlines()
-                          if line.startswith("Ip:")][:2]
+        header, values = [
+            line.split() for line in self.run("cat", "/proc/net/snmp").splitlines() if line.startswith("Ip:")
+        ][:2]
         return int(values[header.index("InReceives")])
 
     def down(self) -> None:
@@ -93,8 +93,10 @@ def listener(tmp_path):
     script = tmp_path / "listener.py"
     script.write_text(LISTENER)
     log.touch()
-    proc = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable, str(script), ns.address, str(port),
-                             str(log), str(ready)], start_new_session=True)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns.name, sys.executable, str(script), ns.address, str(port), str(log), str(ready)],
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while not ready.exists():
@@ -112,27 +114,37 @@ def gameday(*args: str, home: Path, allowed: str | None = None, timeout: float =
     env["GAMEDAY_HOME"] = str(home)
     if allowed is not None:
         env["GAMEDAY_ALLOWED_HOSTS"] = allowed
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def spec(tmp_path: Path, base_url: str) -> Path:
     profile = tmp_path / "locustfile.py"
-    profile.write_text("from locust import FastHttpUser, task\n\n\nclass Visitor(FastHttpUser):\n"
-                       "    @task\n    def index(self):\n        self.client.get('/')\n")
+    profile.write_text(
+        "from locust import FastHttpUser, task\n\n\nclass Visitor(FastHttpUser):\n"
+        "    @task\n    def index(self):\n        self.client.get('/')\n"
+    )
     path = tmp_path / "gd.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "elsewhere", "target": {"kind": "http", "base_url": base_url},
-        "load": {"profile": str(profile), "shape": "constant_rate", "rate": 5, "duration": "5s"},
-        "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "elsewhere",
+                "target": {"kind": "http", "base_url": base_url},
+                "load": {"profile": str(profile), "shape": "constant_rate", "rate": 5, "duration": "5s"},
+                "slos": [{"sli": "availability", "phase": "run", "objective": ">= 99%"}],
+            }
+        )
+    )
     return path
 
 
 def test_a_run_against_a_host_not_allowed_exits_2_and_sends_nothing(listener, tmp_path):
     ns, port, log = listener
     before = ns.ipv4_packets_in()
-    result = gameday("run", str(spec(tmp_path, f"http://{ns.address}:{port}")), "--reports", str(tmp_path / "runs"),
-                     home=tmp_path)
+    result = gameday(
+        "run", str(spec(tmp_path, f"http://{ns.address}:{port}")), "--reports", str(tmp_path / "runs"), home=tmp_path
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "target.base_url" in result.stderr and "GAMEDAY_ALLOWED_HOSTS" in result.stderr
     assert "Traceback" not in result.stderr
@@ -144,8 +156,17 @@ def test_a_gameday_proxy_to_a_host_not_allowed_exits_2_binds_nothing_and_sends_n
     ns, port, log = listener
     before = ns.ipv4_packets_in()
     hop = free_port()
-    result = gameday("proxy", "--listen", f"127.0.0.1:{hop}", "--upstream", f"{ns.address}:{port}",
-                     "--api", f"127.0.0.1:{free_port()}", home=tmp_path, timeout=30)
+    result = gameday(
+        "proxy",
+        "--listen",
+        f"127.0.0.1:{hop}",
+        "--upstream",
+        f"{ns.address}:{port}",
+        "--api",
+        f"127.0.0.1:{free_port()}",
+        home=tmp_path,
+        timeout=30,
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"--upstream host '{ns.address}' is not loopback and not allowed" in result.stderr
     with pytest.raises(ConnectionRefusedError):
@@ -158,15 +179,35 @@ def test_the_same_host_listed_in_gameday_allowed_hosts_is_reached(listener, tmp_
     """The control: allowed, the spec validates and a `gameday proxy` to the listener carries a request to it."""
     ns, port, log = listener
     before = ns.ipv4_packets_in()
-    validated = gameday("validate", "--no-chaos-validate", str(spec(tmp_path, f"http://{ns.address}:{port}")),
-                        home=tmp_path, allowed=f"other.example,{ns.address}")
+    validated = gameday(
+        "validate",
+        "--no-chaos-validate",
+        str(spec(tmp_path, f"http://{ns.address}:{port}")),
+        home=tmp_path,
+        allowed=f"other.example,{ns.address}",
+    )
     assert validated.returncode == 0, validated.stderr
     hop, api = free_port(), free_port()
     env = {**os.environ, "GAMEDAY_HOME": str(tmp_path), "GAMEDAY_ALLOWED_HOSTS": ns.address}
-    proxy = subprocess.Popen([sys.executable, "-m", "harness.cli", "proxy", "--listen", f"127.0.0.1:{hop}",
-                              "--upstream", f"{ns.address}:{port}", "--api", f"127.0.0.1:{api}"],
-                             env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "proxy",
+            "--listen",
+            f"127.0.0.1:{hop}",
+            "--upstream",
+            f"{ns.address}:{port}",
+            "--api",
+            f"127.0.0.1:{api}",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(api, 30)
         with socket.create_connection(("127.0.0.1", hop), timeout=5) as sock:

@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *argv], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> str:
@@ -103,19 +109,21 @@ def proxy_api():
 def test_without_the_flag_the_proxy_refuses_a_pod_address_and_a_service_name(proxy_api):
     api = proxy_api()
     wide = requests.post(f"{api}/proxies", json={"name": "wide", "listen": "0.0.0.0:0", "upstream": "127.0.0.1:9"})
-    named = requests.post(f"{api}/proxies", json={"name": "named", "listen": "127.0.0.1:0",
-                                                  "upstream": "model-replica:8000"})
+    named = requests.post(
+        f"{api}/proxies", json={"name": "named", "listen": "127.0.0.1:0", "upstream": "model-replica:8000"}
+    )
     assert wide.status_code == 400 and "'0.0.0.0:0' is not a loopback address" in wide.json()["error"]
     assert "--allow-pod-address" in wide.json()["error"]
     assert named.status_code == 400 and "'model-replica:8000' is not a loopback address" in named.json()["error"]
 
 
 def test_with_allow_pod_address_a_hop_binds_any_address_and_forwards_to_a_name(proxy_api, http_server):
-    name = socket.gethostname()          # a DNS name, not a loopback literal
+    name = socket.gethostname()  # a DNS name, not a loopback literal
     upstream = http_server("named-upstream")
     api = proxy_api("--allow-pod-address")
-    created = requests.post(f"{api}/proxies", json={"name": "svc", "listen": "0.0.0.0:0",
-                                                    "upstream": f"{name}:{upstream}"})
+    created = requests.post(
+        f"{api}/proxies", json={"name": "svc", "listen": "0.0.0.0:0", "upstream": f"{name}:{upstream}"}
+    )
     assert created.status_code == 201, created.text
     assert created.json()["listen"].startswith("0.0.0.0:") and created.json()["upstream"] == f"{name}:{upstream}"
     port = int(created.json()["listen"].rsplit(":", 1)[1])
@@ -134,8 +142,14 @@ def test_allow_pod_address_still_refuses_a_listen_name_and_garbage(proxy_api):
 def pod_config(tmp_path):
     """A copy of deploy/stack/stack.json on a free port block (the pod's own ports are fixed)."""
     config = StackConfig.load(ROOT / "deploy" / "stack" / "stack.json")
-    config = StackConfig.from_dict({**config.__dict__, "gateway": config.gateway.__dict__,
-                                    "base_port": free_base_port(), "state_root": str(tmp_path)})
+    config = StackConfig.from_dict(
+        {
+            **config.__dict__,
+            "gateway": config.gateway.__dict__,
+            "base_port": free_base_port(),
+            "state_root": str(tmp_path),
+        }
+    )
     path = tmp_path / "stack.json"
     path.write_text(config.to_json())
     return config, path
@@ -147,8 +161,17 @@ def test_the_hops_sidecar_starts_every_hop_and_forwards_to_services(pod_config, 
     http_server("gateway", "127.0.0.1", config.port("gateway_upstream"))
     model, canary = http_server("model-replica"), http_server("model-canary")
     listen, api = free_port(), free_port()
-    proc = start("-m", "harness.targets.k8s.hops", "--config", str(path), "--listen-port", str(listen),
-                 "--api-port", str(api), env={"MODEL_SERVICE": f"{name}:{model}", "CANARY_SERVICE": f"{name}:{canary}"})
+    proc = start(
+        "-m",
+        "harness.targets.k8s.hops",
+        "--config",
+        str(path),
+        "--listen-port",
+        str(listen),
+        "--api-port",
+        str(api),
+        env={"MODEL_SERVICE": f"{name}:{model}", "CANARY_SERVICE": f"{name}:{canary}"},
+    )
     try:
         wait_for_api(proc, api)
         wait_for_port(listen)
@@ -158,8 +181,10 @@ def test_the_hops_sidecar_starts_every_hop_and_forwards_to_services(pod_config, 
         replicas = [n for n in proxies if n.startswith("gateway-replica-")]
         assert len(replicas) == config.replicas
         assert requests.get(f"http://127.0.0.1:{listen}/", timeout=10).text == "gateway"
-        for hop, answer in (("gateway-replica-1", "model-replica"), (f"gateway-replica-{config.replicas}",
-                                                                      "model-canary")):
+        for hop, answer in (
+            ("gateway-replica-1", "model-replica"),
+            (f"gateway-replica-{config.replicas}", "model-canary"),
+        ):
             port = config.port(hop.replace("gateway-replica-", "replica_"))
             assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).text == answer, hop
     finally:

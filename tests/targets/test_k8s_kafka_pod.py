@@ -22,8 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def broker(port: int):
-    return start("-m", "harness.targets.k8s.kafka_pod", "broker", "--listen", f"127.0.0.1:{port}",
-                 "--advertise", f"127.0.0.1:{port}")
+    return start(
+        "-m",
+        "harness.targets.k8s.kafka_pod",
+        "broker",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--advertise",
+        f"127.0.0.1:{port}",
+    )
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -46,8 +53,14 @@ def procs():
 @pytest.fixture
 def pod_config(tmp_path):
     config = StackConfig.load(ROOT / "deploy" / "stack" / "stack.json")
-    config = StackConfig.from_dict({**config.__dict__, "gateway": config.gateway.__dict__,
-                                    "base_port": free_base_port(), "state_root": str(tmp_path)})
+    config = StackConfig.from_dict(
+        {
+            **config.__dict__,
+            "gateway": config.gateway.__dict__,
+            "base_port": free_base_port(),
+            "state_root": str(tmp_path),
+        }
+    )
     path = tmp_path / "stack.json"
     path.write_text(config.to_json())
     return config, path
@@ -73,19 +86,40 @@ def gateway_traffic_with_the_hop_disabled(procs, pod_config, hop_to_broker: bool
     broker_port, listener_port, api = free_port(), free_port(), free_port()
     procs.append(broker(broker_port))
     wait_for_port(broker_port, timeout=30)
-    procs.append(start("-m", "harness.targets.k8s.kafka_pod", "gateway-listener", "--config", str(path),
-                       "--listen", f"127.0.0.1:{listener_port}", "--origin", f"127.0.0.1:{broker_port}"))
+    procs.append(
+        start(
+            "-m",
+            "harness.targets.k8s.kafka_pod",
+            "gateway-listener",
+            "--config",
+            str(path),
+            "--listen",
+            f"127.0.0.1:{listener_port}",
+            "--origin",
+            f"127.0.0.1:{broker_port}",
+        )
+    )
     wait_for_port(listener_port, timeout=30)
     target = f"127.0.0.1:{broker_port if hop_to_broker else listener_port}"
-    procs.append(start("-m", "harness.targets.k8s.hops", "--config", str(path), "--listen-port", str(free_port()),
-                       "--api-port", str(api), env={"KAFKA_SERVICE": target, "MODEL_SERVICE": "127.0.0.1:9"}))
+    procs.append(
+        start(
+            "-m",
+            "harness.targets.k8s.hops",
+            "--config",
+            str(path),
+            "--listen-port",
+            str(free_port()),
+            "--api-port",
+            str(api),
+            env={"KAFKA_SERVICE": target, "MODEL_SERVICE": "127.0.0.1:9"},
+        )
+    )
     wait_for_api(procs[-1], api)
     ensure_topics(f"127.0.0.1:{broker_port}", timeout=30)
     # what the gateway does: bootstrap to its hop (stack.gateway.state)
     producer = Producer({**producer_config(f"127.0.0.1:{config.port('kafka_gateway')}"), "message.timeout.ms": 4000})
     assert delivered(producer, 30), "nothing gets through even with the hop enabled"
-    off = requests.post(f"http://127.0.0.1:{api}/proxies/gateway-kafka", json={"enabled": False, "ttl": 60},
-                        timeout=10)
+    off = requests.post(f"http://127.0.0.1:{api}/proxies/gateway-kafka", json={"enabled": False, "ttl": 60}, timeout=10)
     assert off.status_code == 200, off.text
     return delivered(producer)
 
@@ -108,14 +142,24 @@ def test_topics_come_back_after_the_broker_restarts_empty(procs, tmp_path):
     port = free_port()
     ready = tmp_path / "topics.ready"
 
-    def pod_broker():   # in the pod `kafka` is 127.0.0.1 (hostAliases); `localhost` plays it here
-        return start("-m", "harness.targets.k8s.kafka_pod", "broker", "--listen", f"127.0.0.1:{port}",
-                     "--advertise", f"localhost:{port}")
+    def pod_broker():  # in the pod `kafka` is 127.0.0.1 (hostAliases); `localhost` plays it here
+        return start(
+            "-m",
+            "harness.targets.k8s.kafka_pod",
+            "broker",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--advertise",
+            f"localhost:{port}",
+        )
 
     procs.append(pod_broker())
     wait_for_port(port, timeout=30)
-    procs.append(start("-m", "harness.targets.k8s.kafka_pod", "topics", "--origin", f"127.0.0.1:{port}",
-                       "--ready-file", str(ready)))
+    procs.append(
+        start(
+            "-m", "harness.targets.k8s.kafka_pod", "topics", "--origin", f"127.0.0.1:{port}", "--ready-file", str(ready)
+        )
+    )
     admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
 
     def topics_exist() -> bool:
@@ -125,17 +169,25 @@ def test_topics_come_back_after_the_broker_restarts_empty(procs, tmp_path):
             return False
 
     wait_until(lambda: ready.exists() and topics_exist(), 60, "topics and the ready file")
-    stop(procs.pop(0))                     # the broker dies: Tansu's topics go with it
+    stop(procs.pop(0))  # the broker dies: Tansu's topics go with it
     wait_until(lambda: not ready.exists(), 60, "the ready file removed while the broker is gone")
-    procs.insert(0, pod_broker())          # a new, empty broker on the same address
+    procs.insert(0, pod_broker())  # a new, empty broker on the same address
     wait_for_port(port, timeout=30)
     wait_until(lambda: ready.exists() and topics_exist(), 60, "topics recreated on the new broker")
 
 
 def check(bootstrap: str) -> bool:
     """The listeners' liveness probe (deploy/stack/kafka.yaml), run here."""
-    return subprocess.run([sys.executable, "-m", "harness.targets.k8s.kafka_pod", "check", "--bootstrap", bootstrap],
-                          check=False, cwd=ROOT, capture_output=True, timeout=60).returncode == 0
+    return (
+        subprocess.run(
+            [sys.executable, "-m", "harness.targets.k8s.kafka_pod", "check", "--bootstrap", bootstrap],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.slow
@@ -147,8 +199,17 @@ def test_a_listener_left_behind_by_a_broker_restart_fails_its_liveness_check(pro
     wait_for_port(broker_port, timeout=30)
 
     def listener():
-        return start("-m", "harness.targets.k8s.kafka_pod", "sink-listener", "--listen", f"127.0.0.1:{listener_port}",
-                     "--advertise", f"127.0.0.1:{listener_port}", "--origin", f"127.0.0.1:{broker_port}")
+        return start(
+            "-m",
+            "harness.targets.k8s.kafka_pod",
+            "sink-listener",
+            "--listen",
+            f"127.0.0.1:{listener_port}",
+            "--advertise",
+            f"127.0.0.1:{listener_port}",
+            "--origin",
+            f"127.0.0.1:{broker_port}",
+        )
 
     procs.append(listener())
     wait_for_port(listener_port, timeout=30)

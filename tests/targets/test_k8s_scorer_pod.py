@@ -30,8 +30,10 @@ def scorer_container() -> dict:
 
 def probe_passes(ready_file: Path) -> bool:
     """Run the manifest's readiness probe here, with the pod's ready file mapped to `ready_file`."""
-    command = [part.replace(POD_READY_FILE, str(ready_file)) for part in
-               scorer_container()["readinessProbe"]["exec"]["command"]]
+    command = [
+        part.replace(POD_READY_FILE, str(ready_file))
+        for part in scorer_container()["readinessProbe"]["exec"]["command"]
+    ]
     return subprocess.run(command, check=False, capture_output=True, timeout=30).returncode == 0
 
 
@@ -65,15 +67,30 @@ def test_the_probe_passes_only_while_the_scorer_is_a_live_group_member(tmp_path)
     ready = tmp_path / "scorer.ready"
     config = write_config(tmp_path)
     with running_broker() as bootstrap:
-        proc = subprocess.Popen([sys.executable, "-m", "stack.scorer", "--config", str(config), "--name", "scorer-pod-a",
-                                 "--bootstrap", bootstrap, "--ready-file", str(ready)], cwd=ROOT,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stack.scorer",
+                "--config",
+                str(config),
+                "--name",
+                "scorer-pod-a",
+                "--bootstrap",
+                bootstrap,
+                "--ready-file",
+                str(ready),
+            ],
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             wait_until(lambda: probe_passes(ready), 60, "readiness after joining the group")
             ids = produce_events(bootstrap, 20)
             scores = read_scores(bootstrap, set(ids), timeout=60)
             assert {r["scorer"] for r in scores} == {"scorer-pod-a"}
-            os.killpg(proc.pid, signal.SIGSTOP)          # stuck: alive, but its loop no longer turns
+            os.killpg(proc.pid, signal.SIGSTOP)  # stuck: alive, but its loop no longer turns
             wait_until(lambda: not probe_passes(ready), 60, "not ready while stuck")
             os.killpg(proc.pid, signal.SIGCONT)
             wait_until(lambda: probe_passes(ready), 60, "ready again once it runs")

@@ -32,10 +32,15 @@ def test_up_serves_the_built_version_with_rbac_and_down_kills_every_group(tmp_pa
         procs = started(plane.root)
         assert sorted(p.name() for p in procs) == ["etcd", "kube-apiserver", "kube-controller-manager"]
         assert all(os.getpgid(p.pid) == p.pid for p in procs), "each leads its own process group"
-        built = subprocess.run([f"{plane.env['KCP_BIN']}/kube-apiserver", "--version"], check=False,
-                               capture_output=True, text=True, timeout=30).stdout.split()[-1]
+        built = subprocess.run(
+            [f"{plane.env['KCP_BIN']}/kube-apiserver", "--version"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()[-1]
         assert client.VersionApi(plane.client(ADMIN)).get_code().git_version == built == "v1.20.2"
-        with pytest.raises(ApiException) as refused:      # RBAC is on: the user is not an admin
+        with pytest.raises(ApiException) as refused:  # RBAC is on: the user is not an admin
             client.CoreV1Api(plane.client(USER)).list_namespace()
         assert refused.value.status == 403
     finally:
@@ -48,8 +53,13 @@ def test_the_control_plane_goes_down_when_the_process_that_started_it_dies(tmp_p
     parent = subprocess.Popen(["sleep", "600"])
     root = tmp_path / "kcp"
     try:
-        up = subprocess.run([str(SCRIPT), "up", str(root), "--parent-pid", str(parent.pid)],
-                            check=False, capture_output=True, text=True, timeout=300)
+        up = subprocess.run(
+            [str(SCRIPT), "up", str(root), "--parent-pid", str(parent.pid)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert up.returncode == 0, up.stderr
         procs = started(root)
         assert len(running(procs)) == 3

@@ -22,8 +22,6 @@ import pytest
 from k8s_api import FakeApiServer, write_kubeconfig
 from support import free_port, wait_for_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
 from harness.errors import SpecError, TargetError
 from harness.spec.models import KubernetesTarget
 from harness.targets import kubernetes as kubernetes_target
@@ -34,6 +32,8 @@ from harness.targets.k8s.cluster_load import CHUNK, ClusterLocust
 from harness.targets.k8s.labels import EXPIRES_AT, MANAGED_BY, expiry_annotation
 from harness.targets.k8s.locust_objects import EXIT_FILE, FILES_PORT, LocustPlan
 from harness.targets.kubernetes import KubernetesRun
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -50,22 +50,40 @@ def kubeconfig(api, tmp_path, monkeypatch):
 
 
 def make_plan(run="r1", workers=3, expires_at=None) -> LocustPlan:
-    return LocustPlan(run=run, namespace="gameday", image="gameday:test", workers=workers,
-                      host="http://gateway.gameday.svc:80", profile_name="inference.py", profile_text="# profile\n",
-                      inject_text="# inject\n", locust_args=("--gameday-shape", "constant_rate"),
-                      expires_at=expires_at if expires_at is not None else time.time() + 600)
+    return LocustPlan(
+        run=run,
+        namespace="gameday",
+        image="gameday:test",
+        workers=workers,
+        host="http://gateway.gameday.svc:80",
+        profile_name="inference.py",
+        profile_text="# profile\n",
+        inject_text="# inject\n",
+        locust_args=("--gameday-shape", "constant_rate"),
+        expires_at=expires_at if expires_at is not None else time.time() + 600,
+    )
 
 
 def gateway_service(api):
-    api.put("services", "gameday", {"apiVersion": "v1", "kind": "Service",
-                                    "metadata": {"name": "gateway", "labels": {"app.kubernetes.io/name": "gateway"}},
-                                    "spec": {"ports": [{"name": "http", "port": 80}]}})
+    api.put(
+        "services",
+        "gameday",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "gateway", "labels": {"app.kubernetes.io/name": "gateway"}},
+            "spec": {"ports": [{"name": "http", "port": 80}]},
+        },
+    )
 
 
 def policy(name: str, annotations: dict) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "labels": {MANAGED_BY: "gameday"}, "annotations": annotations},
-            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": {MANAGED_BY: "gameday"}, "annotations": annotations},
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "kafka"}}},
+    }
 
 
 def target(**overrides) -> KubernetesTarget:
@@ -78,7 +96,7 @@ def test_local_load_without_a_reachable_gateway_says_to_port_forward(api, kubeco
     run = KubernetesRun(target(), where="local", config_file=kubeconfig, sink_forward=False)
     run.up()
     with pytest.raises(TargetError, match="port-forward svc/gateway"):
-        run.host
+        _ = run.host
 
 
 # ---- the data-flow ledger in Kubernetes mode ---------------------------------------------
@@ -89,7 +107,7 @@ def test_where_local_reads_the_ledger_through_a_kafka_port_forward(api, kubeconf
     monkeypatch.setattr(kubernetes_target, "SINK_FORWARD", listener.getsockname())
     run = KubernetesRun(target(), where="local", config_file=kubeconfig)
     with pytest.raises(TargetError, match=r"port-forward svc/kafka \d+:9094"):
-        run.up()          # nothing listens: the sink could not read anything
+        run.up()  # nothing listens: the sink could not read anything
     listener.listen(1)
     try:
         run.up()
@@ -106,8 +124,9 @@ def test_where_cluster_runs_the_sink_beside_the_master_not_here(api, kubeconfig)
 
     run = KubernetesRun(target(), where="cluster", config_file=kubeconfig)
     assert run.sink_argv() is None
-    ctx = SimpleNamespace(gameday=SimpleNamespace(load=SimpleNamespace(where="cluster", sink=None)), target=run,
-                          run_dir=".")
+    ctx = SimpleNamespace(
+        gameday=SimpleNamespace(load=SimpleNamespace(where="cluster", sink=None)), target=run, run_dir="."
+    )
     assert _sink(ctx) is None
 
 
@@ -116,8 +135,9 @@ def test_the_master_starts_a_sink_reader_on_the_stacks_scores_topic():
     from harness.targets.k8s.locust_objects import master
     from harness.targets.k8s.plan import locust_plan
 
-    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
-                           check_files=False)
+    gameday = load_gameday(
+        ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False, check_files=False
+    )
     command = master(locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", time.time()))
     script = command["spec"]["template"]["spec"]["containers"][0]["command"][-1]
     assert "--gameday-sink kafka --gameday-sink-bootstrap kafka:9092 --gameday-sink-topic scores" in script
@@ -138,7 +158,7 @@ def test_the_ledger_is_copied_back_with_the_samples(api, kubeconfig, tmp_path, m
 
 
 def test_namespace_outside_allowed_namespaces_is_refused_before_any_call(api, kubeconfig, monkeypatch):
-    monkeypatch.setenv("GAMEDAY_ALLOWED_NAMESPACES", "gameday,kube-system")   # the spec narrows the machine's list
+    monkeypatch.setenv("GAMEDAY_ALLOWED_NAMESPACES", "gameday,kube-system")  # the spec narrows the machine's list
     run = KubernetesRun(target(), extra_namespaces=("kube-system",), config_file=kubeconfig)
     with pytest.raises(SpecError, match="namespace 'kube-system' is not in allowed_namespaces"):
         run.up()
@@ -189,8 +209,20 @@ def master_files(tmp_path):
     served = tmp_path / "master"
     (served / "samples").mkdir(parents=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "harness.targets.k8s.files", "--directory", str(served),
-                             "--host", "127.0.0.1", "--port", str(port)], start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.targets.k8s.files",
+            "--directory",
+            str(served),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout=30)
         yield served, f"http://127.0.0.1:{port}"
@@ -207,7 +239,7 @@ def test_samples_are_copied_from_the_master_through_the_service_proxy(api, kubec
     (run_dir / "samples").mkdir(parents=True)
     driver = ClusterLocust(Cluster.connect("dev", kubeconfig), make_plan(), run_dir, ready_timeout_s=5)
     driver.start()
-    (served / "samples" / "samples.jsonl").write_text('{"ts": 1}\n{"ts": 2}\n{"ts": 3')   # last line torn
+    (served / "samples" / "samples.jsonl").write_text('{"ts": 1}\n{"ts": 2}\n{"ts": 3')  # last line torn
     driver.sync(force=True)
     assert driver.running is True
     (served / "samples" / "samples.jsonl").write_text('{"ts": 1}\n{"ts": 2}\n{"ts": 3}\n')
@@ -284,7 +316,7 @@ def test_a_stuck_proxy_cannot_hang_the_run(api, kubeconfig, tmp_path, stuck_pod)
     driver.start()
     syncing = threading.Thread(target=driver.sync, kwargs={"force": True}, daemon=True)
     syncing.start()
-    syncing.join(timeout=120)     # generous: the request timeout is seconds
+    syncing.join(timeout=120)  # generous: the request timeout is seconds
     assert not syncing.is_alive(), "sync still blocked on a proxy that never answers"
     assert driver.fetch_failures == 1 and driver.returncode is None
 
@@ -304,7 +336,7 @@ def test_the_master_file_server_serves_only_its_directory(master_files, tmp_path
     (tmp_path / "secret.txt").write_text("not for you")
     assert requests.get(f"{url}/healthz", timeout=10).text == "ok"
     assert requests.get(f"{url}/%2E%2E/secret.txt", timeout=10).status_code == 404
-    assert requests.get(f"{url}/samples", timeout=10).status_code == 404     # a directory
+    assert requests.get(f"{url}/samples", timeout=10).status_code == 404  # a directory
     (served / "events.jsonl").write_text("0123456789")
     partial = requests.get(f"{url}/events.jsonl", headers={"Range": "bytes=4-"}, timeout=10)
     assert (partial.status_code, partial.text) == (206, "456789")
@@ -320,17 +352,22 @@ def test_locust_accepts_the_masters_command_line(tmp_path):
     from harness.targets.k8s.locust_objects import PROFILE_DIR, RUN_DIR, master
     from harness.targets.k8s.plan import locust_plan
 
-    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
-                           check_files=False)
+    gameday = load_gameday(
+        ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False, check_files=False
+    )
     script = master(locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", time.time()))
     script = script["spec"]["template"]["spec"]["containers"][0]["command"][-1]
-    here = {f"{PROFILE_DIR}/gameday_inject.py": str(ROOT / "harness" / "load" / "inject.py"),
-            f"{PROFILE_DIR}/inference.py": str(ROOT / "loadprofiles" / "inference.py"), RUN_DIR: str(tmp_path)}
+    here = {
+        f"{PROFILE_DIR}/gameday_inject.py": str(ROOT / "harness" / "load" / "inject.py"),
+        f"{PROFILE_DIR}/inference.py": str(ROOT / "loadprofiles" / "inference.py"),
+        RUN_DIR: str(tmp_path),
+    }
     argv = shlex.split(script.split(" 2>&1")[0])
     for pod_path, local in here.items():
         argv = [arg.replace(pod_path, local) for arg in argv]
-    result = subprocess.run([sys.executable, *argv[1:], "--list"], check=False, capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, *argv[1:], "--list"], check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "InferenceUser" in result.stdout
 
@@ -343,8 +380,9 @@ def test_locust_objects_do_not_expire_before_the_longest_run_ends():
     from harness.spec.loader import load_gameday
     from harness.targets.k8s.plan import locust_plan
 
-    gameday = load_gameday(ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False,
-                           check_files=False)
+    gameday = load_gameday(
+        ROOT / "gamedays" / "k8s" / "kill-model-replica.yaml", check_experiments=False, check_files=False
+    )
     now = time.time()
     plan = locust_plan(gameday, "r1", "http://gateway.gameday.svc:80", now)
     args = [*plan.locust_args, *plan.sink_args]
@@ -352,8 +390,13 @@ def test_locust_objects_do_not_expire_before_the_longest_run_ends():
     def flag(name: str) -> float:
         return float(args[args.index(name) + 1].rstrip("s"))
 
-    longest = (2 * cluster_load.READY_TIMEOUT_S + LOAD_START_TIMEOUT_S + flag("--run-time")
-               + flag("--stop-timeout") + flag("--gameday-sink-drain"))
+    longest = (
+        2 * cluster_load.READY_TIMEOUT_S
+        + LOAD_START_TIMEOUT_S
+        + flag("--run-time")
+        + flag("--stop-timeout")
+        + flag("--gameday-sink-drain")
+    )
     assert plan.expires_at - now >= longest + 60, (plan.expires_at - now, longest)
 
 

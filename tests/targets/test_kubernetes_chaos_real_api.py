@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments" / "k8s"
-CONTEXT = "kind-gameday"        # the shipped game days' context, here the namespace-limited user
+CONTEXT = "kind-gameday"  # the shipped game days' context, here the namespace-limited user
 REPLICA = "app.kubernetes.io/name=model-replica"
 _names = itertools.count()
 
@@ -71,8 +71,9 @@ def without_readiness(name: str, method: list[str] | None = None, rollbacks: boo
     return doc
 
 
-def run_chaos(experiment: dict | Path, run_dir: Path, kubeconfig: Path, namespace: str,
-              expires_at: float | None = None) -> tuple[int, dict]:
+def run_chaos(
+    experiment: dict | Path, run_dir: Path, kubeconfig: Path, namespace: str, expires_at: float | None = None
+) -> tuple[int, dict]:
     """`chaos run` as a game day starts it (ChaosDriver, KubernetesRun's env); its exit code and journal."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(experiment, dict):
@@ -99,7 +100,8 @@ def activity(journal: dict, name: str, section: str = "run") -> dict:
 
 
 def test_terminate_pods_by_label_deletes_one_replica_pod_and_its_replicaset_replaces_it(
-        admin, namespace, kubeconfig, tmp_path):
+    admin, namespace, kubeconfig, tmp_path
+):
     from kubernetes import client
 
     before = pod_names(admin, namespace, REPLICA)
@@ -107,6 +109,7 @@ def test_terminate_pods_by_label_deletes_one_replica_pod_and_its_replicaset_repl
     assert code == 0 and journal["status"] == "completed", journal
     killed = activity(journal, "terminate-one-replica-pod")["output"]
     assert len(killed) == 1 and killed[0] in before
+
     # The controller-manager's ReplicaSet makes a new Pod object (it never runs: no kubelet).
     def replaced():
         names = pod_names(admin, namespace, REPLICA)
@@ -114,14 +117,17 @@ def test_terminate_pods_by_label_deletes_one_replica_pod_and_its_replicaset_repl
 
     after = wait_for(replaced, 120, "a replacement pod")
     assert len(after - before) == 1 and before - after == set(killed)
-    owners = {p.metadata.owner_references[0].name
-              for p in client.CoreV1Api(admin).list_namespaced_pod(namespace, label_selector=REPLICA).items}
+    owners = {
+        p.metadata.owner_references[0].name
+        for p in client.CoreV1Api(admin).list_namespaced_pod(namespace, label_selector=REPLICA).items
+    }
     assert len(owners) == 1, f"the replacement belongs to the same ReplicaSet: {owners}"
     assert activity(journal, "keep-three-replicas", "rollbacks")["status"] == "succeeded"
 
 
 def test_the_shipped_kill_experiment_kills_nothing_when_the_deployments_are_not_available(
-        admin, namespace, kubeconfig, tmp_path):
+    admin, namespace, kubeconfig, tmp_path
+):
     # The file unchanged: its steady-state probes see 0 available replicas (no kubelet, so
     # no pod is ever ready), the method must not run, and the rollbacks still do.
     before = pod_names(admin, namespace, REPLICA)
@@ -140,10 +146,16 @@ def network_policies(admin, namespace: str) -> dict[str, dict]:
 
 
 def test_the_kafka_partition_is_a_validated_network_policy_created_and_then_removed(
-        admin, namespace, kubeconfig, tmp_path):
+    admin, namespace, kubeconfig, tmp_path
+):
     expires = time.time() + 600
-    code, journal = run_chaos(without_readiness("partition-kafka.json", ["partition-kafka"], rollbacks=False),
-                              tmp_path / "cut", kubeconfig, namespace, expires_at=expires)
+    code, journal = run_chaos(
+        without_readiness("partition-kafka.json", ["partition-kafka"], rollbacks=False),
+        tmp_path / "cut",
+        kubeconfig,
+        namespace,
+        expires_at=expires,
+    )
     assert code == 0, journal
     policy = network_policies(admin, namespace)["gameday-partition-kafka"]
     assert policy["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gameday"
@@ -152,16 +164,22 @@ def test_the_kafka_partition_is_a_validated_network_policy_created_and_then_remo
     assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
     assert not policy["spec"].get("ingress") and not policy["spec"].get("egress"), "deny all, both ways"
 
-    code, journal = run_chaos(without_readiness("partition-kafka.json", ["remove-kafka-partition"],
-                                                rollbacks=False), tmp_path / "heal", kubeconfig, namespace)
+    code, journal = run_chaos(
+        without_readiness("partition-kafka.json", ["remove-kafka-partition"], rollbacks=False),
+        tmp_path / "heal",
+        kubeconfig,
+        namespace,
+    )
     assert code == 0, journal
     assert "gameday-partition-kafka" not in network_policies(admin, namespace)
 
 
 def test_the_partition_rollback_removes_the_policy_when_the_method_never_healed_it(
-        admin, namespace, kubeconfig, tmp_path):
-    code, journal = run_chaos(without_readiness("partition-kafka.json", ["partition-kafka"]),
-                              tmp_path, kubeconfig, namespace)
+    admin, namespace, kubeconfig, tmp_path
+):
+    code, journal = run_chaos(
+        without_readiness("partition-kafka.json", ["partition-kafka"]), tmp_path, kubeconfig, namespace
+    )
     assert code == 0, journal
     assert activity(journal, "partition-kafka")["status"] == "succeeded"
     assert activity(journal, "remove-kafka-partition", "rollbacks")["status"] == "succeeded"
@@ -169,13 +187,38 @@ def test_the_partition_rollback_removes_the_policy_when_the_method_never_healed_
 
 
 def test_a_partition_left_by_a_killed_run_is_removed_by_gameday_cleanup(admin, namespace, kubeconfig, tmp_path):
-    code, _ = run_chaos(without_readiness("partition-kafka.json", ["partition-kafka"], rollbacks=False),
-                        tmp_path, kubeconfig, namespace, expires_at=time.time() - 1)
+    code, _ = run_chaos(
+        without_readiness("partition-kafka.json", ["partition-kafka"], rollbacks=False),
+        tmp_path,
+        kubeconfig,
+        namespace,
+        expires_at=time.time() - 1,
+    )
     assert code == 0 and "gameday-partition-kafka" in network_policies(admin, namespace)
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup", "--kubernetes", "--context", CONTEXT,
-                             "--namespace", namespace], check=False, capture_output=True, text=True, timeout=120,
-                            cwd=ROOT, env={**os.environ, "KUBECONFIG": str(kubeconfig), ALLOWED_CONTEXTS_ENV: CONTEXT,
-                                 ALLOWED_NAMESPACES_ENV: namespace})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "cleanup",
+            "--kubernetes",
+            "--context",
+            CONTEXT,
+            "--namespace",
+            namespace,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            ALLOWED_CONTEXTS_ENV: CONTEXT,
+            ALLOWED_NAMESPACES_ENV: namespace,
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert f"NetworkPolicy {namespace}/gameday-partition-kafka" in result.stdout
     assert network_policies(admin, namespace) == {}
@@ -193,18 +236,27 @@ def replica_counts(admin, namespace: str) -> tuple[int, int, int]:
 
 
 def test_scale_down_and_back_up_moves_the_replicaset_and_its_pods(admin, namespace, kubeconfig, tmp_path):
-    code, journal = run_chaos(without_readiness("scale-down-replicas.json", ["scale-replicas-to-one"],
-                                                rollbacks=False), tmp_path / "down", kubeconfig, namespace)
+    code, journal = run_chaos(
+        without_readiness("scale-down-replicas.json", ["scale-replicas-to-one"], rollbacks=False),
+        tmp_path / "down",
+        kubeconfig,
+        namespace,
+    )
     assert code == 0, journal
     wait_for(lambda: replica_counts(admin, namespace) == (1, 1, 1), 120, "model-replica at 1/1/1")
-    code, journal = run_chaos(without_readiness("scale-down-replicas.json", ["scale-replicas-back"],
-                                                rollbacks=False), tmp_path / "up", kubeconfig, namespace)
+    code, journal = run_chaos(
+        without_readiness("scale-down-replicas.json", ["scale-replicas-back"], rollbacks=False),
+        tmp_path / "up",
+        kubeconfig,
+        namespace,
+    )
     assert code == 0, journal
     wait_for(lambda: replica_counts(admin, namespace) == (3, 3, 3), 120, "model-replica at 3/3/3")
 
 
 def test_every_k8s_experiment_activity_is_allowed_by_the_role_in_its_namespace(
-        kube, admin, namespace, kubeconfig, tmp_path):
+    kube, admin, namespace, kubeconfig, tmp_path
+):
     # Readiness probes fail here (no kubelet) and some actions act on a state a previous one
     # changed; what must never happen is a 403: the Role must allow every call.
     made: set[str] = set()
@@ -223,23 +275,33 @@ def test_every_k8s_experiment_activity_is_allowed_by_the_role_in_its_namespace(
         assert forbidden == [], f"{path.name}: the Role refuses {forbidden}"
         made.update(_kind_of(r) for r in requests)
     # every kind of call the experiments make was made, so none went unchecked
-    assert {"list deployments", "patch deployments", "list pods", "delete pods",
-            "create networkpolicies", "delete networkpolicies"} <= made, made
+    assert {
+        "list deployments",
+        "patch deployments",
+        "list pods",
+        "delete pods",
+        "create networkpolicies",
+        "delete networkpolicies",
+    } <= made, made
 
 
 def _kind_of(request: dict) -> str:
     """'verb resource' of an audit entry: 'delete pods', 'list deployments'."""
     path = request["uri"].split("?")[0].split("/")
-    resource = path[path.index("namespaces") + 2] if "namespaces" in path and len(path) > path.index(
-        "namespaces") + 2 else path[-1]
+    resource = (
+        path[path.index("namespaces") + 2]
+        if "namespaces" in path and len(path) > path.index("namespaces") + 2
+        else path[-1]
+    )
     return f"{request['verb']} {resource}"
 
 
 def test_outside_its_namespace_the_user_is_forbidden_and_nothing_is_terminated(
-        kube, admin, namespace, kubeconfig, tmp_path):
+    kube, admin, namespace, kubeconfig, tmp_path
+):
     from kubernetes import client
 
-    other = f"unbound-{next(_names)}"      # exists, holds the stack, but no RoleBinding for the user
+    other = f"unbound-{next(_names)}"  # exists, holds the stack, but no RoleBinding for the user
     client.CoreV1Api(admin).create_namespace({"metadata": {"name": other}})
     deploy_stack(admin, other)
     wait_for(lambda: len(pod_names(admin, other, REPLICA)) == 3, 120, "3 model-replica pods")

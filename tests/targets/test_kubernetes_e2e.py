@@ -59,8 +59,14 @@ warmup: 5s
 slos:
   - {{sli: availability, phase: baseline, objective: ">= 99%"}}
 """)
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(spec), "--reports", str(tmp_path)],
-                            check=False, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(spec), "--reports", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     outcome = json.loads((run_dir / "result.json").read_text())

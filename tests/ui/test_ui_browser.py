@@ -83,8 +83,7 @@ def gameday_session(tmp_path):
         ui.stop()
 
 
-def test_a_game_day_session_runs_its_shape_judges_the_running_phase_and_draws_the_slos_once(gameday_session,
-                                                                                              tmp_path):
+def test_a_game_day_session_runs_its_shape_judges_the_running_phase_and_draws_the_slos_once(gameday_session, tmp_path):
     session = gameday_session
     with playwright() as pw:
         browser = launch(pw)
@@ -97,8 +96,10 @@ def test_a_game_day_session_runs_its_shape_judges_the_running_phase_and_draws_th
             assert "constant_rate (rate=50) for 75s, open model" in line.inner_text()
             assert page.get_by_label("Number of users (peak concurrency)").is_disabled()
             page.get_by_role("button", name="Custom parameters").click()
-            form = {name: page.locator(f"form input[name={name}]").input_value()
-                    for name in ("gamedayShape", "gamedayRate", "gamedayDuration")}
+            form = {
+                name: page.locator(f"form input[name={name}]").input_value()
+                for name in ("gamedayShape", "gamedayRate", "gamedayDuration")
+            }
             assert form == {"gamedayShape": "constant_rate", "gamedayRate": "50", "gamedayDuration": "75"}
             page.locator("form button[type=submit]").first.click()
 

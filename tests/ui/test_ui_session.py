@@ -70,8 +70,14 @@ def test_abort_rolls_back_and_the_stopped_test_gets_a_report(session):
     assert journal["status"] == "interrupted"
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["ensure-replicas-running"]
     kinds = [(e["source"], e["kind"]) for e in events_of(run_dir)]
-    for expected in [("harness", "run-start"), ("load", "test-start"), ("harness", "chaos-start"),
-                     ("harness", "chaos-abort"), ("chaos", "rollback-end"), ("harness", "chaos-end")]:
+    for expected in [
+        ("harness", "run-start"),
+        ("load", "test-start"),
+        ("harness", "chaos-start"),
+        ("harness", "chaos-abort"),
+        ("chaos", "rollback-end"),
+        ("harness", "chaos-end"),
+    ]:
         assert expected in kinds
     assert {"chaos-start", "rollback-end"} <= {e["kind"] for e in state["events"]}
 
@@ -91,7 +97,7 @@ def test_ctrl_c_mid_experiment_rolls_back_and_reports_the_second_test(session):
     first = session.state()["runs"][0]["run_dir"] if session.state()["runs"] else None
     state = start_test(session)
     run_dir = Path(state["test"]["run_dir"])
-    assert str(run_dir) != first   # every test is its own run directory
+    assert str(run_dir) != first  # every test is its own run directory
     code, body = session.post_json("/gameday/experiments/run", {"name": EXPERIMENT})
     assert code == 200, body
     session.wait_state(lambda s: "(method)" in (s["experiment"]["activity"] or ""))
@@ -99,8 +105,7 @@ def test_ctrl_c_mid_experiment_rolls_back_and_reports_the_second_test(session):
     assert session.left_behind == [], "Ctrl-C left processes running"
     journal = json.loads((run_dir / "journal.json").read_text())
     assert journal["status"] == "interrupted", journal["status"]
-    assert journal["rollbacks"] and {r["status"] for r in journal["rollbacks"]} == {"succeeded"}, \
-        journal["rollbacks"]
+    assert journal["rollbacks"] and {r["status"] for r in journal["rollbacks"]} == {"succeeded"}, journal["rollbacks"]
     result = json.loads((run_dir / "result.json").read_text())
     assert result["run"]["status"] == "interrupted"
     assert "stopping local stack 'ui-test'" in session.output()

@@ -70,8 +70,11 @@ IN_BASELINE = LivePhase("baseline", running_s=30.0, ended=frozenset({"warmup"}),
 
 
 def test_live_rows_judge_live_slis_and_leave_the_rest_to_the_report():
-    slos = [Slo("availability", "run", parse_objective(">= 99%")), Slo("latency.p99", "run", parse_objective("< 250ms")),
-            Slo("correctness", "run", parse_objective(">= 99%"))]
+    slos = [
+        Slo("availability", "run", parse_objective(">= 99%")),
+        Slo("latency.p99", "run", parse_objective("< 250ms")),
+        Slo("correctness", "run", parse_objective(">= 99%")),
+    ]
     rows = live_rows(slos, _live(ok=90, total=100, p99_ms=120.0), IN_BASELINE)
     assert [(r["state"], r["value"]) for r in rows] == [("fail", "90.00%"), ("pass", "120.0 ms"), ("in report", "-")]
     assert [r["state"] for r in live_rows(slos, None, IN_BASELINE)] == ["no-data", "no-data", "in report"]
@@ -102,8 +105,10 @@ def test_a_phase_is_judged_only_once_the_live_window_lies_inside_it():
 
 
 def test_no_test_running_judges_nothing():
-    assert [r["state"] for r in live_rows([FAULT_SLO, BASELINE_SLO], _live(100, 100, 20.0), None)] == \
-        ["waiting for fault", "waiting for baseline"]
+    assert [r["state"] for r in live_rows([FAULT_SLO, BASELINE_SLO], _live(100, 100, 20.0), None)] == [
+        "waiting for fault",
+        "waiting for baseline",
+    ]
 
 
 def _chaos(ts: float, source: str, kind: str, **detail) -> dict:
@@ -117,7 +122,7 @@ def test_live_phase_follows_warmup_baseline_fault_and_recovery():
     timeline = [probe, start, heal]
     phase = lambda now: live_phase(now, 100.0, 5.0, [e for e in timeline if e["ts"] <= now])  # noqa: E731
     assert phase(103.0).name == "warmup"
-    assert (phase(128.0).name, phase(128.0).run_s) == ("baseline", 23.0)   # a hypothesis probe injects nothing
+    assert (phase(128.0).name, phase(128.0).run_s) == ("baseline", 23.0)  # a hypothesis probe injects nothing
     assert (phase(140.0).name, phase(140.0).running_s) == ("fault", 10.0)
     assert phase(155.0).name == "recovery" and phase(155.0).ended == {"warmup", "baseline", "fault"}
 
@@ -161,8 +166,8 @@ def test_a_test_started_while_the_last_one_closes_gets_its_own_run_directory(tmp
     recorder = SimpleNamespace(writer=RunDirWriter(resolve_run_dir(str(first))))
     runs = UiRuns(recorder, None, "ui-unit")
     assert runs.begin() == first
-    closing = runs.detach()                     # test stop: the close goes on in the background...
-    second = runs.begin()                       # ...while the next test starts
+    closing = runs.detach()  # test stop: the close goes on in the background...
+    second = runs.begin()  # ...while the next test starts
     assert second != first and recorder.writer.run_dir == second
     assert runs.end(closing, "completed") == first
 
@@ -170,5 +175,5 @@ def test_a_test_started_while_the_last_one_closes_gets_its_own_run_directory(tmp
         return [json.loads(line)["kind"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
     assert kinds(first) == ["run-start", "run-end"]
-    assert kinds(second) == ["run-start"]       # still recording
+    assert kinds(second) == ["run-start"]  # still recording
     assert runs.runs[first.name]["state"] == "building" and runs.runs[second.name]["state"] == "recording"

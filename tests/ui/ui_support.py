@@ -19,12 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "loadprofiles" / "inference.py"
 
 # Until harness.cli registers `ui` itself, register it the way the CLI will.
-_SHIM = ("import sys\nfrom harness import cli\nfrom harness.ui.commands import register\n"
-         "build = cli.build_parser\n"
-         "def with_ui():\n    parser = build()\n"
-         "    sub = next(a for a in parser._actions if a.__class__.__name__ == '_SubParsersAction')\n"
-         "    'ui' in sub.choices or register(sub)\n    return parser\n"
-         "cli.build_parser = with_ui\nsys.exit(cli.main(sys.argv[1:]))\n")
+_SHIM = (
+    "import sys\nfrom harness import cli\nfrom harness.ui.commands import register\n"
+    "build = cli.build_parser\n"
+    "def with_ui():\n    parser = build()\n"
+    "    sub = next(a for a in parser._actions if a.__class__.__name__ == '_SubParsersAction')\n"
+    "    'ui' in sub.choices or register(sub)\n    return parser\n"
+    "cli.build_parser = with_ui\nsys.exit(cli.main(sys.argv[1:]))\n"
+)
 
 
 def gameday_command() -> list[str]:
@@ -44,8 +46,19 @@ class UiSession:
         self.reports = tmp / "runs"
         self.log = open(tmp / "ui.log", "wb")  # noqa: SIM115 - open for the child's whole life
         env = {**os.environ, "GAMEDAY_HOME": str(tmp / "home")}
-        argv = [*gameday_command(), "ui", *args, "--stack-name", stack, "--base-port", str(base_port),
-                "--web-port", str(web_port), "--reports", str(self.reports)]
+        argv = [
+            *gameday_command(),
+            "ui",
+            *args,
+            "--stack-name",
+            stack,
+            "--base-port",
+            str(base_port),
+            "--web-port",
+            str(web_port),
+            "--reports",
+            str(self.reports),
+        ]
         self.owned = processes.Owned(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.proc = self.owned.proc
         self.left_behind: list[str] = []
@@ -58,7 +71,7 @@ class UiSession:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.output()
-            if "Locust web UI with the Game day tab" in self.output():   # not the notes naming the tab
+            if "Locust web UI with the Game day tab" in self.output():  # not the notes naming the tab
                 return
             time.sleep(0.2)
         raise TimeoutError(self.output())
@@ -71,8 +84,11 @@ class UiSession:
 
     def post_json(self, path: str, body: dict) -> tuple[int, dict | str]:
         data = json.dumps(body).encode()
-        return self._call(urllib.request.Request(self.url + path, data=data, method="POST",
-                                                 headers={"Content-Type": "application/json"}))
+        return self._call(
+            urllib.request.Request(
+                self.url + path, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
+        )
 
     def post_form(self, path: str, form: dict) -> tuple[int, dict | str]:
         data = urllib.parse.urlencode(form).encode()
@@ -87,7 +103,7 @@ class UiSession:
 
     def state(self) -> dict:
         code, body = self.get("/gameday/state")
-        assert code == 200, (body, self.output()[-3000:])   # Locust's log has the view's traceback
+        assert code == 200, (body, self.output()[-3000:])  # Locust's log has the view's traceback
         return body
 
     def wait_state(self, predicate, timeout: float = 60.0) -> dict:

@@ -28,8 +28,7 @@ class Source(Protocol):
         """Ids seen since the last call, each with the epoch second it was seen; waits at most `timeout`."""
         ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 KINDS = ("kafka", "http", "callable", "amqp")
@@ -43,14 +42,18 @@ def open_source(kind: str, options: dict) -> Source:
     """A started Source of `kind`; `options` are the keyword arguments of that kind's class."""
     if kind == "kafka":
         from harness.load.sinks.kafka import KafkaSource
+
         return KafkaSource(**options)
     if kind == "http":
         from harness.load.sinks.http import HttpSource
+
         return HttpSource(**options)
     if kind == "callable":
         from harness.load.sinks.function import CallableSource
+
         return CallableSource(**options)
     if kind == "amqp":
         from harness.load.sinks.amqp import AmqpSource
+
         return AmqpSource(**options)
     raise SinkConfigError(f"unknown sink kind '{kind}' (known: {', '.join(KINDS)})")

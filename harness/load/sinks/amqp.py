@@ -50,19 +50,28 @@ PREFETCH = 1000
 class AmqpSource:
     """Reads the ids put out on `exchange` (through a queue of its own) or on the stream `queue` at `url`."""
 
-    def __init__(self, url: str, exchange: str | None = None, queue: str | None = None, binding_key: str = "#",
-                 id_field: str = "event_id", reconnect_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: str | None = None,
+        queue: str | None = None,
+        binding_key: str = "#",
+        id_field: str = "event_id",
+        reconnect_s: float = 1.0,
+    ) -> None:
         if not url.startswith(("amqp://", "amqps://")):
             raise SinkConfigError(f"amqp sink: url '{url}' must start with amqp:// or amqps://")
         if bool(exchange) == bool(queue):
-            raise SinkConfigError("amqp sink: give exactly one of exchange (the pipeline's output exchange, read "
-                                  "through a queue of the reader's own) or queue (a stream queue)")
+            raise SinkConfigError(
+                "amqp sink: give exactly one of exchange (the pipeline's output exchange, read "
+                "through a queue of the reader's own) or queue (a stream queue)"
+            )
         self.url, self.exchange, self.stream, self.binding_key = url, exchange, queue, binding_key
         self.id_field, self.reconnect_s = id_field, reconnect_s
         self.own_queue = f"gameday-sink-{uuid.uuid4().hex[:12]}" if exchange else None
         self.skipped = 0
         self.disconnects = 0
-        self._offset: int | str = "next"     # stream: where the next consumer starts
+        self._offset: int | str = "next"  # stream: where the next consumer starts
         self._seen: list[Seen] = []
         self._connection: pika.BlockingConnection | None = None
         self._channel = None
@@ -97,9 +106,11 @@ class AmqpSource:
             what = f"exchange '{self.exchange}'" if self.exchange else f"queue '{self.stream}'"
             return f"{what} does not exist at {_safe(self.url)} ({exc.reply_text})"
         if exc.reply_code == 406 and self.stream:
-            return (f"queue '{self.stream}' is not a stream queue; reading it would take the pipeline's messages. "
-                    "Give the exchange it is bound to instead (exchange: ...), and the reader binds a queue "
-                    f"of its own ({exc.reply_text})")
+            return (
+                f"queue '{self.stream}' is not a stream queue; reading it would take the pipeline's messages. "
+                "Give the exchange it is bound to instead (exchange: ...), and the reader binds a queue "
+                f"of its own ({exc.reply_text})"
+            )
         return f"the broker refused: {exc.reply_code} {exc.reply_text}"
 
     def _drop(self) -> None:
@@ -143,8 +154,11 @@ class AmqpSource:
 
     def _lost(self, exc: Exception) -> None:
         self.disconnects += 1
-        print(f"amqp sink: connection lost ({exc!r}); reconnecting every {self.reconnect_s:g}s", file=sys.stderr,
-              flush=True)
+        print(
+            f"amqp sink: connection lost ({exc!r}); reconnecting every {self.reconnect_s:g}s",
+            file=sys.stderr,
+            flush=True,
+        )
         self._drop()
         self._retry_at = time.monotonic() + self.reconnect_s
 
@@ -167,7 +181,7 @@ class AmqpSource:
             try:
                 self._channel.queue_delete(self.own_queue)
             except pika.exceptions.AMQPError:
-                pass   # x-expires removes it within a minute
+                pass  # x-expires removes it within a minute
         self._drop()
 
 

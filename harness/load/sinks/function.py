@@ -14,7 +14,7 @@ import importlib
 import queue
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from harness.errors import TargetError
 from harness.load.sinks import Seen, SinkConfigError

@@ -35,7 +35,14 @@ import json
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    TopicPartition,
+)
 
 from harness.load.sinks import Seen, SinkConfigError
 
@@ -76,13 +83,15 @@ class KafkaSource:
         self.group = group or f"gameday-sink-{uuid.uuid4().hex[:12]}"
         self.skipped = 0
         self.replayed = 0
-        self._consumer = Consumer({
-            **_CONSUMER,
-            "bootstrap.servers": bootstrap,
-            "group.id": self.group,
-            "auto.offset.reset": "latest" if start_at == "latest" else "earliest",
-            **(config or {}),
-        })
+        self._consumer = Consumer(
+            {
+                **_CONSUMER,
+                "bootstrap.servers": bootstrap,
+                "group.id": self.group,
+                "auto.offset.reset": "latest" if start_at == "latest" else "earliest",
+                **(config or {}),
+            }
+        )
         self._next: dict[int, int] = {}  # partition -> offset after the last message read
         self._created_ms = int(time.time() * 1000)  # before the watermarks: see the module docstring
         self._start = self._end_offsets(bootstrap)
@@ -137,12 +146,15 @@ class KafkaSource:
             topic = self._consumer.list_topics(self.topic, timeout=_LOOKUP_TIMEOUT_S).topics[self.topic]
             if topic.error is not None:
                 return {}
-            return {p: self._consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                            timeout=_LOOKUP_TIMEOUT_S)[1]
-                    for p in topic.partitions}
+            return {
+                p: self._consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=_LOOKUP_TIMEOUT_S)[1]
+                for p in topic.partitions
+            }
         except KafkaException as exc:
-            raise SinkConfigError(f"kafka sink: cannot read the end offsets of '{self.topic}' at {bootstrap}: "
-                                  f"{exc.args[0].str()}; is the broker up?") from None
+            raise SinkConfigError(
+                f"kafka sink: cannot read the end offsets of '{self.topic}' at {bootstrap}: "
+                f"{exc.args[0].str()}; is the broker up?"
+            ) from None
 
     def close(self) -> None:
         """Leave the group and close the consumer."""

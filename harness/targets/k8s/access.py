@@ -39,8 +39,13 @@ def allowed_namespaces(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return _listed(ALLOWED_NAMESPACES_ENV, env)
 
 
-def problems(context: str, namespaces: Iterable[str], spec_namespaces: Iterable[str] | None,
-             kube_contexts: Iterable[str], env: Mapping[str, str] | None = None) -> list[str]:
+def problems(
+    context: str,
+    namespaces: Iterable[str],
+    spec_namespaces: Iterable[str] | None,
+    kube_contexts: Iterable[str],
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
     """Every reason to refuse touching `namespaces` through `context`; empty when allowed.
 
     `spec_namespaces` is a spec's `allowed_namespaces` (None when there is no spec):
@@ -51,25 +56,36 @@ def problems(context: str, namespaces: Iterable[str], spec_namespaces: Iterable[
     allowed = allowed_contexts(env)
     if context not in allowed:
         listed = ", ".join(allowed) or "nothing"
-        out.append(f"context {context!r} is not allowed: ${ALLOWED_CONTEXTS_ENV} lists {listed}; "
-                   f"the cluster's owner adds it with `export {ALLOWED_CONTEXTS_ENV}={context}`")
+        out.append(
+            f"context {context!r} is not allowed: ${ALLOWED_CONTEXTS_ENV} lists {listed}; "
+            f"the cluster's owner adds it with `export {ALLOWED_CONTEXTS_ENV}={context}`"
+        )
     if context not in found:
-        out.append(f"context {context!r} is not in the kubeconfig (it has {', '.join(found) or 'none'}); "
-                   "check $KUBECONFIG or `kubectl config get-contexts`")
+        out.append(
+            f"context {context!r} is not in the kubeconfig (it has {', '.join(found) or 'none'}); "
+            "check $KUBECONFIG or `kubectl config get-contexts`"
+        )
     machine = allowed_namespaces(env)
     spec = None if spec_namespaces is None else list(spec_namespaces)
     for namespace in dict.fromkeys([*namespaces, *(spec or [])]):
         if namespace not in machine:
             listed = ", ".join(machine) or "nothing"
-            out.append(f"namespace {namespace!r} is not allowed: ${ALLOWED_NAMESPACES_ENV} lists {listed}; "
-                       f"the cluster's owner adds it with `export {ALLOWED_NAMESPACES_ENV}={namespace}`")
+            out.append(
+                f"namespace {namespace!r} is not allowed: ${ALLOWED_NAMESPACES_ENV} lists {listed}; "
+                f"the cluster's owner adds it with `export {ALLOWED_NAMESPACES_ENV}={namespace}`"
+            )
         elif spec is not None and namespace not in spec:
             out.append(f"namespace {namespace!r} is not in allowed_namespaces {sorted(spec)}")
     return out
 
 
-def require(context: str, namespaces: Iterable[str], spec_namespaces: Iterable[str] | None,
-            kube_contexts: Iterable[str], env: Mapping[str, str] | None = None) -> None:
+def require(
+    context: str,
+    namespaces: Iterable[str],
+    spec_namespaces: Iterable[str] | None,
+    kube_contexts: Iterable[str],
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Raise SpecError (exit 2, nothing touched) listing every problem, unless allowed."""
     found = problems(context, namespaces, spec_namespaces, kube_contexts, env)
     if found:

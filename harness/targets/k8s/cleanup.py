@@ -27,6 +27,7 @@ def delete_expired(cluster: Cluster, namespace: str, now: float) -> list[str]:
 
     Objects that say no expiry at all are kept: gameday did not make them.
     """
+
     def keep(meta: dict) -> bool:
         when = expires_at(meta)
         return when is None or when > now
@@ -34,8 +35,9 @@ def delete_expired(cluster: Cluster, namespace: str, now: float) -> list[str]:
     return objects.delete_matching(cluster, namespace, MANAGED_SELECTOR, keep)
 
 
-def cleanup_kubernetes(context: str, namespaces: Iterable[str], now: float | None = None,
-                       config_file: str | None = None) -> list[str]:
+def cleanup_kubernetes(
+    context: str, namespaces: Iterable[str], now: float | None = None, config_file: str | None = None
+) -> list[str]:
     """`gameday cleanup --kubernetes --context C --namespace N...`: expired objects removed, as 'Kind ns/name'.
 
     Refuses (SpecError, nothing touched) a context not in $GAMEDAY_ALLOWED_CONTEXTS or a

@@ -39,12 +39,18 @@ from harness.targets.k8s.locust_objects import (
 
 READY_TIMEOUT_S = 180.0
 SYNC_EVERY_S = 1.0
-CHUNK = 4 * 1024 * 1024          # bytes per request: a backlog is copied over several syncs
+CHUNK = 4 * 1024 * 1024  # bytes per request: a backlog is copied over several syncs
 CHUNKS_PER_SYNC = 4
 REQUEST_TIMEOUT_S = (5.0, 10.0)  # (connect, read) for each request through the API server
 # append-only files in the master's run directory
-APPENDED = ("samples/samples.jsonl", "events.jsonl", "locust.log",
-            "ledger/produced.jsonl", "ledger/consumed.jsonl", "ledger/sink.log")
+APPENDED = (
+    "samples/samples.jsonl",
+    "events.jsonl",
+    "locust.log",
+    "ledger/produced.jsonl",
+    "ledger/consumed.jsonl",
+    "ledger/sink.log",
+)
 REPLACED = ("live.json",)
 
 
@@ -59,7 +65,7 @@ class ClusterLocust:
     def __init__(self, cluster: Cluster, plan: LocustPlan, run_dir: Path, ready_timeout_s: float = READY_TIMEOUT_S):
         self.cluster, self.plan, self.run_dir = cluster, plan, Path(run_dir)
         self.ready_timeout_s = ready_timeout_s
-        self.copied: dict[str, int] = {}      # bytes of each appended file already copied
+        self.copied: dict[str, int] = {}  # bytes of each appended file already copied
         self.exit_code: int | None = None
         self.started = False
         self.fetch_failures = 0
@@ -74,8 +80,9 @@ class ClusterLocust:
         for body in manifests(self.plan):
             objects.create(self.cluster, body)
         objects.wait_available(self.cluster, self.plan.namespace, f"{self.plan.name}-master", 1, self.ready_timeout_s)
-        objects.wait_available(self.cluster, self.plan.namespace, f"{self.plan.name}-worker", self.plan.workers,
-                               self.ready_timeout_s)
+        objects.wait_available(
+            self.cluster, self.plan.namespace, f"{self.plan.name}-worker", self.plan.workers, self.ready_timeout_s
+        )
 
     @property
     def running(self) -> bool:
@@ -130,7 +137,7 @@ class ClusterLocust:
             for name in REPLACED:
                 data = self.fetch(name)
                 if data is not None:
-                    atomic_write(self.run_dir / name, data, durable=False)   # live.json: rewritten each second
+                    atomic_write(self.run_dir / name, data, durable=False)  # live.json: rewritten each second
             code = self.fetch(EXIT_FILE)
         except FetchFailed as exc:
             self.fetch_failures += 1
@@ -157,9 +164,12 @@ class ClusterLocust:
         length = length or CHUNK
         headers = {} if start is None else {"Range": f"bytes={start}-{start + length - 1}"}
         request = api.param_serialize(
-            "GET", f"/api/v1/namespaces/{{namespace}}/services/{{name}}/proxy/{path}",
+            "GET",
+            f"/api/v1/namespaces/{{namespace}}/services/{{name}}/proxy/{path}",
             path_params={"namespace": self.plan.namespace, "name": f"{self.plan.name}:{FILES_PORT}"},
-            header_params=headers, auth_settings=["BearerToken"])
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
         try:
             response = api.call_api(*request, _request_timeout=REQUEST_TIMEOUT_S)
             data = response.read()
@@ -168,14 +178,14 @@ class ClusterLocust:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchFailed(f"GET {path}: {type(exc).__name__}: {exc}") from None
         if response.status == 416:
-            return b""                # nothing past `start` yet
+            return b""  # nothing past `start` yet
         if response.status in (404, 503):
-            return None               # not written yet, or the pod is not serving yet
+            return None  # not written yet, or the pod is not serving yet
         if response.status not in (200, 206):
             raise FetchFailed(f"GET {path}: {response.status} {response.reason}")
         if response.status == 206 or start is None:
             return data
-        return data[start:start + length]     # a server that ignored the Range sent the whole file
+        return data[start : start + length]  # a server that ignored the Range sent the whole file
 
     def _files_api(self):
         """An API client for the copies: like the cluster's, but a read that times out is not
@@ -193,7 +203,7 @@ class ClusterLocust:
         for _ in range(CHUNKS_PER_SYNC):
             done = self.copied.get(name, 0)
             data = self.fetch(name, start=done)
-            end = data.rfind(b"\n") + 1 if data else 0    # only whole lines: the master may be mid-write
+            end = data.rfind(b"\n") + 1 if data else 0  # only whole lines: the master may be mid-write
             if end == 0:
                 return
             target = self.run_dir / name
@@ -203,4 +213,3 @@ class ClusterLocust:
             self.copied[name] = done + end
             if len(data) < CHUNK:
                 return
-

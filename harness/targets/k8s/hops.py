@@ -40,16 +40,21 @@ API_PORT = 8474
 
 def services(env: Mapping[str, str]) -> dict[str, str]:
     """Where the hops forward: $MODEL_SERVICE, $KAFKA_SERVICE, or the stack's Service names."""
-    return {"model": env.get("MODEL_SERVICE", "model-replica:8000"),
-            "canary": env.get("CANARY_SERVICE", "model-canary:8000"),
-            "kafka": env.get("KAFKA_SERVICE", f"kafka:{GATEWAY_LISTENER_PORT}")}
+    return {
+        "model": env.get("MODEL_SERVICE", "model-replica:8000"),
+        "canary": env.get("CANARY_SERVICE", "model-canary:8000"),
+        "kafka": env.get("KAFKA_SERVICE", f"kafka:{GATEWAY_LISTENER_PORT}"),
+    }
 
 
-def hops(config: StackConfig, model: str, kafka: str, canary: str = "model-canary:8000",
-         listen_port: int = LISTEN_PORT) -> dict[str, tuple[str, str]]:
+def hops(
+    config: StackConfig, model: str, kafka: str, canary: str = "model-canary:8000", listen_port: int = LISTEN_PORT
+) -> dict[str, tuple[str, str]]:
     """name -> (listen, upstream) for the gateway pod; canary replicas' hops go to `canary`."""
-    out = {"client-gateway": (f"0.0.0.0:{listen_port}", f"127.0.0.1:{config.port('gateway_upstream')}"),
-           "gateway-kafka": (f"127.0.0.1:{config.port('kafka_gateway')}", kafka)}
+    out = {
+        "client-gateway": (f"0.0.0.0:{listen_port}", f"127.0.0.1:{config.port('gateway_upstream')}"),
+        "gateway-kafka": (f"127.0.0.1:{config.port('kafka_gateway')}", kafka),
+    }
     for i in range(1, config.replicas + 1):
         upstream = canary if config.replica_version(i) == "canary" else model
         out[f"gateway-replica-{i}"] = (f"127.0.0.1:{config.port(f'replica_{i}')}", upstream)

@@ -46,15 +46,31 @@ log = logging.getLogger("gameday.kafka_pod")
 def broker_argv(listen: str = f"0.0.0.0:{BROKER_PORT}", advertise: str = f"{SERVICE}:{BROKER_PORT}") -> list[str]:
     from stack.kafka import broker_bin
 
-    return [broker_bin(), "broker", "--listener-url", f"tcp://{listen}", "--advertised-listener-url",
-            f"tcp://{advertise}", "--storage-engine", "memory://tansu/"]
+    return [
+        broker_bin(),
+        "broker",
+        "--listener-url",
+        f"tcp://{listen}",
+        "--advertised-listener-url",
+        f"tcp://{advertise}",
+        "--storage-engine",
+        "memory://tansu/",
+    ]
 
 
 def listener_argv(listen: str, advertise: str, origin: str = f"127.0.0.1:{BROKER_PORT}") -> list[str]:
     from stack.kafka import broker_bin
 
-    return [broker_bin(), "proxy", "--listener-url", f"tcp://{listen}", "--advertised-listener-url",
-            f"tcp://{advertise}", "--origin-url", f"tcp://{origin}"]
+    return [
+        broker_bin(),
+        "proxy",
+        "--listener-url",
+        f"tcp://{listen}",
+        "--advertised-listener-url",
+        f"tcp://{advertise}",
+        "--origin-url",
+        f"tcp://{origin}",
+    ]
 
 
 def gateway_advertised(config: StackConfig) -> str:
@@ -68,8 +84,13 @@ def missing_topics(admin, topics: tuple[str, ...], timeout: float = 5.0) -> list
     return [t for t in topics if t not in present]
 
 
-def keep_topics(bootstrap: str, ready_file: Path, should_stop, every_s: float = TOPICS_EVERY_S,
-                topics: tuple[str, ...] = (TOPIC_IN, TOPIC_OUT)) -> None:
+def keep_topics(
+    bootstrap: str,
+    ready_file: Path,
+    should_stop,
+    every_s: float = TOPICS_EVERY_S,
+    topics: tuple[str, ...] = (TOPIC_IN, TOPIC_OUT),
+) -> None:
     """Until `should_stop()`: create missing `topics`; touch `ready_file` while all exist, remove it otherwise."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
@@ -108,14 +129,18 @@ def answers(bootstrap: str, timeout: float) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.targets.k8s.kafka_pod",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.targets.k8s.kafka_pod", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("role", choices=("broker", "gateway-listener", "sink-listener", "topics", "check"))
     parser.add_argument("--config", help="stack.json (gateway-listener: the hop port it advertises)")
     parser.add_argument("--listen", help="host:port to listen on (default: the role's pod port on 0.0.0.0)")
     parser.add_argument("--advertise", help="host:port advertised to clients (default: the role's)")
-    parser.add_argument("--origin", default=f"127.0.0.1:{BROKER_PORT}",
-                        help="the broker a listener forwards to, or the topics keeper talks to")
+    parser.add_argument(
+        "--origin",
+        default=f"127.0.0.1:{BROKER_PORT}",
+        help="the broker a listener forwards to, or the topics keeper talks to",
+    )
     parser.add_argument("--bootstrap", help="check: the listener to ask for metadata")
     parser.add_argument("--timeout", type=float, default=5.0, help="check: seconds to wait for the answer")
     parser.add_argument("--ready-file", default=TOPICS_READY_FILE, help="topics: touched while the topics exist")
@@ -137,11 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         advertise = args.advertise or gateway_advertised(StackConfig.load(args.config))
         command = listener_argv(args.listen or f"0.0.0.0:{GATEWAY_LISTENER_PORT}", advertise, args.origin)
     else:
-        command = listener_argv(args.listen or f"0.0.0.0:{SINK_LISTENER_PORT}",
-                                args.advertise or f"127.0.0.1:{SINK_LISTENER_PORT}", args.origin)
+        command = listener_argv(
+            args.listen or f"0.0.0.0:{SINK_LISTENER_PORT}",
+            args.advertise or f"127.0.0.1:{SINK_LISTENER_PORT}",
+            args.origin,
+        )
     sys.stdout.flush()
     os.execv(command[0], command)
-    return 127   # not reached
+    return 127  # not reached
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Labels and annotations on every object gameday creates in a cluster, and expiry parsing.
 
-    app.kubernetes.io/managed-by=gameday   every object gameday (or its experiments) creates
-    gameday.io/run=<run id>                the run that created it (Locust objects)
-    gameday.io/expires-at                  when `gameday cleanup --kubernetes` may remove it:
-                                           epoch seconds ("1767225600") or RFC 3339
-                                           ("2026-01-01T00:00:00Z"); both are accepted
-    gameday.io/ttl-seconds                 fallback when expires-at is missing or "0":
-                                           creationTimestamp + ttl
+app.kubernetes.io/managed-by=gameday   every object gameday (or its experiments) creates
+gameday.io/run=<run id>                the run that created it (Locust objects)
+gameday.io/expires-at                  when `gameday cleanup --kubernetes` may remove it:
+                                       epoch seconds ("1767225600") or RFC 3339
+                                       ("2026-01-01T00:00:00Z"); both are accepted
+gameday.io/ttl-seconds                 fallback when expires-at is missing or "0":
+                                       creationTimestamp + ttl
 """
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ class LocustPlan:
     inject_text: str
     locust_args: tuple[str, ...]
     expires_at: float
-    sink_args: tuple[str, ...] = ()      # the master's --gameday-sink* flags (its sink reader)
-    worker_cpu: str = WORKER_CPU         # each worker pod's CPU request (no CPU limit: it may burst)
-    worker_memory: str = WORKER_MEMORY   # each worker pod's memory request and limit
+    sink_args: tuple[str, ...] = ()  # the master's --gameday-sink* flags (its sink reader)
+    worker_cpu: str = WORKER_CPU  # each worker pod's CPU request (no CPU limit: it may burst)
+    worker_memory: str = WORKER_MEMORY  # each worker pod's memory request and limit
 
     @property
     def name(self) -> str:
@@ -78,29 +78,62 @@ def metadata(plan: LocustPlan, name: str, role: str | None = None) -> dict[str, 
     labels = {MANAGED_BY: MANAGER, RUN_LABEL: plan.run, "app.kubernetes.io/name": "gameday-locust"}
     if role:
         labels["app.kubernetes.io/component"] = role
-    return {"name": name, "namespace": plan.namespace, "labels": labels,
-            "annotations": {EXPIRES_AT: expiry_annotation(plan.expires_at)}}
+    return {
+        "name": name,
+        "namespace": plan.namespace,
+        "labels": labels,
+        "annotations": {EXPIRES_AT: expiry_annotation(plan.expires_at)},
+    }
 
 
 def config_map(plan: LocustPlan) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(plan, plan.name),
-            "data": {plan.profile_name: plan.profile_text, "gameday_inject.py": plan.inject_text}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(plan, plan.name),
+        "data": {plan.profile_name: plan.profile_text, "gameday_inject.py": plan.inject_text},
+    }
 
 
 def service(plan: LocustPlan) -> dict[str, Any]:
-    ports = [{"name": "master", "port": MASTER_PORT, "targetPort": MASTER_PORT},
-             {"name": "files", "port": FILES_PORT, "targetPort": FILES_PORT}]
-    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(plan, plan.name, "master"),
-            "spec": {"selector": _selector(plan, "master"), "ports": ports}}
+    ports = [
+        {"name": "master", "port": MASTER_PORT, "targetPort": MASTER_PORT},
+        {"name": "files", "port": FILES_PORT, "targetPort": FILES_PORT},
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(plan, plan.name, "master"),
+        "spec": {"selector": _selector(plan, "master"), "ports": ports},
+    }
 
 
 def master(plan: LocustPlan) -> dict[str, Any]:
-    locust = _locust(plan, ["--master", "--headless", "--expect-workers", str(plan.workers),
-                            "--host", plan.host, "--gameday-run-dir", RUN_DIR, *plan.locust_args, *plan.sink_args])
-    script = (f"{locust} 2>&1 | tee {RUN_DIR}/locust.log; echo ${{PIPESTATUS[0]}} > {RUN_DIR}/{EXIT_FILE}; "
-              "exec sleep 86400")
-    files = _container("files", plan.image, ["python", "-m", "harness.targets.k8s.files", "--directory", RUN_DIR,
-                                             "--port", str(FILES_PORT)], cpu=FILES_CPU, memory=FILES_MEMORY)
+    locust = _locust(
+        plan,
+        [
+            "--master",
+            "--headless",
+            "--expect-workers",
+            str(plan.workers),
+            "--host",
+            plan.host,
+            "--gameday-run-dir",
+            RUN_DIR,
+            *plan.locust_args,
+            *plan.sink_args,
+        ],
+    )
+    script = (
+        f"{locust} 2>&1 | tee {RUN_DIR}/locust.log; echo ${{PIPESTATUS[0]}} > {RUN_DIR}/{EXIT_FILE}; exec sleep 86400"
+    )
+    files = _container(
+        "files",
+        plan.image,
+        ["python", "-m", "harness.targets.k8s.files", "--directory", RUN_DIR, "--port", str(FILES_PORT)],
+        cpu=FILES_CPU,
+        memory=FILES_MEMORY,
+    )
     files["ports"] = [{"name": "files", "containerPort": FILES_PORT}]
     files["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": FILES_PORT}, "periodSeconds": 2}
     main = _container("locust", plan.image, ["bash", "-c", script], cpu=MASTER_CPU, memory=MASTER_MEMORY)
@@ -111,8 +144,13 @@ def master(plan: LocustPlan) -> dict[str, Any]:
 
 def worker(plan: LocustPlan) -> dict[str, Any]:
     args = ["--worker", "--master-host", plan.name, "--master-port", str(MASTER_PORT), *plan.locust_args]
-    container = _container("locust", plan.image, ["bash", "-c", f"exec {_locust(plan, args)}"],
-                           cpu=plan.worker_cpu, memory=plan.worker_memory)
+    container = _container(
+        "locust",
+        plan.image,
+        ["bash", "-c", f"exec {_locust(plan, args)}"],
+        cpu=plan.worker_cpu,
+        memory=plan.worker_memory,
+    )
     return _deployment(plan, "worker", plan.workers, [container], run_volume=False)
 
 
@@ -122,9 +160,13 @@ def _locust(plan: LocustPlan, args: list[str]) -> str:
 
 
 def _container(name: str, image: str, command: list[str], cpu: str, memory: str) -> dict[str, Any]:
-    return {"name": name, "image": image, "command": command,
-            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
-            "volumeMounts": [{"name": "profile", "mountPath": PROFILE_DIR, "readOnly": True}]}
+    return {
+        "name": name,
+        "image": image,
+        "command": command,
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        "volumeMounts": [{"name": "profile", "mountPath": PROFILE_DIR, "readOnly": True}],
+    }
 
 
 def _deployment(plan: LocustPlan, role: str, replicas: int, containers: list[dict], run_volume: bool) -> dict:
@@ -133,10 +175,16 @@ def _deployment(plan: LocustPlan, role: str, replicas: int, containers: list[dic
         volumes.append({"name": "run", "emptyDir": {}})
         for container in containers:
             container["volumeMounts"].append({"name": "run", "mountPath": RUN_DIR})
-    pod = {"metadata": {"labels": {**metadata(plan, "", role)["labels"]}},
-           "spec": {"containers": containers, "volumes": volumes, "terminationGracePeriodSeconds": 10}}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(plan, f"{plan.name}-{role}", role),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": _selector(plan, role)}, "template": pod}}
+    pod = {
+        "metadata": {"labels": {**metadata(plan, "", role)["labels"]}},
+        "spec": {"containers": containers, "volumes": volumes, "terminationGracePeriodSeconds": 10},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(plan, f"{plan.name}-{role}", role),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": _selector(plan, role)}, "template": pod},
+    }
 
 
 def _selector(plan: LocustPlan, role: str) -> Mapping[str, str]:

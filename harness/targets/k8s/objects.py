@@ -53,8 +53,13 @@ def listed(cluster: Cluster, kind: str, namespace: str, selector: str) -> list[d
 
 def meta(item: Any) -> dict[str, Any]:
     m = item.metadata
-    return {"name": m.name, "namespace": m.namespace, "labels": m.labels or {},
-            "annotations": m.annotations or {}, "creationTimestamp": m.creation_timestamp}
+    return {
+        "name": m.name,
+        "namespace": m.namespace,
+        "labels": m.labels or {},
+        "annotations": m.annotations or {},
+        "creationTimestamp": m.creation_timestamp,
+    }
 
 
 def delete(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
@@ -65,9 +70,10 @@ def delete(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
     # with a Status, which the client's V1Service model rejects (a ValidationError, not an
     # ApiException), so the rest of the run's objects would be left behind.
     try:
-        answer = _call(cluster, kind, "delete")(name, namespace, propagation_policy="Background",
-                                                _preload_content=False)
-        answer.read()   # drained, so the connection is reused
+        answer = _call(cluster, kind, "delete")(
+            name, namespace, propagation_policy="Background", _preload_content=False
+        )
+        answer.read()  # drained, so the connection is reused
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -75,8 +81,9 @@ def delete(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
     return True
 
 
-def delete_matching(cluster: Cluster, namespace: str, selector: str,
-                    keep: Callable[[dict[str, Any]], bool] = lambda _m: False) -> list[str]:
+def delete_matching(
+    cluster: Cluster, namespace: str, selector: str, keep: Callable[[dict[str, Any]], bool] = lambda _m: False
+) -> list[str]:
     """Delete every gameday kind in `namespace` matching `selector` unless `keep(meta)`; 'Kind ns/name' of each."""
     removed = []
     for kind in DELETE_ORDER:
@@ -102,6 +109,10 @@ def wait_available(cluster: Cluster, namespace: str, name: str, replicas: int, t
 
     if wait_until(available, timeout_s, interval=1.0):
         return
-    raise api_error(f"wait for Deployment {namespace}/{name}",
-                    RuntimeError(f"{ready[0]}/{replicas} pods ready after {timeout_s:g}s; "
-                                 f"see `kubectl -n {namespace} describe deployment {name}`"))
+    raise api_error(
+        f"wait for Deployment {namespace}/{name}",
+        RuntimeError(
+            f"{ready[0]}/{replicas} pods ready after {timeout_s:g}s; "
+            f"see `kubectl -n {namespace} describe deployment {name}`"
+        ),
+    )

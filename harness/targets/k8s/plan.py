@@ -26,23 +26,31 @@ from harness.targets.k8s.locust_objects import (
 
 DEFAULT_WORKERS = 2
 EXPIRY_MARGIN_S = 300.0
-RUN_TIME_SLACK_S = 30      # Locust's own --run-time is the shape's duration plus this
-STOP_TIMEOUT_S = 5         # Locust's --stop-timeout
-CLUSTER_SINK = ("kafka", {"bootstrap": "kafka:9092", "topic": "scores"})   # the stack's broker, in-cluster
-SINK_DRAIN_S = 5.0     # the master's sink keeps reading this long after the test (as the orchestrator's grace)
+RUN_TIME_SLACK_S = 30  # Locust's own --run-time is the shape's duration plus this
+STOP_TIMEOUT_S = 5  # Locust's --stop-timeout
+CLUSTER_SINK = ("kafka", {"bootstrap": "kafka:9092", "topic": "scores"})  # the stack's broker, in-cluster
+SINK_DRAIN_S = 5.0  # the master's sink keeps reading this long after the test (as the orchestrator's grace)
 
 
 def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan:
     """The distributed-Locust plan of a `where: cluster` game day."""
     load, target = gameday.load, gameday.target
     profile = gameday.resolve(load.profile)
-    return LocustPlan(run=run, namespace=target.namespace, image=target.image,
-                      workers=load.workers or DEFAULT_WORKERS, host=host, profile_name=profile.name,
-                      profile_text=profile.read_text(encoding="utf-8"), inject_text=INJECT.read_text(encoding="utf-8"),
-                      locust_args=tuple(shape_args(gameday)), expires_at=now + objects_lifetime_s(load.duration),
-                      sink_args=tuple(sink_args(gameday)),
-                      worker_cpu=target.worker_resources.get("cpu", WORKER_CPU),
-                      worker_memory=target.worker_resources.get("memory", WORKER_MEMORY))
+    return LocustPlan(
+        run=run,
+        namespace=target.namespace,
+        image=target.image,
+        workers=load.workers or DEFAULT_WORKERS,
+        host=host,
+        profile_name=profile.name,
+        profile_text=profile.read_text(encoding="utf-8"),
+        inject_text=INJECT.read_text(encoding="utf-8"),
+        locust_args=tuple(shape_args(gameday)),
+        expires_at=now + objects_lifetime_s(load.duration),
+        sink_args=tuple(sink_args(gameday)),
+        worker_cpu=target.worker_resources.get("cpu", WORKER_CPU),
+        worker_memory=target.worker_resources.get("memory", WORKER_MEMORY),
+    )
 
 
 def objects_lifetime_s(duration: float) -> float:
@@ -51,11 +59,15 @@ def objects_lifetime_s(duration: float) -> float:
     """
     from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
 
-    return (2 * READY_TIMEOUT_S                     # the master, then the workers, ready
-            + LOAD_START_TIMEOUT_S                  # the master starts its test
-            + duration + RUN_TIME_SLACK_S           # Locust's --run-time
-            + STOP_TIMEOUT_S + SINK_DRAIN_S         # its stop, then the sink's drain
-            + EXPIRY_MARGIN_S)
+    return (
+        2 * READY_TIMEOUT_S  # the master, then the workers, ready
+        + LOAD_START_TIMEOUT_S  # the master starts its test
+        + duration
+        + RUN_TIME_SLACK_S  # Locust's --run-time
+        + STOP_TIMEOUT_S
+        + SINK_DRAIN_S  # its stop, then the sink's drain
+        + EXPIRY_MARGIN_S
+    )
 
 
 def sink_args(gameday: GameDay) -> list[str]:
@@ -77,9 +89,17 @@ def sink_args(gameday: GameDay) -> list[str]:
 def shape_args(gameday: GameDay) -> list[str]:
     """The --gameday-* shape flags and profile options, as for a local Locust (no paths, no --processes)."""
     load = gameday.load
-    args = ["--gameday-shape", load.shape, "--gameday-duration", f"{load.duration:g}",
-            "--run-time", f"{int(load.duration) + RUN_TIME_SLACK_S}s", "--stop-timeout", str(STOP_TIMEOUT_S),
-            "--only-summary"]
+    args = [
+        "--gameday-shape",
+        load.shape,
+        "--gameday-duration",
+        f"{load.duration:g}",
+        "--run-time",
+        f"{int(load.duration) + RUN_TIME_SLACK_S}s",
+        "--stop-timeout",
+        str(STOP_TIMEOUT_S),
+        "--only-summary",
+    ]
     for key, value in load.params.items():
         args += [f"--gameday-{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     for key, value in load.options.items():
@@ -119,11 +139,15 @@ def _target(gameday: GameDay) -> list[str]:
     t = gameday.target
     if t.kind != "kubernetes":
         return [f"target: {t.kind} " + (getattr(t, "base_url", "") or f"stack '{getattr(t, 'stack', '')}'")]
-    return [f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
-            f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
-            ("  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context and "
-             "$GAMEDAY_ALLOWED_NAMESPACES every allowed namespace"),
-            "  gateway: the Service labelled app.kubernetes.io/name=gateway"]
+    return [
+        f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
+        f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
+        (
+            "  refused before anything runs unless $GAMEDAY_ALLOWED_CONTEXTS lists the context and "
+            "$GAMEDAY_ALLOWED_NAMESPACES every allowed namespace"
+        ),
+        "  gateway: the Service labelled app.kubernetes.io/name=gateway",
+    ]
 
 
 def _load(gameday: GameDay, run: str, now: float) -> list[str]:
@@ -133,21 +157,27 @@ def _load(gameday: GameDay, run: str, now: float) -> list[str]:
     if load.where != "cluster":
         return lines + ["objects to create: none"]
     plan = locust_plan(gameday, run, f"http://gateway.{gameday.target.namespace}.svc:80", now)
-    lines.append(f"objects to create in '{plan.namespace}' (deleted at the end; expire "
-                 f"{expiry_annotation(plan.expires_at)}, then `gameday cleanup --kubernetes` removes them):")
+    lines.append(
+        f"objects to create in '{plan.namespace}' (deleted at the end; expire "
+        f"{expiry_annotation(plan.expires_at)}, then `gameday cleanup --kubernetes` removes them):"
+    )
     for body in manifests(plan):
         replicas = body.get("spec", {}).get("replicas")
-        sizes = ", ".join(f"{c['name']} cpu {c['resources']['requests']['cpu']} memory "
-                          f"{c['resources']['requests']['memory']}"
-                          for c in body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
-        lines.append(f"  {body['kind']} {body['metadata']['name']}" + (f" replicas={replicas}" if replicas else "")
-                     + (f" (each pod requests {sizes})" if sizes else ""))
+        sizes = ", ".join(
+            f"{c['name']} cpu {c['resources']['requests']['cpu']} memory {c['resources']['requests']['memory']}"
+            for c in body.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        )
+        lines.append(
+            f"  {body['kind']} {body['metadata']['name']}"
+            + (f" replicas={replicas}" if replicas else "")
+            + (f" (each pod requests {sizes})" if sizes else "")
+        )
     return lines
 
 
 def _activities(path: Path) -> list[str]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))   # JSON is YAML
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML
     except (OSError, yaml.YAMLError) as exc:
         return [f"(cannot read: {exc})"]
     out = []
@@ -155,6 +185,7 @@ def _activities(path: Path) -> list[str]:
         for act in doc.get(section) or []:
             provider = act.get("provider", {})
             func = ".".join(filter(None, [provider.get("module"), provider.get("func")])) or provider.get("path", "")
-            out.append(f"{section[:-1] if section == 'rollbacks' else section}: {act.get('type')} "
-                       f"{act.get('name')} -> {func}")
+            out.append(
+                f"{section[:-1] if section == 'rollbacks' else section}: {act.get('type')} {act.get('name')} -> {func}"
+            )
     return out
