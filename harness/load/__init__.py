@@ -5,7 +5,8 @@ process, under gevent; the orchestrator never imports `plugin`, `shapes` or `sch
 
     histogram  mergeable log-linear latency histogram (exact within 0.4%)
     aggregate  per-second cells per (endpoint, outcome); rows out, rows merged in
-    shapes     load shapes as pure functions of run time; GamedayShape for Locust
+    shapes     load shapes as pure functions of run time (no Locust import)
+    locust_shape  GamedayShape, the Locust LoadTestShape serving the shape the options ask for
     options    the --gameday-* Locust options (each also an env var GAMEDAY_*)
     schedule   open-model slot math and the fixed pool that keeps it
     live       live SLIs (last 5 s / 30 s) written to live.json

@@ -12,4 +12,4 @@ import harness.load.plugin  # noqa: F401  (registers options and listeners)
 from harness.load.shapes import shape_requested
 
 if shape_requested():
-    from harness.load.shapes import GamedayShape  # noqa: F401
+    from harness.load.locust_shape import GamedayShape  # noqa: F401

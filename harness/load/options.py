@@ -41,7 +41,7 @@ def add_options(parser: Any) -> None:
     When a shape is asked for, its options (shape, duration and the shape's own
     parameters) show in the web UI's form as custom parameters, holding the values
     given: the form shows the shape a test will run, and an edit there applies to the
-    next test (harness.load.shapes.refresh_spec)."""
+    next test (harness.load.locust_shape.refresh_spec)."""
     shown = web_ui_options(sys.argv, os.environ)
     group = parser.add_argument_group("gameday", "gameday harness: recording and load shapes")
 

@@ -55,11 +55,12 @@ from harness.load import produced
 from harness.load.aggregate import Aggregator, Cell, rows_of
 from harness.load.collector import PacedCollector
 from harness.load.live import LIVE_FILE, live_document, write_atomic
+from harness.load.locust_shape import current_spec
 from harness.load.options import add_options, behind_threshold_ms, variant_header
 from harness.load.pool import Pool, make_open_model
 from harness.load.rundir import RunDirWriter, resolve_run_dir
 from harness.load.schedule import Schedule
-from harness.load.shapes import ShapeSpec, current_spec
+from harness.load.shapes import ShapeSpec
 from harness.load.sink import add_locust_arguments as add_sink_options
 from harness.status import ExitCode
 

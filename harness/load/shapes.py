@@ -1,4 +1,4 @@
-"""Load shapes: pure functions of run time, and the Locust shape class that serves them.
+"""Load shapes: pure functions of run time (no Locust here: the spec loader and the UI read them too).
 
 Each shape is a pure function of `t`, the seconds since the load started:
 
@@ -13,7 +13,7 @@ Rate shapes give requests per second; the open-model schedule (`schedule.py`) tu
 them into send times and a fixed pool of Locust users keeps them. `steady` gives a
 user count for Locust's ordinary closed model.
 
-`GamedayShape` is a Locust `LoadTestShape` whose `tick()` reads the `--gameday-*`
+`GamedayShape` (harness.load.locust_shape) is a Locust `LoadTestShape` whose `tick()` reads the `--gameday-*`
 options (`options.py`) and calls these functions: for a rate shape it returns
 (pool size, pool size) so the whole pool is up within a second, for `steady`
 (users, spawn rate); after `--gameday-duration` it returns None, which ends the test.
@@ -24,23 +24,17 @@ Locust's own -u/-r behaviour and web UI form:
 
     from harness.load.shapes import shape_requested
     if shape_requested():
-        from harness.load.shapes import GamedayShape  # noqa: F401
+        from harness.load.locust_shape import GamedayShape  # noqa: F401
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-
-from locust import LoadTestShape
 
 from harness.shape_table import RATE_SHAPES
-
-logger = logging.getLogger(__name__)
 
 
 def constant_rate(t: float, rate: float) -> float:
@@ -187,58 +181,3 @@ def shape_requested(argv: list[str] | None = None, environ: dict[str, str] | Non
     environ = os.environ if environ is None else environ
     on_command_line = any(a == "--gameday-shape" or a.startswith("--gameday-shape=") for a in argv)
     return on_command_line or bool(environ.get("GAMEDAY_SHAPE"))
-
-
-class GamedayShape(LoadTestShape):
-    """Serves the shape chosen by the `--gameday-*` options (see module docstring)."""
-
-    use_common_options = False
-
-    def reset_time(self) -> None:
-        """A test starts (Locust's `start_shape`, before the first tick): read the options again."""
-        super().reset_time()
-        if self.runner is not None:
-            refresh_spec(self.runner.environment)
-
-    def tick(self) -> tuple[int, float] | None:
-        spec = current_spec(self.runner.environment) if self.runner else None
-        if spec is None:
-            return None
-        return spec.tick(self.get_run_time())
-
-
-def current_spec(environment: Any) -> ShapeSpec | None:
-    """The ShapeSpec for this Locust environment, parsed once from its options."""
-    spec = getattr(environment, "_gameday_shape_spec", None)
-    if spec is None and environment.parsed_options is not None:
-        from harness.load.options import spec_from_options
-
-        spec = spec_from_options(environment.parsed_options)
-        environment._gameday_shape_spec = spec
-    return spec
-
-
-def refresh_spec(environment: Any) -> ShapeSpec | None:
-    """Parse the options again (the web UI's form may have changed them); the spec that runs now.
-
-    A bad value, or a switch between the open and the closed model (the user classes became
-    members of the open model's pool when Locust started), keeps the last good spec and logs why.
-    """
-    from harness.load.options import spec_from_options
-
-    old = current_spec(environment)
-    try:
-        new = spec_from_options(environment.parsed_options)
-    except ValueError as exc:
-        logger.error("gameday: %s; this test keeps the shape it had", exc)
-        return old
-    if old is not None and (new is None or new.is_open != old.is_open):
-        logger.error(
-            "gameday: the shape cannot change between the open model (a rate) and the closed one "
-            "(users) once Locust runs; this test keeps %s. Restart Locust for %s",
-            old.kind,
-            new.kind if new else "no shape",
-        )
-        return old
-    environment._gameday_shape_spec = new
-    return new

@@ -37,7 +37,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from harness.errors import ExperimentBusy
 from harness.events import EventKind
-from harness.load.shapes import current_spec
+from harness.load.locust_shape import current_spec
 from harness.run import guardrail
 from harness.spec.loader import load_gameday
 from harness.status import RunStatus

@@ -13,7 +13,7 @@ from harness.load import mark_correct
 from harness.load.shapes import shape_requested
 
 if shape_requested():
-    from harness.load.shapes import GamedayShape  # noqa: F401
+    from harness.load.locust_shape import GamedayShape  # noqa: F401
 
 MIX = os.environ.get("GAMEDAY_TEST_MIX", "mixed")
 
