@@ -38,6 +38,16 @@ class Breach:
         where = f"[{g.endpoint}]" if g.endpoint else ""
         return f"{g.sli}{where} = {self.observed:.4g} over the last {g.window:g}s ({g.abort_if.text})"
 
+    def event_detail(self) -> dict[str, Any]:
+        """The detail of the `abort` event a breach writes to the timeline (a run's and the UI's alike)."""
+        g = self.guardrail
+        return {
+            "observed": self.observed,
+            "abort_if": g.abort_if.text,
+            "window": g.window,
+            "window_end": self.window_end,
+        }
+
 
 def live_value(live: Mapping[str, Any], sli: str, window_s: float, endpoint: str | None = None) -> float | None:
     """The live value of `sli` over the window closest to `window_s`; None without data."""

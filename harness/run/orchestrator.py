@@ -364,15 +364,7 @@ def _watch_guardrails(ctx: RunContext) -> None:
     breach = guardrail.check(ctx.gameday.guardrails, ctx.load.live())
     if breach is None:
         return
-    ctx.timeline.emit(
-        "guardrail",
-        EventKind.ABORT,
-        breach.guardrail.sli,
-        observed=breach.observed,
-        abort_if=breach.guardrail.abort_if.text,
-        window=breach.guardrail.window,
-        window_end=breach.window_end,
-    )
+    ctx.timeline.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, **breach.event_detail())
     ctx.progress.line(f"guardrail: {breach.describe()}; aborting the chaos")
     ctx.stop_reason = "guardrail"
     ctx.chaos.interrupt()

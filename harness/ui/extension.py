@@ -148,14 +148,7 @@ class GamedayTab:
             return
         breach = guardrail.check(self.gameday.guardrails, self.recorder.live)
         if breach is not None:
-            self.runs.emit(
-                "guardrail",
-                EventKind.ABORT,
-                breach.guardrail.sli,
-                observed=breach.observed,
-                abort_if=breach.guardrail.abort_if.text,
-                window=breach.guardrail.window,
-            )
+            self.runs.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, **breach.event_detail())
             self.status = RunStatus.ABORTED
             self.runner.abort("guardrail")
 
