@@ -53,6 +53,7 @@ from locust.runners import CPU_MONITOR_INTERVAL, STATE_MISSING, MasterRunner, Wo
 from harness.events import EventKind
 from harness.load import produced
 from harness.load.aggregate import Aggregator, Cell, rows_of
+from harness.load import keepalive
 from harness.load.collector import PacedCollector
 from harness.load.live import LIVE_FILE, live_document, write_atomic
 from harness.load.locust_shape import current_spec
@@ -321,6 +322,7 @@ def _add_options(parser: Any, **_: Any) -> None:
 def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
     if getattr(environment, "_gameday_recorder", None) is not None:
         return
+    keepalive.install()   # FastHttpUser pools past 1024 sockets reconnected on every request
     recorder = Recorder(environment)
     environment._gameday_recorder = recorder
     recorder.install(web_ui)
