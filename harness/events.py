@@ -86,6 +86,12 @@ def kind_of(event: Mapping[str, Any]) -> str:
     return kind.replace("_", "-") if isinstance(kind, str) else ""
 
 
+def detail_of(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The event's detail ({} when a foreign or torn line has none, or not a mapping)."""
+    detail = event.get("detail")
+    return detail if isinstance(detail, dict) else {}
+
+
 def normalized(event: dict[str, Any]) -> dict[str, Any]:
     """`event` with its kind in today's style (the same dict when it already is)."""
     kind = kind_of(event)

@@ -35,9 +35,10 @@ a small canary, never eager to fail it. The pooled `observed` has no such bias.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.stats import mannwhitneyu
 
@@ -45,7 +46,7 @@ from harness.analysis.phases import second_mask
 from harness.analysis.slis import ALL, PhaseSlis, sli_column
 from harness.analysis.variants import VariantSlis
 from harness.analysis.verdicts import FAIL, NO_DATA, PASS, Evidence, Verdict, evidence_of
-from harness.spec.models import Slo
+from harness.spec.models import Compare, Slo
 
 MIN_SECONDS = 5
 ALPHA = 0.05
@@ -81,13 +82,13 @@ def judge_comparison(slo: Slo, variants: dict[str, VariantSlis], table: dict[str
             f"variant {name!r} has {len(side.seconds)} seconds with {slo.sli} during {slo.phase}; "
             f"judging it needs at least {MIN_SECONDS}",
         )
-    return _decide(slo, mine, theirs, evidence)
+    return _decide(slo, compare, mine, theirs, evidence)
 
 
 class _Side:
     """One variant in the phase: its pooled SLI, its per-second values, its request count."""
 
-    def __init__(self, value: float | None, seconds: np.ndarray, requests: int) -> None:
+    def __init__(self, value: float | None, seconds: npt.NDArray[np.float64], requests: int) -> None:
         self.value, self.seconds, self.requests = value, seconds, requests
 
 
@@ -96,21 +97,23 @@ def _side(slo: Slo, variant: VariantSlis) -> _Side:
     table = variant.phases.get(slo.phase)
     values = table.endpoints.get(endpoint, {}) if table is not None else {}
     frame = variant.per_second
-    seconds = np.zeros(0)
+    seconds: npt.NDArray[np.float64] = np.zeros(0)
     if table is not None and not frame.empty and column in frame:
         rows = frame[(frame["endpoint"] == endpoint).to_numpy() & second_mask(frame["ts"].to_numpy(), table.windows)]
         seconds = pd.to_numeric(rows[column], errors="coerce").dropna().to_numpy(dtype=float)
     return _Side(values.get(column), seconds, int(values.get("requests") or 0))
 
 
-def _decide(slo: Slo, mine: _Side, theirs: _Side, evidence: Evidence) -> Verdict:
-    compare, objective = slo.compare, slo.objective
+def _decide(slo: Slo, compare: Compare, mine: _Side, theirs: _Side, evidence: Evidence) -> Verdict:
+    # judge_comparison returned no-data for a side without a value
+    assert mine.value is not None and theirs.value is not None
+    objective = slo.objective
     observed = _measure(compare.measure, mine.value, theirs.value)
-    worse = "greater" if objective.op in ("<", "<=") else "less"
+    worse: Literal["greater", "less"] = "greater" if objective.op in ("<", "<=") else "less"
     p_value = float(mannwhitneyu(mine.seconds, theirs.seconds, alternative=worse).pvalue)
     p_value = 1.0 if math.isnan(p_value) else p_value  # identical constant samples: no evidence at all
     holds = objective.holds(observed)
-    detail = _detail(slo, mine, theirs, p_value, worse)
+    detail = _detail(compare, mine, theirs, p_value, worse)
     if holds:
         return Verdict(slo, PASS, observed, evidence, "", "", detail)
     if p_value < ALPHA:
@@ -150,8 +153,7 @@ def _fmt(value: float) -> str:
     return "infinite" if math.isinf(value) else f"{value:.3g}"
 
 
-def _detail(slo: Slo, mine: _Side, theirs: _Side, p_value: float, worse: str) -> dict[str, Any]:
-    compare = slo.compare
+def _detail(compare: Compare, mine: _Side, theirs: _Side, p_value: float, worse: str) -> dict[str, Any]:
     return {
         "variant": compare.variant,
         "against": compare.against,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
 def bucket_values(buckets: np.ndarray) -> np.ndarray:
@@ -54,8 +55,8 @@ def group_percentiles(
     del index  # from here on, arrays of every entry are freed as soon as they are used up
     sizes = np.bincount(groups, minlength=n_groups)
     width = int(columns[-1]) + 1
-    key_type = np.int32 if n_groups * width < 2**31 else np.int64
-    key = groups.astype(key_type)
+    key_type: type[np.int32 | np.int64] = np.int32 if n_groups * width < 2**31 else np.int64
+    key: npt.NDArray[np.int32 | np.int64] = groups.astype(key_type)
     del groups
     key *= key_type(width)
     key += buckets

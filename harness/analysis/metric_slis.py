@@ -34,7 +34,7 @@ within its baseline objective, second by second, as the request SLIs must.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,9 +78,9 @@ def read_metrics(run_dir: str | Path, gameday: GameDay | None) -> MetricData:
             wanted[(source.name, expression)] = source
     data = MetricData(sources, {})
     for slo in gameday.slos if gameday else ():
-        source = data.source_of(slo) if slo.is_metric else None
-        if source is not None:
-            wanted[(source.name, catalogue.metric_expression(slo.sli))] = source
+        judged_on = data.source_of(slo) if slo.is_metric else None
+        if judged_on is not None:
+            wanted[(judged_on.name, catalogue.metric_expression(slo.sli))] = judged_on
     return MetricData(sources, {key: _read(run_dir, source, key[1]) for key, source in wanted.items()})
 
 
@@ -106,7 +106,7 @@ def judge_metric(slo: Slo, data: MetricData, table: dict[str, PhaseSlis], faults
     if found is None:
         return Verdict(slo, NO_DATA, None, evidence_of(phase, 0), "the game day has no metrics source for this SLI")
     if slo.within is not None:
-        return _judge_within(slo, found, data.source_of(slo), table.get("recovery"), faults)
+        return _judge_within(slo, slo.within, found, data.source_of(slo), table.get("recovery"), faults)
     if phase is None:
         return Verdict(slo, NO_DATA, None, evidence_of(None, 0), f"phase {slo.phase!r} did not happen")
     inside = time_mask(found.ts, phase.windows) & np.isfinite(found.values)
@@ -128,7 +128,13 @@ def aggregate(agg: str, ts: np.ndarray, values: np.ndarray, windows: Sequence[Wi
         return None
     if agg in ("increase", "rate"):
         return _growth(agg, ts, values, windows)
-    simple = {"max": np.max, "min": np.min, "avg": np.mean, "first": lambda v: v[0], "last": lambda v: v[-1]}
+    simple: dict[str, Callable[[np.ndarray], Any]] = {
+        "max": np.max,
+        "min": np.min,
+        "avg": np.mean,
+        "first": lambda v: v[0],
+        "last": lambda v: v[-1],
+    }
     if agg in simple:
         return float(simple[agg](chosen))
     return float(np.percentile(chosen, float(agg[1:]), method="inverted_cdf"))
@@ -153,8 +159,14 @@ def _growth(agg: str, ts: np.ndarray, values: np.ndarray, windows: Sequence[Wind
 
 
 def _judge_within(
-    slo: Slo, found: Series, source: MetricSource | None, recovery: PhaseSlis | None, faults: Sequence[Fault]
+    slo: Slo,
+    within: float,
+    found: Series,
+    source: MetricSource | None,
+    recovery: PhaseSlis | None,
+    faults: Sequence[Fault],
 ) -> Verdict:
+    """`slo` with `within` (its slo.within): how soon after each fault's removal the metric met the objective."""
     windows = recovery.windows if recovery is not None else ()
     samples = int((time_mask(found.ts, windows) & np.isfinite(found.values)).sum())
     evidence = evidence_of(recovery, samples)
@@ -183,8 +195,8 @@ def _judge_within(
             "in a row after a fault's removal, before the load ended"
         )
         return Verdict(slo, FAIL, worst, evidence, reason, "", detail)
-    state = PASS if worst <= slo.within else FAIL
-    reason = "" if state == PASS else f"it took {worst:.1f}s, more than the {slo.within:g}s allowed"
+    state = PASS if worst <= within else FAIL
+    reason = "" if state == PASS else f"it took {worst:.1f}s, more than the {within:g}s allowed"
     return Verdict(slo, state, worst, evidence, reason, "", detail)
 
 

@@ -118,8 +118,8 @@ def criteria(slos: Iterable[Slo], baseline: PhaseSlis | None) -> tuple[Criterion
 def _defaults(baseline: PhaseSlis | None) -> list[Criterion]:
     measured = baseline.endpoints.get(ALL, {}) if baseline is not None else {}
     defaults = []
-    if measured.get("availability") is not None:
-        floor = max(0.0, measured["availability"] - 0.01)
+    if (availability := measured.get("availability")) is not None:
+        floor = max(0.0, availability - 0.01)
         defaults.append(
             Criterion(
                 "availability",
@@ -128,8 +128,7 @@ def _defaults(baseline: PhaseSlis | None) -> list[Criterion]:
                 "baseline availability -1 point",
             )
         )
-    if measured.get("latency.p50") is not None:
-        p50 = measured["latency.p50"]
+    if (p50 := measured.get("latency.p50")) is not None:
         limit = max(1.5 * p50, p50 + 0.010)
         defaults.append(
             Criterion("latency.p50", ALL, Objective("<=", limit, "s", f"<= {limit * 1000:.1f}ms"), "baseline p50 x1.5")

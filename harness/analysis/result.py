@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pandas as pd
 
@@ -177,6 +177,9 @@ class VerdictDoc(TypedDict):
     reason: str
     meaning: str
     evidence: dict[str, Any]
+    variant: NotRequired[str]  # an SLO on one variant
+    compare: NotRequired[dict[str, Any]]  # a comparison SLO: the variants, the measure, the test's figures
+    metric: NotRequired[dict[str, Any]]  # an SLO on the target's metrics: source, agg, within, what was read
 
 
 class ResultDoc(TypedDict):
@@ -297,13 +300,13 @@ def _verdict_doc(verdict: Verdict) -> VerdictDoc:
         },
     )
     if slo.variant is not None:
-        doc["variant"] = slo.variant  # type: ignore[typeddict-unknown-key]
+        doc["variant"] = slo.variant
     if slo.compare is not None:
         doc["compare"] = _clean(
             dict(
                 verdict.detail
                 or {
-                    "variant": slo.compare.variant,  # type: ignore[typeddict-unknown-key]
+                    "variant": slo.compare.variant,
                     "against": slo.compare.against,
                     "measure": slo.compare.measure,
                 }
@@ -314,7 +317,7 @@ def _verdict_doc(verdict: Verdict) -> VerdictDoc:
             {
                 "source": slo.source,
                 "agg": slo.agg,
-                "within": slo.within,  # type: ignore[typeddict-unknown-key]
+                "within": slo.within,
                 **(verdict.detail or {}),
             }
         )

@@ -15,7 +15,6 @@ endpoints under a few seconds. The encoding read here is
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -97,9 +96,10 @@ def read_samples(run_dir: str | Path) -> Samples:
         with path.open("rb") as handle:
             # In chunks of rows, so the Python objects of an hour of rows never exist at once.
             while lines := list(islice(handle, DECODE_CHUNK)):
-                chunk = _read_chunk(lines, generator)
-                entries.add(chunk.buckets, chunk.counts)
-                chunks.append(dataclasses.replace(chunk, buckets=None, counts=None))
+                chunk, buckets, counts = _read_chunk(lines, generator)
+                entries.add(buckets, counts)
+                del buckets, counts  # copied into `entries`; not kept while the next chunk is read
+                chunks.append(chunk)
     frames = [chunk.requests for chunk in chunks if len(chunk.requests)]
     requests = pd.concat(frames, ignore_index=True) if frames else _requests_frame([])
     errors = pd.DataFrame([e for chunk in chunks for e in chunk.errors], columns=["ts", "endpoint", "message", "count"])
@@ -138,40 +138,40 @@ class _Chunk:
     requests: pd.DataFrame
     errors: list[tuple]
     lengths: np.ndarray
-    buckets: np.ndarray | None
-    counts: np.ndarray | None
 
 
-def _read_chunk(lines: list[bytes], generator: list[dict]) -> _Chunk:
-    """A chunk of lines: its request rows and their histograms; generator rows go to `generator`."""
-    decoded = rowcodec.decode_lines(lines)
-    if None in decoded:
-        requests: list[Any] = []
-        for line, fields in zip(lines, decoded):
-            if fields is None or fields.outcome == GENERATOR:
-                _slow_line(line, requests, generator)
-            else:
-                requests.append(fields)
-    else:  # every line decoded: only generator rows take the lenient path (rows keep file order either way)
+def _read_chunk(lines: list[bytes], generator: list[dict]) -> tuple[_Chunk, np.ndarray, np.ndarray]:
+    """A chunk of lines: its request rows, and their histograms' buckets and counts; generator
+    rows go to `generator`."""
+    requests: list[rowcodec.RequestFields] = []
+    decoded = rowcodec.decode_all(lines)
+    if decoded is not None:  # every line decoded: only generator rows take the lenient path
         requests = [fields for fields in decoded if fields.outcome != GENERATOR]
         for line, fields in zip(lines, decoded):
             if fields.outcome == GENERATOR:
                 _slow_line(line, [], generator)
+    else:  # rows keep file order either way
+        for line, maybe in zip(lines, rowcodec.decode_each(lines)):
+            if maybe is None or maybe.outcome == GENERATOR:
+                _slow_line(line, requests, generator)
+            else:
+                requests.append(maybe)
     errors = [
         (r.ts, r.endpoint, str(message), int(count))
         for r in requests
         if r.errors
         for message, count in r.errors.items()
     ]
-    return _Chunk(_requests_frame(requests), errors, *decode_raws([r.hist or b"" for r in requests]))
+    lengths, buckets, counts = decode_raws([r.hist or b"" for r in requests])
+    return _Chunk(_requests_frame(requests), errors, lengths), buckets, counts
 
 
-def _slow_line(line: bytes, requests: list, generator: list) -> None:
+def _slow_line(line: bytes, requests: list[rowcodec.RequestFields], generator: list[dict]) -> None:
     for text in io.StringIO(line.decode("utf-8", errors="replace"), newline=None):
         _slow_row(text, requests, generator)
 
 
-def _slow_row(line: str, requests: list, generator: list) -> None:
+def _slow_row(line: str, requests: list[rowcodec.RequestFields], generator: list[dict]) -> None:
     """The lenient path, for lines the typed decoder refused and for generator rows.
 
     The file is split on b"\\n" only; `line` is one piece of that split as a text-mode

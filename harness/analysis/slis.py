@@ -214,8 +214,12 @@ def _columns(samples: Samples, tables: LatencyTables) -> _Columns:
         error,
         outcome == "rate_limited",
         ok | error,
-        *(req[name].to_numpy() for name in ("count", "sum_ms", "max_ms", "checked", "correct")),
-        tables.at_most,
+        count=req["count"].to_numpy(),
+        sum_ms=req["sum_ms"].to_numpy(),
+        max_ms=req["max_ms"].to_numpy(),
+        checked=req["checked"].to_numpy(),
+        correct=req["correct"].to_numpy(),
+        at_most=tables.at_most,
     )
 
 

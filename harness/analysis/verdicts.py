@@ -121,9 +121,9 @@ def _verdict(slo: Slo, table: dict[str, PhaseSlis]) -> Verdict:
     values = phase.endpoints.get(endpoint)
     if values is None:
         return Verdict(slo, NO_DATA, None, _evidence(phase, 0), f"no requests to {endpoint!r} during {slo.phase}")
-    samples = (values.get("events.produced") or 0) if slo.sli.startswith("events.") else values.get("requests", 0)
+    samples = int(values.get("events.produced" if slo.sli.startswith("events.") else "requests") or 0)
     observed = values.get(sli_column(slo))
-    evidence = _evidence(phase, int(samples))
+    evidence = _evidence(phase, samples)
     if observed is None or not samples:
         return Verdict(slo, NO_DATA, None, evidence, _no_data_reason(slo, samples))
     return Verdict(slo, PASS if slo.objective.holds(observed) else FAIL, observed, evidence)

@@ -32,15 +32,16 @@ report of a one-hour run far below 5 MB.
 from __future__ import annotations
 
 import math
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from harness.analysis.metric_slis import hold_of, per_second_values
+from harness.analysis.result import Analysis
 from harness.analysis.slis import ALL, DEFAULT_GRACE_S
 from harness.analysis.variants import NO_VARIANT
-from harness.events import EventKind, kind_of
+from harness.events import EventKind, detail_of, kind_of
 
 MAX_POINTS = 1800
 LATENCY = ("latency.p50", "latency.p95", "latency.p99")
@@ -72,7 +73,7 @@ class ChartData(TypedDict):
     has_events: bool
 
 
-def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
+def chart_data(analysis: Analysis, max_points: int = MAX_POINTS) -> ChartData:
     """The charts' data for `analysis` (a harness.analysis.result.Analysis)."""
     start, end = _span(analysis)
     frame = _request_series(analysis.per_second, start, end)
@@ -90,7 +91,7 @@ def chart_data(analysis: Any, max_points: int = MAX_POINTS) -> ChartData:
     )
 
 
-def _span(analysis: Any) -> tuple[int, int]:
+def _span(analysis: Analysis) -> tuple[int, int]:
     """Integer seconds [start, end) covering the load (warmup included), else the samples."""
     windows = [w for name in ("warmup", "run") for w in analysis.phases.get(name, ())]
     if windows:
@@ -99,7 +100,7 @@ def _span(analysis: Any) -> tuple[int, int]:
     return (int(ts.min()), int(ts.max()) + 1) if len(ts) else (0, 0)
 
 
-def _load_end(analysis: Any) -> float:
+def _load_end(analysis: Analysis) -> float:
     return max((w.end for w in analysis.phases.get("run", ())), default=math.inf)
 
 
@@ -119,7 +120,7 @@ def _request_series(per_second: pd.DataFrame, start: int, end: int) -> pd.DataFr
     return out.reindex(index)
 
 
-def variant_series(analysis: Any, start: int, end: int) -> pd.DataFrame:
+def variant_series(analysis: Analysis, start: int, end: int) -> pd.DataFrame:
     """Per variant (NO_VARIANT left out): its per-second p99 (ms) and correctness (%), on the chart's seconds."""
     index = pd.RangeIndex(start, end, name="t")
     out = pd.DataFrame(index=index)
@@ -137,12 +138,12 @@ def variant_key(variant: str, sli: str) -> str:
     return f"variant:{variant}:{sli}"
 
 
-def metric_series(analysis: Any, start: int, end: int) -> pd.DataFrame:
+def metric_series(analysis: Analysis, start: int, end: int) -> pd.DataFrame:
     """Every metric series the analysis read, one value per chart second."""
     index = pd.RangeIndex(start, end, name="t")
     out = pd.DataFrame(index=index)
-    metrics = getattr(analysis, "metrics", None)
-    for (source, expression), found in metrics.series.items() if metrics is not None else ():
+    metrics = analysis.metrics
+    for (source, expression), found in metrics.series.items():
         seconds = np.arange(start, end, dtype=np.int64)
         out[metric_key(source, expression)] = per_second_values(found, seconds, hold_of(metrics.sources.get(source)))
     return out
@@ -225,7 +226,7 @@ def markers(events: tuple[dict, ...]) -> list[Marker]:
     and load worker the Locust master marked missing (from then on the load is short of that worker)."""
     out = []
     for event in events:
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        detail = detail_of(event)
         if event.get("kind") == "activity-start" and detail.get("phase") in ("method", "rollback"):
             out.append(Marker(ts=event["ts"], kind="chaos", label=f"{detail['phase']}: {event.get('name', '')}"))
         elif event.get("kind") == "abort":

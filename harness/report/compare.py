@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 from harness.analysis.phases import second_mask
-from harness.analysis.result import result_document
+from harness.analysis.result import Analysis, result_document
 from harness.analysis.slis import ALL
 from harness.report.charts import event_seconds
 from harness.status import ExitCode
@@ -124,7 +124,7 @@ class Comparison:
         return ExitCode.FAILED if self.verdict == FAIL else ExitCode.OK
 
 
-def compare(a: Any, b: Any) -> Comparison:
+def compare(a: Analysis, b: Analysis) -> Comparison:
     """Compare two Analyses (A the reference, B the candidate); see the module docstring."""
     series_a, series_b = phase_series(a), phase_series(b)
     metrics = [
@@ -138,11 +138,11 @@ def compare(a: Any, b: Any) -> Comparison:
     return Comparison(_name(a), _name(b), a.run_dir, b.run_dir, tuple(metrics), tuple(slo_changes(a, b)))
 
 
-def _name(analysis: Any) -> str:
+def _name(analysis: Analysis) -> str:
     return analysis.gameday.name if analysis.gameday else "(unnamed)"
 
 
-def phase_series(analysis: Any) -> dict[tuple[str, str], np.ndarray]:
+def phase_series(analysis: Analysis) -> dict[tuple[str, str], np.ndarray]:
     """(phase, metric) -> the per-second values of that metric in that phase (NaN dropped)."""
     rows = analysis.per_second
     rows = rows[rows["endpoint"] == ALL] if "endpoint" in rows else rows
@@ -172,8 +172,11 @@ def judge_metric(phase: str, metric: str, a: np.ndarray, b: np.ndarray) -> Metri
     """One row of the comparison: medians, change, one-sided Mann-Whitney U and the pass/marginal/fail score."""
     med_a = float(np.median(a)) if len(a) else None
     med_b = float(np.median(b)) if len(b) else None
-    change = med_b - med_a if med_a is not None and med_b is not None else None
-    ratio = med_b / med_a if change is not None and med_a > 0 else None
+    change: float | None = None
+    ratio: float | None = None
+    if med_a is not None and med_b is not None:
+        change = med_b - med_a
+        ratio = med_b / med_a if med_a > 0 else None
     p_value = None
     if len(a) >= MIN_SECONDS and len(b) >= MIN_SECONDS:
         p = float(mannwhitneyu(b, a, alternative="greater").pvalue)
@@ -185,7 +188,7 @@ def judge_metric(phase: str, metric: str, a: np.ndarray, b: np.ndarray) -> Metri
 
 
 def _score(limits: Threshold, med_a: float | None, change: float | None, p_value: float | None) -> tuple[str, str]:
-    if change is None or p_value is None:
+    if med_a is None or change is None or p_value is None:
         return PASS, "not enough seconds on both sides to judge"
     worse_by = (med_a + change) / med_a if med_a > 0 else (math.inf if change > 0 else 1.0)
     if change <= limits.floor:
@@ -197,7 +200,7 @@ def _score(limits: Threshold, med_a: float | None, change: float | None, p_value
     return PASS, "no significant worsening"
 
 
-def slo_changes(a: Any, b: Any) -> list[SloChange]:
+def slo_changes(a: Analysis, b: Analysis) -> list[SloChange]:
     """Each SLO (by label) present in both runs; one that passed in A but not in B scores fail."""
     verdicts_a = {v["slo"]: v for v in result_document(a)["verdicts"]}
     out = []
@@ -210,7 +213,7 @@ def slo_changes(a: Any, b: Any) -> list[SloChange]:
     return out
 
 
-def overlay_data(a: Any, b: Any) -> dict[str, Any]:
+def overlay_data(a: Analysis, b: Analysis) -> dict[str, Any]:
     """Chart data of both runs on one axis of seconds since each run's load start (A's phases shaded)."""
     frames, phases = {}, []
     for tag, analysis in (("a", a), ("b", b)):
@@ -241,6 +244,6 @@ def overlay_data(a: Any, b: Any) -> dict[str, Any]:
     }
 
 
-def _load_start(analysis: Any) -> float | None:
+def _load_start(analysis: Analysis) -> float | None:
     windows = analysis.phases.get("warmup") or analysis.phases.get("run") or ()
     return windows[0].start if windows else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def _summary(root: Path, path: Path) -> RunSummary:
     )
 
 
-def _document(path: Path) -> dict[str, Any]:
+def _document(path: Path) -> Mapping[str, Any]:
     stored = path / RESULT_FILE
     if stored.exists() and stored.stat().st_mtime >= (path / "events.jsonl").stat().st_mtime:
         document = json.loads(stored.read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from importlib import resources
@@ -21,7 +22,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness.analysis.result import Analysis
 from harness.report.charts import chart_data, metric_key, variant_key
+from harness.report.compare import Comparison
 from harness.report.failures import top_errors
 from harness.report.journal import experiment_views
 from harness.report.summary import format_duration, headline, scoped_sli
@@ -87,10 +90,10 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_report(analysis: Any, document: dict[str, Any]) -> str:
+def render_report(analysis: Analysis, document: Mapping[str, Any]) -> str:
     """The HTML report of one run (see the module docstring)."""
     t0 = _t0(document)
-    charts = dict(chart_data(analysis), t0=t0)
+    charts: dict[str, Any] = {**chart_data(analysis), "t0": t0}
     context = {
         "doc": document,
         "head": headline(document),
@@ -143,7 +146,7 @@ def variant_charts(charts: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def metric_charts(analysis: Any) -> list[dict[str, Any]]:
+def metric_charts(analysis: Analysis) -> list[dict[str, Any]]:
     """A chart per metric series the game day reads (its SLOs' and its `chart:` expressions)."""
     metrics = getattr(analysis, "metrics", None)
     specs = []
@@ -161,7 +164,7 @@ def metric_charts(analysis: Any) -> list[dict[str, Any]]:
     return specs
 
 
-def _variant_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _variant_tables(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per phase (warmup left out), one row per variant with its SLIs over all endpoints."""
     slis = document["variants"]["slis"]
     tables = []
@@ -176,11 +179,11 @@ def _variant_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
     return tables
 
 
-def _t0(document: dict[str, Any]) -> float | None:
+def _t0(document: Mapping[str, Any]) -> float | None:
     return (document["run"].get("load") or {}).get("start") or document["run"].get("started")
 
 
-def _phase_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _phase_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name in PHASE_ORDER:
         phase = document["phases"].get(name) or {}
@@ -198,7 +201,7 @@ def _phase_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _endpoint_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _endpoint_tables(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Per phase (warmup left out), one row per endpoint with the report's columns and apdex if computed."""
     tables = []
     for name in PHASE_ORDER[1:]:
@@ -282,7 +285,7 @@ COMPARE_CHARTS = [
 ]
 
 
-def render_comparison(a: Any, b: Any, comparison: Any) -> str:
+def render_comparison(a: Analysis, b: Analysis, comparison: Comparison) -> str:
     """The comparison page of two runs (harness.report.compare.Comparison), A's phases shaded."""
     from harness.report.compare import overlay_data
 

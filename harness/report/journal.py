@@ -90,7 +90,9 @@ def experiment_view(run_dir: str | Path, path: Path | None = None) -> Experiment
         deviated=bool(journal.get("deviated")),
         start=_text(journal.get("start")),
         end=_text(journal.get("end")),
-        hypotheses=tuple(_hypothesis(when, states.get(when)) for when in ("before", "after") if states.get(when)),
+        hypotheses=tuple(
+            _hypothesis(when, state) for when in ("before", "after") if isinstance(state := states.get(when), dict)
+        ),
         method=tuple(_activity(r) for r in journal.get("run") or () if isinstance(r, dict)),
         rollbacks=tuple(_activity(r) for r in journal.get("rollbacks") or () if isinstance(r, dict)),
     )

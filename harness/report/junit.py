@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from harness.status import RunStatus
 XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def junit_xml(document: dict[str, Any]) -> bytes:
+def junit_xml(document: Mapping[str, Any]) -> bytes:
     """The JUnit XML of a result document, UTF-8 with an XML declaration."""
     name = document["gameday"].get("name") or "gameday"
     cases = [_slo_case(name, v) for v in document["verdicts"]]
@@ -63,7 +64,7 @@ def junit_xml(document: dict[str, Any]) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _slo_case(gameday: str, verdict: dict[str, Any]) -> ET.Element:
+def _slo_case(gameday: str, verdict: Mapping[str, Any]) -> ET.Element:
     case = ET.Element(
         "testcase",
         {
@@ -79,7 +80,7 @@ def _slo_case(gameday: str, verdict: dict[str, Any]) -> ET.Element:
     return case
 
 
-def _details(verdict: dict[str, Any]) -> str:
+def _details(verdict: Mapping[str, Any]) -> str:
     evidence = verdict["evidence"]
     lines = [
         f"SLO: {verdict['slo']}",
@@ -101,7 +102,7 @@ def _details(verdict: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
+def _status_case(gameday: str, run: Mapping[str, Any]) -> ET.Element | None:
     if run.get("status") == RunStatus.COMPLETED:
         return None
     case = ET.Element("testcase", {"classname": f"gameday.{gameday}", "name": "run status", "time": "0"})
@@ -111,7 +112,7 @@ def _status_case(gameday: str, run: dict[str, Any]) -> ET.Element | None:
     return case
 
 
-def _properties(document: dict[str, Any]) -> ET.Element:
+def _properties(document: Mapping[str, Any]) -> ET.Element:
     props = ET.Element("properties")
     values = {
         "outcome": document["run"].get("outcome"),

@@ -9,10 +9,11 @@ headline(document) -> Headline   the facts both of those and the HTML headline s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.analysis.result import exit_code, result_document
+from harness.analysis.result import Analysis, exit_code, result_document
 from harness.status import RunStatus
 
 # What a terminal or a CI log viewer acts on instead of showing: C0/C1 controls and DEL (ANSI escapes
@@ -20,7 +21,7 @@ from harness.status import RunStatus
 # (a new line starting "::" is a GitHub Actions workflow command), Unicode line/paragraph separators
 # and bidi overrides (text that reads differently from what it holds).
 UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-OUTCOME_WORDS = {
+OUTCOME_WORDS: dict[str, str] = {
     "pass": "PASS",
     "fail": "FAIL",
     "inconclusive": "INCONCLUSIVE",
@@ -40,7 +41,7 @@ class Headline:
     exit_code: int
 
 
-def headline(document: dict[str, Any]) -> Headline:
+def headline(document: Mapping[str, Any]) -> Headline:
     """The headline facts of a result document (harness.analysis.result.result_document)."""
     run, gameday = document["run"], document["gameday"]
     load = run.get("load") or {}
@@ -74,7 +75,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def summary_line(analysis: Any) -> str:
+def summary_line(analysis: Analysis) -> str:
     """E.g. 'FAIL kill-one-model-replica: 3/4 SLOs passed in 2m00s; failed: latency.p99 ... (exit 1)'."""
     document = result_document(analysis)
     head = headline(document)
@@ -85,9 +86,9 @@ def summary_line(analysis: Any) -> str:
     return printable(f"{line} (exit {exit_code(analysis)})")
 
 
-def verdict_table(analysis: Any) -> str:
+def verdict_table(analysis: Analysis) -> str:
     """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
-    rows = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
+    rows: list[tuple[str, ...]] = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
     for v in result_document(analysis)["verdicts"]:
         rows.append(
             tuple(
@@ -110,7 +111,7 @@ def verdict_table(analysis: Any) -> str:
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]) for r in rows)
 
 
-def scoped_sli(verdict: dict[str, Any]) -> str:
+def scoped_sli(verdict: Mapping[str, Any]) -> str:
     """'latency.p99{canary vs stable}', 'latency.p99{canary}', 'metric:lag max', or the bare SLI."""
     compare, metric = verdict.get("compare"), verdict.get("metric") or {}
     if compare:

@@ -104,7 +104,7 @@ def scope_problems(doc: Any) -> list[str]:
                 "a kubernetes game day may call chaosk8s's namespaced modules (pod, deployment, networking, "
                 "service, statefulset, replicaset, daemonset, secret) and harness.*"
             )
-    secrets = doc.get("secrets") if isinstance(doc.get("secrets"), dict) else {}
+    secrets = _mapping_at(doc, "secrets")
     for scope, values in secrets.items():
         for key in values if isinstance(values, dict) else ():
             if CONNECTION_KEY.match(str(key)):
@@ -113,6 +113,12 @@ def scope_problems(doc: Any) -> list[str]:
                     "sets the context from the target (allowed by $GAMEDAY_ALLOWED_CONTEXTS): remove it"
                 )
     return out
+
+
+def _mapping_at(doc: dict[Any, Any], key: str) -> dict[Any, Any]:
+    """doc[key] when it is a mapping, else {} (`chaos validate` reports a malformed experiment)."""
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _allowed_module(module: Any, control: bool) -> bool:
@@ -152,7 +158,7 @@ def experiment_namespaces(file: Path) -> list[tuple[str, str]]:
     doc = _read(file)
     if not isinstance(doc, dict):
         return []
-    config = doc.get("configuration") if isinstance(doc.get("configuration"), dict) else {}
+    config = _mapping_at(doc, "configuration")
     found = [(f"configuration.{k}", v) for k in NS_KEYS if k in config for v in _config_values(config[k])]
     for where, value in _ns_arguments(doc, ""):
         ref = _REF.match(value)
@@ -162,7 +168,7 @@ def experiment_namespaces(file: Path) -> list[tuple[str, str]]:
             found += [(f"{where} (via ${{{ref.group(1)}}})", v) for v in _config_values(config[ref.group(1)])]
     for where, provider in _providers(doc, ""):
         module, func = provider.get("module"), provider.get("func")
-        arguments = provider.get("arguments") if isinstance(provider.get("arguments"), dict) else {}
+        arguments = _mapping_at(provider, "arguments")
         if module in NAMESPACED_MODULES and f"{module}.{func}" not in NO_CLUSTER_CALL and "ns" not in arguments:
             found.append((f"{where}.arguments (no ns: chaosk8s's default)", CHAOSK8S_DEFAULT_NS))
     return found

@@ -174,7 +174,8 @@ def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, An
 
 
 def _target_kind(children: dict[str, Node]) -> str | None:
-    value = children.get("target").value if children.get("target") is not None else None
+    node = children.get("target")
+    value = node.value if node is not None else None
     kind = value.get("kind", "local") if isinstance(value, dict) else "local" if value is None else None
     return kind if isinstance(kind, str) else None
 
@@ -198,6 +199,8 @@ def _target(node: Node | None):
             node.mapping(())
         return None
     children = node.mapping(TARGET_KEYS[kind])
+    if children is None:
+        return None
     return {"local": _local, "http": _http, "kubernetes": _kubernetes}[kind](node, children)
 
 
@@ -217,11 +220,13 @@ def _local(node: Node, children: dict[str, Node]) -> LocalTarget:
 def _http(node: Node, children: dict[str, Node]) -> HttpTarget | None:
     url_node = child(children, "base_url", node, required=True)
     url = text(url_node)
-    if url and not url.startswith(("http://", "https://")):
+    if url_node is None or url is None:
+        return None
+    if not url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
-    elif url and (problem := url_problem(url, "base_url")):
+    elif problem := url_problem(url, "base_url"):
         url_node.fail(problem)  # refused before the run sends anything (harness.allowlist)
-    return HttpTarget(url.rstrip("/")) if url else None
+    return HttpTarget(url.rstrip("/"))
 
 
 def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | None:
@@ -229,12 +234,12 @@ def _kubernetes(node: Node, children: dict[str, Node]) -> KubernetesTarget | Non
     namespace_node = child(children, "namespace", node, required=True)
     namespace = text(namespace_node)
     allowed = strings(child(children, "allowed_namespaces", node, required=True))
-    if namespace and allowed and namespace not in allowed:
+    if namespace_node is not None and namespace and allowed and namespace not in allowed:
         namespace_node.fail(f"namespace {namespace!r} is not in allowed_namespaces {list(allowed)}")
     image = text(child(children, "image", node), KubernetesTarget.image)
     url_node = child(children, "gateway_url", node)
     gateway_url = text(url_node)
-    if gateway_url and not gateway_url.startswith(("http://", "https://")):
+    if url_node is not None and gateway_url and not gateway_url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {gateway_url!r}")
     resources = _worker_resources(child(children, "worker_resources", node))
     if context and namespace and allowed:
@@ -276,9 +281,9 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
         return None, node
     profile = text(child(children, "profile", node, required=True))
     shape_node = child(children, "shape", node)
-    shape = text(shape_node, "constant_rate")
+    shape: str | None = text(shape_node, "constant_rate")
     if shape not in SHAPE_PARAMS:
-        shape_node.fail(f"unknown shape {shape!r}; expected one of {', '.join(SHAPE_PARAMS)}")
+        (shape_node or node).fail(f"unknown shape {shape!r}; expected one of {', '.join(SHAPE_PARAMS)}")
         shape = None
     duration = _duration(child(children, "duration", node, required=True), None)
     if duration == 0:
@@ -290,11 +295,11 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
     where_node = child(children, "where", node)
     where = text(where_node, "local")
     if where not in LOAD_WHERE:
-        where_node.fail(f"unknown load.where {where!r}; expected local or cluster")
+        (where_node or node).fail(f"unknown load.where {where!r}; expected local or cluster")
     workers = _processes(child(children, "workers", node))
     header_node = child(children, "variant_header", node)
     header = text(header_node)
-    if header is not None and not _HEADER.match(header):
+    if header_node is not None and header is not None and not _HEADER.match(header):
         header_node.fail(f"{header!r} is not an HTTP header name (letters, digits and -)")
         header = None
     if profile is None:
@@ -316,8 +321,9 @@ def _load_spec(node: Node | None) -> tuple[LoadSpec | None, Node | None]:
 
 
 def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[str, float] | None:
-    required = SHAPE_PARAMS.get(shape, ())
-    params, ok = {}, True
+    required = SHAPE_PARAMS.get(shape, ()) if shape is not None else ()
+    params: dict[str, float] = {}
+    ok = True
     for name in ALL_PARAMS:
         param = child(children, name, node, required=name in required)
         if param is None:
@@ -326,8 +332,10 @@ def _params(node: Node, children: dict[str, Node], shape: str | None) -> dict[st
         if shape is not None and name not in required and name not in shape_table.OPTIONAL:
             param.fail(f"{name!r} does not apply to shape {shape!r}, which takes {', '.join(required)}")
         value = _duration(param, None) if name in shape_table.DURATION_KEYS else number(param)
-        ok = ok and value is not None
-        params[name] = value
+        if value is None:
+            ok = False
+        else:
+            params[name] = value
     return params if ok else None
 
 
@@ -424,12 +432,9 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
     apdex_t = _apdex_t(item, children, sli)
     if sli and endpoint and not catalogue.per_endpoint(sli):
         children["endpoint"].fail(f"{sli!r} is measured for the whole run, not per endpoint; remove 'endpoint'")
-    if sli and objective:
-        problem = (
-            comparison_problem(measure, objective, catalogue.kind_of(sli))
-            if measure
-            else unit_problem(objective, catalogue.kind_of(sli))
-        )
+    kind = catalogue.kind_of(sli) if sli else None
+    if kind and objective and objective_node is not None:
+        problem = comparison_problem(measure, objective, kind) if measure else unit_problem(objective, kind)
         if problem:
             objective_node.fail(problem)
     count_limited = _count_rate_limited(child(children, "count_rate_limited", item), sli)
@@ -439,11 +444,12 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
     source = text(child(children, "source", item))
     if source is not None and sli and not catalogue.is_metric(sli):
         children["source"].fail("source applies only to metric SLIs (metric:<name>)")
+    if sli is None or phase is None or objective is None:
+        return None
     if (
-        None in (sli, phase, objective)
-        or (catalogue.base_name(sli) == "apdex" and apdex_t is None)
+        (catalogue.base_name(sli) == "apdex" and apdex_t is None)
         or (compare_node is not None and compare is None)
-        or (sli and catalogue.is_metric(sli) and agg is None and within is None)
+        or (catalogue.is_metric(sli) and agg is None and within is None)
     ):
         return None
     return Slo(sli, phase, objective, endpoint, apdex_t, count_limited, variant, compare, agg, within, source)
@@ -452,7 +458,7 @@ def _slo(item: Node, has_chaos: bool) -> Slo | None:
 def _variant(item: Node, children: dict[str, Node], sli: str | None) -> str | None:
     node = child(children, "variant", item)
     variant = text(node)
-    if variant is not None and sli is not None and not catalogue.per_endpoint(sli):
+    if node is not None and variant is not None and sli is not None and not catalogue.per_endpoint(sli):
         node.fail(
             f"{sli!r} is not measured per variant (only request SLIs are: latency, availability, "
             "error_rate, correctness, ...)"
@@ -481,7 +487,7 @@ def _compare(node: Node | None, sli: str | None, measure: str | None, has_varian
     if variant is not None and variant == against:
         node.problems.add(node.child_path("against"), f"compares {variant!r} with itself")
         return None
-    if None in (variant, against, measure):
+    if variant is None or against is None or measure is None:
         return None
     return Compare(variant, against, measure)
 
@@ -524,7 +530,7 @@ def _agg(item: Node, children: dict[str, Node], sli: str | None, has_within: boo
         )
         return None
     problem = catalogue.metric_agg_problem(agg)
-    if problem:
+    if problem and node is not None:
         node.fail(problem)
         return None
     return agg
@@ -568,14 +574,14 @@ def _phase(item: Node, children: dict[str, Node], sli: str | None, has_chaos: bo
     phase = text(phase_node, default)
     if phase not in PHASES:
         hint = "; warmup is left out of every SLI" if phase == "warmup" else ""
-        phase_node.fail(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}{hint}")
+        (phase_node or item).fail(f"unknown phase {phase!r}; expected one of {', '.join(PHASES)}{hint}")
         return None
     if phase in ("fault", "recovery") and not has_chaos:
         (phase_node or item).fail(f"phase {phase!r} needs a chaos experiment, and this game day has none")
     if sli == "recovery_time" and phase != "recovery":
-        phase_node.fail(f"recovery_time is measured after the fault; use phase 'recovery', not {phase!r}")
+        (phase_node or item).fail(f"recovery_time is measured after the fault; use phase 'recovery', not {phase!r}")
     if within and phase != "recovery":
-        phase_node.fail(f"within counts from the fault's removal; use phase 'recovery', not {phase!r}")
+        (phase_node or item).fail(f"within counts from the fault's removal; use phase 'recovery', not {phase!r}")
     return phase
 
 
@@ -591,7 +597,7 @@ def _apdex_t(item: Node, children: dict[str, Node], sli: str | None) -> float | 
     except ValueError as exc:
         children["sli"].fail(str(exc))
         return None
-    if in_name is not None and t_value is not None and in_name != t_value:
+    if t_node is not None and in_name is not None and t_value is not None and in_name != t_value:
         t_node.fail(f"T {t_node.value!r} contradicts {sli!r}")
     if in_name is None and t_value is None and t_node is None:
         item.problems.add(item.child_path("T"), "apdex needs a T: write 'apdex(0.3s)' or add 'T: 0.3s'")
@@ -608,14 +614,16 @@ def _guardrails(node: Node | None) -> list[tuple[str, Guardrail]]:
             continue
         sli_node = child(children, "sli", item, required=True)
         sli = text(sli_node)
-        if sli and not (catalogue.kind_of(sli) and catalogue.per_second(sli)):
+        if sli_node is not None and sli and not (catalogue.kind_of(sli) and catalogue.per_second(sli)):
             sli_node.fail(f"{sli!r} cannot be watched live; use error_rate, availability, throughput or latency.pN")
             sli = None
         window = _duration(child(children, "window", item, required=True), None)
         abort_node = child(children, "abort_if", item, required=True)
         abort_if = abort_node.convert(parse_objective) if abort_node else None
-        if sli and abort_if and unit_problem(abort_if, catalogue.kind_of(sli)):
-            abort_node.fail(unit_problem(abort_if, catalogue.kind_of(sli)))
+        kind = catalogue.kind_of(sli) if sli else None
+        problem = unit_problem(abort_if, kind) if kind and abort_if else None
+        if abort_node is not None and problem:
+            abort_node.fail(problem)
         endpoint = text(child(children, "endpoint", item))
         if sli and window and abort_if:
             guardrails.append((item.path, Guardrail(sli, window, abort_if, endpoint)))

@@ -54,7 +54,7 @@ def _source(item: Node, target_kind: str | None) -> MetricSource | None:
         return None
     kind_node = child(children, "kind", item, required=True)
     kind = text(kind_node)
-    if kind is not None and kind not in KINDS:
+    if kind_node is not None and kind is not None and kind not in KINDS:
         kind_node.fail(f"unknown metrics kind {kind!r}; expected scrape or prometheus")
         kind = None
     url, target = _where(item, children, kind, target_kind)
@@ -65,19 +65,22 @@ def _source(item: Node, target_kind: str | None) -> MetricSource | None:
         (name_node or item).fail(f"name {name!r} must be lowercase letters, digits, - or _ (it names a file)")
         name = None
     chart = strings(child(children, "chart", item))
-    if None in (kind, name, interval) or (url is None and target is None):
+    if kind is None or name is None or interval is None or (url is None and target is None):
         return None
     return MetricSource(name, kind, url, target, interval, chart)
 
 
-def _where(item: Node, children: dict[str, Node], kind: str | None, target_kind: str | None):
+def _where(
+    item: Node, children: dict[str, Node], kind: str | None, target_kind: str | None
+) -> tuple[str | None, str | None]:
+    """(url, target endpoint): exactly one of them, or (None, None) after reporting why."""
     url_node, target_node = child(children, "url", item), child(children, "target", item)
     url, target = text(url_node), text(target_node)
-    if (url is None) == (target is None):
+    if target_node is not None and target is not None and url is None:
+        return None, _target(target_node, target, kind, target_kind)
+    if url_node is None or url is None or target is not None:
         item.fail("needs exactly one of url (http://host:port/path) or target (an endpoint of the local stack)")
         return None, None
-    if target is not None:
-        return None, _target(target_node, target, kind, target_kind)
     if not url.startswith(("http://", "https://")):
         url_node.fail(f"expected an http:// or https:// URL, got {url!r}")
         return None, None

@@ -38,30 +38,33 @@ def scan_profile(source: str) -> ProfileFacts:
     endpoints: set[str] = set()
     known = True
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _is_client_call(node):
-            endpoint = _endpoint(node)
+        if isinstance(node, ast.Call) and (called := _client_method(node)) is not None:
+            endpoint = _endpoint(node, called)
             known = known and endpoint is not None
             if endpoint:
                 endpoints.add(endpoint)
     return ProfileFacts(frozenset(endpoints) if known else None, _checks_correctness(tree))
 
 
-def _is_client_call(call: ast.Call) -> bool:
+def _client_method(call: ast.Call) -> str | None:
+    """'get', 'post', ... or 'request' for a call of `self.client.<that>(...)`; None for any other call."""
     func = call.func
     if not isinstance(func, ast.Attribute) or func.attr not in (*HTTP_METHODS, "request"):
-        return False
+        return None
     owner = func.value
-    return (isinstance(owner, ast.Attribute) and owner.attr == "client") or (
+    if (isinstance(owner, ast.Attribute) and owner.attr == "client") or (
         isinstance(owner, ast.Name) and owner.id == "client"
-    )
+    ):
+        return func.attr
+    return None
 
 
-def _endpoint(call: ast.Call) -> str | None:
+def _endpoint(call: ast.Call, called: str) -> str | None:
     args = list(call.args)
-    if call.func.attr == "request":
+    if called == "request":
         method = _literal(args.pop(0)) if args else _keyword(call, "method")
     else:
-        method = call.func.attr
+        method = called
     url = _literal(args[0]) if args else _keyword(call, "url") or _keyword(call, "path")
     name = _keyword(call, "name") if any(k.arg == "name" for k in call.keywords) else url
     if not isinstance(method, str) or not isinstance(name, str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 MISSING = object()
@@ -82,6 +82,10 @@ def child(children: dict[str, Node] | None, key: str, parent: Node, required: bo
     return None
 
 
+@overload
+def text(node: Node | None, default: str) -> str: ...
+@overload
+def text(node: Node | None, default: None = None) -> str | None: ...
 def text(node: Node | None, default: str | None = None) -> str | None:
     """A non-empty string value, or `default` when absent; reports anything else."""
     if node is None:
