@@ -162,7 +162,7 @@ class ChaosDriver:
 
     def kill(self) -> None:
         """SIGKILL the whole group: the last resort when rollbacks hang (faults still expire by TTL)."""
-        if self.running:
+        if self._child is not None and self._child.running:
             self._child.kill(wait=None)
             self._redact_once()
 

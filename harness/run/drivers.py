@@ -1,4 +1,8 @@
-"""The real children of a run, made from the spec: target, sink reader, Locust, `chaos run`, metrics readers."""
+"""The real children of a run, made from the spec: target, sink reader, Locust, `chaos run`, metrics readers.
+
+Each factory returns one of the protocols of harness.run.seams; mypy checks that the
+real classes satisfy them here.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,16 @@ from pathlib import Path
 
 from harness.errors import TargetError
 from harness.load.child import locust_argv
+from harness.load.sink import SinkProcess
 from harness.run.chaos_driver import ChaosDriver
 from harness.run.load_driver import LocustDriver
 from harness.run.metrics_driver import MetricsDriver
-from harness.run.orchestrator import Drivers, RunContext
+from harness.run.seams import ChaosRun, Drivers, LoadDriver, MetricsReader, RunContext, SinkDriver, TargetRun
 from harness.spec.models import ChaosBlock, HttpTarget, KubernetesTarget, LocalTarget
+from harness.targets.http import HttpRun
+from harness.targets.k8s.plan import cluster_locust
+from harness.targets.kubernetes import KubernetesRun, kubeconfig_file
+from harness.targets.local import LocalRun
 
 
 @dataclass(frozen=True)
@@ -23,18 +32,17 @@ class RunOptions:
     defects: tuple[str, ...] = ()
 
 
-class SinkDriver:
-    """The ledger's sink reader as a child process (harness.load.sink)."""
+class SinkReader:
+    """The ledger's sink reader as a child process (harness.load.sink): a SinkDriver."""
 
     def __init__(self, run_dir: Path, argv: list[str]):
-        self.run_dir, self.argv, self.process = run_dir, argv, None
+        self.run_dir, self.argv = run_dir, argv
+        self.process: SinkProcess | None = None
 
     def start(self) -> None:
-        from harness.load.sink import SinkProcess
-
-        self.process = SinkProcess(self.run_dir, self.argv)
+        process = self.process = SinkProcess(self.run_dir, self.argv)
         try:
-            self.process.wait_ready()
+            process.wait_ready()
         except RuntimeError as exc:
             raise TargetError(f"the data-flow sink reader did not start: {exc}") from None
 
@@ -50,19 +58,13 @@ def real_drivers(options: RunOptions) -> Drivers:
     return Drivers(target=lambda ctx: _target(ctx, options), load=_load, sink=_sink, chaos=_chaos, metrics=_metrics)
 
 
-def _target(ctx: RunContext, options: RunOptions):
+def _target(ctx: RunContext, options: RunOptions) -> TargetRun:
     spec = ctx.gameday.target
     if isinstance(spec, LocalTarget):
-        from harness.targets.local import LocalRun
-
         return LocalRun(options.stack_name or spec.stack, (*spec.defects, *options.defects), options.base_port)
     if isinstance(spec, HttpTarget):
-        from harness.targets.http import HttpRun
-
         return HttpRun(spec.base_url)
     if isinstance(spec, KubernetesTarget):
-        from harness.targets.kubernetes import KubernetesRun, kubeconfig_file
-
         budget = ctx.gameday.load.duration + sum(b.start_after for b in ctx.gameday.chaos[:1])
         return KubernetesRun(
             spec,
@@ -74,31 +76,31 @@ def _target(ctx: RunContext, options: RunOptions):
     raise TargetError(f"target kind '{spec.kind}' cannot run here; use local, http or kubernetes")
 
 
-def _sink(ctx: RunContext):
+def _sink(ctx: RunContext, target: TargetRun) -> SinkDriver | None:
     """The spec's sink reader; a local target fills in what it knows (the broker's address)."""
     if ctx.gameday.load.where == "cluster":
         return None  # it runs beside the Locust master in the cluster (harness.targets.k8s.plan.sink_args)
-    spec, default = ctx.gameday.load.sink, ctx.target.sink_argv()
+    spec, default = ctx.gameday.load.sink, target.sink_argv()
     if spec is None:
-        return SinkDriver(ctx.run_dir, default) if default else None
+        return SinkReader(ctx.run_dir, default) if default else None
     options = dict(spec.options)
     if spec.kind == "kafka" and "bootstrap" not in options and default:
         options["bootstrap"] = default[default.index("--bootstrap") + 1]
     argv = ["--kind", spec.kind]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
-    return SinkDriver(ctx.run_dir, argv)
+    return SinkReader(ctx.run_dir, argv)
 
 
-def _load(ctx: RunContext):
+def _load(ctx: RunContext, target: TargetRun) -> LoadDriver:
     load = ctx.gameday.load
     if load.where == "cluster":
-        from harness.targets.k8s.plan import cluster_locust
-
-        return cluster_locust(ctx.gameday, ctx.target, ctx.run_dir)
+        # the spec loader refuses load.where: cluster for any target but kubernetes
+        assert isinstance(target, KubernetesRun), f"load.where: cluster on {target.describe()}"
+        return cluster_locust(ctx.gameday, target.connected, target.host, ctx.run_dir)
     argv = locust_argv(
         ctx.gameday.resolve(load.profile).resolve(),
-        ctx.target.host,
+        target.host,
         ctx.run_dir,
         load.shape,
         load.duration,
@@ -108,26 +110,26 @@ def _load(ctx: RunContext):
     )
     if load.variant_header:
         argv += ["--gameday-variant-header", load.variant_header]
-    return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **ctx.target.env()})
+    return LocustDriver(argv, ctx.run_dir, env={**ctx.env, **target.env()})
 
 
-def _metrics(ctx: RunContext):
+def _metrics(ctx: RunContext, target: TargetRun) -> MetricsReader:
     """A reader of the spec's metrics sources; `target:` endpoints resolved on the running local stack."""
     urls = {}
     for source in ctx.gameday.metrics:
         if source.target is not None:
-            config = getattr(ctx.target, "config", None)
-            if config is None:
+            if not isinstance(target, LocalRun):
                 raise TargetError(f"metrics source {source.name!r}: target endpoints exist only on a local stack")
-            urls[source.name] = config.metrics_url(source.target)
+            urls[source.name] = target.stack.metrics_url(source.target)
         else:
+            assert source.url is not None  # the spec loader requires one of url and target
             urls[source.name] = source.url
     return MetricsDriver(ctx.gameday, ctx.run_dir, urls)
 
 
-def _chaos(ctx: RunContext, block: ChaosBlock):
+def _chaos(ctx: RunContext, target: TargetRun, block: ChaosBlock) -> ChaosRun:
     index = ctx.gameday.chaos.index(block)
     journal = "journal.json" if index == 0 else f"journal-{index + 1}.json"
     return ChaosDriver(
-        ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **ctx.target.env()}, journal=journal
+        ctx.gameday.resolve(block.experiment), ctx.run_dir, env={**ctx.env, **target.env()}, journal=journal
     )

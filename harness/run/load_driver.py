@@ -13,27 +13,15 @@ import os
 import signal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from harness.load.child import test_started
 from harness.load.live import read_live
 from harness.proc import Child
 
 
-class LoadDriver(Protocol):
-    """What the orchestrator needs from a load generator."""
-
-    def start(self) -> None: ...
-    @property
-    def running(self) -> bool: ...
-    @property
-    def sending(self) -> bool: ...  # the generator has started its test (requests are going out)
-    def stop(self, timeout: float = 15.0) -> int | None: ...
-    def live(self) -> Mapping[str, Any] | None: ...
-
-
 class LocustDriver:
-    """Runs one Locust child for one run; output goes to <run_dir>/locust.log."""
+    """Runs one Locust child for one run (a harness.run.seams.LoadDriver); output goes to <run_dir>/locust.log."""
 
     def __init__(self, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None):
         self.argv, self.run_dir = argv, Path(run_dir).resolve()

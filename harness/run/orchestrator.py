@@ -10,11 +10,11 @@ failure, a guardrail abort, SIGINT or SIGTERM still rolls back the faults, stops
 the load and the stack, and writes a report. Signals only set a flag that the
 main loop checks every 200 ms, so teardown never runs inside a signal handler.
 
-The orchestrator talks to the load generator and to Chaos Toolkit through
-`LoadDriver` and `ChaosDriver`-shaped objects that `Drivers` makes, so a unit
-test can hand it fakes; real runs use the Locust and `chaos run` children.
-Time comes from a `Clock` (harness.clock), so a unit test runs a game day on a
-`ManualClock` without sleeping through it.
+The orchestrator talks to the target, the load generator, the sink reader and Chaos
+Toolkit through the protocols of harness.run.seams, made by a `Drivers`: real runs use
+the targets and the Locust and `chaos run` children (harness.run.drivers), a unit test the
+fakes of harness.run.fakes. Time comes from a `Clock` (harness.clock), so a unit test runs
+a game day on a `ManualClock` without sleeping through it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TypeVar
 
 from harness.clock import SYSTEM, Clock, wait_until
 from harness.errors import HarnessError, RunInterrupted, SpecError, TargetError
@@ -39,47 +40,18 @@ from harness.files import disk_free, mount_point
 from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.run import guardrail
 from harness.run.progress import Progress
+from harness.run.seams import ChaosRun, Drivers, LoadDriver, MetricsReader, RunContext, TargetRun
 from harness.run.timeline import Timeline
 from harness.spec.models import ChaosBlock, GameDay
 from harness.status import RunStatus
+
+T = TypeVar("T")
 
 TICK_S = 0.2
 SINK_GRACE_S = 5.0  # keep reading the pipeline's output this long after the load stops
 # Below this much free space the run is stopped: a second of samples, the timeline's last
 # events and the reports no longer fit, and a fault must not stay in place unrecorded.
 DISK_FREE_MIN_BYTES = 256 * 1024
-
-
-@dataclass
-class RunContext:
-    """What the steps share while a run is going."""
-
-    gameday: GameDay
-    run_dir: Path
-    timeline: Timeline
-    progress: Progress
-    env: dict[str, str]
-    target: Any = None  # a started target handle (see harness.run.targets)
-    load: Any = None
-    sink: Any = None
-    chaos: Any = None
-    metrics: Any = None  # the metrics sources' reader, when the spec has any
-    load_started: float = 0.0
-    status: RunStatus = RunStatus.COMPLETED
-    stop: threading.Event = field(default_factory=threading.Event)
-    stop_reason: str = ""
-    clock: Clock = SYSTEM
-
-
-@dataclass(frozen=True)
-class Drivers:
-    """Factories for the children of a run; tests replace them with fakes."""
-
-    target: Callable[[RunContext], Any]
-    load: Callable[[RunContext], Any]
-    sink: Callable[[RunContext], Any]
-    chaos: Callable[[RunContext, ChaosBlock], Any]
-    metrics: Callable[[RunContext], Any] | None = None  # None, or returning None: no metrics sources
 
 
 def new_run_dir(root: str | Path, name: str) -> Path:
@@ -134,15 +106,15 @@ def run(
         allow_generator_bound=allow_generator_bound,
     )
     try:
-        _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
+        target = _step(ctx, "target-up", lambda: _target_up(ctx, drivers))
         if drivers.metrics is not None and gameday.metrics:
-            _step(ctx, "metrics-start", lambda: _metrics_start(ctx, drivers))
-        _step(ctx, "sink-start", lambda: _sink_start(ctx, drivers))
-        _step(ctx, "load-start", lambda: _load_start(ctx, drivers))
+            _step(ctx, "metrics-start", partial(_metrics_start, ctx, drivers.metrics, target))
+        _step(ctx, "sink-start", lambda: _sink_start(ctx, drivers, target))
+        load = _step(ctx, "load-start", lambda: _load_start(ctx, drivers, target))
         _warmup(ctx)
         for block in gameday.chaos:
-            _chaos_block(ctx, drivers, block)
-        _until_load_end(ctx)
+            _chaos_block(ctx, drivers, target, load, block)
+        _until_load_end(ctx, load)
     except RunInterrupted as exc:
         ctx.status = RunStatus.ABORTED if ctx.stop_reason == "guardrail" else RunStatus.INTERRUPTED
         progress.line(f"run {ctx.status}: {exc}")
@@ -160,10 +132,10 @@ def run(
     return ctx.status
 
 
-def _step(ctx: RunContext, name: str, action: Callable[[], None]) -> None:
+def _step(ctx: RunContext, name: str, action: Callable[[], T]) -> T:
     _check_stop(ctx)
     ctx.progress.line(f"{name} ...")
-    action()
+    return action()
 
 
 def _copy_spec(gameday: GameDay, run_dir: Path) -> None:
@@ -189,13 +161,18 @@ def _catch_signals(ctx: RunContext) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if not ctx.stop.is_set():
             ctx.stop_reason = signal.Signals(signum).name
             ctx.stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+    def restore() -> None:
+        for signum, previous_handler in previous.items():
+            signal.signal(signum, previous_handler)
+
+    return restore
 
 
 def _check_stop(ctx: RunContext) -> None:
@@ -230,47 +207,53 @@ def _sleep_until(ctx: RunContext, deadline: float) -> None:
 
 
 # ---- steps ------------------------------------------------------------------------
-def _target_up(ctx: RunContext, drivers: Drivers) -> None:
-    ctx.target = drivers.target(ctx)
-    ctx.target.up(ctx)
-    ctx.timeline.emit("target", EventKind.UP, ctx.target.describe(), **ctx.target.detail())
+# Each step that makes a handle stores it on the context (for the teardown) and returns it
+# (for the steps after it), so no step reads a handle that may not exist yet.
+def _target_up(ctx: RunContext, drivers: Drivers) -> TargetRun:
+    target = ctx.target = drivers.target(ctx)
+    target.up(ctx.progress.line)
+    ctx.timeline.emit("target", EventKind.UP, target.describe(), **target.detail())
+    return target
 
 
-def _metrics_start(ctx: RunContext, drivers: Drivers) -> None:
-    ctx.metrics = drivers.metrics(ctx)
-    if ctx.metrics is not None:
-        ctx.metrics.start()
-        ctx.timeline.emit("harness", EventKind.METRICS_START, ctx.metrics.describe())
+def _metrics_start(
+    ctx: RunContext, make: Callable[[RunContext, TargetRun], MetricsReader | None], target: TargetRun
+) -> None:
+    metrics = ctx.metrics = make(ctx, target)
+    if metrics is not None:
+        metrics.start()
+        ctx.timeline.emit("harness", EventKind.METRICS_START, metrics.describe())
 
 
-def _sink_start(ctx: RunContext, drivers: Drivers) -> None:
-    ctx.sink = drivers.sink(ctx)
-    if ctx.sink is not None:
-        ctx.sink.start()
-        ctx.timeline.emit("harness", EventKind.SINK_START, ctx.sink.describe())
+def _sink_start(ctx: RunContext, drivers: Drivers, target: TargetRun) -> None:
+    sink = ctx.sink = drivers.sink(ctx, target)
+    if sink is not None:
+        sink.start()
+        ctx.timeline.emit("harness", EventKind.SINK_START, sink.describe())
 
 
-def _load_start(ctx: RunContext, drivers: Drivers) -> None:
-    ctx.load = drivers.load(ctx)
-    ctx.load.start()
-    _wait_until_sending(ctx)
+def _load_start(ctx: RunContext, drivers: Drivers, target: TargetRun) -> LoadDriver:
+    load = ctx.load = drivers.load(ctx, target)
+    load.start()
+    _wait_until_sending(ctx, load)
     ctx.load_started = ctx.clock.now()
     ctx.timeline.emit(
         "harness",
         EventKind.LOAD_START,
         ctx.gameday.load.profile,
-        pid=getattr(ctx.load, "pid", None),
+        pid=load.pid,
         duration=ctx.gameday.load.duration,
     )
+    return load
 
 
-def _wait_until_sending(ctx: RunContext) -> None:
+def _wait_until_sending(ctx: RunContext, load: LoadDriver) -> None:
     """Until the load generator has started its test. Locust takes 1-6 s to start (imports,
     forked workers connecting) on a busy machine; the warmup, every chaos `start_after`
     and Locust's own run time all count from its test start, so the timeline does too."""
 
     def sending() -> bool:
-        if ctx.load.sending:
+        if load.sending:
             return True
         _check_stop(ctx)
         _watch_load(ctx)
@@ -288,19 +271,20 @@ def _warmup(ctx: RunContext) -> None:
     ctx.timeline.emit("harness", EventKind.WARMUP_END, "", warmup=ctx.gameday.warmup)
 
 
-def _chaos_block(ctx: RunContext, drivers: Drivers, block: ChaosBlock) -> None:
+def _chaos_block(ctx: RunContext, drivers: Drivers, target: TargetRun, load: LoadDriver, block: ChaosBlock) -> None:
     _sleep_until(ctx, ctx.load_started + block.start_after)
-    ctx.chaos = drivers.chaos(ctx, block)
-    ctx.chaos.start()
-    ctx.timeline.emit("harness", EventKind.CHAOS_START, block.experiment, pid=getattr(ctx.chaos, "pid", None))
+    chaos = ctx.chaos = drivers.chaos(ctx, target, block)
+    chaos.start()
+    ctx.timeline.emit("harness", EventKind.CHAOS_START, block.experiment, pid=chaos.pid)
     ctx.progress.line(f"chaos: {block.experiment} started")
-    _tick_until(ctx, going=lambda: ctx.chaos.running, watches=(_watch_load, _watch_guardrails))
-    _chaos_end(ctx, block)
+    guard = partial(_watch_guardrails, load=load, chaos=chaos)
+    _tick_until(ctx, going=lambda: chaos.running, watches=(_watch_load, guard))
+    _chaos_end(ctx, chaos, block)
 
 
-def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
-    code = ctx.chaos.wait(0)
-    journal = ctx.chaos.journal() or {}
+def _chaos_end(ctx: RunContext, chaos: ChaosRun, block: ChaosBlock) -> None:
+    code = chaos.wait(0)
+    journal = chaos.journal() or {}
     ctx.timeline.emit(
         "harness",
         EventKind.CHAOS_END,
@@ -316,10 +300,10 @@ def _chaos_end(ctx: RunContext, block: ChaosBlock) -> None:
     ctx.chaos = None
 
 
-def _until_load_end(ctx: RunContext) -> None:
-    _tick_until(ctx, ctx.load_started + ctx.gameday.load.duration, going=lambda: ctx.load.running)
+def _until_load_end(ctx: RunContext, load: LoadDriver) -> None:
+    _tick_until(ctx, ctx.load_started + ctx.gameday.load.duration, going=lambda: load.running)
     # the shape ends the test at `duration`; give Locust a moment to write its last second
-    ctx.load.wait(10)
+    load.wait(10)
 
 
 def _watch_load(ctx: RunContext) -> None:
@@ -358,16 +342,16 @@ def _disk_hint(run_dir: Path, exc: OSError) -> str:
     return ""
 
 
-def _watch_guardrails(ctx: RunContext) -> None:
+def _watch_guardrails(ctx: RunContext, load: LoadDriver, chaos: ChaosRun) -> None:
     if not ctx.gameday.guardrails:
         return
-    breach = guardrail.check(ctx.gameday.guardrails, ctx.load.live())
+    breach = guardrail.check(ctx.gameday.guardrails, load.live())
     if breach is None:
         return
     ctx.timeline.emit("guardrail", EventKind.ABORT, breach.guardrail.sli, **breach.event_detail())
     ctx.progress.line(f"guardrail: {breach.describe()}; aborting the chaos")
     ctx.stop_reason = "guardrail"
-    ctx.chaos.interrupt()
+    chaos.interrupt()
     raise RunInterrupted(f"guardrail breached: {breach.describe()}")
 
 
@@ -431,5 +415,5 @@ def _stop_metrics(ctx: RunContext) -> None:
 def _target_down(ctx: RunContext) -> None:
     if ctx.target is None:
         return
-    ctx.target.down(ctx)
+    ctx.target.down()
     ctx.timeline.emit("target", EventKind.DOWN, ctx.target.describe())

@@ -10,9 +10,12 @@ line every `plain_every_s` seconds, so logs stay readable.
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from harness import generator_capacity
+
+if TYPE_CHECKING:  # for annotations only: harness.run.seams holds a Progress in its RunContext
+    from harness.run.seams import RunContext
 
 
 class Progress:
@@ -28,7 +31,7 @@ class Progress:
         self._clear()
         print(message, file=self.stream, flush=True)
 
-    def tick(self, ctx: Any) -> None:
+    def tick(self, ctx: RunContext) -> None:
         """Redraw (TTY) or print (CI) the status of `ctx` if it is time to."""
         now = ctx.clock.now()
         every = 1.0 if self.tty else self.plain_every_s
@@ -49,7 +52,7 @@ class Progress:
             self._drawn = False
 
 
-def phase_name(ctx: Any, now: float) -> str:
+def phase_name(ctx: RunContext, now: float) -> str:
     if not ctx.load_started:
         return "starting"
     if now < ctx.load_started + ctx.gameday.warmup:
@@ -60,7 +63,7 @@ def phase_name(ctx: Any, now: float) -> str:
     return "recovery" if started else "baseline"
 
 
-def status_text(ctx: Any, now: float) -> str:
+def status_text(ctx: RunContext, now: float) -> str:
     left = (
         max(0.0, ctx.load_started + ctx.gameday.load.duration - now) if ctx.load_started else ctx.gameday.load.duration
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from harness.spec.slo_expr import Objective
 
@@ -28,7 +28,7 @@ class LocalTarget:
 
     stack: str = "default"
     defects: tuple[str, ...] = ()
-    kind: str = "local"
+    kind: Literal["local"] = "local"
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class HttpTarget:
     """A stack someone else runs, reached at `base_url`."""
 
     base_url: str
-    kind: str = "http"
+    kind: Literal["http"] = "http"
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,10 @@ class KubernetesTarget:
     gateway_url: str | None = None  # with load.where: local, how this machine reaches the gateway
     # with load.where: cluster, each Locust worker pod's {cpu, memory} request (memory is also its limit)
     worker_resources: Mapping[str, str] = field(default_factory=_empty)
-    kind: str = "kubernetes"
+    kind: Literal["kubernetes"] = "kubernetes"
 
 
-Target = LocalTarget | HttpTarget | KubernetesTarget
+Target = LocalTarget | HttpTarget | KubernetesTarget  # told apart by `kind` (mypy narrows on it)
 
 
 @dataclass(frozen=True)

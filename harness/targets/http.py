@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 from harness.allowlist import url_problem
 from harness.clock import wait_until
@@ -24,7 +26,7 @@ class HttpRun:
         self.base_url = base_url.rstrip("/")
         self.reach_timeout_s = reach_timeout_s
 
-    def up(self, ctx=None) -> None:
+    def up(self, say: Callable[[str], None] = print) -> None:
         """Wait until the base URL answers any HTTP status; TargetError if it never does."""
         last = [""]
 
@@ -44,7 +46,7 @@ class HttpRun:
                 "is the service running and the URL right?"
             )
 
-    def down(self, ctx=None) -> None:
+    def down(self) -> None:
         """Nothing to stop: the harness did not start this target."""
 
     @property
@@ -60,5 +62,5 @@ class HttpRun:
     def describe(self) -> str:
         return f"http target {self.base_url}"
 
-    def detail(self) -> dict:
+    def detail(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "started_by_run": False}

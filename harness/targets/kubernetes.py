@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from harness.errors import TargetError
@@ -62,7 +63,7 @@ class KubernetesRun:
         allowed_namespaces is not allowed on this machine (k8s.access)."""
         check_allowed(self.spec, self.namespaces, self.config_file)
 
-    def up(self, ctx=None) -> None:
+    def up(self, say: Callable[[str], None] = print) -> None:
         self.check()
         self.cluster = Cluster.connect(self.spec.context, self.config_file)
         self.gateway = find_gateway(self.cluster, self.spec.namespace)
@@ -73,8 +74,15 @@ class KubernetesRun:
                 f"{SINK_FORWARD[1]}:{SINK_LISTENER_PORT} &` (or set load.sink to where this machine reads the output)"
             )
 
-    def down(self, ctx=None) -> None:
+    def down(self) -> None:
         """Nothing to stop: the stack stays deployed; Locust objects are deleted by the load driver."""
+
+    @property
+    def connected(self) -> Cluster:
+        """The cluster `up` connected to; TargetError before `up`."""
+        if self.cluster is None:
+            raise TargetError(f"{self.describe()}: not connected yet")
+        return self.cluster
 
     @property
     def host(self) -> str:
@@ -113,7 +121,7 @@ class KubernetesRun:
     def describe(self) -> str:
         return f"kubernetes {self.spec.context}/{self.spec.namespace}"
 
-    def detail(self) -> dict:
+    def detail(self) -> dict[str, Any]:
         return {
             "context": self.spec.context,
             "namespace": self.spec.namespace,

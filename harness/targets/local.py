@@ -11,6 +11,7 @@ import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -91,7 +92,7 @@ def _spawn_owned(argv: list[str], cwd: Path) -> Child:
 
 
 def down(name: str = "default", progress: Callable[[str], None] = print) -> list[str]:
-    config = _running_config(name, must_run=False)
+    config = _recorded_config(name)
     if config is None:
         progress(f"stack '{name}' was never started here; nothing to do")
         return []
@@ -127,12 +128,19 @@ def control(name: str, verb: str, process: str, signal: str | None = None) -> No
         raise TargetError(str(exc)) from None
 
 
-def _running_config(name: str, must_run: bool = True) -> StackConfig | None:
+def _running_config(name: str) -> StackConfig:
+    """The config `up` recorded for stack `name`; TargetError if there is none."""
     try:
         return lifecycle.load_running(name)
     except StackError as exc:
-        if must_run:
-            raise TargetError(str(exc)) from None
+        raise TargetError(str(exc)) from None
+
+
+def _recorded_config(name: str) -> StackConfig | None:
+    """The config `up` recorded for stack `name`, or None if it was never started here."""
+    try:
+        return lifecycle.load_running(name)
+    except StackError:
         return None
 
 
@@ -185,8 +193,8 @@ class LocalRun:
         self.config: StackConfig | None = None
         self.started = False
 
-    def up(self, ctx=None) -> None:
-        running = _running_config(self.name, must_run=False)
+    def up(self, say: Callable[[str], None] = print) -> None:
+        running = _recorded_config(self.name)
         if running is not None and Supervisor(running).alive():
             if tuple(sorted(running.defects)) != self.defects:
                 raise TargetError(
@@ -197,17 +205,23 @@ class LocalRun:
             self.config = running
             return
         config = resolve_config(name=self.name, base_port=self.base_port, defects=list(self.defects))
-        progress = ctx.progress.line if ctx is not None else print
-        self.config = up(config, progress=lambda msg: progress(f"  {msg}"), owned=True)
+        self.config = up(config, progress=lambda msg: say(f"  {msg}"), owned=True)
         self.started = True
 
-    def down(self, ctx=None) -> None:
+    def down(self) -> None:
         if self.started and self.config is not None:
             lifecycle.down(self.config, progress=lambda _msg: None)
 
     @property
+    def stack(self) -> StackConfig:
+        """The running stack's config; TargetError before `up`."""
+        if self.config is None:
+            raise TargetError(f"stack '{self.name}' is not up yet")
+        return self.config
+
+    @property
     def host(self) -> str:
-        return self.config.url("gateway")
+        return self.stack.url("gateway")
 
     def env(self) -> dict[str, str]:
         """What the chaos child needs to find this stack."""
@@ -215,10 +229,10 @@ class LocalRun:
 
     def sink_argv(self) -> list[str]:
         """The data-flow sink reader: the `scores` topic, read straight from the broker (no fault hop)."""
-        return ["--kind", "kafka", "--bootstrap", f"127.0.0.1:{self.config.port('broker')}", "--topic", "scores"]
+        return ["--kind", "kafka", "--bootstrap", f"127.0.0.1:{self.stack.port('broker')}", "--topic", "scores"]
 
     def describe(self) -> str:
         return f"local stack '{self.name}'"
 
-    def detail(self) -> dict:
-        return {"gateway": self.host, "defects": list(self.config.defects), "started_by_run": self.started}
+    def detail(self) -> dict[str, Any]:
+        return {"gateway": self.host, "defects": list(self.stack.defects), "started_by_run": self.started}

@@ -10,26 +10,12 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from support import free_port
-from test_orchestrator import FakeLoad, drivers, events, gameday, kinds, run
+from test_orchestrator import drivers, events, gameday, kinds, run
 
+from harness.run.fakes import FakeLoad, FakeMetrics
 from harness.run.metrics_driver import MetricsDriver, expressions
 from harness.spec.models import MetricSource, Slo
 from harness.spec.slo_expr import parse_objective
-
-
-class FakeMetrics:
-    def __init__(self, calls: list[str]):
-        self.calls = calls
-
-    def start(self):
-        self.calls.append("metrics-start")
-
-    def stop(self):
-        self.calls.append("metrics-stop")
-        return {"stack": {"scrapes": 3, "failed": 0}}
-
-    def describe(self):
-        return "stack http://127.0.0.1:1/metrics"
 
 
 def with_metrics(spec):
@@ -39,8 +25,8 @@ def with_metrics(spec):
 
 def test_metrics_are_read_from_after_target_up_to_before_target_down(tmp_path):
     d, made = drivers()
-    calls = made["target"].calls
-    d = dataclasses.replace(d, metrics=lambda ctx: FakeMetrics(calls))
+    calls = made.target.calls
+    d = dataclasses.replace(d, metrics=lambda ctx, target: FakeMetrics(calls))
     assert run(with_metrics(gameday(tmp_path)), tmp_path, d) == "completed"
     assert calls == ["up", "metrics-start", "metrics-stop", "down"]
     order = kinds(tmp_path)
@@ -52,8 +38,8 @@ def test_metrics_are_read_from_after_target_up_to_before_target_down(tmp_path):
 
 def test_metrics_stop_even_when_the_run_crashes_after_they_started(tmp_path):
     d, made = drivers(load=FakeLoad(1.2, dies_after=0.0, starts_sending_after=5.0))  # Locust dies at once
-    calls = made["target"].calls
-    d = dataclasses.replace(d, metrics=lambda ctx: FakeMetrics(calls))
+    calls = made.target.calls
+    d = dataclasses.replace(d, metrics=lambda ctx, target: FakeMetrics(calls))
     assert run(with_metrics(gameday(tmp_path)), tmp_path, d) == "crashed"
     assert calls == ["up", "metrics-start", "metrics-stop", "down"]
 
@@ -61,7 +47,7 @@ def test_metrics_stop_even_when_the_run_crashes_after_they_started(tmp_path):
 def test_a_spec_without_metrics_starts_no_reader(tmp_path):
     d, _ = drivers()
     made = []
-    d = dataclasses.replace(d, metrics=lambda ctx: made.append(1))
+    d = dataclasses.replace(d, metrics=lambda ctx, target: made.append(1))
     run(gameday(tmp_path), tmp_path, d)
     assert made == [] and "metrics-start" not in kinds(tmp_path)
 

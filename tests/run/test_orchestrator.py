@@ -1,9 +1,10 @@
-"""The orchestrator's step order, teardown and statuses, with small fake drivers.
+"""The orchestrator's step order, teardown and statuses, with the fakes of harness.run.fakes.
 
 Real Locust and `chaos run` children are exercised by the end-to-end tests; here
-the fakes only stand in for them so the orchestrator's own logic can be checked
-quickly and deterministically. Every run here is on a ManualClock that the fakes
-share, so seconds of game day pass without sleeping.
+the fakes (type-checked against the same seams as the real drivers) only stand in for
+them so the orchestrator's own logic can be checked quickly and deterministically.
+Every run here is on a ManualClock that the fakes share, so seconds of game day pass
+without sleeping.
 """
 
 from __future__ import annotations
@@ -11,118 +12,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness.clock import ManualClock
-from harness.errors import SpecError, TargetError
+from harness.errors import SpecError
 from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.run import orchestrator
-from harness.run.orchestrator import Drivers
+from harness.run.fakes import FakeChaos, FakeLoad, FakeTarget, fake_drivers
 from harness.run.progress import Progress
+from harness.run.seams import Drivers
 from harness.spec.models import ChaosBlock, GameDay, Guardrail, LoadSpec, LocalTarget
 from harness.spec.slo_expr import parse_objective
-
-
-class FakeTarget:
-    def __init__(self, fail_up: bool = False):
-        self.fail_up, self.calls = fail_up, []
-
-    def up(self, ctx):
-        self.calls.append("up")
-        if self.fail_up:
-            raise TargetError("stack would not start")
-
-    def down(self, ctx):
-        self.calls.append("down")
-
-    host = "http://127.0.0.1:1"
-
-    def env(self):
-        return {}
-
-    def sink_argv(self):
-        return None
-
-    def describe(self):
-        return "fake target"
-
-    def detail(self):
-        return {}
-
-
-class FakeLoad:
-    """Runs for `duration` seconds from start(); `live` is what live() returns; can die early.
-    Its `clock` is the run's (set by `drivers`)."""
-
-    def __init__(self, duration: float, live=None, dies_after: float | None = None, starts_sending_after: float = 0.0):
-        self.duration, self._live, self.dies_after = duration, live, dies_after
-        self.starts_sending_after = starts_sending_after
-        self.started = None
-        self.stopped = False
-        self.clock = None
-
-    pid = 4242
-
-    def start(self):
-        self.started = self.clock.now()
-
-    @property
-    def running(self):
-        if self.started is None or self.stopped:
-            return False
-        limit = self.dies_after if self.dies_after is not None else self.duration
-        return self.clock.now() - self.started < limit
-
-    @property
-    def returncode(self):
-        return None if self.running else (1 if self.dies_after is not None else 0)
-
-    def wait(self, timeout=None):
-        return self.returncode
-
-    def stop(self, timeout=15.0):
-        self.stopped = True
-        return 0
-
-    def live(self):
-        return self._live
-
-    @property
-    def sending(self):
-        return self.started is not None and self.clock.now() - self.started >= self.starts_sending_after
-
-
-class FakeChaos:
-    def __init__(self, duration: float, on_start=None):
-        self.duration, self.on_start = duration, on_start
-        self.started = None
-        self.interrupted = False
-        self.clock = None
-
-    pid = 4343
-
-    def start(self):
-        self.started = self.clock.now()
-        if self.on_start:
-            self.on_start()
-
-    @property
-    def running(self):
-        return not self.interrupted and self.clock.now() - self.started < self.duration
-
-    def wait(self, timeout=None):
-        return 1 if self.interrupted else (None if self.running else 0)
-
-    def interrupt(self):
-        self.interrupted = True
-
-    def kill(self):
-        self.interrupted = True
-
-    def journal(self):
-        return {"status": "interrupted" if self.interrupted else "completed", "deviated": False}
 
 
 def gameday(tmp_path: Path, duration=1.2, chaos_at=0.3, guardrails=()) -> GameDay:
@@ -139,17 +42,18 @@ def gameday(tmp_path: Path, duration=1.2, chaos_at=0.3, guardrails=()) -> GameDa
     )
 
 
-def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, dict]:
-    made = {"target": target or FakeTarget(), "load": load or FakeLoad(1.2), "chaos": chaos or FakeChaos(0.3)}
+@dataclass
+class Made:
+    """The fakes a run was given, to look at after it."""
 
-    def given(name):
-        def make(ctx, *_):
-            made[name].clock = ctx.clock  # the fakes keep the run's time
-            return made[name]
+    target: FakeTarget
+    load: FakeLoad
+    chaos: FakeChaos
 
-        return make
 
-    return Drivers(target=given("target"), load=given("load"), sink=lambda ctx: None, chaos=given("chaos")), made
+def drivers(target=None, load=None, chaos=None) -> tuple[Drivers, Made]:
+    made = Made(target or FakeTarget(), load or FakeLoad(1.2), chaos or FakeChaos(0.3))
+    return fake_drivers(made.target, made.load, made.chaos), made
 
 
 def run(gameday, run_dir, d, progress=None, clock=None) -> str:
@@ -185,7 +89,7 @@ def test_completed_run_records_every_step_in_order(tmp_path):
         "run-end",
     ]
     assert events(tmp_path)[-1]["detail"]["status"] == "completed"
-    assert made["target"].calls == ["up", "down"]
+    assert made.target.calls == ["up", "down"]
 
 
 def test_run_copies_the_spec_into_the_run_directory(tmp_path):
@@ -201,10 +105,10 @@ def test_guardrail_breach_interrupts_chaos_and_ends_aborted(tmp_path):
     d, made = drivers(load=FakeLoad(1.5, live=live), chaos=FakeChaos(5.0))
     status = run(gameday(tmp_path, duration=1.5, guardrails=[rail]), tmp_path, d)
     assert status == "aborted"
-    assert made["chaos"].interrupted
+    assert made.chaos.interrupted
     abort = next(e for e in events(tmp_path) if e["kind"] == "abort")
     assert abort["source"] == "guardrail" and abort["detail"]["observed"] == pytest.approx(0.8)
-    assert made["load"].stopped and made["target"].calls[-1] == "down"
+    assert made.load.stopped and made.target.calls[-1] == "down"
 
 
 def test_guardrail_that_holds_does_not_abort(tmp_path):
@@ -212,7 +116,7 @@ def test_guardrail_that_holds_does_not_abort(tmp_path):
     rail = Guardrail(sli="error_rate", window=5.0, abort_if=parse_objective("> 50%"))
     d, made = drivers(load=FakeLoad(1.0, live=live))
     assert run(gameday(tmp_path, duration=1.0, guardrails=[rail]), tmp_path, d) == "completed"
-    assert not made["chaos"].interrupted
+    assert not made.chaos.interrupted
 
 
 def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
@@ -220,7 +124,7 @@ def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
     d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
     status = run(gameday(tmp_path, duration=3.0), tmp_path, d)
     assert status == "interrupted"
-    assert made["chaos"].interrupted and made["load"].stopped
+    assert made.chaos.interrupted and made.load.stopped
     assert "chaos-rollback" in kinds(tmp_path)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
@@ -228,7 +132,7 @@ def test_sigint_during_chaos_rolls_back_and_ends_interrupted(tmp_path):
 def test_target_that_fails_to_start_ends_target_failed_without_load(tmp_path):
     d, made = drivers(target=FakeTarget(fail_up=True))
     assert run(gameday(tmp_path), tmp_path, d) == "target-failed"
-    assert made["load"].started is None
+    assert made.load.started is None
     assert kinds(tmp_path)[-1] == "run-end"
 
 
@@ -236,7 +140,7 @@ def test_load_generator_dying_early_crashes_the_run_but_still_rolls_back(tmp_pat
     d, made = drivers(load=FakeLoad(3.0, dies_after=0.5), chaos=FakeChaos(5.0))
     status = run(gameday(tmp_path, duration=3.0), tmp_path, d)
     assert status == "crashed"
-    assert made["chaos"].interrupted
+    assert made.chaos.interrupted
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
     assert "exited early" in error["detail"]["message"]
 
@@ -249,7 +153,7 @@ def test_failed_teardown_step_does_not_skip_the_others(tmp_path):
     d, made = drivers(load=BadLoad(1.0))
     status = run(gameday(tmp_path, duration=1.0, chaos_at=None), tmp_path, d)
     assert status == "crashed"
-    assert made["target"].calls == ["up", "down"]
+    assert made.target.calls == ["up", "down"]
     assert kinds(tmp_path)[-1] == "run-end"
 
 
@@ -276,7 +180,7 @@ def test_disk_filling_during_chaos_stops_the_run_rolls_back_and_ends_crashed(tmp
     with progress.open("w") as stream:
         status = run(gameday(tmp_path, duration=3.0), tmp_path, d, Progress(stream=stream, tty=False))
     assert status == "crashed"
-    assert made["chaos"].interrupted and made["load"].stopped and made["target"].calls[-1] == "down"
+    assert made.chaos.interrupted and made.load.stopped and made.target.calls[-1] == "down"
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
     assert "the disk is full" in error["detail"]["message"]
     assert f"mounted at {orchestrator.mount_point(tmp_path)}" in progress.read_text()
@@ -304,10 +208,10 @@ def test_a_load_generator_that_never_starts_its_test_crashes_the_run(tmp_path):
     clock = ManualClock()
     d, made = drivers(load=FakeLoad(500.0, starts_sending_after=600))
     status = run(gameday(tmp_path), tmp_path, d, clock=clock)
-    assert status == "crashed" and made["load"].stopped
+    assert status == "crashed" and made.load.stopped
     error = next(e for e in events(tmp_path) if e["kind"] == "error")
     assert f"did not start its test within {LOAD_START_TIMEOUT_S:g}s" in error["detail"]["message"]
-    assert clock.now() - made["load"].started == pytest.approx(LOAD_START_TIMEOUT_S, abs=1)
+    assert clock.now() - made.load.started == pytest.approx(LOAD_START_TIMEOUT_S, abs=1)
     assert "load-start" not in kinds(tmp_path) and "chaos-start" not in kinds(tmp_path)
 
 

@@ -124,10 +124,8 @@ def test_where_cluster_runs_the_sink_beside_the_master_not_here(api, kubeconfig)
 
     run = KubernetesRun(target(), where="cluster", config_file=kubeconfig)
     assert run.sink_argv() is None
-    ctx = SimpleNamespace(
-        gameday=SimpleNamespace(load=SimpleNamespace(where="cluster", sink=None)), target=run, run_dir="."
-    )
-    assert _sink(ctx) is None
+    ctx = SimpleNamespace(gameday=SimpleNamespace(load=SimpleNamespace(where="cluster", sink=None)), run_dir=".")
+    assert _sink(ctx, run) is None
 
 
 def test_the_master_starts_a_sink_reader_on_the_stacks_scores_topic():

@@ -1,7 +1,7 @@
 """Locust in the cluster: a master and N workers, driven like the local Locust child.
 
-`ClusterLocust` has the LoadDriver shape the orchestrator uses (start, running,
-sending, wait, stop, live). It creates the objects of locust_objects, then copies the
+`ClusterLocust` is a harness.run.seams.LoadDriver, as the local Locust child is (start,
+running, sending, wait, stop, live). It creates the objects of locust_objects, then copies the
 master's run directory into the local one through the Service proxy (see that
 module's docstring), at most once a second. Append-only files are copied
 incrementally: each request asks for the bytes after what was copied (an HTTP
@@ -19,9 +19,12 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
+
+if TYPE_CHECKING:  # the kubernetes client (0.3 s to import) is imported on first use
+    from kubernetes.client import ApiClient
 
 from harness.clock import wait_until
 from harness.errors import TargetError
@@ -70,9 +73,9 @@ class ClusterLocust:
         self.started = False
         self.fetch_failures = 0
         self._last_sync = 0.0
-        self._files_client = None
+        self._files_client: ApiClient | None = None
 
-    pid = None
+    pid: int | None = None  # no process here
 
     def start(self) -> None:
         """Create the ConfigMap, Service and Deployments; return when every pod is ready."""
@@ -187,7 +190,7 @@ class ClusterLocust:
             return data
         return data[start : start + length]  # a server that ignored the Range sent the whole file
 
-    def _files_api(self):
+    def _files_api(self) -> ApiClient:
         """An API client for the copies: like the cluster's, but a read that times out is not
         retried (urllib3 would retry it 3 times; the next sync retries anyway)."""
         if self._files_client is None:
@@ -203,7 +206,9 @@ class ClusterLocust:
         for _ in range(CHUNKS_PER_SYNC):
             done = self.copied.get(name, 0)
             data = self.fetch(name, start=done)
-            end = data.rfind(b"\n") + 1 if data else 0  # only whole lines: the master may be mid-write
+            if not data:
+                return
+            end = data.rfind(b"\n") + 1  # only whole lines: the master may be mid-write
             if end == 0:
                 return
             target = self.run_dir / name

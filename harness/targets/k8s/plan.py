@@ -1,7 +1,7 @@
 """What a game day will do, as text, without touching anything (`gameday run --dry-run`).
 
     plan_lines(gameday, run_id) -> list[str]
-    cluster_locust(gameday, target, run_dir) -> ClusterLocust   the same objects, for a real run
+    cluster_locust(gameday, cluster, host, run_dir) -> ClusterLocust   the same objects, for a real run
 
 The dry run builds the very manifests a real run creates, so what it prints is
 what would be created.
@@ -9,14 +9,16 @@ what would be created.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from harness.load.child import INJECT, LOAD_START_TIMEOUT_S
-from harness.spec.models import GameDay
-from harness.targets.k8s.labels import expiry_annotation
+from harness.spec.models import GameDay, HttpTarget, KubernetesTarget, LocalTarget
+from harness.targets.k8s.client import Cluster
+from harness.targets.k8s.cluster_load import READY_TIMEOUT_S, ClusterLocust
+from harness.targets.k8s.labels import expiry_annotation, run_id
 from harness.targets.k8s.locust_objects import (
     WORKER_CPU,
     WORKER_MEMORY,
@@ -34,7 +36,7 @@ SINK_DRAIN_S = 5.0  # the master's sink keeps reading this long after the test (
 
 def locust_plan(gameday: GameDay, run: str, host: str, now: float) -> LocustPlan:
     """The distributed-Locust plan of a `where: cluster` game day."""
-    load, target = gameday.load, gameday.target
+    load, target = gameday.load, cluster_target(gameday)
     profile = gameday.resolve(load.profile)
     return LocustPlan(
         run=run,
@@ -57,8 +59,6 @@ def objects_lifetime_s(duration: float) -> float:
     """How long a run's Locust objects may exist: every wait of a run that takes its longest at each step
     (a run deletes them at its end; the expiry is for `gameday cleanup --kubernetes` after a kill -9).
     """
-    from harness.targets.k8s.cluster_load import READY_TIMEOUT_S
-
     return (
         2 * READY_TIMEOUT_S  # the master, then the workers, ready
         + LOAD_START_TIMEOUT_S  # the master starts its test
@@ -107,15 +107,17 @@ def shape_args(gameday: GameDay) -> list[str]:
     return args
 
 
-def cluster_locust(gameday: GameDay, target: Any, run_dir: Path):
-    """The ClusterLocust driver for a started KubernetesRun target."""
-    import time
+def cluster_target(gameday: GameDay) -> KubernetesTarget:
+    """The target of a `where: cluster` game day."""
+    target = gameday.target
+    assert isinstance(target, KubernetesTarget), "the spec loader refuses load.where: cluster on any other target"
+    return target
 
-    from harness.targets.k8s.cluster_load import ClusterLocust
-    from harness.targets.k8s.labels import run_id
 
-    plan = locust_plan(gameday, run_id(Path(run_dir).name), target.host, time.time())
-    return ClusterLocust(target.cluster, plan, run_dir)
+def cluster_locust(gameday: GameDay, cluster: Cluster, host: str, run_dir: Path) -> ClusterLocust:
+    """The ClusterLocust driver of a run against `cluster` (a started KubernetesRun's), sending to `host`."""
+    plan = locust_plan(gameday, run_id(Path(run_dir).name), host, time.time())
+    return ClusterLocust(cluster, plan, run_dir)
 
 
 def plan_lines(gameday: GameDay, run: str, now: float) -> list[str]:
@@ -137,8 +139,10 @@ def plan_lines(gameday: GameDay, run: str, now: float) -> list[str]:
 
 def _target(gameday: GameDay) -> list[str]:
     t = gameday.target
-    if t.kind != "kubernetes":
-        return [f"target: {t.kind} " + (getattr(t, "base_url", "") or f"stack '{getattr(t, 'stack', '')}'")]
+    if isinstance(t, HttpTarget):
+        return [f"target: http {t.base_url}"]
+    if isinstance(t, LocalTarget):
+        return [f"target: local stack '{t.stack}'"]
     return [
         f"target: kubernetes context '{t.context}', namespace '{t.namespace}' "
         f"(allowed namespaces: {', '.join(t.allowed_namespaces)})",
@@ -156,7 +160,7 @@ def _load(gameday: GameDay, run: str, now: float) -> list[str]:
     lines = [f"load: {load.profile}, {load.shape} ({params}) for {load.duration:g}s, Locust {load.where}"]
     if load.where != "cluster":
         return lines + ["objects to create: none"]
-    plan = locust_plan(gameday, run, f"http://gateway.{gameday.target.namespace}.svc:80", now)
+    plan = locust_plan(gameday, run, f"http://gateway.{cluster_target(gameday).namespace}.svc:80", now)
     lines.append(
         f"objects to create in '{plan.namespace}' (deleted at the end; expire "
         f"{expiry_annotation(plan.expires_at)}, then `gameday cleanup --kubernetes` removes them):"
