@@ -36,7 +36,7 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child between fork and exec should do little
@@ -132,6 +132,10 @@ class Child:
         """The exit code (negative: killed by that signal), None while it runs."""
         return self.popen.poll()
 
+    @overload
+    def wait(self, timeout: None = None) -> int: ...
+    @overload
+    def wait(self, timeout: float | None) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code, waiting up to `timeout` seconds (None: as long as it takes); None if still running."""
         try:

@@ -42,9 +42,9 @@ from harness.run import guardrail
 from harness.spec.loader import load_gameday
 from harness.status import RunStatus
 from harness.ui import catalog
-from harness.ui.live_slos import LivePhase, live_phase, live_rows
+from harness.ui.live_slos import LivePhase, SloRow, live_phase, live_rows
 from harness.ui.runner import ExperimentRunner, chaos_events
-from harness.ui.runs import UiRuns
+from harness.ui.runs import OpenRun, UiRuns
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class GamedayTab:
         """Locust's last event: drop a run directory that no test used."""
         self.runs.discard_unused()
 
-    def _close_run(self, run: Any, status: str) -> None:
+    def _close_run(self, run: OpenRun, status: RunStatus) -> None:
         self.runner.finish(reason="test stopped")
         self.runs.report(self.runs.end(run, status))
 
@@ -163,7 +163,7 @@ class GamedayTab:
         warmup = self.gameday.warmup if self.gameday else 0.0
         return live_phase(time.time(), self.test_started, warmup, chaos_events(self.runs.current, self.test_started))
 
-    def slo_rows(self, phase: LivePhase | None = None) -> list[dict]:
+    def slo_rows(self, phase: LivePhase | None = None) -> list[SloRow]:
         return live_rows(self.gameday.slos if self.gameday else (), self.recorder.live, phase or self.live_phase())
 
     def state(self) -> dict[str, Any]:

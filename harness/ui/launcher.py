@@ -27,6 +27,7 @@ from harness.load.child import INJECT
 from harness.proc import Child
 from harness.run.orchestrator import new_run_dir
 from harness.status import ExitCode
+from harness.targets.local import LocalRun
 from harness.ui.session import SessionSpec, session_spec
 
 EXTENSION = Path(__file__).with_name("extension.py")
@@ -96,17 +97,16 @@ def locust_argv(spec: SessionSpec, options: UiOptions, host: str, run_dir: Path)
     return argv + (["--web-login"] if options.web_login else [])
 
 
-def _target(spec: SessionSpec, options: UiOptions):
+def _target(spec: SessionSpec, options: UiOptions) -> LocalRun | None:
     if spec.target_kind != "local":
         return None
-    from harness.targets.local import LocalRun
-
     defects = tuple(spec.document["target"].get("defects") or ()) + options.defects
     return LocalRun(options.stack_name, defects, options.base_port)
 
 
-def _target_up(target, spec: SessionSpec) -> tuple[str, dict[str, str]]:
+def _target_up(target: LocalRun | None, spec: SessionSpec) -> tuple[str, dict[str, str]]:
     if target is None:
+        assert spec.base_url is not None  # an http game day: load_gameday required its base_url
         return spec.base_url, dict(os.environ)
     target.up()
     sink = {"GAMEDAY_UI_SINK": json.dumps(target.sink_argv())} if target.sink_argv() else {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -39,91 +40,101 @@ class RunnerView(TypedDict):
     run_dir: str | None
 
 
+@dataclass
+class _Started:
+    """The experiment started last, its `chaos run` child and the timeline it records to."""
+
+    experiment: Experiment
+    driver: ChaosDriver
+    timeline: Timeline
+
+
 class ExperimentRunner:
     """The UI's handle on at most one `chaos run` child (see the module docstring)."""
 
     def __init__(self, env: Mapping[str, str] | None = None):
         self.env = env
-        self.experiment: Experiment | None = None
-        self.driver: ChaosDriver | None = None
-        self.timeline: Timeline | None = None
+        self.last: _Started | None = None
         self.ended = True
 
     @property
     def running(self) -> bool:
-        return self.driver is not None and self.driver.running
+        return self.last is not None and self.last.driver.running
 
     def start(self, experiment: Experiment, run_dir: Path) -> RunnerView:
         """Start `experiment` recording into `run_dir`; ExperimentBusy if another is still going."""
-        if self.running:
+        if self.last is not None and self.last.driver.running:
             raise ExperimentBusy(
-                f"experiment '{self.experiment.name}' is still running; abort it or wait for it to end"
+                f"experiment '{self.last.experiment.name}' is still running; abort it or wait for it to end"
             )
         self.poll()
         journal = next_journal(run_dir)
-        self.experiment, self.ended = experiment, False
-        self.driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
-        self.timeline = Timeline(run_dir)
-        self.driver.start()
-        self.timeline.emit(
-            "harness", EventKind.CHAOS_START, str(experiment.path), pid=self.driver.pid, via="ui", journal=journal
+        driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
+        self.last, self.ended = _Started(experiment, driver, Timeline(run_dir)), False
+        driver.start()
+        self.last.timeline.emit(
+            "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
         )
         return self.view()
 
     def abort(self, reason: str = "user") -> bool:
         """Interrupt the running experiment so its rollbacks run; False when none runs or it is already aborting."""
-        if not self.running or self.driver.interrupted:
+        last = self.last
+        if last is None or not last.driver.running or last.driver.interrupted:
             return False
-        self.timeline.emit("harness", EventKind.CHAOS_ABORT, self.experiment.name, reason=reason)
-        self.driver.interrupt()
+        last.timeline.emit("harness", EventKind.CHAOS_ABORT, last.experiment.name, reason=reason)
+        last.driver.interrupt()
         return True
 
     def poll(self) -> None:
         """Record the end of a finished experiment, once."""
-        if self.driver is None or self.ended or self.driver.running:
+        last = self.last
+        if last is None or self.ended or last.driver.running:
             return
         self.ended = True  # first: greenlets of the tick, the API and test stop may all get here
-        journal = self.driver.journal() or {}
-        self.timeline.emit(
+        journal = last.driver.journal() or {}
+        last.timeline.emit(
             "harness",
             EventKind.CHAOS_END,
-            str(self.experiment.path),
-            returncode=self.driver.wait(0),
+            str(last.experiment.path),
+            returncode=last.driver.wait(0),
             status=journal.get("status"),
             deviated=journal.get("deviated"),
         )
-        if self.driver.interrupted:
-            self.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=self.driver.wait(0))
-        self.timeline.close()
+        if last.driver.interrupted:
+            last.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=last.driver.wait(0))
+        last.timeline.close()
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
         """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
         self.abort(reason)
-        if self.running and self.driver.wait(timeout) is None:
-            self.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
-            self.driver.kill()  # faults still expire by their TTL
+        last = self.last
+        if last is not None and last.driver.running and last.driver.wait(timeout) is None:
+            last.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
+            last.driver.kill()  # faults still expire by their TTL
         self.poll()
 
     def view(self) -> RunnerView:
         """The current or last experiment, for the tab (an ended experiment is recorded first)."""
         self.poll()
-        if self.driver is None:
+        if self.last is None:
             return RunnerView(
                 name=None, title=None, state="idle", activity=None, started=None, journal=None, run_dir=None
             )
+        experiment, driver = self.last.experiment, self.last.driver
         state = (
-            ("aborting" if self.driver.interrupted else "running")
-            if self.running
-            else (self.driver.status or f"exited {self.driver.returncode}")
+            ("aborting" if driver.interrupted else "running")
+            if driver.running
+            else (driver.status or f"exited {driver.returncode}")
         )
         return RunnerView(
-            name=self.experiment.name,
-            title=self.experiment.title,
+            name=experiment.name,
+            title=experiment.title,
             state=state,
-            activity=current_activity(self.driver.run_dir, self.driver.started_at or 0.0) if self.running else None,
-            started=self.driver.started_at,
-            journal=self.driver.journal_name,
-            run_dir=str(self.driver.run_dir),
+            activity=current_activity(driver.run_dir, driver.started_at or 0.0) if driver.running else None,
+            started=driver.started_at,
+            journal=driver.journal_name,
+            run_dir=str(driver.run_dir),
         )
 
 

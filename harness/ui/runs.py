@@ -28,6 +28,7 @@ from typing import Any, TypedDict
 from harness.events import EventKind
 from harness.load.ledger import PRODUCED, LedgerWriter, ledger_dir
 from harness.load.rundir import RunDirWriter, resolve_run_dir
+from harness.load.sink import SinkProcess
 from harness.run.orchestrator import new_run_dir
 from harness.run.timeline import Timeline
 from harness.status import RunStatus
@@ -51,7 +52,7 @@ class OpenRun:
 
     run_dir: Path
     timeline: Timeline
-    sink: Any = None
+    sink: SinkProcess | None = None
 
 
 class UiRuns:
@@ -96,7 +97,8 @@ class UiRuns:
             run.timeline.emit("harness", EventKind.SINK_STOP, "")
         run.timeline.emit("harness", EventKind.RUN_END, self.name, status=status)
         run.timeline.close()
-        self.runs[run.run_dir.name].update(status=status, state="building")
+        state = self.runs[run.run_dir.name]
+        state["status"], state["state"] = status, "building"
         return run.run_dir
 
     def emit(self, source: str, kind: str, name: str = "", **detail: Any) -> None:
@@ -120,7 +122,7 @@ class UiRuns:
         except subprocess.TimeoutExpired:
             message = [f"`gameday report` took over {REPORT_TIMEOUT_S:g}s"]
         ok = (run_dir / "report.html").exists()
-        state.update(state="ready" if ok else "failed", message=message[-1] if message else "")
+        state["state"], state["message"] = ("ready" if ok else "failed"), (message[-1] if message else "")
         return state
 
     def report_file(self, run: str) -> Path | None:
@@ -133,11 +135,9 @@ class UiRuns:
         if not self.used and self.current.is_dir():
             shutil.rmtree(self.current, ignore_errors=True)
 
-    def _start_sink(self, timeline: Timeline) -> Any:
+    def _start_sink(self, timeline: Timeline) -> SinkProcess | None:
         if not self.sink_argv:
             return None
-        from harness.load.sink import SinkProcess
-
         sink = SinkProcess(self.current, self.sink_argv)
         try:
             sink.wait_ready()

@@ -59,11 +59,11 @@ class SessionSpec:
 
 def session_spec(gameday_path: str | None = None, profile: str | None = None, stack: str = "default") -> SessionSpec:
     """The session's spec from a game day file or a profile (exactly one of them); SpecError otherwise."""
-    if bool(gameday_path) == bool(profile):
-        raise SpecError("give a game day file (gameday ui gamedays/x.yaml) or --profile loadprofiles/x.py, not both")
-    if profile:
+    if profile and not gameday_path:
         return _from_profile(Path(profile), stack)
-    return _from_gameday(load_gameday(gameday_path, check_experiments=False), stack)
+    if gameday_path and not profile:
+        return _from_gameday(load_gameday(gameday_path, check_experiments=False), stack)
+    raise SpecError("give a game day file (gameday ui gamedays/x.yaml) or --profile loadprofiles/x.py, not both")
 
 
 def _from_profile(profile: Path, stack: str) -> SessionSpec:
@@ -91,7 +91,9 @@ def _from_gameday(gameday: GameDay, stack: str) -> SessionSpec:
         )
     profile = gameday.resolve(gameday.load.profile).resolve()
     slos = raw.get("slos") or []
-    notes = (f"load: {describe_load(gameday.load)}, from Locust's form (Custom parameters, gameday_*)",)
+    notes: tuple[str, ...] = (
+        f"load: {describe_load(gameday.load)}, from Locust's form (Custom parameters, gameday_*)",
+    )
     if raw.get("chaos") is not None:
         notes += ("the game day's own chaos blocks are not scheduled here; start experiments from the Game day tab",)
     # Locust's web UI runs one process here: `processes` and `where` do not apply

@@ -399,6 +399,7 @@ def _proxy_fields(
         problems.append(f"enabled: {enabled!r} is not true or false")
     if problems:
         raise BadRequest("; ".join(problems))
+    assert isinstance(name, str)  # otherwise `problems` said so
     return name, addresses["listen"], addresses["upstream"], enabled
 
 

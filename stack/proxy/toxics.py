@@ -98,6 +98,7 @@ def parse_toxic(body: Any, default_ttl: float) -> Toxic:
     ttl = _ttl(body.get("ttl"), default_ttl, problems)
     if problems:
         raise BadRequest("; ".join(problems))
+    assert isinstance(kind, str)  # otherwise `problems` said so (a known type is a string)
     return Toxic(name, kind, stream, toxicity, attributes, ttl, *_expiry(ttl))
 
 
