@@ -45,4 +45,5 @@ def install() -> None:
     from geventhttpclient.connectionpool import ConnectionPool
 
     if hasattr(ConnectionPool, "_is_socket_alive"):
-        ConnectionPool._is_socket_alive = lambda self, sock: socket_is_idle(sock)
+        # replacing geventhttpclient's method is the point (its check uses select(), see above)
+        ConnectionPool._is_socket_alive = lambda self, sock: socket_is_idle(sock)  # type: ignore[method-assign]

@@ -49,9 +49,17 @@ class ProducedLedger:
         )
         self.run_dir = run_dir
         self.rows: list[tuple[str, float]] = []  # worker: not yet shipped
-        self.writer = None if self.role == "worker" else LedgerWriter(ledger_dir(run_dir) / f"{PRODUCED}.jsonl")
+        self.writer: LedgerWriter | None = None
+        if self.role != "worker":  # a worker ships its ids to the master instead
+            if run_dir is None:
+                raise ValueError(f"a {self.role} Locust writes its produced ids into a run directory; none was given")
+            self.writer = LedgerWriter(ledger_dir(run_dir) / f"{PRODUCED}.jsonl")
         self.sink: SinkProcess | None = None
-        self.flusher = gevent.spawn(self._flush_every_second if self.writer else self._ship_every_second)
+        self.flusher = (
+            gevent.spawn(self._flush_every_second, self.writer)
+            if self.writer
+            else gevent.spawn(self._ship_every_second)
+        )
 
     def record(self, event_id: str, ts: float) -> None:
         if self.writer is None:
@@ -63,10 +71,10 @@ class ProducedLedger:
         rows, self.rows = self.rows, []
         return rows
 
-    def _flush_every_second(self) -> None:
+    def _flush_every_second(self, writer: LedgerWriter) -> None:
         while True:
             gevent.sleep(1.0)
-            self.writer.flush()
+            writer.flush()
 
     def _ship_every_second(self) -> None:
         while True:
@@ -92,12 +100,13 @@ class ProducedLedger:
         events.quitting.add_listener(self.on_quitting)
 
     def on_ledger_message(self, environment: Any, msg: Any, **_: Any) -> None:
+        assert self.writer is not None  # only the master listens for these, and it writes
         self.writer.record_many(msg.data or ())
 
     def on_test_start(self, **_: Any) -> None:
         options = self.environment.parsed_options
-        if self.role == "worker" or self.sink is not None or not getattr(options, "gameday_sink", ""):
-            return
+        if self.run_dir is None or self.sink is not None or not getattr(options, "gameday_sink", ""):
+            return  # a worker (no run directory): the master reads the sink
         self.sink = SinkProcess(self.run_dir, argv_from_locust_options(options))
         self.sink.wait_ready()
 

@@ -14,7 +14,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import TypedDict
+from typing import NoReturn, TypedDict
 
 from harness.errors import SpecError
 
@@ -102,10 +102,12 @@ def _check_arguments(args: list[str], problems: list[ProbeProblem]) -> list[str]
 
     parser = get_parser()
 
-    def error(message: str):
+    def error(message: str) -> NoReturn:
         raise ProfileArgumentError(message)
 
-    parser.error = error
+    # Locust builds the parser (configargparse), so its error() is replaced on the instance: it must
+    # raise here, not print usage and exit; argparse's exit_on_error=False does not cover every error
+    parser.error = error  # type: ignore[method-assign]
     profile = _locustfiles(args)[-1]
     try:
         _, unknown = parser.parse_known_args(args)

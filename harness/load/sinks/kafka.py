@@ -123,6 +123,8 @@ class KafkaSource:
 
     def _event_id(self, value: bytes | None) -> str | None:
         try:
+            if value is None:  # a message without a value (a tombstone) carries no event
+                raise ValueError("no value")
             return str(json.loads(value)[self.id_field])
         except (TypeError, ValueError, KeyError):
             self.skipped += 1
