@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from harness.shape_table import RATE_SHAPES
@@ -66,7 +67,7 @@ def diurnal(t: float, minimum: float, maximum: float, period: float) -> float:
     return minimum + (maximum - minimum) * (1 - math.cos(phase)) / 2
 
 
-def steady(t: float, users: int) -> int:
+def steady(t: float, users: float) -> int:
     """`users` Locust users at every t >= 0 (closed model)."""
     return int(users)
 
@@ -143,7 +144,8 @@ def _spike_steady_until(t: float, base: float, peak: float, at: float, length: f
     return at if t < at else at + length
 
 
-_STEADY_UNTIL = {
+# Each takes (t, **params) with the shape's own parameters (harness.shape_table), hence `...`.
+_STEADY_UNTIL: dict[str, Callable[..., float]] = {
     "constant_rate": lambda t, rate: math.inf,
     "ramp": lambda t, start, end, over: math.inf if over <= 0 or t >= over or start == end else t,
     "step": _step_steady_until,
@@ -151,7 +153,7 @@ _STEADY_UNTIL = {
     "diurnal": lambda t, minimum, maximum, period: math.inf if minimum == maximum else t,
 }
 
-_RATE_FUNCTIONS = {
+_RATE_FUNCTIONS: dict[str, Callable[..., float]] = {
     "constant_rate": constant_rate,
     "ramp": ramp,
     "step": step,
@@ -171,13 +173,13 @@ def default_pool(peak_rate: float) -> int:
     return max(MIN_POOL, math.ceil(peak_rate * POOL_SECONDS))
 
 
-def shape_requested(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> bool:
+def shape_requested(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """True when `--gameday-shape` is on the command line or GAMEDAY_SHAPE is set.
 
     Locust imports locustfiles before it parses options, so a locustfile uses this to
     decide whether to expose `GamedayShape` (see the module docstring).
     """
-    argv = sys.argv if argv is None else argv
-    environ = os.environ if environ is None else environ
-    on_command_line = any(a == "--gameday-shape" or a.startswith("--gameday-shape=") for a in argv)
-    return on_command_line or bool(environ.get("GAMEDAY_SHAPE"))
+    args = sys.argv if argv is None else argv
+    env = os.environ if environ is None else environ
+    on_command_line = any(a == "--gameday-shape" or a.startswith("--gameday-shape=") for a in args)
+    return on_command_line or bool(env.get("GAMEDAY_SHAPE"))
