@@ -40,20 +40,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, NotRequired, TypedDict
+from typing import Final, Literal, NotRequired, TypedDict
 
 from harness.histogram import Histogram
 
-OK, ERROR, RATE_LIMITED, GENERATOR = "ok", "error", "rate_limited", "generator"
-OUTCOMES = (OK, ERROR, RATE_LIMITED)
-ALL_ENDPOINTS = "*"
+# Final, so that mypy reads each as its literal and narrows a row's type on its outcome
+Outcome = Literal["ok", "error", "rate_limited"]
+OK: Final = "ok"
+ERROR: Final = "error"
+RATE_LIMITED: Final = "rate_limited"
+GENERATOR: Final = "generator"
+OUTCOMES: tuple[Outcome, ...] = (OK, ERROR, RATE_LIMITED)
+ALL_ENDPOINTS: Final = "*"
 SAMPLES_FILE = "samples/samples.jsonl"
 
 
 class SampleRow(TypedDict):
     ts: int
     endpoint: str
-    outcome: Literal["ok", "error", "rate_limited"]
+    outcome: Outcome
     count: int
     hist: str
     sum_ms: float
@@ -106,14 +111,14 @@ def request_rows(run_dir: str | Path) -> Iterator[SampleRow]:
     """Only the per-endpoint request rows (no generator rows)."""
     for row in read_rows(run_dir):
         if row["outcome"] != GENERATOR:
-            yield row  # type: ignore[misc]
+            yield row
 
 
 def generator_rows(run_dir: str | Path) -> Iterator[GeneratorRow]:
     """Only the generator rows."""
     for row in read_rows(run_dir):
         if row["outcome"] == GENERATOR:
-            yield row  # type: ignore[misc]
+            yield row
 
 
 def histogram(row: SampleRow | GeneratorRow) -> Histogram:

@@ -23,6 +23,7 @@ from harness.samples import (
     OK,
     RATE_LIMITED,
     GeneratorRow,
+    Outcome,
     SampleRow,
 )
 
@@ -32,7 +33,7 @@ MAX_ERROR_KEYS = 20  # distinct messages kept per cell; the rest count as "(othe
 TOP_ERRORS = 5  # messages written per row
 
 
-def classify(status: int | None, exception: BaseException | None) -> str:
+def classify(status: int | None, exception: BaseException | None) -> Outcome:
     """ok, error or rate_limited: 429 -> rate_limited; exception or status >= 400 -> error."""
     if status == 429:
         return RATE_LIMITED
@@ -69,7 +70,7 @@ class Cell:
             message = "(other)"
         errors[message] = errors.get(message, 0) + count
 
-    def to_row(self, ts: int, endpoint: str, outcome: str, worker: str | None) -> SampleRow:
+    def to_row(self, ts: int, endpoint: str, outcome: Outcome, worker: str | None) -> SampleRow:
         top = sorted(self.errors.items(), key=lambda kv: -kv[1])
         errors = dict(top[:TOP_ERRORS])
         if len(top) > TOP_ERRORS:
@@ -78,7 +79,7 @@ class Cell:
             ts=ts,
             endpoint=endpoint,
             outcome=outcome,
-            count=self.count,  # type: ignore[typeddict-item]
+            count=self.count,
             hist=self.hist.encode(),
             sum_ms=round(self.sum_ms, 3),
             max_ms=round(self.max_ms, 3),
@@ -100,6 +101,9 @@ class Cell:
         self.correct += row["correct"]
         for message, count in row["errors"].items():
             self.add_error(message, count)
+
+
+CellEntry = tuple[int, str, Outcome, Cell]  # (second, endpoint, outcome, its cell)
 
 
 class GeneratorCell:
@@ -124,7 +128,7 @@ class GeneratorCell:
             ts=ts,
             endpoint=ALL_ENDPOINTS,
             outcome=GENERATOR,
-            offered=self.offered,  # type: ignore[typeddict-item]
+            offered=self.offered,
             lag_ms_max=round(lag_max, 3),
             lag_ms_p99=round(p99_ms, 3),
             behind=behind,
@@ -154,7 +158,7 @@ class Aggregator:
         self.worker = worker
         self.open_model = open_model
         self.variant_header = variant_header or None
-        self.cells: dict[tuple[int, str, str, str | None], Cell] = {}
+        self.cells: dict[tuple[int, str, Outcome, str | None], Cell] = {}
         self.generator: dict[int, GeneratorCell] = {}
 
     def on_request(
@@ -223,7 +227,7 @@ class Aggregator:
             gen = self.generator[ts] = GeneratorCell()
         return gen
 
-    def pop_before(self, before: float) -> tuple[list[tuple[int, str, str, Cell]], list[tuple[int, GeneratorCell]]]:
+    def pop_before(self, before: float) -> tuple[list[CellEntry], list[tuple[int, GeneratorCell]]]:
         """Remove and return every cell of a second earlier than `before`, in time order."""
         cells = [
             (key[0], key[1], key[2], self.cells.pop(key))
@@ -232,7 +236,7 @@ class Aggregator:
         gens = [(ts, self.generator.pop(ts)) for ts in sorted(t for t in self.generator if t < before)]
         return cells, gens
 
-    def entries(self) -> list[tuple[int, str, str, Cell]]:
+    def entries(self) -> list[CellEntry]:
         """Every request cell still held, as (ts, endpoint, outcome, cell), without removing it."""
         return [(key[0], key[1], key[2], cell) for key, cell in self.cells.items()]
 
@@ -244,14 +248,14 @@ class Aggregator:
     def add_row(self, row: SampleRow | GeneratorRow) -> None:
         """Merge a row (e.g. from a worker) into this aggregator's cells."""
         if row["outcome"] == GENERATOR:
-            self.generator_cell(row["ts"]).add_row(row)  # type: ignore[arg-type]
+            self.generator_cell(row["ts"]).add_row(row)
             return
-        variant = row.get("variant")  # type: ignore[union-attr]
+        variant = row.get("variant")
         key = (row["ts"], row["endpoint"], row["outcome"], variant)
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = Cell(variant)
-        cell.add_row(row)  # type: ignore[arg-type]
+        cell.add_row(row)
 
 
 def _order(key: tuple[int, str, str, str | None]) -> tuple[int, str, str, str]:
@@ -259,7 +263,7 @@ def _order(key: tuple[int, str, str, str | None]) -> tuple[int, str, str, str]:
 
 
 def rows_of(
-    cells: list[tuple[int, str, str, Cell]], gens: list[tuple[int, GeneratorCell]], behind_ms: float, worker: str | None
+    cells: list[CellEntry], gens: list[tuple[int, GeneratorCell]], behind_ms: float, worker: str | None
 ) -> list[SampleRow | GeneratorRow]:
     """Rows for popped cells: request rows first, then generator rows."""
     rows: list[SampleRow | GeneratorRow] = [cell.to_row(ts, ep, outcome, worker) for ts, ep, outcome, cell in cells]

@@ -28,7 +28,7 @@ from typing import TypedDict
 
 from harness.files import atomic_write
 from harness.histogram import Histogram
-from harness.load.aggregate import Cell
+from harness.load.aggregate import Cell, CellEntry
 from harness.samples import ERROR, OK, RATE_LIMITED
 
 WINDOWS = (5, 30)
@@ -58,9 +58,6 @@ class LiveDoc(TypedDict):
     ts: float
     window_end: int
     windows: dict[str, Window]
-
-
-CellEntry = tuple[int, str, str, Cell]
 
 
 class _Totals:

@@ -51,11 +51,10 @@ from locust import events
 from locust.runners import CPU_MONITOR_INTERVAL, STATE_MISSING, MasterRunner, WorkerRunner
 
 from harness.events import EventKind
-from harness.load import produced
-from harness.load.aggregate import Aggregator, Cell, rows_of
-from harness.load import keepalive
+from harness.load import keepalive, produced
+from harness.load.aggregate import Aggregator, CellEntry, rows_of
 from harness.load.collector import PacedCollector
-from harness.load.live import LIVE_FILE, live_document, write_atomic
+from harness.load.live import LIVE_FILE, LiveDoc, live_document, write_atomic
 from harness.load.locust_shape import current_spec
 from harness.load.options import add_options, behind_threshold_ms, variant_header
 from harness.load.pool import Pool, make_open_model
@@ -96,8 +95,8 @@ class Recorder:
         self.collector = PacedCollector()
         self.running = False
         self.closed: int | None = None  # the last second whose generator cell was closed
-        self.recent: list[tuple[int, str, str, Cell]] = []
-        self.live: dict | None = None
+        self.recent: list[CellEntry] = []
+        self.live: LiveDoc | None = None
         self.missing: set[str] = set()
         self.writer = self._open_writer()
         self.ticker = gevent.spawn(self._tick_forever)
@@ -322,7 +321,7 @@ def _add_options(parser: Any, **_: Any) -> None:
 def _on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
     if getattr(environment, "_gameday_recorder", None) is not None:
         return
-    keepalive.install()   # FastHttpUser pools past 1024 sockets reconnected on every request
+    keepalive.install()  # FastHttpUser pools past 1024 sockets reconnected on every request
     recorder = Recorder(environment)
     environment._gameday_recorder = recorder
     recorder.install(web_ui)
