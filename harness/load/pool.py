@@ -37,6 +37,7 @@ from typing import Any
 
 import gevent
 from gevent.hub import Waiter
+from locust import User
 
 from harness.load.schedule import Schedule
 
@@ -80,7 +81,7 @@ class Pool:
                     self._busy += 1
                     self.waited = False
                     return slot
-        waiter = Waiter()
+        waiter: Waiter[float] = Waiter()
         self._parked[waiter] = None
         self._arm()
         try:
@@ -146,7 +147,7 @@ class Pool:
         self._arm()
 
 
-def make_open_model(user_classes: list[type], pool: Pool) -> None:
+def make_open_model(user_classes: list[type[User]], pool: Pool) -> None:
     """Make every class in `user_classes` a member of `pool` (see module docstring).
 
     Replaces `wait_time`, and wraps `on_start` and `context`. Idempotent: a class
@@ -158,7 +159,7 @@ def make_open_model(user_classes: list[type], pool: Pool) -> None:
         _convert(cls, pool)
 
 
-def _convert(cls: type, pool: Pool) -> None:
+def _convert(cls: type[User], pool: Pool) -> None:
     original_on_start = cls.on_start
     original_context = cls.context
 
@@ -189,7 +190,9 @@ def _convert(cls: type, pool: Pool) -> None:
             return base
         return {**base, "gameday.intended": intended}
 
+    # Converting the profile's own User class is the point (module docstring), so its methods
+    # are replaced on the class, and the class is marked as done
     cls.wait_time = wait_time
-    cls.on_start = on_start
-    cls.context = context
-    cls._gameday_open_model = True
+    cls.on_start = on_start  # type: ignore[method-assign]
+    cls.context = context  # type: ignore[method-assign]
+    cls._gameday_open_model = True  # type: ignore[attr-defined]
