@@ -50,7 +50,7 @@ def test_installed_the_pool_keeps_a_socket_past_1024_that_its_own_check_threw_aw
     pool = ConnectionPool("127.0.0.1", 9, "127.0.0.1", 9, size=1)
     original = ConnectionPool._is_socket_alive
     try:
-        assert original(pool, high) is False          # geventhttpclient 2.6.1: select() refuses fd >= 1024
+        assert original(pool, high) is False  # geventhttpclient 2.6.1: select() refuses fd >= 1024
         keepalive.install()
         assert pool._is_socket_alive(high) is True
     finally:
