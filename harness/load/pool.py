@@ -44,8 +44,6 @@ from harness.load.schedule import Schedule
 # A slot older than this when it could be handed out is backlog: the generator, not
 # the clock, is behind. See `_dispatch`.
 LATE_S = 0.002
-import os
-QUANTUM_S = float(os.environ.get("GAMEDAY_Q", "0.002"))
 
 
 class Pool:
@@ -57,7 +55,6 @@ class Pool:
         self._busy = 0  # members holding a slot
         self._timer: Any = None
         self._idle: Any = None
-        self._fired = 0.0     # when the timer last handed out slots
         self.waited = False  # whether the member that got the last slot parked for it
 
     def use(self, schedule: Schedule | None) -> None:
@@ -105,8 +102,7 @@ class Pool:
             return
         loop = gevent.get_hub().loop
         loop.update_now()  # the delay counts from now, not from the loop's cached time
-        due = max(self.schedule.next_due(), self._fired + QUANTUM_S)
-        self._timer = loop.timer(max(0.0, due - time.time()))
+        self._timer = loop.timer(max(0.0, self.schedule.next_due() - time.time()))
         self._timer.start(self._dispatch, False)
 
     def _stop_watchers(self) -> None:
@@ -128,7 +124,7 @@ class Pool:
         """
         self._stop_watchers()
         schedule, parked = self.schedule, self._parked
-        now = self._fired = time.time()
+        now = time.time()
         while parked and schedule is not None and schedule is self.schedule:
             due = schedule.next_due()
             if due > now:
