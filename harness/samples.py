@@ -22,6 +22,8 @@ generator itself:
     offered   requests the schedule intended to start in that second (closed model:
               requests started)
     lag_ms_max, lag_ms_p99   schedule lag (actual start - intended) in that second
+    backlog_ms   how overdue the oldest slot not yet handed out was, at most, in that second
+                 (absent from older rows)
     behind    lag_ms_p99 over the threshold (--gameday-behind-ms, 50 ms): the generator,
               not the target, is the bottleneck in that second
     cpu_warning  Locust reported CPU over 90% in that second (any worker)
@@ -83,6 +85,7 @@ class GeneratorRow(TypedDict):
     workers: int
     hist: str
     worker: str | None
+    backlog_ms: NotRequired[float]
 
 
 def samples_path(run_dir: str | Path) -> Path:

@@ -138,14 +138,14 @@ class GeneratorCell:
             hist=self.lag.encode(),
             worker=worker,
         )
-        row["backlog_ms"] = round(self.backlog_ms, 3)  # type: ignore[typeddict-unknown-key]
+        row["backlog_ms"] = round(self.backlog_ms, 3)
         return row
 
     def add_row(self, row: GeneratorRow) -> None:
         self.offered += row["offered"]
         self.lag.add(Histogram.decode(row["hist"]))
         self.lag_max_ms = max(self.lag_max_ms, row["lag_ms_max"])
-        self.backlog_ms = max(self.backlog_ms, row.get("backlog_ms", 0.0))  # type: ignore[call-overload]
+        self.backlog_ms = max(self.backlog_ms, row.get("backlog_ms", 0.0))
         self.cpu_warning = self.cpu_warning or row["cpu_warning"]
         self.users += row["users"]
         self.workers += row["workers"]

@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from stack.proxy.toxics import NO_EFFECTS, Effects, Toxic, effects_of
 
@@ -48,7 +48,8 @@ class Side(asyncio.Protocol):
 
     # ---- asyncio callbacks ---------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # a stream server's protocol gets a stream transport (uvloop's does not subclass asyncio's)
+        self.transport = cast(asyncio.Transport, transport)
         if self.is_client:
             self.conn.client_connected()
         for data in self._early:
