@@ -12,6 +12,8 @@ import errno
 import json
 import signal
 import sys
+from types import FrameType
+from typing import NoReturn
 
 from harness.errors import GamedayError, SpecError
 from harness.status import ExitCode
@@ -47,7 +49,7 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{where}"
 
 
-def _raise_interrupt(signum, frame):
+def _raise_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_stack(sub) -> None:
+def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stack = sub.add_parser("stack", help="the reference stack (the default local target)")
     ssub = stack.add_subparsers(title="stack commands")
 
@@ -126,7 +128,7 @@ def _stack_selector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="default", help="which stack (default: 'default')")
 
 
-def cmd_stack_up(args) -> int:
+def cmd_stack_up(args: argparse.Namespace) -> int:
     config = local.resolve_config(
         name=args.name,
         config_file=args.config_file,
@@ -141,24 +143,24 @@ def cmd_stack_up(args) -> int:
     return ExitCode.OK
 
 
-def cmd_stack_down(args) -> int:
+def cmd_stack_down(args: argparse.Namespace) -> int:
     local.down(args.name, progress=_progress)
     return ExitCode.OK
 
 
-def cmd_stack_status(args) -> int:
+def cmd_stack_status(args: argparse.Namespace) -> int:
     doc = local.status(args.name)
     print(json.dumps(doc, indent=2) if args.json else local.format_status(doc))
     return ExitCode.OK
 
 
-def cmd_stack_defects(args) -> int:
+def cmd_stack_defects(args: argparse.Namespace) -> int:
     for name, text in local.defects().items():
         print(f"{name:<24} {text}")
     return ExitCode.OK
 
 
-def cmd_stack_process(args) -> int:
+def cmd_stack_process(args: argparse.Namespace) -> int:
     local.control(args.name, args.verb, args.process, getattr(args, "signal", None))
     return ExitCode.OK
 

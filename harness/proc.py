@@ -34,7 +34,7 @@ import ctypes
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -75,7 +75,7 @@ def signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _in_child(parent_death: int, parent: int):
+def _in_child(parent_death: int, parent: int) -> Callable[[], None]:
     """What runs in the child between fork and exec (see the module docstring)."""
 
     def prepare() -> None:

@@ -16,10 +16,12 @@ settings below compensate for; docs/kafka-tuning.md has the measurements:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+from collections.abc import Callable
 from typing import Literal
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stack.config import TOPIC_IN, TOPIC_OUT, TOPIC_PARTITIONS, StackConfig
@@ -106,7 +108,7 @@ def ensure_topics(
     del admin
 
 
-def _await_topic(topic: str, future, bootstrap: str, timeout: float) -> None:
+def _await_topic(topic: str, future: concurrent.futures.Future[None], bootstrap: str, timeout: float) -> None:
     try:
         future.result(timeout=timeout)
     except KafkaException as exc:
@@ -221,8 +223,8 @@ class AsyncProducer:
             raise DeliveryError(f"cannot produce to '{topic}': {exc.args[0].str()}", exc.args[0].name()) from None
         return await future
 
-    def _on_delivery(self, future: asyncio.Future):
-        def deliver(err, msg) -> None:  # runs on the poll thread
+    def _on_delivery(self, future: asyncio.Future) -> Callable[[KafkaError | None, Message], None]:
+        def deliver(err: KafkaError | None, msg: Message) -> None:  # runs on the poll thread
             self._loop.call_soon_threadsafe(_settle, future, err, msg)
 
         return deliver
@@ -239,7 +241,7 @@ class AsyncProducer:
         return left
 
 
-def _settle(future: asyncio.Future, err, msg) -> None:
+def _settle(future: asyncio.Future, err: KafkaError | None, msg: Message) -> None:
     if future.done():  # the caller gave up (cancelled) before the broker answered
         return
     if err is not None:

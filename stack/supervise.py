@@ -19,6 +19,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stack import kafka
 from stack.config import StackConfig
@@ -153,7 +154,7 @@ class Supervisor:
         self.config = config
         self._rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{config.port('supervisor')}/RPC2")
 
-    def _call(self, method: str, *args):
+    def _call(self, method: str, *args: Any) -> Any:
         try:
             return getattr(self._rpc.supervisor, method)(*args)
         except (ConnectionError, OSError) as exc:

@@ -288,5 +288,5 @@ def summary(data: MetricData, phases: dict[str, tuple[Window, ...]]) -> list[dic
     return out
 
 
-def _num(values: np.ndarray, func) -> float | None:
+def _num(values: np.ndarray, func: Callable[[np.ndarray], Any]) -> float | None:
     return float(func(values)) if len(values) else None

@@ -118,7 +118,9 @@ def faults(events: Iterable[Event], warmup: float = 0.0) -> tuple[Fault, ...]:
     return tuple(found)
 
 
-def _layout(events: Iterable[Event], warmup: float):
+def _layout(
+    events: Iterable[Event], warmup: float
+) -> tuple[float, float, Window, list[tuple[float, float | None, float]]] | None:
     """(load start, warmup end, run window, per-experiment bounds), or None without load."""
     events = sorted(events, key=lambda e: e.get("ts", 0.0))
     load_start, load_end = _load_bounds(events)

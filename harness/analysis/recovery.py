@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -193,7 +194,7 @@ def _statistic(values: np.ndarray, stat: str) -> float:
     return float(np.percentile(values, float(stat.removeprefix("p")), method="inverted_cdf"))
 
 
-def _number(value) -> float | None:
+def _number(value: Any) -> float | None:  # a cell of a frame
     return None if value is None or pd.isna(value) else float(value)
 
 

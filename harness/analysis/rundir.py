@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
@@ -30,6 +31,7 @@ import pandas as pd
 from harness.analysis import rowcodec
 from harness.analysis.histdecode import decode_raws
 from harness.events import EVENTS_FILE, normalized
+from harness.load.ledger import LedgerRow
 from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
 
@@ -303,7 +305,7 @@ def read_ledger(run_dir: str | Path) -> Ledger:
     return Ledger(events.reset_index(drop=True), unexpected, produced.bad_lines + consumed.bad_lines)
 
 
-def _first_seen(rows) -> pd.DataFrame:
+def _first_seen(rows: Iterable[LedgerRow]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=["id", "ts"])
     return frame.groupby("id")["ts"].min().to_frame("produced")
 

@@ -43,6 +43,7 @@ from harness.analysis.latency import LatencyTables, latency_tables
 from harness.analysis.phases import Phases, Window, second_mask, seconds_in, time_mask
 from harness.analysis.rundir import Ledger, Samples
 from harness.durations import format_duration
+from harness.spec.models import Slo
 
 ALL = "*"
 AVAILABILITY_EXCLUDING_429 = "availability.excluding_rate_limited"
@@ -61,7 +62,7 @@ def apdex_name(t: float) -> str:
     return f"apdex({format_duration(t)})"
 
 
-def sli_column(slo) -> str:
+def sli_column(slo: Slo) -> str:
     """The SLI column an SLO is judged on: apdex with its T, availability with or without 429s."""
     if slo.apdex_t is not None:
         return apdex_name(slo.apdex_t)

@@ -19,6 +19,7 @@ from stack import kafka
 from stack.config import StackConfig
 from stack.errors import StackError
 from stack.lifecycle import tcp_open
+from stack.supervise import Supervisor
 
 BROKER = "broker"
 
@@ -44,7 +45,7 @@ def restart_broker(wait_s: float = 20.0, stack: str | None = None, configuration
     return BROKER
 
 
-def _wait_back(config: StackConfig, sup, old_pid: int, wait_s: float) -> None:
+def _wait_back(config: StackConfig, sup: Supervisor, old_pid: int, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     port = config.port("broker")
 

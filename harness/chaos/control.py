@@ -39,7 +39,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -136,7 +136,7 @@ class _Timeline:
     """An event handler registered with chaoslib's EventHandlerRegistry (duck-typed: the
     registry calls every hook on every handler and ignores what a handler lacks at its peril)."""
 
-    def __getattr__(self, hook: str):
+    def __getattr__(self, hook: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None  # hooks we do not record
 
     def start_activity(self, activity: dict) -> None:

@@ -55,7 +55,7 @@ class Registration(TypedDict):
     started: float  # UTC epoch seconds
 
 
-def register_command(subparsers) -> None:
+def register_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `proxy` to the `gameday` subparsers."""
     p = subparsers.add_parser("proxy", help="a fault hop with the Toxiproxy API in front of any TCP service")
     p.add_argument("--listen", required=True, metavar="HOST:PORT", help="where clients connect (loopback)")

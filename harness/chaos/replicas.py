@@ -18,6 +18,7 @@ from harness.chaos import DEFAULT_TTL_S, faults
 from harness.chaos.stackref import running_stack, supervisor, supervisor_call
 from stack.config import StackConfig
 from stack.errors import StackError
+from stack.supervise import Supervisor
 
 Names = list[str] | str | None
 
@@ -38,7 +39,7 @@ def kill_replica(
     return _kill(config, _pick(_serving(config, version), replicas, count, "replica"))
 
 
-def _serving(config, version: str | None) -> list[str]:
+def _serving(config: StackConfig, version: str | None) -> list[str]:
     if version is None:
         return config.replica_names
     if version not in ("stable", "canary"):
@@ -158,7 +159,7 @@ def ensure_running(
     return [name for name in names if _revive(config, sup, infos[name])]
 
 
-def _revive(config: StackConfig, sup, info: dict) -> bool:
+def _revive(config: StackConfig, sup: Supervisor, info: dict) -> bool:
     name = info["name"]
     _disarm(config, f"stop-{name}")
     _disarm(config, f"pause-{name}")
@@ -180,7 +181,7 @@ def is_frozen(pid: int) -> bool:
         return False
 
 
-def start_if_down(sup, name: str, wait: bool = True) -> bool:
+def start_if_down(sup: Supervisor, name: str, wait: bool = True) -> bool:
     """Start `name` unless supervisord already runs or restarts it; True if this call started it."""
     if sup.process(name)["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
         return False

@@ -8,7 +8,8 @@ is the `stack.json` that `gameday stack up` wrote under $GAMEDAY_HOME.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
@@ -16,6 +17,8 @@ from stack.config import StackConfig
 from stack.errors import StackError
 from stack.lifecycle import load_running
 from stack.supervise import Supervisor
+
+T = TypeVar("T")
 
 STACK_ENV = "GAMEDAY_STACK_NAME"
 
@@ -49,7 +52,7 @@ def supervisor(config: StackConfig) -> Supervisor:
     return sup
 
 
-def supervisor_call(what: str, func, *args):
+def supervisor_call(what: str, func: Callable[..., T], *args: Any) -> T:
     """Run a Supervisor method, turning its StackError into ActivityFailed that says `what` failed."""
     try:
         return func(*args)

@@ -26,10 +26,10 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 PRODUCED = "produced"
 CONSUMED = "consumed"
@@ -140,7 +140,7 @@ def _parse_row(line: str) -> LedgerRow | None:
         return None
 
 
-def _json_loads():
+def _json_loads() -> Callable[[str], Any]:
     """msgspec's decoder when installed (about 3x faster on the analysis's hot path), else json's."""
     try:
         import msgspec
@@ -148,7 +148,7 @@ def _json_loads():
         return json.loads
     decode = msgspec.json.Decoder().decode
 
-    def loads(line: str):
+    def loads(line: str) -> Any:
         try:
             return decode(line)
         except msgspec.DecodeError as exc:

@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from harness.clock import wait_until
 from harness.load.ledger import CONSUMED, LedgerWriter, ledger_dir
@@ -163,7 +164,7 @@ def ready_path(run_dir: str | Path, output: str = f"{CONSUMED}.jsonl") -> Path:
 def _stop_on_signals() -> dict:
     stop = {"now": False}
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, handler)
@@ -206,7 +207,7 @@ class SinkProcess:
         return self.child.stop(signal.SIGTERM, timeout)
 
 
-def add_locust_arguments(parser) -> None:
+def add_locust_arguments(parser: argparse.ArgumentParser) -> None:
     """Locust options that make a profile start a sink reader itself (plain `locust -f` runs).
 
     Each has a GAMEDAY_SINK_* environment variable. `--gameday-sink` empty (the
@@ -271,7 +272,7 @@ def add_locust_arguments(parser) -> None:
     )
 
 
-def argv_from_locust_options(options) -> list[str]:
+def argv_from_locust_options(options: argparse.Namespace) -> list[str]:
     """The `python -m harness.load.sink` flags for the `--gameday-sink*` Locust options."""
     kind = options.gameday_sink
     if kind == "kafka":

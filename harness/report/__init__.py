@@ -9,6 +9,8 @@ Every report is a pure function of the run directory (docs/architecture.md "Run 
 `gameday report RUN_DIR` gives the same verdicts as the run that wrote it.
 """
 
+from typing import Any
+
 # The names below load pandas and scipy (about 1.5 s). They are imported on first use,
 # so commands that never build a report (`validate`, `stack`, `cleanup`) start fast.
 _PUBLIC = (
@@ -24,7 +26,7 @@ _PUBLIC = (
 __all__ = ["ReportPaths", "load_analysis", "summary_line", "verdict_table", "write_reports"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
         from harness.report import reports
 

@@ -24,7 +24,7 @@ from harness.files import disk_free, mount_point
 from harness.status import ExitCode
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `report`, `history` and `compare` to the `gameday` command line."""
     report = subparsers.add_parser("report", help="rebuild report.html, junit.xml and result.json of a run")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/runs/<timestamp>-<name>")

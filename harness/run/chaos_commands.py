@@ -21,6 +21,7 @@ from harness.chaos.stackref import STACK_ENV, running_stack, supervisor
 from harness.errors import GamedayError, RunInterrupted, SpecError, TargetError
 from harness.run.chaos_driver import ChaosDriver
 from harness.status import ExitCode
+from stack.config import StackConfig
 
 # `chaos run` journal status -> gameday exit code (harness.status.ExitCode)
 EXIT_CODES = {
@@ -32,7 +33,7 @@ EXIT_CODES = {
 }
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `chaos run` and `cleanup` to the `gameday` subparsers."""
     chaos = subparsers.add_parser("chaos", help="run one Chaos Toolkit experiment against a stack")
     csub = chaos.add_subparsers(title="chaos commands")
@@ -95,7 +96,7 @@ def cmd_chaos_run(args: argparse.Namespace) -> int:
     return _report(driver, run_dir)
 
 
-def _report(driver, run_dir: Path) -> int:
+def _report(driver: ChaosDriver, run_dir: Path) -> int:
     status = driver.status
     if status is None:
         raise GamedayError(f"chaos run exited {driver.returncode} without a journal; see {run_dir / 'chaos.out'}")
@@ -160,7 +161,7 @@ def _cleanup_kubernetes(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _stack_config(name: str | None):
+def _stack_config(name: str | None) -> StackConfig:
 
     try:
         config = running_stack(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from harness import generator_capacity
@@ -11,10 +12,11 @@ from harness.run import orchestrator
 from harness.run.drivers import RunOptions, real_drivers
 from harness.run.progress import Progress
 from harness.spec.loader import load_gameday, load_gamedays
+from harness.spec.models import GameDay
 from harness.status import ExitCode
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run a game day: load + chaos + SLO verdicts + reports")
     run.add_argument("gameday", help="a game day spec, e.g. gamedays/kill-model-replica.yaml")
     run.add_argument(
@@ -54,7 +56,7 @@ def register(sub) -> None:
     validate.set_defaults(func=cmd_validate)
 
 
-def cmd_validate(args) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
     specs = load_gamedays(args.gamedays, check_experiments=not args.no_chaos_validate)
     for spec in specs:
         print(
@@ -67,7 +69,7 @@ def cmd_validate(args) -> int:
     return ExitCode.OK
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     default_sigint()  # started from a script, SIGINT arrives ignored; the documented stop is SIGINT
     gameday = load_gameday(args.gameday)
     if gameday.target.kind == "local" and args.defect:
@@ -95,7 +97,7 @@ def cmd_run(args) -> int:
     return finish(run_dir, progress, notify=args.notify)
 
 
-def dry_run(gameday) -> int:
+def dry_run(gameday: GameDay) -> int:
     """Print what `gameday run` would do; no directory, process, or cluster object is made."""
     import time
 

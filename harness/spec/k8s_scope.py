@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ CLUSTER_SINK_OPTIONS = ("bootstrap", "topic", "id_field", "url", "exchange", "qu
 CONNECTION_KEY = re.compile(r"^(KUBERNETES_\w+|KUBECONFIG)$")
 
 
-def check(context: Any, parsed: dict[str, Any], resolve) -> None:
+def check(context: Any, parsed: dict[str, Any], resolve: Callable[[str], Path]) -> None:
     """Add a problem for each load field or experiment namespace outside the target's scope."""
     target, load = parsed["target"], parsed["load"]
     kubernetes = target is not None and getattr(target, "kind", "") == "kubernetes"

@@ -41,7 +41,7 @@ from harness.spec.models import (
     Slo,
 )
 from harness.spec.reader import Node, Problems, child, number, strings, text
-from harness.spec.slo_expr import comparison_problem, parse_comparison, parse_objective, unit_problem
+from harness.spec.slo_expr import Objective, comparison_problem, parse_comparison, parse_objective, unit_problem
 
 TOP_KEYS = ("name", "description", "target", "load", "chaos", "warmup", "slos", "guardrails", "metrics")
 TARGET_KEYS = {
@@ -157,7 +157,7 @@ def _parse_yaml(source: str, problems: Problems) -> Any:
 def _sections(root: Node, children: dict[str, Node], path: Path) -> dict[str, Any]:
     load, load_node = _load_spec(child(children, "load", root, required=True))
     chaos = _chaos(child(children, "chaos", root))
-    parsed = {
+    parsed: dict[str, Any] = {
         "name": text(child(children, "name", root), default=path.stem),
         "description": text(child(children, "description", root), default="") or "",
         "target": _target(child(children, "target", root)),
@@ -186,7 +186,7 @@ def _duration(node: Node | None, default: float | None) -> float | None:
     return node.convert(parse_duration)
 
 
-def _target(node: Node | None):
+def _target(node: Node | None) -> LocalTarget | HttpTarget | KubernetesTarget | None:
     if node is None:
         return LocalTarget()
     kind = node.value.get("kind", "local") if isinstance(node.value, dict) else None
@@ -548,7 +548,7 @@ def _count_rate_limited(node: Node | None, sli: str | None) -> bool:
     return node.value
 
 
-def _sli_name(item: Node, children: dict[str, Node], objective) -> str | None:
+def _sli_name(item: Node, children: dict[str, Node], objective: Objective | None) -> str | None:
     sli_node = child(children, "sli", item)
     implied = objective.implied_sli if objective else None
     if sli_node is None:
@@ -562,7 +562,7 @@ def _sli_name(item: Node, children: dict[str, Node], objective) -> str | None:
     if catalogue.kind_of(sli) is None:
         sli_node.fail(f"unknown SLI {sli!r}; expected one of {catalogue.known_names()}")
         return None
-    if implied and catalogue.base_name(sli) == "latency" and implied != sli:
+    if objective is not None and implied and catalogue.base_name(sli) == "latency" and implied != sli:
         children["objective"].fail(f"{objective.text!r} implies {implied!r} but sli is {sli!r}")
         return None
     return sli

@@ -27,7 +27,7 @@ from harness.allowlist import url_problem
 from harness.durations import parse_duration
 from harness.metrics.selector import parse_selector
 from harness.spec import catalogue
-from harness.spec.models import MetricSource
+from harness.spec.models import MetricSource, Slo
 from harness.spec.reader import Node, Problems, child, strings, text
 
 KINDS = ("scrape", "prometheus")
@@ -145,7 +145,7 @@ def check(parsed: dict[str, Any], problems: Problems) -> None:
             )
 
 
-def _check_metric_slo(problems: Problems, path: str, slo, sources: dict[str, MetricSource]) -> None:
+def _check_metric_slo(problems: Problems, path: str, slo: Slo, sources: dict[str, MetricSource]) -> None:
     if slo.source is not None and slo.source not in sources:
         known = ", ".join(sources) or "none: add a metrics: block"
         problems.add(f"{path}.source", f"unknown metrics source {slo.source!r}; the game day has {known}")

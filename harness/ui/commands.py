@@ -11,7 +11,7 @@ from harness.proc import default_sigint
 from harness.ui.launcher import UiOptions, launch
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `gameday ui` to the CLI's argparse subparsers."""
     ui = subparsers.add_parser(
         "ui",

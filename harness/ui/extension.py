@@ -32,6 +32,7 @@ from typing import Any
 
 import gevent
 from flask import Blueprint, jsonify, render_template, request, send_file
+from flask.typing import ResponseReturnValue
 from locust import events
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
@@ -236,7 +237,7 @@ def install(tab: GamedayTab, web_ui: Any) -> None:
     _inject_tab_script(web_ui)
 
 
-def _reply(body: dict, code: int):
+def _reply(body: dict, code: int) -> ResponseReturnValue:
     return jsonify(body), code
 
 
@@ -247,14 +248,14 @@ def _name_from_request() -> object:
     return request.form.get("name")
 
 
-def _report(tab: GamedayTab, run: str):
+def _report(tab: GamedayTab, run: str) -> ResponseReturnValue:
     path = tab.runs.report_file(run)
     if path is None or not path.exists():
         return _reply({"error": f"no report for run {run[:80]!r} in this session (yet)"}, 404)
     return send_file(path, mimetype="text/html")
 
 
-def _static(name: str):
+def _static(name: str) -> ResponseReturnValue:
     files = {
         "tab.js": HERE / "static" / "tab.js",
         "panel.js": HERE / "static" / "panel.js",

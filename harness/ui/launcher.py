@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class UiOptions:
     reports: str = "reports/runs"
 
 
-def launch(options: UiOptions, out=print) -> int:
+def launch(options: UiOptions, out: Callable[[str], None] = print) -> int:
     """Run the session until Ctrl-C/SIGTERM or until Locust exits; returns Locust's exit code (0 on Ctrl-C)."""
     spec = session_spec(options.gameday, options.profile, options.stack_name)
     if options.target != spec.target_kind:
@@ -113,7 +114,7 @@ def _target_up(target: LocalRun | None, spec: SessionSpec) -> tuple[str, dict[st
     return target.host, {**os.environ, **target.env(), **sink}
 
 
-def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out) -> int:
+def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out: Callable[[str], None]) -> int:
     # SIGTERM if `gameday ui` dies (even by kill -9): Locust's own clean stop, which rolls back
     # a running experiment and writes the last report, instead of a web UI sending load forever.
     child = Child.start(argv, parent_death=signal.SIGTERM, env=env)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from stack.config import StackConfig
 from stack.errors import StackError
@@ -53,7 +54,7 @@ def settings(args: argparse.Namespace) -> tuple[str, int, float, dict[str, tuple
     return (args.host or host, args.port or config.port("proxy_api"), args.default_ttl or config.toxic_ttl_s, hops)
 
 
-def _loop_factory():
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop when installed (about twice the proxy throughput), else asyncio's.
 
     GAMEDAY_PROXY_LOOP=asyncio forces the standard loop.

@@ -37,6 +37,7 @@ import json
 import sys
 import time
 import uuid
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -122,7 +123,7 @@ class AmqpSource:
                 pass
 
     # ---- reading ---------------------------------------------------------------------
-    def _on_message(self, channel, method, properties, body: bytes) -> None:
+    def _on_message(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
         now = time.time()
         if self.stream:
             offset = (properties.headers or {}).get("x-stream-offset")

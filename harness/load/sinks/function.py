@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from harness.errors import TargetError
 from harness.load.sinks import Seen, SinkConfigError
@@ -77,7 +78,7 @@ def resolve(target: str) -> Callable[[], Iterable]:
     return function
 
 
-def _seen(item) -> Seen:
+def _seen(item: Any) -> Seen:
     if isinstance(item, tuple):
         return str(item[0]), float(item[1])
     return str(item), time.time()

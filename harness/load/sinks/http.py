@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from harness.load.sinks import Seen, SinkConfigError
 
@@ -51,7 +52,7 @@ class HttpSource:
             print(f"http sink: poll of {self.url} failed: {exc}; retrying in {self.interval}s", file=sys.stderr)
             return []
 
-    def _get(self):
+    def _get(self) -> Any:
         url = self.url
         if self.cursor is not None:
             sep = "&" if urllib.parse.urlsplit(url).query else "?"
@@ -59,7 +60,7 @@ class HttpSource:
         with urllib.request.urlopen(url, timeout=self.request_timeout) as response:
             return json.loads(response.read())
 
-    def _parse(self, body) -> list[Seen]:
+    def _parse(self, body: Any) -> list[Seen]:
         now = time.time()
         if isinstance(body, dict):
             if body.get("next") is not None:
@@ -73,7 +74,7 @@ class HttpSource:
         pass
 
 
-def _seen(item, now: float) -> Seen:
+def _seen(item: Any, now: float) -> Seen:
     if isinstance(item, dict):
         return str(item["id"]), float(item.get("ts", now))
     return str(item), now

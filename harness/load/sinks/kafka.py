@@ -41,6 +41,7 @@ from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaException,
+    Message,
     TopicPartition,
 )
 
@@ -110,15 +111,17 @@ class KafkaSource:
                     seen.append((event_id, now))
         return seen
 
-    def _is_replay(self, message) -> bool:
-        self._next[message.partition()] = message.offset() + 1
-        if message.partition() not in self._filtering:
+    def _is_replay(self, message: Message) -> bool:
+        partition, offset = message.partition(), message.offset()
+        assert partition is not None and offset is not None  # a consumed message (poll() left out errors)
+        self._next[partition] = offset + 1
+        if partition not in self._filtering:
             return False
         kind, stamp = message.timestamp()
         if kind != TIMESTAMP_NOT_AVAILABLE and stamp < self._created_ms:
             self.replayed += 1
             return True
-        self._filtering.discard(message.partition())
+        self._filtering.discard(partition)
         return False
 
     def _event_id(self, value: bytes | None) -> str | None:

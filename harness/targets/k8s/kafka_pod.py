@@ -28,10 +28,15 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.clock import wait_until
 from stack.config import TOPIC_IN, TOPIC_OUT, StackConfig
+
+if TYPE_CHECKING:  # confluent_kafka is imported where the pod's topic keeper runs
+    from confluent_kafka.admin import AdminClient
 
 BROKER_PORT = 9092
 GATEWAY_LISTENER_PORT = 9093
@@ -79,7 +84,7 @@ def gateway_advertised(config: StackConfig) -> str:
 
 
 # ---- topics ---------------------------------------------------------------------------
-def missing_topics(admin, topics: tuple[str, ...], timeout: float = 5.0) -> list[str]:
+def missing_topics(admin: AdminClient, topics: tuple[str, ...], timeout: float = 5.0) -> list[str]:
     present = admin.list_topics(timeout=timeout).topics
     return [t for t in topics if t not in present]
 
@@ -87,7 +92,7 @@ def missing_topics(admin, topics: tuple[str, ...], timeout: float = 5.0) -> list
 def keep_topics(
     bootstrap: str,
     ready_file: Path,
-    should_stop,
+    should_stop: Callable[[], bool],
     every_s: float = TOPICS_EVERY_S,
     topics: tuple[str, ...] = (TOPIC_IN, TOPIC_OUT),
 ) -> None:
