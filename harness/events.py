@@ -62,6 +62,7 @@ class EventKind(StrEnum):
     # load (the plugin, on Locust's events)
     TEST_START = "test-start"
     SPAWNING_COMPLETE = "spawning-complete"
+    SCHEDULE_START = "schedule-start"  # the open model's clock: its first slot (after the pool spawned)
     TEST_STOP = "test-stop"
     CPU_WARNING = "cpu-warning"
     WORKER_MISSING = "worker-missing"

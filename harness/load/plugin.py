@@ -134,11 +134,13 @@ class Recorder:
 
     # --- Locust events ------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
+        if self.open_model and self.role != "master":
+            self.collector.hold()  # not while Locust spawns the pool (see harness.load.collector)
         self.running = True
         self.closed = None
         if self.role == "master":
             self.environment.runner.send_message(SHARE_MESSAGE, {"workers": self.environment.runner.worker_count})
-        self._start_schedule()
+        self._start_schedule(fresh=True)
         self._event(
             EventKind.TEST_START, self.spec.kind if self.spec else "locust", role=self.role, shape=self._shape_detail()
         )
@@ -148,6 +150,7 @@ class Recorder:
             now = time.time()
             self._close_second(int(now), now, until=now)  # the partial last second
         self.running = False
+        self.pool.use(None)
         self.collector.stop()
         if self.role == "worker":
             self._push_rows()
@@ -274,11 +277,23 @@ class Recorder:
                 self._event(EventKind.WORKER_BACK, client.id, remaining=runner.worker_count)
 
     # --- helpers ----------------------------------------------------------------------
-    def _start_schedule(self) -> None:
-        if self.open_model and self.role != "master":
-            assert self.spec is not None
-            self.schedule = Schedule(self.spec.rate_at, time.time(), self.share, self.spec.steady_until)
-            self.pool.use(self.schedule)
+    def _start_schedule(self, fresh: bool = False) -> None:
+        """A new schedule at this process's share of the rate, from when the pool has settled
+        (harness.load.pool.Pool.begin); `fresh` (test start): nothing is handed out meanwhile."""
+        if not self.open_model or self.role == "master":
+            return
+        spec = self.spec
+        assert spec is not None
+        if fresh:
+            self.schedule = None
+            self.pool.use(None)
+
+        def make(now: float) -> Schedule:
+            self.schedule = Schedule(spec.rate_at, now, self.share, spec.steady_until)
+            self._event(EventKind.SCHEDULE_START, spec.kind, at=now, share=self.share)
+            return self.schedule
+
+        self.pool.begin(make)
 
     def _shape_detail(self) -> dict:
         if not self.spec:

@@ -33,6 +33,7 @@ the oldest waiting slot already is. The pool size is a Locust user count set by
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -44,6 +45,8 @@ from harness.load.schedule import Schedule
 # A slot older than this when it could be handed out is backlog: the generator, not
 # the clock, is behind. See `_dispatch`.
 LATE_S = 0.002
+# How long `begin` waits for the loop to go idle before it starts the schedule anyway.
+SETTLE_MAX_S = 2.0
 
 
 class Pool:
@@ -55,13 +58,45 @@ class Pool:
         self._busy = 0  # members holding a slot
         self._timer: Any = None
         self._idle: Any = None
+        self._begin_make: Callable[[float], Schedule] | None = None
+        self._begin_idle: Any = None
+        self._begin_timer: Any = None
         self.waited = False  # whether the member that got the last slot parked for it
 
     def use(self, schedule: Schedule | None) -> None:
         """Keep `schedule` from now on (None: hand out nothing); parked members wait for it."""
+        self._cancel_begin()
         self.schedule = schedule
         self._stop_watchers()
         self._arm()
+
+    def begin(self, make: Callable[[float], Schedule]) -> None:
+        """Keep the schedule `make(now)` from the first moment the loop is idle (SETTLE_MAX_S at most).
+
+        Called at test start, before Locust spawns the pool: spawning 10,000 users and
+        parking them holds the loop for a third of a second, and a schedule started at
+        once would open the run with that much backlog (seconds to work off near the
+        generator's limit). The loop's first idle moment is when every member has parked.
+        Until then the current schedule, if any, stays in use.
+        """
+        self._cancel_begin()
+        loop = gevent.get_hub().loop
+        self._begin_make = make
+        self._begin_idle, self._begin_timer = loop.idle(), loop.timer(SETTLE_MAX_S)
+        self._begin_idle.start(self._begun)
+        self._begin_timer.start(self._begun)
+
+    def _begun(self) -> None:
+        make = self._begin_make
+        self._cancel_begin()
+        if make is not None:
+            self.use(make(time.time()))
+
+    def _cancel_begin(self) -> None:
+        for watcher in (self._begin_idle, self._begin_timer):
+            if watcher is not None:
+                watcher.close()
+        self._begin_idle = self._begin_timer = self._begin_make = None
 
     def next_slot(self, first: bool = False) -> float:
         """Block the calling member until it gets a due slot; return the slot's due time.

@@ -70,10 +70,14 @@ def test_standalone_run_writes_rows_events_and_live(tmp_path, server):
     offered = sum(g["offered"] for g in generators)
     # 100 req/s for as long as the test ran: Locust asks the shape whether to stop only once a
     # second, so a busy machine stops up to a second after the 5 s (measured: 532 offered)
-    events = {e["kind"]: e["ts"] for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())}
-    ran_s = events["test-stop"] - events["test-start"]
+    events = {e["kind"]: e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())}
+    ran_s = events["test-stop"]["ts"] - events["test-start"]["ts"]
     assert 5.0 <= ran_s <= 6.1, ran_s
-    assert offered == pytest.approx(100 * ran_s, abs=3), (offered, ran_s)
+    # the schedule's clock starts once Locust has spawned the pool, moments after test start
+    clock = events["schedule-start"]["detail"]["at"]
+    assert events["test-start"]["ts"] <= clock < events["test-start"]["ts"] + 1.0
+    offered_s = events["test-stop"]["ts"] - clock
+    assert offered == pytest.approx(100 * offered_s, abs=3), (offered, offered_s)
     # every slot the schedule offered was sent; in the last second, slots cut off by the stop
     # are offered but never sent, so that second is left out of this comparison
     last = max(g["ts"] for g in generators)

@@ -134,3 +134,47 @@ def test_parked_members_wait_for_a_schedule_and_move_to_a_new_one():
     assert any(slot >= restart for slot in got)
     after = [slot for slot in got if slot >= restart]
     assert after == pytest.approx([restart + n / 100.0 for n in range(len(after))])
+
+
+def test_a_schedule_begins_once_the_members_spawned_at_test_start_have_parked():
+    """Spawning a big pool holds the loop; a clock started before it would open the run behind."""
+    pool = Pool()
+    begun: list[float] = []
+    parked_at_begin: list[int] = []
+
+    def make(now: float) -> Schedule:
+        begun.append(now)
+        parked_at_begin.append(pool.parked)
+        return Schedule(lambda t: 100.0, now)
+
+    def member() -> None:
+        _burn(0.001)  # a user's construction and on_start, before it asks for its first slot
+        pool.next_slot(first=True)
+
+    pool.begin(make)
+    members = [gevent.spawn(member) for _ in range(200)]
+    spawned = time.time()
+    gevent.sleep(0.5)
+    gevent.killall(members)
+    assert parked_at_begin == [200]
+    assert begun[0] >= spawned + 0.19
+
+
+def test_a_loop_that_never_idles_still_gets_its_schedule(monkeypatch):
+    from harness.load import pool as pool_module
+
+    monkeypatch.setattr(pool_module, "SETTLE_MAX_S", 0.1)
+    pool = Pool()
+    begun: list[float] = []
+    started = time.time()
+    pool.begin(lambda now: begun.append(now) or Schedule(lambda t: 100.0, now))
+
+    def busy_loop() -> None:
+        while True:
+            _burn(0.0002)
+            gevent.sleep(0)
+
+    burner = gevent.spawn(busy_loop)
+    gevent.sleep(0.3)
+    burner.kill()
+    assert len(begun) == 1 and begun[0] - started >= 0.1
