@@ -9,7 +9,9 @@ had any impact, recovery_time passes with the outcome "no impact observed"
 
 **Inconclusive** (a failure too, exit 1): more than 10% of the verdict's seconds were
 generator-bound (the load generator behind schedule, CPU-bound, or short of a
-worker), so what was measured is the generator, not the target. The reason says so
+worker), so what was measured is the generator, not the target: every pass, and every
+failure the generator could cause (latency, throughput, recovery). A failure of what the
+target answered (errors, 429s, wrong bodies, lost events: ANSWER_SLIS) stands. The reason says so
 and how to fix it. With `allow_generator_bound` such a verdict is judged as usual and
 only labelled generator-bound in its evidence.
 
@@ -94,10 +96,22 @@ def judge(
     return verdicts if allow_generator_bound else [_trusted(v) for v in verdicts]
 
 
+# What the target answered, which a late generator cannot make worse: a failure on these
+# stands even in a generator-bound window (a hanging target exhausts the open model's pool
+# and so puts the generator behind its schedule itself; its errors are still its own).
+# A pass on them is inconclusive all the same: the target did not get the load asked for.
+ANSWER_SLIS = frozenset(
+    {"availability", "error_rate", "rate_limited", "correctness", "events.lost", "events.duplicated"}
+)
+
+
 def _trusted(verdict: Verdict) -> Verdict:
-    """`verdict`, or inconclusive when its window was generator-bound."""
+    """`verdict`, or inconclusive when its window was generator-bound and the generator could
+    have produced it (a pass; or a failure of latency, throughput, recovery...)."""
     evidence = verdict.evidence
     if not evidence.generator_bound or verdict.state == NO_DATA:
+        return verdict
+    if verdict.state == FAIL and verdict.slo.sli in ANSWER_SLIS:
         return verdict
     reason = GENERATOR_ADVICE.format(bound=evidence.generator_bound_seconds, seconds=evidence.seconds)
     return Verdict(verdict.slo, INCONCLUSIVE, verdict.observed, evidence, reason, verdict.note, verdict.detail)

@@ -163,3 +163,24 @@ def test_count_rate_limited_false_keeps_429s_out_of_availability(tmp_path):
     from harness.analysis import result_document
 
     assert "429s left out" in result_document(analyse(run))["verdicts"][0]["meaning"]
+
+
+def test_errors_in_a_generator_bound_window_still_fail_availability(tmp_path):
+    # a hanging target exhausts the pool and puts the generator behind; its errors are its own
+    rows = (
+        steady_rows(0, 20)
+        + steady_rows(20, 40, outcome="error")
+        + [generator_row(T0 + s, 10, behind=s >= 20) for s in range(40)]
+    )
+    result = verdict(tmp_path, '{sli: availability, phase: fault, objective: ">= 99%"}', rows)
+    assert result.state == "fail" and result.evidence.generator_bound
+
+
+def test_a_latency_failure_in_a_generator_bound_window_is_inconclusive(tmp_path):
+    rows = (
+        steady_rows(0, 20)
+        + steady_rows(20, 40, latency_ms=900.0)
+        + [generator_row(T0 + s, 10, behind=s >= 20) for s in range(40)]
+    )
+    result = verdict(tmp_path, '{sli: latency.p99, phase: fault, objective: "< 150ms"}', rows)
+    assert result.state == "inconclusive"
