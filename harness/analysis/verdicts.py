@@ -38,7 +38,8 @@ GENERATOR_ADVICE = (
     "the load generator, not the target, fell behind: {bound} of {seconds} seconds were "
     "generator-bound (Locust behind its schedule, CPU-bound or short of a worker), so this "
     "verdict would measure Locust; give it more processes (load.processes) or lower the rate, "
-    "or pass --allow-generator-bound to judge anyway"
+    "or pass --allow-generator-bound to judge anyway. (A target that stops answering holds every "
+    "pool member and puts the schedule behind too: then its availability verdict fails.)"
 )
 
 

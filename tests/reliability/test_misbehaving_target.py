@@ -100,7 +100,11 @@ def test_a_broken_target_fails_the_run_and_every_second_is_recorded(server, tmp_
     states = verdicts(doc)
     assert states[AVAILABILITY] == "fail"
     if mode == "hang":  # timed-out requests count at the timeout: a silent target cannot look fast
-        assert states[LATENCY] == "fail", "a target that never answers passed a latency SLO"
+        # A silent target holds every pool member until its timeout, so the open model falls
+        # behind its schedule too: the window is generator-bound, and a latency failure there is
+        # inconclusive (the analysis cannot yet tell a held pool from a starved generator).
+        # Either way it must not pass; the availability failure above names the target.
+        assert states[LATENCY] in ("fail", "inconclusive"), "a target that never answers passed a latency SLO"
     counts = outcome_counts(run_dir)
     assert counts.get("error", 0) >= 0.9 * 20 * (DURATION_S - 4), counts
     assert counts.get("ok", 0) == 0, counts
