@@ -13,6 +13,10 @@ and prints the req/s of each, the plugin/bare ratio (goal >= 0.90), and the samp
 disk use projected to one hour at 2,000 req/s (goal < 50 MB). Samples grow with
 seconds x endpoints, not requests, so bytes per second of samples.jsonl x 3600 is
 the projection; it is shown with the rate it was measured at.
+
+This is the closed model only (no `--gameday-shape`): the plugin records, nothing keeps
+a schedule. The open model, which every shipped game day uses, is measured by
+`benchmarks/open_model.py` (clean and saturated constant_rate against bare Locust).
 """
 
 from __future__ import annotations

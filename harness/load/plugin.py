@@ -150,7 +150,7 @@ class Recorder:
             now = time.time()
             self._close_second(int(now), now, until=now)  # the partial last second
         self.running = False
-        self.pool.use(None)
+        self.pool.stop()
         self.collector.stop()
         if self.role == "worker":
             self._push_rows()

@@ -76,6 +76,11 @@ class Pool:
         self._stop_watchers()
         self._arm()
 
+    def stop(self) -> None:
+        """The test stopped: hand out nothing more, and forget members Locust killed mid-task."""
+        self.use(None)
+        self._busy = 0
+
     def begin(self, make: Callable[[float], Schedule]) -> None:
         """Keep the schedule `make(now)` from the first moment the loop is idle (SETTLE_MAX_S at most).
 

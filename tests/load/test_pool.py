@@ -192,3 +192,26 @@ def test_a_member_taking_due_slots_in_a_row_still_gives_the_loop_a_turn_now_and_
         pool.next_slot()
         skips.append(pool.yielded)
     assert [i for i, skip in enumerate(skips) if not skip] == [n * YIELD_EVERY - 1 for n in (1, 2, 3)]
+
+
+def test_after_a_stop_the_next_test_starts_with_no_busy_members_left_over():
+    """Locust kills members mid-request at test stop; the web UI then starts another test on the
+    same pool. Its first slots, already late, must go out at once, even on a loop that never idles,
+    not wait for the members of the last test that are gone."""
+    pool = Pool()
+    pool.use(Schedule(lambda t: 100.0, time.time()))
+    _run(pool, 5, 0.2, lambda: gevent.sleep(10))  # all five killed mid-request
+    pool.stop()
+    pool.use(Schedule(lambda t: 100.0, time.time() - 0.05))
+
+    def busy_loop() -> None:
+        while True:
+            _burn(0.0002)
+            gevent.sleep(0)
+
+    burner = gevent.spawn(busy_loop)
+    try:
+        got = _run(pool, 3, 0.2, lambda: gevent.sleep(10))
+    finally:
+        burner.kill()
+    assert got
