@@ -42,6 +42,7 @@ from typing import Any
 import gevent
 from gevent.hub import Waiter
 from locust import User
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from harness.load.schedule import Schedule
 
@@ -239,7 +240,12 @@ def _convert(cls: type[User], pool: Pool) -> None:
             # Replaces TaskSet._sleep (locust 2.47: TaskSet.wait calls
             # self._sleep(self.wait_time())) for the user's own task loop only.
             self._taskset_instance._sleep = after_task
+            # Parked for its first slot, the member is waiting, not running a task: Locust's
+            # stop kills a waiting user at once, but gives a running one --stop-timeout (5 s in
+            # a game day) to finish, and most of a big pool never gets a first slot.
+            self._state = LOCUST_STATE_WAITING
             self._gameday_intended = pool.next_slot(first=True)
+            self._state = LOCUST_STATE_RUNNING
 
     def context(self: Any) -> dict:
         base = original_context(self)

@@ -153,3 +153,24 @@ def test_open_model_reports_a_stall_that_a_closed_model_hides(tmp_path):
     assert closed_p99 < 100  # two stuck requests among ~300: p99 never sees the stall
     assert closed_slow <= 2  # one stuck request per user
     assert open_slow >= 30  # requests due in the stall's last 750 ms (~37)
+
+
+def test_members_still_waiting_for_their_first_slot_do_not_hold_up_the_stop(tmp_path, server):
+    """At 20 req/s most of a 50-user pool never gets a slot. Locust gives a running user
+    --stop-timeout to finish its task; a member parked for its first slot is waiting, so the
+    test stops when the shape ends, not 30 s later with the schedule piling up unsent."""
+    _locust(
+        tmp_path,
+        server,
+        "--gameday-shape",
+        "constant_rate",
+        "--gameday-rate",
+        "20",
+        "--gameday-duration",
+        "3s",
+        "--stop-timeout",
+        "30",
+    )
+    events = {e["kind"]: e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())}
+    assert events["test-stop"]["ts"] - events["test-start"]["ts"] < 10
+    assert not any(g["behind"] for g in generator_rows(tmp_path))
