@@ -324,16 +324,28 @@ def main() -> int:
             bench.close()
 
 
+def unstarved(measure, label: str, tries: int = 3) -> Closed:
+    """The best of up to `tries` closed-model runs, stopping at the first Locust had its core for."""
+    best = None
+    for attempt in range(tries):
+        result = measure()
+        print(("   again: " + " " * (len(label) - 10) if attempt else label) + result.line(), flush=True)
+        best = result if best is None or result.rate > best.rate else best
+        if result.starved < STARVED_RETRY:
+            break
+    assert best is not None
+    return best
+
+
 def run_all(bench: Bench, args: argparse.Namespace) -> int:
     print(
         f"server on core {SERVER_CORE}, generator on core {GENERATOR_CORE}, {args.seconds} s a run, "
         f"middle seconds only; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    bare = bench.bare()
-    print(f"1. bare Locust FastHttpUser, closed, {args.users} users:  {bare.line()}", flush=True)
-    closed = bench.harness_closed()
-    print(f"2. harness closed model (steady {args.users}):           {closed.line()}", flush=True)
+    # bare is the search's ceiling: a starved first measurement would cap every later one
+    bare = unstarved(bench.bare, f"1. bare Locust FastHttpUser, closed, {args.users} users:  ")
+    closed = unstarved(bench.harness_closed, f"2. harness closed model (steady {args.users}):           ")
     print("3. the highest constant_rate that keeps its schedule (bisection):", flush=True)
     clean, tried = search_clean(bench, bare.rate, args.steps)
     print("4. saturation (constant_rate at 1.5x bare):", flush=True)
