@@ -11,11 +11,12 @@ usual.
 How the pool keeps time (measured in benchmarks/open_model.py, which is why it is
 built this way rather than with one `gevent.sleep` per slot):
 
-- A member that asks while a slot is already due takes it and goes on without a
-  greenlet switch, skipping Locust's `gevent.sleep(0)` after the task (its request
-  yields on the socket anyway) except every YIELD_EVERY-th time in a row, so a task
-  that never waits on anything cannot hold the loop for a whole backlog; a busy
-  generator's members work through the due slots in order.
+- A member that asks while a slot is already due takes it without parking; a busy
+  generator's members work through the due slots in order. It still gives the loop its
+  turn with Locust's `gevent.sleep(0)` after the task: skipping that (its request yields
+  on the socket anyway) was measured to cost the schedule, 10,000 req/s falling behind
+  where it had been kept, as the member sent again ahead of the responses waiting in
+  the loop.
 - A member that asks early parks on a gevent `Waiter`. The pool keeps one libev
   timer, armed for the oldest slot not yet handed out, and only while a member is
   parked. When it fires (in the hub), it hands every due slot to a parked member,
@@ -23,8 +24,7 @@ built this way rather than with one `gevent.sleep` per slot):
   busy do all the work on their open connections, and the rest of the pool costs
   nothing until a slow target needs it (no connection is opened before a member
   is first used).
-- A member that parked skips that `gevent.sleep(0)` too: it already gave the loop
-  its turn.
+- A member that parked skips that `gevent.sleep(0)`: it already gave the loop its turn.
 
 If every member is busy, due slots wait for the next member that frees up: they run
 late, the plugin records the lag (actual start - intended) per second and counts the
@@ -51,8 +51,6 @@ from harness.load.schedule import Schedule
 LATE_S = 0.002
 # At most one parked member joins the busy ones per this long while the generator is behind.
 JOIN_EVERY_S = 0.005
-# See the module docstring: a member taking due slots in a row yields every this many.
-YIELD_EVERY = 32
 # How long `begin` waits for the loop to go idle before it starts the schedule anyway.
 SETTLE_MAX_S = 2.0
 
@@ -70,8 +68,7 @@ class Pool:
         self._begin_make: Callable[[float], Schedule] | None = None
         self._begin_idle: Any = None
         self._begin_timer: Any = None
-        self.yielded = False  # whether the member that got the last slot needs no gevent.sleep(0) after its task
-        self._streak = 0  # slots taken in a row without parking
+        self.waited = False  # whether the member that got the last slot parked for it
 
     def use(self, schedule: Schedule | None) -> None:
         """Keep `schedule` from now on (None: hand out nothing); parked members wait for it."""
@@ -126,8 +123,7 @@ class Pool:
                 slot = schedule.take_due(time.time())
                 if slot is not None:
                     self._busy += 1
-                    self._streak += 1
-                    self.yielded = self._streak % YIELD_EVERY != 0
+                    self.waited = False
                     return slot
         waiter: Waiter[float] = Waiter()
         self._parked[waiter] = None
@@ -139,7 +135,7 @@ class Pool:
             self._parked.pop(waiter, None)
             raise
         self._busy += 1
-        self._streak, self.yielded = 0, True
+        self.waited = True
         return slot
 
     @property
@@ -224,9 +220,9 @@ def _convert(cls: type[User], pool: Pool) -> None:
 
     def wait_time(self: Any) -> float:
         self._gameday_intended = pool.next_slot()
-        # Locust sleeps this long before the next task; -1 tells `after_task` to skip the
-        # sleep (see the module docstring).
-        return -1.0 if pool.yielded else 0.0
+        # Locust sleeps this long before the next task; -1 tells `after_task` the member
+        # parked for its slot and so already gave the loop its turn.
+        return -1.0 if pool.waited else 0.0
 
     def after_task(seconds: float) -> None:
         if seconds >= 0:

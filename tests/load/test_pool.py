@@ -180,20 +180,6 @@ def test_a_loop_that_never_idles_still_gets_its_schedule(monkeypatch):
     assert len(begun) == 1 and begun[0] - started >= 0.1
 
 
-def test_a_member_taking_due_slots_in_a_row_still_gives_the_loop_a_turn_now_and_then():
-    """Locust's sleep(0) after a task is skipped while slots are due, but not every time: a task
-    that never waits on anything must not hold the loop for a whole backlog."""
-    from harness.load.pool import YIELD_EVERY
-
-    pool = Pool()
-    pool.use(Schedule(lambda t: 1_000_000.0, time.time() - 1.0))  # a second behind: a million slots due
-    skips = []
-    for _ in range(3 * YIELD_EVERY):
-        pool.next_slot()
-        skips.append(pool.yielded)
-    assert [i for i, skip in enumerate(skips) if not skip] == [n * YIELD_EVERY - 1 for n in (1, 2, 3)]
-
-
 def test_after_a_stop_the_next_test_starts_with_no_busy_members_left_over():
     """Locust kills members mid-request at test stop; the web UI then starts another test on the
     same pool. Its first slots, already late, must go out at once, even on a loop that never idles,
