@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from harness.spec.models import LoadSpec
 
-ONE_PROCESS_RPS = 8000
+ONE_PROCESS_RPS = 9600
 
 # The spec keys (see harness.shape_table) whose largest value is the shape's peak rate.
 _PEAK_KEYS = {
