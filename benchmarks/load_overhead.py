@@ -75,49 +75,11 @@ def run_locust(
     locustfile.write_text(USER.format(extra=extra))
     run_dir = workdir / f"run-{name}-{index}"
     prefix = workdir / f"{name}-{index}"
-    command = (
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(locustfile),
-            "--headless",
-            "--host",
-            url,
-            "-u",
-            str(args.users),
-            "-r",
-            str(args.users),
-            "-t",
-            f"{args.seconds}s",
-            "--only-summary",
-            "--csv",
-            str(prefix),
-            "--gameday-run-dir",
-            str(run_dir),
-        ]
-        if extra
-        else [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(locustfile),
-            "--headless",
-            "--host",
-            url,
-            "-u",
-            str(args.users),
-            "-r",
-            str(args.users),
-            "-t",
-            f"{args.seconds}s",
-            "--only-summary",
-            "--csv",
-            str(prefix),
-        ]
-    )
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url]
+    command += ["-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--only-summary"]
+    command += ["--csv", str(prefix)]
+    if extra:  # the plugin's variant records into a run directory of its own
+        command += ["--gameday-run-dir", str(run_dir)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(
         command,

@@ -52,3 +52,17 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def eventually(condition, timeout: float = 30.0, what: str = "", every: float = 0.2):
+    """Ask `condition` every `every` s until it returns something truthy, and return that; fail
+    the test naming `what` after `timeout` s. The deadline is generous on purpose: a busy machine
+    is slow, not wrong."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(every)

@@ -70,27 +70,18 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
+def run_chaos(experiment: Path, run_dir: Path) -> None:
+    """The real `chaos run` of `experiment`, with the control writing to `run_dir`."""
+    chaos = Path(sys.executable).with_name("chaos")
+    argv = [str(chaos), "--no-version-check", "--no-log-file", "run", "--rollback-strategy=always"]
+    argv += ["--journal-path", str(run_dir / "journal.json"), str(experiment)]
+    env = {**os.environ, "GAMEDAY_RUN_DIR": str(run_dir)}
+    subprocess.run(argv, env=env, cwd=run_dir, check=True, capture_output=True, timeout=60)
+
+
 def test_events_line_up_with_the_journal_within_100ms(tmp_path):
     experiment = write_experiment(tmp_path / "exp.json")
-    env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
-    chaos = Path(sys.executable).with_name("chaos")
-    subprocess.run(
-        [
-            str(chaos),
-            "--no-version-check",
-            "--no-log-file",
-            "run",
-            "--rollback-strategy=always",
-            "--journal-path",
-            str(tmp_path / "journal.json"),
-            str(experiment),
-        ],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    run_chaos(experiment, tmp_path)
     journal = json.loads((tmp_path / "journal.json").read_text())
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     runs = (
@@ -118,25 +109,7 @@ def test_the_gameday_extension_marks_the_action_that_removes_the_fault(tmp_path)
     doc = json.loads(experiment.read_text())
     doc["extensions"] = [{"name": "gameday", "removes_fault": ["second"]}]
     experiment.write_text(json.dumps(doc))
-    env = {**os.environ, "GAMEDAY_RUN_DIR": str(tmp_path)}
-    chaos = Path(sys.executable).with_name("chaos")
-    subprocess.run(
-        [
-            str(chaos),
-            "--no-version-check",
-            "--no-log-file",
-            "run",
-            "--rollback-strategy=always",
-            "--journal-path",
-            str(tmp_path / "journal.json"),
-            str(experiment),
-        ],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    run_chaos(experiment, tmp_path)
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     marked = {e["name"] for e in events if e["kind"] == "activity-end" and e["detail"].get("removes_fault")}
     assert marked == {"second"}  # not the fault itself, not the rollback, not a probe

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import free_port, wait_for_port
+from support import eventually, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL_S = 6.0
@@ -147,16 +147,6 @@ def partition_experiment(api_port: int) -> dict:
     }
 
 
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def toxics(api: str) -> list[dict]:
     return requests.get(f"{api}/proxies/echo", timeout=5).json()["toxics"]
 
@@ -180,14 +170,14 @@ def test_a_stock_toxiproxy_partition_through_gameday_proxy_expires_after_the_har
         stderr=subprocess.DEVNULL,
     )
     try:
-        toxic = wait_until(lambda: toxics(api), 60, "the stock provider's toxic")[0]
+        toxic = eventually(lambda: toxics(api), 60, "the stock provider's toxic")[0]
         assert (toxic["name"], toxic["type"], toxic["ttl"]) == ("partition", "latency", TTL_S)
         assert stalls(listen), "the link still carries data under the partition"
     finally:
         kill_group(chaos)  # the harness dies with -9: no rollback runs
     killed_at = time.time()
     assert toxics(api), "the toxic was removed by something else than its TTL"
-    wait_until(lambda: not toxics(api), TTL_S + 20, "the TTL to remove the toxic")
+    eventually(lambda: not toxics(api), TTL_S + 20, "the TTL to remove the toxic")
     assert time.time() <= toxic["expires_at"] + 5
     assert killed_at < toxic["expires_at"]
     assert round_trip(listen) < 1.0

