@@ -211,15 +211,18 @@ class Pipe:
 
     async def _woken_before(self, when: float) -> bool:
         """Sleep until monotonic `when`; True if the toxics changed first."""
-        delay = when - time.monotonic()
-        if delay <= 0:
+        if when <= time.monotonic():
             return False
         self._changed.clear()
-        try:
-            await asyncio.wait_for(self._changed.wait(), delay)
-            return True
-        except TimeoutError:
-            return False
+        # uvloop's timers count from the loop's cached clock, so one can fire up to a loop
+        # iteration early: sleep again until `when` has really passed, or a latency is short.
+        while (delay := when - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self._changed.wait(), delay)
+                return True
+            except TimeoutError:
+                continue
+        return False
 
     def _drop_held_data(self) -> None:
         eof = [item for item in self._held if item[1] is None]
