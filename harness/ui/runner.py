@@ -55,7 +55,8 @@ class ExperimentRunner:
     def __init__(self, env: Mapping[str, str] | None = None):
         self.env = env
         self.last: _Started | None = None
-        self.ended = True
+        self.ended = True  # poll() has begun recording the end of the last experiment
+        self.recorded = True  # ... and has finished: only then does the tab show it as over
 
     @property
     def running(self) -> bool:
@@ -70,7 +71,7 @@ class ExperimentRunner:
         self.poll()
         journal = next_journal(run_dir)
         driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
-        self.last, self.ended = _Started(experiment, driver, Timeline(run_dir)), False
+        self.last, self.ended, self.recorded = _Started(experiment, driver, Timeline(run_dir)), False, False
         driver.start()
         self.last.timeline.emit(
             "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
@@ -104,6 +105,7 @@ class ExperimentRunner:
         if last.driver.interrupted:
             last.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=last.driver.wait(0))
         last.timeline.close()
+        self.recorded = True
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
         """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
@@ -122,10 +124,13 @@ class ExperimentRunner:
                 name=None, title=None, state="idle", activity=None, started=None, journal=None, run_dir=None
             )
         experiment, driver = self.last.experiment, self.last.driver
+        # Until its end is in events.jsonl, an experiment is not over: poll() yields to other
+        # greenlets (the child's exit status, the journal) between `ended` and `recorded`.
+        over = not driver.running and self.recorded
         state = (
-            ("aborting" if driver.interrupted else "running")
-            if driver.running
-            else (driver.status or f"exited {driver.returncode}")
+            (driver.status or f"exited {driver.returncode}")
+            if over
+            else ("aborting" if driver.interrupted else "running")
         )
         return RunnerView(
             name=experiment.name,

@@ -177,3 +177,40 @@ def test_a_test_started_while_the_last_one_closes_gets_its_own_run_directory(tmp
     assert kinds(first) == ["run-start", "run-end"]
     assert kinds(second) == ["run-start"]  # still recording
     assert runs.runs[first.name]["state"] == "building" and runs.runs[second.name]["state"] == "recording"
+
+
+class _EndedDriver:
+    """A `chaos run` child that has exited after an abort; reading its exit status yields to
+    other greenlets, as gevent's subprocess wait does, and one of them asks for the tab's view."""
+
+    running, interrupted, status, returncode, started_at, journal_name = False, True, "interrupted", 1, 0.0, "j.json"
+
+    def __init__(self, run_dir, ask):
+        self.run_dir, self.ask, self.seen = run_dir, ask, []
+
+    def journal(self):
+        return {"status": "interrupted", "deviated": False}
+
+    def wait(self, timeout):
+        self.seen.append(self.ask())  # another greenlet's view, mid-recording
+        return 1
+
+
+def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path):
+    """A view taken while poll() is still recording chaos-end must not say the experiment is over:
+    a client that then reads events.jsonl would find no chaos-end (a race seen in the suite)."""
+    from harness.run.timeline import Timeline
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner, _Started
+
+    runner = ExperimentRunner()
+    driver = _EndedDriver(tmp_path, lambda: runner.view()["state"])
+    runner.last, runner.ended, runner.recorded = (
+        _Started(find("kill-model-replica.json"), driver, Timeline(tmp_path)),
+        False,
+        False,
+    )
+    assert runner.view()["state"] == "interrupted"
+    assert driver.seen and all(state == "aborting" for state in driver.seen)
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert kinds.count("chaos-end") == 1
