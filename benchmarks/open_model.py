@@ -17,8 +17,10 @@ to core 0, side by side in one run:
                   bare): the rate at which the generator saturates
 
 It prints each figure, the ratios (3)/(1) and (4)/(1) with the goal (>= 0.8) beside them,
-and the generator's CPU per request of every variant (its rusage: less disturbed by a
-busy machine than req/s). The harness variants run the command line a game day runs
+and the generator's CPU per request of every variant over the same middle seconds (its
+main thread's time on a CPU from /proc schedstat, so start-up, which for the open model
+includes spawning a pool of thousands of users, is left out; less disturbed by a busy
+machine than req/s). The harness variants run the command line a game day runs
 (`harness.load.child.locust_argv`: the plugin injected, `--only-summary`, no CSV); bare
 Locust runs the same flags without the plugin. Requests are counted per second by a
 one-line `request` listener in the user file, the same in every variant. How long
@@ -38,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -97,7 +98,7 @@ STARVED_RETRY = 0.03  # a missed rate is run again once if Locust waited this lo
 @dataclass
 class Closed:
     rate: float  # req/s over the middle seconds
-    cpu_us: float  # generator CPU per request
+    cpu_us: float  # generator CPU per request over the middle seconds (Ran.steady_us)
     starved: float  # share of the run Locust waited for a CPU (other work on its core)
 
     def line(self) -> str:
@@ -138,15 +139,21 @@ def pinned(cores: set[int]):
 
 @dataclass
 class Ran:
-    """What one Locust run left: requests per second, its run directory, CPU seconds, starvation."""
+    """What one Locust run left: requests per second, its run directory, starvation, CPU used."""
 
     counts: dict[int, int]
     run_dir: Path
-    cpu_s: float
     starved: float
+    on_cpu: list[tuple[float, int]]  # (epoch s, ns the main thread had run), every 0.25 s
 
-    def per_request_us(self) -> float:
-        return self.cpu_s * 1e6 / max(sum(self.counts.values()), 1)
+    def steady_us(self, first: int, last: int) -> float:
+        """The main thread's CPU per request over the middle seconds [first, last): start-up
+        (imports, spawning a pool of thousands of users) and the stop left out."""
+        inside = [(t, ns) for t, ns in self.on_cpu if first <= t <= last]
+        if len(inside) < 2:
+            return float("nan")
+        (t0, ns0), (t1, ns1) = inside[0], inside[-1]
+        return (ns1 - ns0) / 1e3 / max(self.rate(first, last) * (t1 - t0), 1.0)
 
     def rate(self, first: int, last: int) -> float:
         """Req/s completed over whole seconds [first, last)."""
@@ -177,21 +184,18 @@ class Bench:
         """Run Locust to completion; kill its process group if it overstays."""
         counts_file = self.workdir / f"counts-{self.runs}.json"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_COUNTS": str(counts_file)}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.Popen(
             argv, preexec_fn=pinned(cores), env=env, cwd=self.workdir,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
-            starved = _watch_starvation(proc, time.monotonic() + self.seconds + 90)
+            starved, on_cpu = _watch_starvation(proc, time.monotonic() + self.seconds + 90)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         counts = {int(s): n for s, n in json.loads(counts_file.read_text()).items()}
-        return Ran(counts, run_dir, cpu, starved)
+        return Ran(counts, run_dir, starved, on_cpu)
 
     def _harness(self, shape: str, params: dict[str, float], processes: int | None = None) -> Ran:
         self.runs += 1
@@ -206,13 +210,14 @@ class Bench:
                 "--stop-timeout", "5", "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
         ran = self._run(argv, {GENERATOR_CORE}, self.workdir)
         first = min(ran.counts)
-        return Closed(ran.rate(first + SKIP_FIRST_S, first + self.seconds - SKIP_LAST_S), ran.per_request_us(),
+        first, last = first + SKIP_FIRST_S, first + self.seconds - SKIP_LAST_S
+        return Closed(ran.rate(first, last), ran.steady_us(first, last),
                       ran.starved)  # fmt: skip
 
     def harness_closed(self) -> Closed:
         ran = self._harness("steady", {"users": self.users})
         first, last = _test_seconds(ran.run_dir)
-        return Closed(ran.rate(first, last), ran.per_request_us(), ran.starved)
+        return Closed(ran.rate(first, last), ran.steady_us(first, last), ran.starved)
 
     def open(self, rate: float, processes: int | None = None) -> Open:
         ran = self._harness("constant_rate", {"rate": float(round(rate))}, processes)
@@ -228,17 +233,21 @@ def _schedstat(pid: int) -> tuple[int, int] | None:
     return int(on_cpu), int(waiting)
 
 
-def _watch_starvation(proc: subprocess.Popen, deadline: float) -> float:
-    """Wait for `proc`; the share of its life its main thread waited for a CPU (0..1)."""
-    started, first, last = time.monotonic(), _schedstat(proc.pid), None
+def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, list[tuple[float, int]]]:
+    """Wait for `proc`; the share of its life its main thread waited for a CPU (0..1), and
+    (epoch s, ns on a CPU) of its main thread every 0.25 s."""
+    started, first, last, on_cpu = time.monotonic(), _schedstat(proc.pid), None, []
     while proc.poll() is None:
         if time.monotonic() > deadline:
             raise subprocess.TimeoutExpired(proc.args, 0)
-        last = _schedstat(proc.pid) or last
+        sample = _schedstat(proc.pid)
+        if sample is not None:
+            last = sample
+            on_cpu.append((time.time(), sample[0]))
         time.sleep(0.25)
     if first is None or last is None:
-        return 0.0
-    return (last[1] - first[1]) / 1e9 / max(time.monotonic() - started, 1e-9)
+        return 0.0, on_cpu
+    return (last[1] - first[1]) / 1e9 / max(time.monotonic() - started, 1e-9), on_cpu
 
 
 def _test_seconds(run_dir: Path) -> tuple[int, int]:
@@ -265,7 +274,7 @@ def open_result(rate: float, ran: Ran) -> Open:
     worst = max((h.percentile(99) for h in per_second.values() if h.counts), default=0.0)
     p99 = lag.percentile(99) if lag.counts else 0.0
     return Open(rate, ran.rate(first, last), len(behind), last - first, p99 / 1000.0, worst / 1000.0,
-                ran.per_request_us(), ran.starved)  # fmt: skip
+                ran.steady_us(first, last), ran.starved)  # fmt: skip
 
 
 def search_clean(bench: Bench, ceiling: float, steps: int, processes: int | None = None) -> tuple[Open | None, list]:
@@ -391,8 +400,8 @@ def report(bare: Closed, closed: Closed, clean: Open | None, saturated: Open) ->
     if clean:
         print(
             f"open-model overhead: {clean.cpu_us / bare.cpu_us - 1:+.0%} generator CPU per request against bare "
-            f"Locust (at the clean rate, which leaves the generator idle between responses; the closed models "
-            f"run flat out and handle several responses per wake-up)"
+            f"Locust, {clean.cpu_us / closed.cpu_us - 1:+.0%} against the harness's closed model (at the clean "
+            f"rate, which sends one request at a time to a target idle in between; the closed models run flat out)"
         )
 
 
