@@ -24,8 +24,9 @@ machine than req/s). The harness variants run the command line a game day runs
 (`harness.load.child.locust_argv`: the plugin injected, `--only-summary`, no CSV); bare
 Locust runs the same flags without the plugin. Requests are counted per second by a
 one-line `request` listener in the user file, the same in every variant. How long
-Locust waited for a CPU (/proc schedstat) is shown per run: other work on core 0
-lowers every figure, and the clean rate most of all.
+Locust waited for a CPU (/proc schedstat, plus the hypervisor's steal of core 0 from
+/proc/stat) is shown per run: other work on core 0 lowers every figure, and the clean rate
+most of all.
 
 Scale-out (`load.processes: 2`): two worker processes on two free cores should carry
 about twice the clean rate of one. That needs a core for the server and two more for
@@ -99,7 +100,7 @@ STARVED_RETRY = 0.03  # a missed rate is run again once if Locust waited this lo
 class Closed:
     rate: float  # req/s over the middle seconds
     cpu_us: float  # generator CPU per request over the middle seconds (Ran.steady_us)
-    starved: float  # share of the run Locust waited for a CPU (other work on its core)
+    starved: float  # share of the run Locust could not run: waiting for a CPU, or stolen by the host
 
     def line(self) -> str:
         return f"{self.rate:7.0f} req/s  ({self.cpu_us:.0f} us CPU/req{_starved(self.starved)})"
@@ -130,7 +131,7 @@ class Open:
 
 
 def _starved(share: float) -> str:
-    return f", waited for a CPU {share:.0%} of the run" if share >= 0.01 else ""
+    return f", waited for a CPU (or the host's steal) {share:.0%} of the run" if share >= 0.01 else ""
 
 
 def pinned(cores: set[int]):
@@ -233,10 +234,21 @@ def _schedstat(pid: int) -> tuple[int, int] | None:
     return int(on_cpu), int(waiting)
 
 
+def _steal(core: int) -> tuple[int, int]:
+    """(steal, all) jiffies of `core` from /proc/stat: time the hypervisor gave the core to others."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{core} "):
+            fields = [int(f) for f in line.split()[1:]]
+            return fields[7], sum(fields[:8])
+    return 0, 0
+
+
 def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, list[tuple[float, int]]]:
-    """Wait for `proc`; the share of its life its main thread waited for a CPU (0..1), and
-    (epoch s, ns on a CPU) of its main thread every 0.25 s."""
+    """Wait for `proc`; the share of its life it could not run (0..1): its main thread waiting
+    for a CPU, plus the hypervisor's steal of the generator's core (on a VM, the clean rate varied
+    by a third between runs minutes apart); and (epoch s, ns on a CPU) of its main thread every 0.25 s."""
     started, first, last, on_cpu = time.monotonic(), _schedstat(proc.pid), None, []
+    steal_before = _steal(GENERATOR_CORE)
     while proc.poll() is None:
         if time.monotonic() > deadline:
             raise subprocess.TimeoutExpired(proc.args, 0)
@@ -245,9 +257,11 @@ def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, l
             last = sample
             on_cpu.append((time.time(), sample[0]))
         time.sleep(0.25)
+    steal_after = _steal(GENERATOR_CORE)
+    stolen = (steal_after[0] - steal_before[0]) / max(steal_after[1] - steal_before[1], 1)
     if first is None or last is None:
-        return 0.0, on_cpu
-    return (last[1] - first[1]) / 1e9 / max(time.monotonic() - started, 1e-9), on_cpu
+        return stolen, on_cpu
+    return (last[1] - first[1]) / 1e9 / max(time.monotonic() - started, 1e-9) + stolen, on_cpu
 
 
 def _test_seconds(run_dir: Path) -> tuple[int, int]:
