@@ -112,6 +112,25 @@ def encode(event: Event) -> bytes:
     return (json.dumps(event, default=str) + "\n").encode()
 
 
+def read(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The run's timeline, sorted by ts, every kind in today's style (`normalized`: old run
+    directories stay readable); lines that are not JSON objects with a numeric ts (one being
+    written right now) are skipped."""
+    path = Path(run_dir) / EVENTS_FILE
+    if not path.exists():
+        return []
+    events = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and isinstance(event.get("ts"), (int, float)):
+                events.append(normalized(event))
+    return sorted(events, key=lambda e: e["ts"])
+
+
 def append(run_dir: str | Path, *events: Event) -> None:
     """Append `events` to <run_dir>/events.jsonl in one write."""
     fd = os.open(Path(run_dir) / EVENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

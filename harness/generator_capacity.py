@@ -1,15 +1,15 @@
 """What one Locust process keeps on schedule, and the advice when a game day asks for more.
 
-ONE_PROCESS_RPS is the highest constant_rate that one Locust process kept on schedule
-(no second flagged `behind`, schedule lag p99 under 10 ms) in `benchmarks/open_model.py`
-on the reference machine (2 cores: a "hello" target pinned to one, Locust to the other;
-figures in benchmarks/README.md), taken from the worst of three runs (6,653, 9,269 and
-9,617 req/s) and rounded down: advice that holds only on a good day is not advice. A profile that does more per request (bodies, checks,
-several requests per task) keeps less; a faster core keeps more. Above it every second the
-generator falls behind is flagged `behind`, and verdicts resting on those seconds are not
-trustworthy, so `gameday validate` and the run's progress line suggest more processes:
-`load.processes` for Locust on this machine (one core each), `load.workers` for Locust in
-the cluster. Nothing here imports Locust.
+ONE_PROCESS_RPS is the highest constant_rate that one Locust process kept on schedule (no
+second flagged `behind`, schedule lag p99 under 10 ms) in `benchmarks/open_model.py` on the
+reference machine (2 cores: a "hello" target pinned to one, Locust to the other; figures in
+benchmarks/README.md), taken from the worst of three runs (6,653, 9,269 and 9,617 req/s) and
+rounded down: advice that holds only on a good day is not advice. A profile that does more
+per request (bodies, checks, several requests per task) keeps less; a faster core keeps
+more. Above it every second the generator falls behind is flagged `behind`, and verdicts
+resting on those seconds are not trustworthy, so `gameday validate` and the run's progress
+line suggest more processes: `load.processes` for Locust on this machine (one core each),
+`load.workers` for Locust in the cluster. Nothing here imports Locust.
 """
 
 from __future__ import annotations

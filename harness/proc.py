@@ -67,12 +67,13 @@ def default_sigint() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def signal_group(pid: int, sig: int) -> None:
-    """Send `sig` to the process group led by `pid`; nothing if it is gone already."""
+def signal_group(pid: int, sig: int) -> bool:
+    """Send `sig` to the process group led by `pid`; False (and nothing sent) if it is gone already."""
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def _in_child(parent_death: int, parent: int) -> Callable[[], None]:
@@ -143,10 +144,9 @@ class Child:
         except subprocess.TimeoutExpired:
             return None
 
-    def signal(self, sig: int) -> None:
-        """`sig` to the child's process group, if it still runs."""
-        if self.running:
-            signal_group(self.pid, sig)
+    def signal(self, sig: int) -> bool:
+        """`sig` to the child's process group, if it still runs; whether it was sent."""
+        return self.running and signal_group(self.pid, sig)
 
     def stop(self, first: int, timeout: float, kill_wait: float = 10.0) -> int | None:
         """`first` to the group, up to `timeout` s for it to exit, then SIGKILL the group; the exit code."""

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import events
 from harness.analysis import rowcodec
 from harness.analysis.histdecode import decode_raws
-from harness.events import EVENTS_FILE, normalized
 from harness.load.ledger import LedgerRow
 from harness.load.ledger import read_rows as read_ledger_rows
 from harness.samples import GENERATOR, samples_path
@@ -39,19 +39,7 @@ DECODE_CHUNK = 20_000  # sample lines read, decoded and dropped at a time
 REQUEST_COLUMNS = ("ts", "endpoint", "outcome", "count", "sum_ms", "max_ms", "checked", "correct", "variant")
 
 
-def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The run's timeline, sorted by ts, every kind in today's style (harness.events.normalized: old
-    run directories stay readable); lines that are not JSON objects with a numeric ts are skipped."""
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.exists():
-        return []
-    events = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            event = _json(line)
-            if isinstance(event, dict) and isinstance(event.get("ts"), (int, float)):
-                events.append(normalized(event))
-    return sorted(events, key=lambda e: e["ts"])
+read_events = events.read  # the run's timeline (see harness.events.read)
 
 
 @dataclass(frozen=True)

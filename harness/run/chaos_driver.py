@@ -25,7 +25,9 @@ from typing import Any
 
 import yaml
 
+from harness import events
 from harness.chaos import redact
+from harness.events import EventKind
 from harness.proc import Child
 
 CONTROL_MODULE = "harness.chaos.control"
@@ -90,6 +92,8 @@ class ChaosDriver:
         self.env["GAMEDAY_RUN_DIR"] = str(self.run_dir)
         self.journal_name = journal  # one journal per chaos block: journal.json, journal-2.json, ...
         self.interrupted = False
+        self.interrupted_at = 0.0
+        self.signalled = False  # whether the last SIGINT reached a process group
         self._redacted = False
         self.started_at: float | None = None
         self._child: Child | None = None
@@ -157,8 +161,28 @@ class ChaosDriver:
         if self.interrupted:
             return
         self.interrupted = True
+        self.interrupted_at = time.time()
         if self._child is not None:
-            self._child.signal(signal.SIGINT)
+            self.signalled = self._child.signal(signal.SIGINT)
+
+    def interrupt_unseen(self) -> bool:
+        """True while `chaos run` shows no sign of the interrupt: no experiment-interrupted,
+        rollback-start or experiment-end event from its control since it was sent."""
+        if not self.interrupted or not self.running:
+            return False
+        seen = {EventKind.EXPERIMENT_INTERRUPTED, EventKind.ROLLBACK_START, EventKind.EXPERIMENT_END}
+        return not any(
+            e.get("source") == "chaos" and e.get("kind") in seen and e.get("ts", 0) >= self.interrupted_at
+            for e in events.read(self.run_dir)
+        )
+
+    def resignal(self) -> bool:
+        """SIGINT once more, for a child that never saw the first (interrupt_unseen() held for
+        seconds). Never while its rollbacks run: a second SIGINT it did see would skip them."""
+        if self._child is None or not self.interrupt_unseen():
+            return False
+        self.signalled = self._child.signal(signal.SIGINT)
+        return self.signalled
 
     def kill(self) -> None:
         """SIGKILL the whole group: the last resort when rollbacks hang (faults still expire by TTL)."""

@@ -214,3 +214,72 @@ def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path
     assert driver.seen and all(state == "aborting" for state in driver.seen)
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert kinds.count("chaos-end") == 1
+
+
+class _DeafDriver:
+    """A running `chaos run` child that was interrupted; `seen` says whether its control recorded it."""
+
+    running, interrupted, status, returncode, started_at, journal_name = True, True, None, None, 0.0, "j.json"
+
+    def __init__(self, run_dir, seen: bool):
+        self.run_dir, self.seen, self.interrupted_at, self.resent = run_dir, seen, 100.0, 0
+
+    def interrupt_unseen(self):
+        return not self.seen
+
+    def resignal(self):
+        self.resent += 1
+        return True
+
+
+def _runner_with(tmp_path, driver):
+    from harness.run.timeline import Timeline
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner, _Started
+
+    runner = ExperimentRunner()
+    runner.last, runner.ended, runner.recorded = (
+        _Started(find("kill-model-replica.json"), driver, Timeline(tmp_path)),
+        False,
+        False,
+    )
+    runner.resignalled = False
+    return runner
+
+
+def test_an_abort_chaos_run_never_saw_is_sent_once_more_after_five_seconds(tmp_path):
+    driver = _DeafDriver(tmp_path, seen=False)
+    runner = _runner_with(tmp_path, driver)
+    runner.poll(now=104.0)
+    assert driver.resent == 0  # too early to tell
+    runner.poll(now=105.5)
+    runner.poll(now=110.0)
+    assert driver.resent == 1  # once: a second SIGINT it did see would skip the rollbacks
+    errors = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in errors] == ["error"] and "SIGINT sent again" in errors[0]["detail"]["message"]
+
+
+def test_an_abort_chaos_run_acted_on_is_never_sent_again(tmp_path):
+    driver = _DeafDriver(tmp_path, seen=True)
+    runner = _runner_with(tmp_path, driver)
+    runner.poll(now=200.0)
+    assert driver.resent == 0
+
+
+def test_a_driver_sees_the_interrupt_in_the_control_events_after_it_was_sent(tmp_path):
+    """ChaosDriver.interrupt_unseen reads the control's own record: only experiment-interrupted,
+    rollback-start or experiment-end written after the SIGINT count."""
+    from harness import events
+    from harness.events import Event
+    from harness.run.chaos_driver import ChaosDriver
+
+    class Running(ChaosDriver):  # a child still running, without starting one
+        running = True
+
+    driver = Running(ROOT / "experiments" / "kill-model-replica.json", tmp_path)
+    driver.interrupted, driver.interrupted_at = True, 1000.0
+    events.append(tmp_path, Event(ts=999.0, source="chaos", kind="rollback-start", name="x", detail={}))
+    events.append(tmp_path, Event(ts=1001.0, source="chaos", kind="activity-end", name="x", detail={}))
+    assert driver.interrupt_unseen()
+    events.append(tmp_path, Event(ts=1002.0, source="chaos", kind="experiment-interrupted", name="x", detail={}))
+    assert not driver.interrupt_unseen()
