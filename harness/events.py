@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypedDict
 
+from harness.files import timestamped_lines
+
 EVENTS_FILE = "events.jsonl"
 
 
@@ -116,18 +118,7 @@ def read(run_dir: str | Path) -> list[dict[str, Any]]:
     """The run's timeline, sorted by ts, every kind in today's style (`normalized`: old run
     directories stay readable); lines that are not JSON objects with a numeric ts (one being
     written right now) are skipped."""
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.exists():
-        return []
-    events = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and isinstance(event.get("ts"), (int, float)):
-                events.append(normalized(event))
+    events = [normalized(event) for event in timestamped_lines(Path(run_dir) / EVENTS_FILE)]
     return sorted(events, key=lambda e: e["ts"])
 
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,21 @@ def mount_point(path: Path) -> Path:
     while not os.path.ismount(path) and path != path.parent:
         path = path.parent
     return path
+
+
+def timestamped_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects with a numeric `ts` in a JSON-lines file, in file order (nothing when it
+    is missing); other lines, and one a writer is still writing, are skipped."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("ts"), (int, float)):
+                yield row
 
 
 class JsonlAppender:

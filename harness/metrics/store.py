@@ -21,7 +21,6 @@ series with its labels. Torn or foreign lines are skipped, as everywhere in a ru
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.files import timestamped_lines
 from harness.metrics.selector import parse_selector
 
 METRICS_DIR = "metrics"
@@ -56,18 +56,7 @@ class Series:
         return not np.isfinite(self.values).any() if len(self.values) else True
 
 
-def read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a metrics file with a numeric ts (nothing when it is missing)."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("ts"), (int, float)):
-                yield row
+read_lines = timestamped_lines  # the JSON objects of a metrics file with a numeric ts
 
 
 def series(run_dir: str | Path, source_name: str, kind: str, expression: str) -> Series:
