@@ -147,8 +147,7 @@ class Recorder:
 
     def on_test_stop(self, **_: Any) -> None:
         if self.running and self.role != "master":
-            now = time.time()
-            self._close_second(int(now), now, until=now)  # the partial last second
+            self.close_last(time.time())
         self.running = False
         self.pool.stop()
         self.collector.stop()
@@ -218,12 +217,7 @@ class Recorder:
         """Close the second that just ended, then push (worker) or write (others)."""
         second = int(now)
         if self.running and self.role != "master":
-            # Close every second since the last tick, not only the one that just ended:
-            # a starved process can wake late, and a skipped second would leave a hole.
-            first = second - 1 if self.closed is None else self.closed + 1
-            for ts in range(first, second):
-                self._close_second(ts, now, until=ts + 1)
-            self.closed = second - 1
+            self._close_seconds_before(second, now)
         if self.role == "worker":
             self._push_rows()
             return
@@ -232,6 +226,20 @@ class Recorder:
         grace = MASTER_GRACE_S if self.role == "master" else GRACE_S
         self._flush(before=second - grace)
         self._write_live(second - 1, now)
+
+    def close_last(self, now: float) -> None:
+        """At test stop: the seconds the tick has not closed yet (a stop just after a second ends
+        comes before that second's tick), then the partial last one; each slot counts in its second."""
+        self._close_seconds_before(int(now), now)
+        self._close_second(int(now), now, until=now)
+
+    def _close_seconds_before(self, second: int, now: float) -> None:
+        """Close every second before `second` not closed yet, not only the one that just ended:
+        a starved process can wake late, and a skipped second would leave a hole."""
+        first = second - 1 if self.closed is None else self.closed + 1
+        for ts in range(first, second):
+            self._close_second(ts, now, until=ts + 1)
+        self.closed = max(second - 1, self.closed if self.closed is not None else second - 1)
 
     def _close_second(self, ts: int, now: float, until: float) -> None:
         gen = self.aggregator.generator_cell(ts)

@@ -232,3 +232,28 @@ def test_a_cpu_warning_flags_every_second_of_locusts_own_sampling_interval(monke
         _, gens = recorder.aggregator.pop_before(10_000)
         flagged = sorted(ts for ts, cell in gens if cell.cpu_warning)
         assert flagged == list(range(2000 - int(interval) + 1, 2001))
+
+
+def test_a_stop_before_the_last_tick_counts_each_offered_slot_in_its_own_second():
+    """The test stops at 1002.02, before the tick that would close 1001 (due at 1002.05): 1001's
+    slots are offered in 1001's row, not piled onto the partial last second (seen in the suite as
+    a row with 100 requests sent and none offered)."""
+    from locust.env import Environment
+
+    from harness.load.aggregate import Aggregator
+    from harness.load.plugin import Recorder
+    from harness.load.schedule import Schedule
+
+    env = Environment(user_classes=[])
+    env.create_local_runner()
+    recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives tick() itself
+    recorder.environment, recorder.role = env, "local"
+    recorder.schedule = Schedule(lambda t: 100.0, 1000.0)
+    recorder.running, recorder.closed, recorder.writer = True, None, None
+    recorder.aggregator = Aggregator(worker=None, open_model=True)
+    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 50.0
+    recorder._flush = recorder._write_live = lambda *args, **kwargs: None
+    recorder.tick(1001.05)
+    recorder.close_last(1002.02)
+    _, gens = recorder.aggregator.pop_before(10_000)
+    assert {ts: gen.offered for ts, gen in gens} == {1000: 100, 1001: 100, 1002: 2}  # due before 1002.02
