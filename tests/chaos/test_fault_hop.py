@@ -90,6 +90,9 @@ def hop(echo, tmp_path):
     )
     try:
         wait_for_port(api, 30)
+        # ready = registered: the proxy registers itself once everything listens, so a test that
+        # looks right after the API port opens can be a moment early (seen once in CI)
+        eventually(lambda: list((tmp_path / "proxies").glob("*.json")), 30, "the proxy's registration")
         yield listen, f"http://127.0.0.1:{api}", tmp_path, proc
     finally:
         kill_group(proc)
