@@ -239,7 +239,8 @@ class Recorder:
         first = second - 1 if self.closed is None else self.closed + 1
         for ts in range(first, second):
             self._close_second(ts, now, until=ts + 1)
-        self.closed = max(second - 1, self.closed if self.closed is not None else second - 1)
+        if self.closed is None or self.closed < second - 1:
+            self.closed = second - 1
 
     def _close_second(self, ts: int, now: float, until: float) -> None:
         gen = self.aggregator.generator_cell(ts)

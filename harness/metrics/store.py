@@ -56,17 +56,14 @@ class Series:
         return not np.isfinite(self.values).any() if len(self.values) else True
 
 
-read_lines = timestamped_lines  # the JSON objects of a metrics file with a numeric ts
-
-
 def series(run_dir: str | Path, source_name: str, kind: str, expression: str) -> Series:
     """The time series of `expression` in source `source_name` (a selector for scrape, PromQL for prometheus)."""
     path = source_path(run_dir, source_name)
     if not path.exists():
         return Series(np.zeros(0), np.zeros(0), note=f"no metrics were recorded from source {source_name!r}")
     if kind == PROMETHEUS:
-        return _promql_series(read_lines(path), expression)
-    return _scrape_series(read_lines(path), expression)
+        return _promql_series(timestamped_lines(path), expression)
+    return _scrape_series(timestamped_lines(path), expression)
 
 
 def _scrape_series(rows: Iterator[dict[str, Any]], expression: str) -> Series:

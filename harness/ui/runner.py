@@ -15,21 +15,20 @@ chaos-end and chaos-rollback that this runner adds (the orchestrator's names).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from harness import events
 from harness.errors import ExperimentBusy
 from harness.events import EventKind
-from harness.run.chaos_driver import ChaosDriver
+from harness.run.chaos_driver import RESIGNAL_AFTER_S, ChaosDriver
 from harness.run.timeline import Timeline
 from harness.ui.catalog import Experiment
 
 ROLLBACK_TIMEOUT_S = 120.0
-RESIGNAL_AFTER_S = 5.0
 
 
 class RunnerView(TypedDict):
@@ -59,7 +58,6 @@ class ExperimentRunner:
         self.last: _Started | None = None
         self.ended = True  # poll() has begun recording the end of the last experiment
         self.recorded = True  # ... and has finished: only then does the tab show it as over
-        self.resignalled = False  # the abort of the last experiment was sent a second time
 
     @property
     def running(self) -> bool:
@@ -75,7 +73,6 @@ class ExperimentRunner:
         journal = next_journal(run_dir)
         driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
         self.last, self.ended, self.recorded = _Started(experiment, driver, Timeline(run_dir)), False, False
-        self.resignalled = False
         driver.start()
         self.last.timeline.emit(
             "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
@@ -96,8 +93,14 @@ class ExperimentRunner:
     def poll(self, now: float | None = None) -> None:
         """Record the end of a finished experiment, once; re-send an abort `chaos run` never saw."""
         last = self.last
-        if last is not None and last.driver.running:
-            self._check_abort(last, time.time() if now is None else now)
+        if last is not None and last.driver.resend_unseen_interrupt(time.time() if now is None else now):
+            last.timeline.emit(
+                "harness",
+                EventKind.ERROR,
+                "chaos-abort",
+                message=f"chaos run showed no sign of the interrupt after {RESIGNAL_AFTER_S:g}s; SIGINT sent again",
+                signalled=last.driver.signalled,
+            )
         if last is None or self.ended or last.driver.running:
             return
         self.ended = True  # first: greenlets of the tick, the API and test stop may all get here
@@ -114,27 +117,6 @@ class ExperimentRunner:
             last.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=last.driver.wait(0))
         last.timeline.close()
         self.recorded = True
-
-    def _check_abort(self, last: _Started, now: float) -> None:
-        """An abort whose SIGINT `chaos run` shows no sign of after RESIGNAL_AFTER_S is sent once more.
-
-        Seen once in the suite (Nov 2026, cause not found): the abort was recorded, the child ran
-        its method to the end as if never signalled, and its journal said completed. A child that
-        did see it records experiment-interrupted at once (KeyboardInterrupt stops even a pause).
-        """
-        driver = last.driver
-        if self.resignalled or not driver.interrupted or now - driver.interrupted_at < RESIGNAL_AFTER_S:
-            return
-        if driver.interrupt_unseen():
-            self.resignalled = True
-            sent = driver.resignal()
-            last.timeline.emit(
-                "harness",
-                EventKind.ERROR,
-                "chaos-abort",
-                message=f"chaos run showed no sign of the interrupt after {RESIGNAL_AFTER_S:g}s; SIGINT sent again",
-                signalled=sent,
-            )
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
         """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
@@ -208,18 +190,7 @@ def _activity_text(event: dict[str, Any]) -> str:
 
 def chaos_events(run_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:
     """Events of source chaos or harness chaos-* in run_dir's events.jsonl from `since`, by time."""
-    path = Path(run_dir) / "events.jsonl"
-    if not path.exists():
-        return []
-    found = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a line being written right now
-        if isinstance(event, dict) and _is_chaos(event) and event.get("ts", 0) >= since:
-            found.append(event)
-    return sorted(found, key=lambda e: e["ts"])
+    return [event for event in events.read(run_dir) if _is_chaos(event) and event["ts"] >= since]
 
 
 def _is_chaos(event: dict[str, Any]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 from ui_support import PROFILE, ROOT
@@ -195,6 +196,9 @@ class _EndedDriver:
         self.seen.append(self.ask())  # another greenlet's view, mid-recording
         return 1
 
+    def resend_unseen_interrupt(self, now):
+        return False  # it has exited
+
 
 def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path):
     """A view taken while poll() is still recording chaos-end must not say the experiment is over:
@@ -216,54 +220,46 @@ def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path
     assert kinds.count("chaos-end") == 1
 
 
-class _DeafDriver:
-    """A running `chaos run` child that was interrupted; `seen` says whether its control recorded it."""
+class _FakeChild:
+    """Stands in for harness.proc.Child: counts the signals sent to its group."""
 
-    running, interrupted, status, returncode, started_at, journal_name = True, True, None, None, 0.0, "j.json"
+    def __init__(self):
+        self.sent = []
 
-    def __init__(self, run_dir, seen: bool):
-        self.run_dir, self.seen, self.interrupted_at, self.resent = run_dir, seen, 100.0, 0
-
-    def interrupt_unseen(self):
-        return not self.seen
-
-    def resignal(self):
-        self.resent += 1
+    def signal(self, sig):
+        self.sent.append(sig)
         return True
 
 
-def _runner_with(tmp_path, driver):
-    from harness.run.timeline import Timeline
-    from harness.ui.catalog import find
-    from harness.ui.runner import ExperimentRunner, _Started
+def _interrupted_driver(tmp_path):
+    """A ChaosDriver whose child still runs, interrupted at t=100, without starting a process."""
+    from harness.run.chaos_driver import ChaosDriver
 
-    runner = ExperimentRunner()
-    runner.last, runner.ended, runner.recorded = (
-        _Started(find("kill-model-replica.json"), driver, Timeline(tmp_path)),
-        False,
-        False,
-    )
-    runner.resignalled = False
-    return runner
+    class Running(ChaosDriver):
+        running = True
+
+    driver = Running(ROOT / "experiments" / "kill-model-replica.json", tmp_path)
+    driver._child = _FakeChild()
+    driver.interrupted, driver.interrupted_at = True, 100.0
+    return driver
 
 
-def test_an_abort_chaos_run_never_saw_is_sent_once_more_after_five_seconds(tmp_path):
-    driver = _DeafDriver(tmp_path, seen=False)
-    runner = _runner_with(tmp_path, driver)
-    runner.poll(now=104.0)
-    assert driver.resent == 0  # too early to tell
-    runner.poll(now=105.5)
-    runner.poll(now=110.0)
-    assert driver.resent == 1  # once: a second SIGINT it did see would skip the rollbacks
-    errors = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert [e["kind"] for e in errors] == ["error"] and "SIGINT sent again" in errors[0]["detail"]["message"]
+def test_an_interrupt_chaos_run_never_saw_is_sent_once_more_after_five_seconds(tmp_path):
+    driver = _interrupted_driver(tmp_path)
+    assert not driver.resend_unseen_interrupt(104.0)  # too early to tell
+    assert driver.resend_unseen_interrupt(105.5)
+    assert not driver.resend_unseen_interrupt(110.0)  # once: a second SIGINT it did see would skip the rollbacks
+    assert driver._child.sent == [signal.SIGINT] and driver.signalled
 
 
-def test_an_abort_chaos_run_acted_on_is_never_sent_again(tmp_path):
-    driver = _DeafDriver(tmp_path, seen=True)
-    runner = _runner_with(tmp_path, driver)
-    runner.poll(now=200.0)
-    assert driver.resent == 0
+def test_an_interrupt_chaos_run_acted_on_is_never_sent_again(tmp_path):
+    from harness import events
+    from harness.events import Event
+
+    driver = _interrupted_driver(tmp_path)
+    events.append(tmp_path, Event(ts=100.5, source="chaos", kind="rollback-start", name="x", detail={}))
+    assert not driver.resend_unseen_interrupt(200.0)
+    assert driver._child.sent == []
 
 
 def test_a_driver_sees_the_interrupt_in_the_control_events_after_it_was_sent(tmp_path):
@@ -271,15 +267,30 @@ def test_a_driver_sees_the_interrupt_in_the_control_events_after_it_was_sent(tmp
     rollback-start or experiment-end written after the SIGINT count."""
     from harness import events
     from harness.events import Event
-    from harness.run.chaos_driver import ChaosDriver
 
-    class Running(ChaosDriver):  # a child still running, without starting one
-        running = True
-
-    driver = Running(ROOT / "experiments" / "kill-model-replica.json", tmp_path)
-    driver.interrupted, driver.interrupted_at = True, 1000.0
-    events.append(tmp_path, Event(ts=999.0, source="chaos", kind="rollback-start", name="x", detail={}))
-    events.append(tmp_path, Event(ts=1001.0, source="chaos", kind="activity-end", name="x", detail={}))
+    driver = _interrupted_driver(tmp_path)
+    events.append(tmp_path, Event(ts=99.0, source="chaos", kind="rollback-start", name="x", detail={}))
+    events.append(tmp_path, Event(ts=101.0, source="chaos", kind="activity-end", name="x", detail={}))
     assert driver.interrupt_unseen()
-    events.append(tmp_path, Event(ts=1002.0, source="chaos", kind="experiment-interrupted", name="x", detail={}))
+    events.append(tmp_path, Event(ts=102.0, source="chaos", kind="experiment-interrupted", name="x", detail={}))
     assert not driver.interrupt_unseen()
+
+
+def test_the_ui_records_an_abort_it_had_to_send_again(tmp_path):
+    from harness.run.timeline import Timeline
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner, _Started
+
+    driver = _interrupted_driver(tmp_path)
+    runner = ExperimentRunner()
+    runner.last, runner.ended, runner.recorded = (
+        _Started(find("kill-model-replica.json"), driver, Timeline(tmp_path)),
+        False,
+        False,
+    )
+    runner.poll(now=104.0)
+    runner.poll(now=106.0)
+    runner.poll(now=107.0)
+    recorded = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in recorded] == ["error"]
+    assert "SIGINT sent again" in recorded[0]["detail"]["message"] and recorded[0]["detail"]["signalled"]
