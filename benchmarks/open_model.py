@@ -1,6 +1,6 @@
 """The open-model generator at full speed: bare Locust against the harness's constant_rate.
 
-    python benchmarks/open_model.py [--seconds 12] [--users 50] [--steps 6] [--rate R ...]
+    python benchmarks/open_model.py [--seconds 12] [--users 50] [--steps 6] [--rate R ...] [--busy-target]
 
 Against one local aiohttp "hello" server pinned to core 1, with every generator pinned
 to core 0, side by side in one run:
@@ -34,6 +34,15 @@ the workers (the master is nearly idle); on a machine with fewer than 4 cores it
 instead of printing a number that would only measure two workers sharing one core.
 
 `--rate R` (repeatable) skips the search and measures constant_rate at R only.
+
+Where the rest of the gap lives, on a VM: each run also prints how often Locust's loop blocked
+per request, and the header says what an idle core does (`idle_path`). Below saturation the
+target idles between requests; on a KVM guest that halts idle vCPUs at once (cpuidle-haltpoll
+with `guest_halt_poll_ns=0`, as on the machines this project is built on), every request then
+wakes a halted vCPU through the host, and a generator on the same VM pays that in its send.
+Bare Locust, flat out, keeps the target busy and never pays it. `--busy-target` runs a hello
+server whose loop never sleeps, so that cost goes and the figures measure the generator
+alone, as with a target on another machine; the default measures the plain server.
 """
 
 from __future__ import annotations
@@ -64,8 +73,18 @@ from aiohttp import web
 async def hello(request):
     return web.Response(text="hello")
 app = web.Application()
-app.router.add_get("/", hello)
+{busy}app.router.add_get("/", hello)
 web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None)
+"""
+# --busy-target: the server's loop never sleeps (a callback that reschedules itself), so a request
+# never has to wake an idle target. See `main`'s help.
+BUSY = """import asyncio
+async def _never_sleep(app):
+    loop = asyncio.get_running_loop()
+    def again():
+        loop.call_soon(again)
+    loop.call_soon(again)
+app.on_startup.append(_never_sleep)
 """
 USER = """
 import json, os, time
@@ -101,9 +120,11 @@ class Closed:
     rate: float  # req/s over the middle seconds
     cpu_us: float  # generator CPU per request over the middle seconds (Ran.steady_us)
     starved: float  # share of the run Locust could not run: waiting for a CPU, or stolen by the host
+    blocks: float  # times Locust's loop blocked per request (Ran.blocks)
 
     def line(self) -> str:
-        return f"{self.rate:7.0f} req/s  ({self.cpu_us:.0f} us CPU/req{_starved(self.starved)})"
+        cost = f"{self.cpu_us:.0f} us CPU/req, {self.blocks:.2f} blocks/req"
+        return f"{self.rate:7.0f} req/s  ({cost}{_starved(self.starved)})"
 
 
 @dataclass
@@ -116,6 +137,7 @@ class Open:
     worst_p99_ms: float  # the worst single second's lag p99
     cpu_us: float
     starved: float
+    blocks: float
 
     @property
     def clean(self) -> bool:
@@ -126,7 +148,7 @@ class Open:
         return (
             f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {self.behind}/{self.seconds} s, "
             f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms), "
-            f"{self.cpu_us:4.0f} us CPU/req{_starved(self.starved)}: {verdict}"
+            f"{self.cpu_us:4.0f} us CPU/req, {self.blocks:.2f} blocks/req{_starved(self.starved)}: {verdict}"
         )
 
 
@@ -145,16 +167,25 @@ class Ran:
     counts: dict[int, int]
     run_dir: Path
     starved: float
-    on_cpu: list[tuple[float, int]]  # (epoch s, ns the main thread had run), every 0.25 s
+    on_cpu: list[tuple[float, int, int]]  # (epoch s, ns the main thread had run, times it blocked), every 0.25 s
 
-    def steady_us(self, first: int, last: int) -> float:
-        """The main thread's CPU per request over the middle seconds [first, last): start-up
-        (imports, spawning a pool of thousands of users) and the stop left out."""
-        inside = [(t, ns) for t, ns in self.on_cpu if first <= t <= last]
+    def _per_request(self, first: int, last: int, field: int) -> float:
+        """How much of the sampled `field` one request took over the middle seconds [first, last):
+        start-up (imports, spawning a pool of thousands of users) and the stop left out."""
+        inside = [sample for sample in self.on_cpu if first <= sample[0] <= last]
         if len(inside) < 2:
             return float("nan")
-        (t0, ns0), (t1, ns1) = inside[0], inside[-1]
-        return (ns1 - ns0) / 1e3 / max(self.rate(first, last) * (t1 - t0), 1.0)
+        start, end = inside[0], inside[-1]
+        return (end[field] - start[field]) / max(self.rate(first, last) * (end[0] - start[0]), 1.0)
+
+    def steady_us(self, first: int, last: int) -> float:
+        """The main thread's CPU per request (us) over the middle seconds."""
+        return self._per_request(first, last, 1) / 1e3
+
+    def blocks(self, first: int, last: int) -> float:
+        """How often the main thread blocked (its loop had nothing to do) per request over the
+        middle seconds: each time, its core may go idle, and on a VM that halts the vCPU."""
+        return self._per_request(first, last, 2)
 
     def rate(self, first: int, last: int) -> float:
         """Req/s completed over whole seconds [first, last)."""
@@ -164,12 +195,12 @@ class Ran:
 class Bench:
     """One server and a work directory; runs each generator variant against it."""
 
-    def __init__(self, workdir: Path, seconds: int, users: int) -> None:
+    def __init__(self, workdir: Path, seconds: int, users: int, busy_target: bool = False) -> None:
         self.workdir, self.seconds, self.users = workdir, seconds, users
         self.userfile = workdir / "user.py"
         self.userfile.write_text(USER)
         port = free_port()
-        (workdir / "server.py").write_text(SERVER.format(port=port))
+        (workdir / "server.py").write_text(SERVER.format(port=port, busy=BUSY if busy_target else ""))
         self.server = subprocess.Popen(
             [sys.executable, str(workdir / "server.py")], preexec_fn=pinned({SERVER_CORE}), start_new_session=True
         )
@@ -213,12 +244,12 @@ class Bench:
         first = min(ran.counts)
         first, last = first + SKIP_FIRST_S, first + self.seconds - SKIP_LAST_S
         return Closed(ran.rate(first, last), ran.steady_us(first, last),
-                      ran.starved)  # fmt: skip
+                      ran.starved, ran.blocks(first, last))  # fmt: skip
 
     def harness_closed(self) -> Closed:
         ran = self._harness("steady", {"users": self.users})
         first, last = _test_seconds(ran.run_dir)
-        return Closed(ran.rate(first, last), ran.steady_us(first, last), ran.starved)
+        return Closed(ran.rate(first, last), ran.steady_us(first, last), ran.starved, ran.blocks(first, last))
 
     def open(self, rate: float, processes: int | None = None) -> Open:
         ran = self._harness("constant_rate", {"rate": float(round(rate))}, processes)
@@ -234,6 +265,30 @@ def _schedstat(pid: int) -> tuple[int, int] | None:
     return int(on_cpu), int(waiting)
 
 
+def _blocked(pid: int) -> int:
+    """How many times the process's main thread blocked (voluntary context switches)."""
+    try:
+        status = Path(f"/proc/{pid}/task/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("voluntary_ctxt_switches")), 0)
+
+
+def idle_path() -> str:
+    """What a core does when it has nothing to run: on a KVM guest with the cpuidle-haltpoll
+    driver and `haltpoll.guest_halt_poll_ns=0`, every idle moment halts the vCPU (a VM exit),
+    and waking it again costs the waker an interrupt through the host."""
+    driver_file = Path("/sys/devices/system/cpu/cpuidle/current_driver")
+    driver = driver_file.read_text().strip() if driver_file.exists() else "none"
+    poll_file = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    if driver != "haltpoll" or not poll_file.exists():
+        return f"cpuidle driver {driver}"
+    poll_ns = int(poll_file.read_text())
+    if poll_ns == 0:
+        return "cpuidle haltpoll, guest halt polling OFF (haltpoll.guest_halt_poll_ns=0): an idle vCPU halts at once"
+    return f"cpuidle haltpoll, an idle vCPU polls up to {poll_ns / 1000:.0f} us before it halts"
+
+
 def _steal(core: int) -> tuple[int, int]:
     """(steal, all) jiffies of `core` from /proc/stat: time the hypervisor gave the core to others."""
     for line in Path("/proc/stat").read_text().splitlines():
@@ -243,10 +298,11 @@ def _steal(core: int) -> tuple[int, int]:
     return 0, 0
 
 
-def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, list[tuple[float, int]]]:
+def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, list[tuple[float, int, int]]]:
     """Wait for `proc`; the share of its life it could not run (0..1): its main thread waiting
     for a CPU, plus the hypervisor's steal of the generator's core (on a VM, the clean rate varied
-    by a third between runs minutes apart); and (epoch s, ns on a CPU) of its main thread every 0.25 s."""
+    by a third between runs minutes apart); and (epoch s, ns on a CPU, times blocked) of its main
+    thread every 0.25 s."""
     started, first, last, on_cpu = time.monotonic(), _schedstat(proc.pid), None, []
     steal_before = _steal(GENERATOR_CORE)
     while proc.poll() is None:
@@ -255,7 +311,7 @@ def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, l
         sample = _schedstat(proc.pid)
         if sample is not None:
             last = sample
-            on_cpu.append((time.time(), sample[0]))
+            on_cpu.append((time.time(), sample[0], _blocked(proc.pid)))
         time.sleep(0.25)
     steal_after = _steal(GENERATOR_CORE)
     stolen = (steal_after[0] - steal_before[0]) / max(steal_after[1] - steal_before[1], 1)
@@ -288,7 +344,7 @@ def open_result(rate: float, ran: Ran) -> Open:
     worst = max((h.percentile(99) for h in per_second.values() if h.counts), default=0.0)
     p99 = lag.percentile(99) if lag.counts else 0.0
     return Open(rate, ran.rate(first, last), len(behind), last - first, p99 / 1000.0, worst / 1000.0,
-                ran.steady_us(first, last), ran.starved)  # fmt: skip
+                ran.steady_us(first, last), ran.starved, ran.blocks(first, last))  # fmt: skip
 
 
 def search_clean(bench: Bench, ceiling: float, steps: int, processes: int | None = None) -> tuple[Open | None, list]:
@@ -334,9 +390,18 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--steps", type=int, default=6, help="constant_rate runs in the search")
     parser.add_argument("--rate", type=float, action="append", help="measure constant_rate at this rate only")
+    parser.add_argument(
+        "--busy-target",
+        action="store_true",
+        help="a hello server whose loop never sleeps: a request then never wakes an idle target, whose wake-up "
+        "a generator on the same VM pays in its send (bare Locust, flat out, keeps the target busy and never "
+        "pays it); the figures then measure the generator alone, as with a target on another machine",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gameday-open-") as tmp:
-        bench = Bench(Path(tmp), args.seconds, args.users)
+        bench = Bench(Path(tmp), args.seconds, args.users, args.busy_target)
+        target = "a hello server that never sleeps (--busy-target)" if args.busy_target else "a plain hello server"
+        print(f"target: {target}; idle path of the cores: {idle_path()}", flush=True)
         try:
             if args.rate:
                 for rate in args.rate:
@@ -415,7 +480,7 @@ def report(bare: Closed, closed: Closed, clean: Open | None, saturated: Open) ->
         print(
             f"open-model overhead: {clean.cpu_us / bare.cpu_us - 1:+.0%} generator CPU per request against bare "
             f"Locust, {clean.cpu_us / closed.cpu_us - 1:+.0%} against the harness's closed model (at the clean "
-            f"rate, which sends one request at a time to a target idle in between; the closed models run flat out)"
+            f"rate, which sends requests one at a time as they fall due; the closed models run flat out)"
         )
 
 
