@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.clock import SYSTEM, Clock
 from harness.errors import TargetError
+from harness.run.chaos_driver import RESIGNAL_AFTER_S
 from harness.run.seams import ChaosRun, Drivers, LoadDriver, MetricsReader, RunContext, Say, TargetRun
 from harness.spec.models import ChaosBlock
 
@@ -110,11 +111,19 @@ class FakeChaos:
 
     pid = 4343
 
-    def __init__(self, duration: float, on_start: Callable[[], None] | None = None) -> None:
+    def __init__(self, duration: float, on_start: Callable[[], None] | None = None, deaf_to: int = 0) -> None:
         self.duration, self.on_start = duration, on_start
         self.started: float | None = None
-        self.interrupted = False
+        self.interrupted = False  # an interrupt took effect: the method stopped, the rollbacks ran
+        self.deaf_to = deaf_to  # how many SIGINTs it misses (1: the lost abort seen once in the suite)
+        self.asked_at: float | None = None  # when `interrupt` was first called
+        self.resent = False
+        self.killed = False
         self.clock: Clock = SYSTEM  # fake_drivers sets the run's
+
+    @property
+    def signalled(self) -> bool:
+        return self.asked_at is not None
 
     def start(self) -> None:
         self.started = self.clock.now()
@@ -128,13 +137,30 @@ class FakeChaos:
         return self.clock.now() - self.started < self.duration
 
     def wait(self, timeout: float | None = None) -> int | None:
+        if self.running and self.asked_at is not None and timeout:
+            self.clock.sleep(timeout)  # a real wait on a child that is still rolling back takes that long
         return 1 if self.interrupted else (None if self.running else 0)
 
     def interrupt(self) -> None:
-        self.interrupted = True
+        if self.asked_at is None:
+            self.asked_at = self.clock.now()
+            self._signal()
+
+    def resend_unseen_interrupt(self, now: float) -> bool:
+        if self.asked_at is None or self.resent or self.interrupted or now - self.asked_at < RESIGNAL_AFTER_S:
+            return False
+        self.resent = True
+        self._signal()
+        return True
+
+    def _signal(self) -> None:
+        if self.deaf_to > 0:
+            self.deaf_to -= 1
+        else:
+            self.interrupted = True
 
     def kill(self) -> None:
-        self.interrupted = True
+        self.killed = self.interrupted = True
 
     def journal(self) -> dict[str, Any] | None:
         return {"status": "interrupted" if self.interrupted else "completed", "deviated": False}

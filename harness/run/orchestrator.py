@@ -48,6 +48,7 @@ from harness.status import RunStatus
 T = TypeVar("T")
 
 TICK_S = 0.2
+ROLLBACK_WAIT_S = 120  # how long an interrupted `chaos run` gets to roll back before it is killed
 SINK_GRACE_S = 5.0  # keep reading the pipeline's output this long after the load stops
 # Below this much free space the run is stopped: a second of samples, the timeline's last
 # events and the reports no longer fit, and a fault must not stay in place unrecorded.
@@ -381,11 +382,28 @@ def _stop_chaos(ctx: RunContext) -> None:
     if ctx.chaos.running:
         ctx.progress.line("chaos: interrupting; rollbacks run now")
         ctx.chaos.interrupt()
-        if ctx.chaos.wait(120) is None:
+        if _wait_rolled_back(ctx, ctx.chaos) is None:
             ctx.chaos.kill()  # rollbacks hung: faults still expire by their TTL
             ctx.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message="rollbacks hung; killed chaos run")
     ctx.timeline.emit("harness", EventKind.CHAOS_ROLLBACK, "", returncode=ctx.chaos.wait(0))
     ctx.chaos = None
+
+
+def _wait_rolled_back(ctx: RunContext, chaos: ChaosRun) -> int | None:
+    """Up to ROLLBACK_WAIT_S for the interrupted `chaos run` to roll back and exit; its code, or None.
+
+    A second at a time, so that an interrupt the child shows no sign of is sent once more
+    (ChaosDriver.resend_unseen_interrupt, as the web UI's abort does): once, an abort went
+    unseen and the child ran its method to the end, faults still on, until it finished."""
+    for _ in range(ROLLBACK_WAIT_S):
+        code = chaos.wait(1.0)
+        if code is not None:
+            return code
+        if chaos.resend_unseen_interrupt(ctx.clock.now()):
+            message = "chaos run showed no sign of the interrupt; SIGINT sent again"
+            ctx.timeline.emit("harness", EventKind.ERROR, "chaos-rollback", message=message, signalled=chaos.signalled)
+            ctx.progress.line(f"chaos: {message}")
+    return chaos.wait(0)
 
 
 def _stop_load(ctx: RunContext) -> None:

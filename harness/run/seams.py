@@ -79,6 +79,9 @@ class ChaosRun(Protocol):
     def running(self) -> bool: ...
     def wait(self, timeout: float | None = None) -> int | None: ...  # the exit code; None if still running
     def interrupt(self) -> None: ...  # stop the method and play the rollbacks; only the first call counts
+    def resend_unseen_interrupt(self, now: float) -> bool: ...  # SIGINT again, once, if the first went unseen
+    @property
+    def signalled(self) -> bool: ...  # whether the last SIGINT reached a process group
     def kill(self) -> None: ...  # the last resort when rollbacks hang (faults expire by their TTL)
     def journal(self) -> dict[str, Any] | None: ...  # the Chaos Toolkit journal, once written
 

@@ -229,3 +229,36 @@ def test_the_timeline_keeps_the_injected_clock_through_a_ten_minute_game_day(tmp
     assert ts["chaos-start"] - ts["load-start"] == pytest.approx(300.0, abs=1e-6)
     assert ts["chaos-end"] - ts["chaos-start"] == pytest.approx(60.0, abs=orchestrator.TICK_S + 1e-6)
     assert ts["load-stop"] - ts["load-start"] == pytest.approx(600.0, abs=orchestrator.TICK_S + 1e-6)
+
+
+def test_an_interrupt_chaos_run_never_saw_is_sent_again_and_its_rollbacks_run(tmp_path):
+    """The lost abort seen once in the suite: the child missed the first SIGINT. The teardown's
+    wait sends it once more (5 s on) instead of waiting out the method with its faults on."""
+    chaos = FakeChaos(60.0, on_start=lambda: os.kill(os.getpid(), signal.SIGINT), deaf_to=1)
+    d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
+    assert run(gameday(tmp_path, duration=3.0), tmp_path, d) == "interrupted"
+    assert made.chaos.resent and made.chaos.interrupted and not made.chaos.killed
+    resent = [e for e in events(tmp_path) if e["kind"] == "error" and e["name"] == "chaos-rollback"]
+    assert [e["detail"]["message"] for e in resent] == ["chaos run showed no sign of the interrupt; SIGINT sent again"]
+    assert resent[0]["ts"] - made.chaos.asked_at >= 5.0
+    assert "chaos-rollback" in kinds(tmp_path)
+
+
+def test_an_interrupt_heard_at_once_is_never_sent_twice(tmp_path):
+    """A second SIGINT that Chaos Toolkit does see skips the remaining rollbacks."""
+    chaos = FakeChaos(60.0, on_start=lambda: os.kill(os.getpid(), signal.SIGINT))
+    d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
+    assert run(gameday(tmp_path, duration=3.0), tmp_path, d) == "interrupted"
+    assert made.chaos.interrupted and not made.chaos.resent
+    assert not [e for e in events(tmp_path) if e["kind"] == "error"]
+
+
+def test_rollbacks_that_never_end_are_killed_after_the_rollback_wait(tmp_path):
+    chaos = FakeChaos(600.0, on_start=lambda: os.kill(os.getpid(), signal.SIGINT), deaf_to=2)
+    d, made = drivers(load=FakeLoad(3.0), chaos=chaos)
+    clock = ManualClock()
+    assert run(gameday(tmp_path, duration=3.0), tmp_path, d, clock=clock) == "interrupted"
+    assert made.chaos.resent and made.chaos.killed
+    messages = [e["detail"]["message"] for e in events(tmp_path) if e["kind"] == "error"]
+    assert messages[-1] == "rollbacks hung; killed chaos run"
+    assert clock.now() - made.chaos.asked_at >= orchestrator.ROLLBACK_WAIT_S
