@@ -257,3 +257,35 @@ def test_a_stop_before_the_last_tick_counts_each_offered_slot_in_its_own_second(
     recorder.close_last(1002.02)
     _, gens = recorder.aggregator.pop_before(10_000)
     assert {ts: gen.offered for ts, gen in gens} == {1000: 100, 1001: 100, 1002: 2}  # due before 1002.02
+
+
+def test_the_schedule_ends_when_the_stop_begins_so_the_users_slow_stop_is_not_backlog():
+    """Locust fires test_stopping, takes its time to stop the users (long on a busy machine), then
+    fires test_stop. Slots due in between are cut off, not late: seen in CI, a last second 318 ms
+    "behind" at 100 req/s because its backlog was measured at test stop."""
+    from locust.env import Environment
+
+    from harness.load.aggregate import Aggregator
+    from harness.load.plugin import Recorder
+    from harness.load.pool import Pool
+    from harness.load.schedule import Schedule
+
+    env = Environment(user_classes=[])
+    env.create_local_runner()
+    recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives the events itself
+    recorder.environment, recorder.role, recorder.pool = env, "local", Pool()
+    recorder.schedule = Schedule(lambda t: 100.0, 1000.0)
+    recorder.running, recorder.closed, recorder.writer, recorder.schedule_end = True, None, None, None
+    recorder.aggregator = Aggregator(worker=None, open_model=True)
+    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 200.0
+    recorder._flush = recorder._write_live = lambda *args, **kwargs: None
+    recorder.tick(1001.05)
+    while recorder.schedule.next_due() < 1002.0:  # every slot before 1002.0 went out on time
+        recorder.schedule.claim()
+    recorder._end_schedule(1002.10)  # test_stopping
+    recorder._end_schedule(1002.60)  # test_stop, half a second later
+    _, gens = recorder.aggregator.pop_before(10_000)
+    last = dict(gens)[1002]
+    assert last.offered == 10 and last.backlog_ms == pytest.approx(100.0)  # due before 1002.10
+    assert not last.to_row(1002, recorder.behind_ms, None)["behind"]
+    assert recorder.schedule_end == 1002.10 and recorder.pool.schedule is None
