@@ -31,7 +31,7 @@ The produced side of the data-flow ledger (`harness.load.record_event`) is
 Events written to events.jsonl (source "load", harness.events.EventKind): test-start,
 spawning-complete, test-stop, cpu-warning, worker-missing, worker-back. The schedule ends
 when Locust begins to stop the users (`test_stopping`), not at test stop; test-stop's
-`schedule_end` says when (None in the closed model and on the master).
+`schedule_end` says when the stop began (None on the master, which counts no seconds).
 
 A lost worker (`--processes N`, one child killed): Locust's master marks it missing
 after about 4 s without a heartbeat and the run goes on. The survivors keep their

@@ -116,7 +116,7 @@ class Pool:
         `first` (from on_start): the member always parks, so a pool spawned while
         slots are overdue does not put every member to work at once.
         """
-        if not first and self._busy > 0:  # 0 after `stop`: a member that finished its task since
+        if not first and self._busy > 0:  # never below 0: `stop` zeroes it while members still run
             self._busy -= 1
             schedule = self.schedule
             if schedule is not None:
