@@ -116,8 +116,8 @@ class Pool:
         `first` (from on_start): the member always parks, so a pool spawned while
         slots are overdue does not put every member to work at once.
         """
-        if not first and self._busy > 0:  # never below 0: `stop` zeroes it while members still run
-            self._busy -= 1
+        if not first:
+            self._busy = max(0, self._busy - 1)  # `stop` zeroes it while members still run
             schedule = self.schedule
             if schedule is not None:
                 slot = schedule.take_due(time.time())

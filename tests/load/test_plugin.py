@@ -234,25 +234,33 @@ def test_a_cpu_warning_flags_every_second_of_locusts_own_sampling_interval(monke
         assert flagged == list(range(2000 - int(interval) + 1, 2001))
 
 
-def test_a_stop_before_the_last_tick_counts_each_offered_slot_in_its_own_second():
-    """The test stops at 1002.02, before the tick that would close 1001 (due at 1002.05): 1001's
-    slots are offered in 1001's row, not piled onto the partial last second (seen in the suite as
-    a row with 100 requests sent and none offered)."""
+def running_recorder(behind_ms: float):
+    """A local-role Recorder keeping 100 req/s from t=1000 with no ticker greenlet, writer or
+    live file: the test drives its tick and stop itself."""
     from locust.env import Environment
 
     from harness.load.aggregate import Aggregator
     from harness.load.plugin import Recorder
+    from harness.load.pool import Pool
     from harness.load.schedule import Schedule
 
     env = Environment(user_classes=[])
     env.create_local_runner()
-    recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives tick() itself
-    recorder.environment, recorder.role = env, "local"
+    recorder = Recorder.__new__(Recorder)
+    recorder.environment, recorder.role, recorder.pool = env, "local", Pool()
     recorder.schedule = Schedule(lambda t: 100.0, 1000.0)
-    recorder.running, recorder.closed, recorder.writer = True, None, None
+    recorder.running, recorder.closed, recorder.writer, recorder.schedule_end = True, None, None, None
     recorder.aggregator = Aggregator(worker=None, open_model=True)
-    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 50.0
+    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), behind_ms
     recorder._flush = recorder._write_live = lambda *args, **kwargs: None
+    return recorder
+
+
+def test_a_stop_before_the_last_tick_counts_each_offered_slot_in_its_own_second():
+    """The test stops at 1002.02, before the tick that would close 1001 (due at 1002.05): 1001's
+    slots are offered in 1001's row, not piled onto the partial last second (seen in the suite as
+    a row with 100 requests sent and none offered)."""
+    recorder = running_recorder(behind_ms=50.0)
     recorder.tick(1001.05)
     recorder.close_last(1002.02)
     _, gens = recorder.aggregator.pop_before(10_000)
@@ -263,22 +271,7 @@ def test_the_schedule_ends_when_the_stop_begins_so_the_users_slow_stop_is_not_ba
     """Locust fires test_stopping, takes its time to stop the users (long on a busy machine), then
     fires test_stop. Slots due in between are cut off, not late: seen in CI, a last second 318 ms
     "behind" at 100 req/s because its backlog was measured at test stop."""
-    from locust.env import Environment
-
-    from harness.load.aggregate import Aggregator
-    from harness.load.plugin import Recorder
-    from harness.load.pool import Pool
-    from harness.load.schedule import Schedule
-
-    env = Environment(user_classes=[])
-    env.create_local_runner()
-    recorder = Recorder.__new__(Recorder)  # no ticker greenlet: the test drives the events itself
-    recorder.environment, recorder.role, recorder.pool = env, "local", Pool()
-    recorder.schedule = Schedule(lambda t: 100.0, 1000.0)
-    recorder.running, recorder.closed, recorder.writer, recorder.schedule_end = True, None, None, None
-    recorder.aggregator = Aggregator(worker=None, open_model=True)
-    recorder.recent, recorder.missing, recorder.behind_ms = [], set(), 200.0
-    recorder._flush = recorder._write_live = lambda *args, **kwargs: None
+    recorder = running_recorder(behind_ms=200.0)
     recorder.tick(1001.05)
     while recorder.schedule.next_due() < 1002.0:  # every slot before 1002.0 went out on time
         recorder.schedule.claim()
