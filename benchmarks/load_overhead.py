@@ -36,14 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from support import free_port, wait_for_port  # noqa: E402
 
-SERVER = """
-from aiohttp import web
-async def hello(request):
-    return web.Response(text="hello")
-app = web.Application()
-app.router.add_get("/", hello)
-web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None)
-"""
+sys.path.insert(0, str(ROOT))
+from harness.run.calibrate import hello_server  # noqa: E402
+
 USER = """
 {extra}
 from locust import FastHttpUser, task
@@ -62,7 +57,7 @@ def pinned(core: int):
 def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     script = workdir / "server.py"
-    script.write_text(SERVER.format(port=port))
+    script.write_text(hello_server(port))
     server = subprocess.Popen([sys.executable, str(script)], preexec_fn=pinned(SERVER_CORE))
     wait_for_port(port)
     return server, f"http://127.0.0.1:{port}"

@@ -54,7 +54,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,19 +62,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from support import free_port, wait_for_port  # noqa: E402
 
-from harness.events import EventKind, kind_of  # noqa: E402
-from harness.histogram import Histogram  # noqa: E402
 from harness.load.child import locust_argv  # noqa: E402
-from harness.samples import generator_rows  # noqa: E402
+from harness.run.calibrate import SKIP_FIRST_S, SKIP_LAST_S, Judged, hello_server, judge, middle_seconds  # noqa: E402
 
-SERVER = """
-from aiohttp import web
-async def hello(request):
-    return web.Response(text="hello")
-app = web.Application()
-{busy}app.router.add_get("/", hello)
-web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None)
-"""
 # --busy-target: the server's loop never sleeps (a callback that reschedules itself), so a request
 # never has to wake an idle target. See `main`'s help.
 BUSY = """import asyncio
@@ -110,8 +99,6 @@ class Hello(FastHttpUser):
 SERVER_CORE, GENERATOR_CORE = 1, 0
 SCALE_OUT_CORES = {0, 2, 3}  # master + two workers; the server keeps core 1
 GOAL = 0.8
-CLEAN_LAG_P99_MS = 10.0
-SKIP_FIRST_S, SKIP_LAST_S = 2, 1
 STARVED_RETRY = 0.03  # a missed rate is run again once if Locust waited this long for a CPU
 
 
@@ -129,25 +116,26 @@ class Closed:
 
 @dataclass
 class Open:
-    asked: float
+    judged: Judged  # asked-for rate, seconds behind, schedule lag (harness.run.calibrate)
     sent: float  # req/s Locust sent over the middle seconds
-    behind: int  # seconds flagged behind
-    seconds: int  # middle seconds
-    lag_p99_ms: float  # schedule lag p99 over the middle seconds
-    worst_p99_ms: float  # the worst single second's lag p99
     cpu_us: float
     starved: float
     blocks: float
 
     @property
+    def asked(self) -> float:
+        return self.judged.rate
+
+    @property
     def clean(self) -> bool:
-        return self.seconds > 0 and self.behind == 0 and self.lag_p99_ms < CLEAN_LAG_P99_MS
+        return self.judged.clean
 
     def line(self) -> str:
+        j = self.judged
         verdict = "keeps its schedule" if self.clean else "misses its schedule"
         return (
-            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {self.behind}/{self.seconds} s, "
-            f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms), "
+            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {j.behind}/{j.seconds} s, "
+            f"lag p99 {j.lag_p99_ms:7.1f} ms (worst second {j.worst_p99_ms:7.1f} ms), "
             f"{self.cpu_us:4.0f} us CPU/req, {self.blocks:.2f} blocks/req{_starved(self.starved)}: {verdict}"
         )
 
@@ -200,7 +188,7 @@ class Bench:
         self.userfile = workdir / "user.py"
         self.userfile.write_text(USER)
         port = free_port()
-        (workdir / "server.py").write_text(SERVER.format(port=port, busy=BUSY if busy_target else ""))
+        (workdir / "server.py").write_text(hello_server(port, BUSY if busy_target else ""))
         self.server = subprocess.Popen(
             [sys.executable, str(workdir / "server.py")], preexec_fn=pinned({SERVER_CORE}), start_new_session=True
         )
@@ -248,7 +236,7 @@ class Bench:
 
     def harness_closed(self) -> Closed:
         ran = self._harness("steady", {"users": self.users})
-        first, last = _test_seconds(ran.run_dir)
+        first, last = middle_seconds(ran.run_dir)
         return Closed(ran.rate(first, last), ran.steady_us(first, last), ran.starved, ran.blocks(first, last))
 
     def open(self, rate: float, processes: int | None = None) -> Open:
@@ -320,31 +308,11 @@ def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, l
     return (last[1] - first[1]) / 1e9 / max(time.monotonic() - started, 1e-9) + stolen, on_cpu
 
 
-def _test_seconds(run_dir: Path) -> tuple[int, int]:
-    """The whole seconds of the test's steady middle, [first, last), from the run's timeline."""
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-
-    def when(kind: EventKind) -> float:
-        return next(e["ts"] for e in events if kind_of(e) == kind and e["detail"].get("role") != "worker")
-
-    return int(when(EventKind.TEST_START)) + SKIP_FIRST_S, int(when(EventKind.TEST_STOP)) - SKIP_LAST_S
-
-
 def open_result(rate: float, ran: Ran) -> Open:
-    """The constant_rate run's figures over its middle seconds, from its run directory."""
-    first, last = _test_seconds(ran.run_dir)
-    behind, lag, per_second = set(), Histogram(), defaultdict(Histogram)
-    for row in generator_rows(ran.run_dir):
-        if first <= row["ts"] < last:
-            if row["behind"]:
-                behind.add(row["ts"])
-            hist = Histogram.decode(row["hist"])
-            lag.add(hist)
-            per_second[row["ts"]].add(hist)
-    worst = max((h.percentile(99) for h in per_second.values() if h.counts), default=0.0)
-    p99 = lag.percentile(99) if lag.counts else 0.0
-    return Open(rate, ran.rate(first, last), len(behind), last - first, p99 / 1000.0, worst / 1000.0,
-                ran.steady_us(first, last), ran.starved, ran.blocks(first, last))  # fmt: skip
+    """The constant_rate run's figures over its middle seconds, judged as `gameday calibrate` judges them."""
+    judged = judge(rate, ran.run_dir)
+    first, last = middle_seconds(ran.run_dir)
+    return Open(judged, ran.rate(first, last), ran.steady_us(first, last), ran.starved, ran.blocks(first, last))
 
 
 def search_clean(bench: Bench, ceiling: float, steps: int, processes: int | None = None) -> tuple[Open | None, list]:

@@ -10,16 +10,74 @@ more. Above it every second the generator falls behind is flagged `behind`, and 
 resting on those seconds are not trustworthy, so `gameday validate` and the run's progress
 line suggest more processes: `load.processes` for Locust on this machine (one core each),
 `load.workers` for Locust in the cluster. Nothing here imports Locust.
+
+That constant is one machine's figure, and machines differ by more than the advice can
+absorb: the same benchmark kept 10,776 req/s on one 2-core VM kind and 4,427 on another
+(benchmarks/README.md), because what an idle core costs to wake differs. `gameday calibrate`
+(harness.run.calibrate) measures the figure on the machine that runs the game day and writes
+it to `$GAMEDAY_HOME/generator-capacity.json`; when that file exists the advice uses it and
+says so, otherwise it uses ONE_PROCESS_RPS and says where that came from.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
+from harness.errors import SpecError
 from harness.spec.models import LoadSpec
 
 ONE_PROCESS_RPS = 6500
+CALIBRATION_FILE = "generator-capacity.json"
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What one Locust process keeps on schedule (req/s), and where that figure was measured."""
+
+    rps: float
+    where: str  # completes "one process kept N req/s on schedule ..."
+
+
+REFERENCE = Capacity(
+    ONE_PROCESS_RPS, "in benchmarks/open_model.py on the reference machine (`gameday calibrate` measures this one)"
+)
+
+
+def calibration_path() -> Path:
+    """`$GAMEDAY_HOME/generator-capacity.json` (default ~/.gameday), beside the stacks' state."""
+    home = os.environ.get("GAMEDAY_HOME") or os.path.expanduser("~/.gameday")
+    return Path(home) / CALIBRATION_FILE
+
+
+def current(path: Path | None = None) -> Capacity:
+    """This machine's calibration if `gameday calibrate` wrote one, else REFERENCE.
+
+    A file that is there but unreadable is an error (exit 2), not silently the reference
+    figure: the user ran calibrate to stop relying on it."""
+    path = path or calibration_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return REFERENCE
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read it ({exc}); run `gameday calibrate` again, or delete the file") from exc
+    try:
+        data = json.loads(text)
+        rps, measured = float(data["one_process_rps"]), str(data["measured"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SpecError(
+            f"{path}: not a calibration written by `gameday calibrate` ({type(exc).__name__}: {exc}); "
+            "run `gameday calibrate` again, or delete the file"
+        ) from exc
+    if not rps > 0:
+        raise SpecError(f"{path}: one_process_rps: {rps:g} is not a rate; run `gameday calibrate` again")
+    return Capacity(rps, f"on this machine (`gameday calibrate`, {measured})")
+
 
 # The spec keys (see harness.shape_table) whose largest value is the shape's peak rate.
 _PEAK_KEYS = {
@@ -39,30 +97,34 @@ def peak_rate(shape: str, params: Mapping[str, float]) -> float | None:
     return max(float(params.get(key) or 0.0) for key in keys)
 
 
-def processes_needed(peak: float, per_process: float = ONE_PROCESS_RPS) -> int:
+def processes_needed(peak: float, per_process: float) -> int:
     """Generator processes that keep `peak` req/s on schedule, at `per_process` each."""
     return max(1, math.ceil(peak / per_process))
 
 
-def suggestion(load: LoadSpec) -> str | None:
+def suggestion(load: LoadSpec, capacity: Capacity | None = None) -> str | None:
     """`load.processes: N` (or `load.workers: N`) when the processes asked for keep less than the
-    shape's peak rate, else None."""
+    shape's peak rate at `capacity` each (default: `current()`), else None."""
     peak = peak_rate(load.shape, load.params)
-    setting, count = _setting(load)
-    if peak is None or peak / count <= ONE_PROCESS_RPS:
+    if peak is None:
         return None
-    return f"{setting}: {processes_needed(peak)}"
+    per_process = (capacity or current()).rps
+    setting, count = _setting(load)
+    if peak / count <= per_process:
+        return None
+    return f"{setting}: {processes_needed(peak, per_process)}"
 
 
-def advice(load: LoadSpec) -> str | None:
+def advice(load: LoadSpec, capacity: Capacity | None = None) -> str | None:
     """A sentence for `gameday validate` and the start of a run, or None (see `suggestion`)."""
-    suggested = suggestion(load)
+    capacity = capacity or current()
+    suggested = suggestion(load, capacity)
     if suggested is None:
         return None
     peak = peak_rate(load.shape, load.params) or 0.0
     return (
         f"load: {load.shape} asks for up to {peak:g} req/s, {peak / _setting(load)[1]:.0f} per Locust process; "
-        f"one process kept {ONE_PROCESS_RPS} req/s on schedule in benchmarks/open_model.py: set {suggested} "
+        f"one process kept {capacity.rps:.0f} req/s on schedule {capacity.where}: set {suggested} "
         f"(a core each), or expect seconds flagged behind"
     )
 

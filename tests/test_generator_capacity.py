@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +12,37 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from harness.generator_capacity import ONE_PROCESS_RPS, advice, peak_rate, suggestion
+from harness.errors import SpecError
+from harness.generator_capacity import (
+    ONE_PROCESS_RPS,
+    REFERENCE,
+    Capacity,
+    advice,
+    calibration_path,
+    current,
+    peak_rate,
+    suggestion,
+)
 from harness.run.progress import status_text
 from harness.spec.models import LoadSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE = ONE_PROCESS_RPS
+
+
+@pytest.fixture(autouse=True)
+def uncalibrated_home(tmp_path, monkeypatch):
+    """A GAMEDAY_HOME of its own, so a machine's real calibration never changes these figures."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("GAMEDAY_HOME", str(home))
+    return home
+
+
+def calibrated(home: Path, rps: float) -> Path:
+    home.mkdir(exist_ok=True)
+    path = home / "generator-capacity.json"
+    path.write_text(json.dumps({"one_process_rps": rps, "measured": "2026-12-07 14:28 UTC", "cores": 2}))
+    return path
 
 
 def load(shape: str = "constant_rate", processes: int | None = None, **params: float) -> LoadSpec:
@@ -70,6 +97,43 @@ def test_the_progress_line_suggests_processes_only_when_the_rate_needs_them():
     assert "load.processes" not in line(ONE / 2)
 
 
+def test_without_a_calibration_the_advice_uses_the_reference_figure_and_says_where_it_came_from(uncalibrated_home):
+    assert current() == REFERENCE
+    assert "on schedule in benchmarks/open_model.py on the reference machine (`gameday calibrate`" in advice(
+        load(rate=2 * ONE)
+    )
+
+
+def test_a_calibration_of_this_machine_replaces_the_reference_figure(uncalibrated_home):
+    calibrated(uncalibrated_home, 1000)
+    assert current() == Capacity(1000.0, "on this machine (`gameday calibrate`, 2026-12-07 14:28 UTC)")
+    assert suggestion(load(rate=1000)) is None
+    assert suggestion(load(rate=1001)) == "load.processes: 2"  # far below the reference figure
+    assert suggestion(load(rate=2500, processes=2)) == "load.processes: 3"
+    assert "one process kept 1000 req/s on schedule on this machine (`gameday calibrate`, 2026-12-07" in advice(
+        load(rate=2500)
+    )
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("{not json", "not a calibration written by `gameday calibrate`"),
+        ('{"measured": "x"}', "KeyError: 'one_process_rps'"),
+        ('{"one_process_rps": "fast", "measured": "x"}', "ValueError"),
+        ('{"one_process_rps": 0, "measured": "x"}', "one_process_rps: 0 is not a rate"),
+    ],
+)
+def test_a_damaged_calibration_is_an_error_that_says_what_to_do(uncalibrated_home, content, says):
+    uncalibrated_home.mkdir()
+    calibration_path().write_text(content)
+    with pytest.raises(SpecError) as error:
+        current()
+    assert str(calibration_path()) in str(error.value)
+    assert says in str(error.value)
+    assert "run `gameday calibrate` again" in str(error.value)
+
+
 def _validate(tmp_path: Path, rate: float) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile.py"
     profile.write_text(
@@ -94,6 +158,7 @@ def _validate(tmp_path: Path, rate: float) -> subprocess.CompletedProcess:
         text=True,
         cwd=ROOT,
         timeout=120,
+        env=os.environ,  # the test's GAMEDAY_HOME
     )
 
 
@@ -108,3 +173,20 @@ def test_validate_says_nothing_about_processes_for_a_rate_one_keeps(tmp_path):
     done = _validate(tmp_path, 50)
     assert done.returncode == 0, done.stderr
     assert "note:" not in done.stdout
+
+
+def test_validate_advises_from_this_machines_calibration(tmp_path, uncalibrated_home):
+    calibrated(uncalibrated_home, 1000)
+    done = _validate(tmp_path, 1500)
+    assert done.returncode == 0, done.stderr
+    assert "one process kept 1000 req/s on schedule on this machine" in done.stdout
+    assert "set load.processes: 2" in done.stdout
+
+
+def test_validate_refuses_a_damaged_calibration_with_exit_2_and_no_traceback(tmp_path, uncalibrated_home):
+    uncalibrated_home.mkdir()
+    calibration_path().write_text("{not json")
+    done = _validate(tmp_path, 50)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"SpecError: {calibration_path()}: not a calibration")
+    assert "Traceback" not in done.stderr

@@ -1,4 +1,4 @@
-"""`gameday run` and `gameday validate`."""
+"""`gameday run`, `gameday validate` and `gameday calibrate`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from harness import generator_capacity
 from harness.errors import SpecError
 from harness.proc import default_sigint
 from harness.run import orchestrator
+from harness.run.calibrate import SKIP_FIRST_S, SKIP_LAST_S, calibrate
 from harness.run.drivers import RunOptions, real_drivers
 from harness.run.progress import Progress
 from harness.spec.loader import load_gameday, load_gamedays
@@ -54,6 +55,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "experiments, and importing the profile with Locust",
     )
     validate.set_defaults(func=cmd_validate)
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="measure the rate one Locust process keeps on schedule on this machine (about 2 min); "
+        "validate and run then advise load.processes from it",
+    )
+    calibrate.add_argument("--seconds", type=float, default=10.0, help="length of each constant_rate run (default 10)")
+    calibrate.add_argument("--steps", type=int, default=3, help="bisections after the first missed rate (default 3)")
+    calibrate.set_defaults(func=cmd_calibrate)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -66,6 +75,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         note = generator_capacity.advice(spec.load)
         if note:
             print(f"{spec.path}: note: {note}")
+    return ExitCode.OK
+
+
+SKIP_SECONDS = SKIP_FIRST_S + SKIP_LAST_S
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.seconds < SKIP_SECONDS + 2 or args.steps < 0:
+        raise SpecError(f"--seconds must be at least {SKIP_SECONDS + 2} and --steps at least 0")
+    path = generator_capacity.calibration_path()
+    rps = calibrate(args.seconds, args.steps, path, say=lambda line: print(line, flush=True))
+    print(f"one Locust process keeps {rps} req/s on schedule here; written to {path}")
     return ExitCode.OK
 
 
