@@ -131,12 +131,10 @@ class Open:
         return self.judged.clean
 
     def line(self) -> str:
-        j = self.judged
-        verdict = "keeps its schedule" if self.clean else "misses its schedule"
         return (
-            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, behind {j.behind}/{j.seconds} s, "
-            f"lag p99 {j.lag_p99_ms:7.1f} ms (worst second {j.worst_p99_ms:7.1f} ms), "
-            f"{self.cpu_us:4.0f} us CPU/req, {self.blocks:.2f} blocks/req{_starved(self.starved)}: {verdict}"
+            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, {self.judged.facts()}, "
+            f"{self.cpu_us:4.0f} us CPU/req, {self.blocks:.2f} blocks/req{_starved(self.starved)}: "
+            f"{self.judged.verdict}"
         )
 
 

@@ -25,6 +25,12 @@ from pathlib import Path
 from typing import Any
 
 
+def gameday_home() -> Path:
+    """Where gameday keeps state on this machine: $GAMEDAY_HOME, default ~/.gameday (stack/config.py
+    reads the same variable on its own: the reference stack never imports the harness)."""
+    return Path(os.environ.get("GAMEDAY_HOME") or os.path.expanduser("~/.gameday")).absolute()
+
+
 def atomic_write(path: str | Path, data: bytes | str, durable: bool = True) -> Path:
     """Replace `path` with `data` atomically (see the module docstring); returns `path`.
 

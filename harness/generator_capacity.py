@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SpecError
+from harness.files import gameday_home
 from harness.spec.models import LoadSpec
 
 ONE_PROCESS_RPS = 6500
@@ -46,12 +46,15 @@ class Capacity:
 REFERENCE = Capacity(
     ONE_PROCESS_RPS, "in benchmarks/open_model.py on the reference machine (`gameday calibrate` measures this one)"
 )
+# Locust in the cluster runs on the cluster's nodes: this machine's calibration says nothing about them.
+CLUSTER = Capacity(
+    ONE_PROCESS_RPS, "in benchmarks/open_model.py on the reference machine (the cluster's nodes were not calibrated)"
+)
 
 
 def calibration_path() -> Path:
     """`$GAMEDAY_HOME/generator-capacity.json` (default ~/.gameday), beside the stacks' state."""
-    home = os.environ.get("GAMEDAY_HOME") or os.path.expanduser("~/.gameday")
-    return Path(home) / CALIBRATION_FILE
+    return gameday_home() / CALIBRATION_FILE
 
 
 def current(path: Path | None = None) -> Capacity:
@@ -64,18 +67,20 @@ def current(path: Path | None = None) -> Capacity:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return REFERENCE
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read it ({exc}); run `gameday calibrate` again, or delete the file") from exc
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+        raise SpecError(f"{path}: cannot read it ({exc}); run `gameday calibrate` again, or delete it") from exc
+    again = "run `gameday calibrate` again, or delete the file"
     try:
         data = json.loads(text)
-        rps, measured = float(data["one_process_rps"]), str(data["measured"])
+        raw, measured = data["one_process_rps"], str(data["measured"])
     except (ValueError, KeyError, TypeError) as exc:
         raise SpecError(
-            f"{path}: not a calibration written by `gameday calibrate` ({type(exc).__name__}: {exc}); "
-            "run `gameday calibrate` again, or delete the file"
+            f"{path}: not a calibration written by `gameday calibrate` ({type(exc).__name__}: {exc}); {again}"
         ) from exc
-    if not rps > 0:
-        raise SpecError(f"{path}: one_process_rps: {rps:g} is not a rate; run `gameday calibrate` again")
+    # bool is an int to Python, and json reads Infinity: neither is a rate
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw) or raw <= 0:
+        raise SpecError(f"{path}: one_process_rps: {raw!r} is not a rate in req/s; {again}")
+    rps = float(raw)
     return Capacity(rps, f"on this machine (`gameday calibrate`, {measured})")
 
 
@@ -102,13 +107,18 @@ def processes_needed(peak: float, per_process: float) -> int:
     return max(1, math.ceil(peak / per_process))
 
 
+def for_load(load: LoadSpec) -> Capacity:
+    """The figure that applies to `load`: this machine's (`current`), or CLUSTER for Locust in a cluster."""
+    return CLUSTER if load.where == "cluster" else current()
+
+
 def suggestion(load: LoadSpec, capacity: Capacity | None = None) -> str | None:
     """`load.processes: N` (or `load.workers: N`) when the processes asked for keep less than the
-    shape's peak rate at `capacity` each (default: `current()`), else None."""
+    shape's peak rate at `capacity` each (default: `for_load(load)`), else None."""
     peak = peak_rate(load.shape, load.params)
     if peak is None:
         return None
-    per_process = (capacity or current()).rps
+    per_process = (capacity or for_load(load)).rps
     setting, count = _setting(load)
     if peak / count <= per_process:
         return None
@@ -117,7 +127,7 @@ def suggestion(load: LoadSpec, capacity: Capacity | None = None) -> str | None:
 
 def advice(load: LoadSpec, capacity: Capacity | None = None) -> str | None:
     """A sentence for `gameday validate` and the start of a run, or None (see `suggestion`)."""
-    capacity = capacity or current()
+    capacity = capacity or for_load(load)
     suggested = suggestion(load, capacity)
     if suggested is None:
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import yaml
 
 from harness.errors import SpecError
 from harness.generator_capacity import (
+    CLUSTER,
     ONE_PROCESS_RPS,
     REFERENCE,
     Capacity,
@@ -120,18 +120,44 @@ def test_a_calibration_of_this_machine_replaces_the_reference_figure(uncalibrate
     [
         ("{not json", "not a calibration written by `gameday calibrate`"),
         ('{"measured": "x"}', "KeyError: 'one_process_rps'"),
-        ('{"one_process_rps": "fast", "measured": "x"}', "ValueError"),
+        ('{"one_process_rps": "fast", "measured": "x"}', "one_process_rps: 'fast' is not a rate"),
         ('{"one_process_rps": 0, "measured": "x"}', "one_process_rps: 0 is not a rate"),
+        ('{"one_process_rps": Infinity, "measured": "x"}', "one_process_rps: inf is not a rate"),
+        ('{"one_process_rps": true, "measured": "x"}', "one_process_rps: True is not a rate"),
+        (b"\xff\xfe not utf-8", "cannot read it"),
+        (None, "cannot read it"),  # a directory where the file should be
     ],
 )
 def test_a_damaged_calibration_is_an_error_that_says_what_to_do(uncalibrated_home, content, says):
     uncalibrated_home.mkdir()
-    calibration_path().write_text(content)
+    if content is None:
+        calibration_path().mkdir()
+    elif isinstance(content, bytes):
+        calibration_path().write_bytes(content)
+    else:
+        calibration_path().write_text(content)
     with pytest.raises(SpecError) as error:
         current()
     assert str(calibration_path()) in str(error.value)
     assert says in str(error.value)
     assert "run `gameday calibrate` again" in str(error.value)
+
+
+def test_locust_in_the_cluster_is_advised_from_the_reference_figure_not_this_machines(uncalibrated_home):
+    calibrated(uncalibrated_home, 1000)
+    cluster = LoadSpec("p.py", "constant_rate", 60.0, {"rate": 2 * ONE}, where="cluster", workers=2)
+    assert suggestion(cluster) is None  # 2 workers keep 2 x ONE at the reference figure, not 2 x 1000
+    assert CLUSTER.where in advice(LoadSpec("p.py", "constant_rate", 60.0, {"rate": 3 * ONE}, where="cluster"))
+
+
+def test_the_progress_line_uses_the_figure_the_run_read_at_its_start(uncalibrated_home):
+    ctx = SimpleNamespace(
+        load_started=None, load=None, chaos=None, gameday=SimpleNamespace(load=load(rate=1500), warmup=5.0, chaos=())
+    )
+    assert status_text(ctx, 0.0, Capacity(1000, "here")).endswith("load.processes: 2")
+    calibrated(uncalibrated_home, 100)  # rewritten mid-run: the line keeps the figure it was given
+    assert status_text(ctx, 0.0, Capacity(1000, "here")).endswith("load.processes: 2")
+    assert status_text(ctx, 0.0).endswith("load.processes: 15")  # without one, it reads the file
 
 
 def _validate(tmp_path: Path, rate: float) -> subprocess.CompletedProcess:
@@ -158,7 +184,6 @@ def _validate(tmp_path: Path, rate: float) -> subprocess.CompletedProcess:
         text=True,
         cwd=ROOT,
         timeout=120,
-        env=os.environ,  # the test's GAMEDAY_HOME
     )
 
 
@@ -181,6 +206,23 @@ def test_validate_advises_from_this_machines_calibration(tmp_path, uncalibrated_
     assert done.returncode == 0, done.stderr
     assert "one process kept 1000 req/s on schedule on this machine" in done.stdout
     assert "set load.processes: 2" in done.stdout
+
+
+def test_run_refuses_a_damaged_calibration_before_it_makes_a_run_directory(tmp_path, uncalibrated_home):
+    uncalibrated_home.mkdir()
+    calibration_path().write_text("{not json")
+    _validate(tmp_path, 50)  # writes the spec and the profile
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--reports", str(reports), str(tmp_path / "gd.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"SpecError: {calibration_path()}: not a calibration")
+    assert not reports.exists()
 
 
 def test_validate_refuses_a_damaged_calibration_with_exit_2_and_no_traceback(tmp_path, uncalibrated_home):

@@ -38,7 +38,7 @@ from chaoslib.exceptions import ActivityFailed
 from harness.allowlist import address_problem, is_allowed, is_loopback
 from harness.chaos.httpjson import HttpStatusError, call
 from harness.errors import SpecError, TargetError
-from harness.files import atomic_write
+from harness.files import atomic_write, gameday_home
 
 DEFAULT_TTL_S = 300.0  # as the reference stack's toxic_ttl_s
 
@@ -145,8 +145,7 @@ def _join(host: str, port: int) -> str:
 # ---- registry ------------------------------------------------------------------------
 def registry_dir() -> Path:
     """`$GAMEDAY_HOME/proxies` (default ~/.gameday/proxies), beside the stacks' state."""
-    home = os.environ.get("GAMEDAY_HOME") or os.path.expanduser("~/.gameday")
-    return Path(home).absolute() / "proxies"
+    return gameday_home() / "proxies"
 
 
 def _write_registration(path: Path, record: Registration) -> None:

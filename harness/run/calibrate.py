@@ -9,13 +9,14 @@ is measured here, the way benchmarks/open_model.py measures it, and written to
 
 What runs: the harness's own open model (constant_rate through the plugin, the command line
 a game day runs: `harness.load.child.locust_argv`) against a local aiohttp "hello" server,
-one Locust run per rate. With two cores or more the server is pinned to one and Locust to
-another, as in the benchmark: the figure is what one process keeps on a core of its own
-against a target that costs almost nothing, an upper bound for a real profile. A rate is
-kept when no second of the run's middle is flagged `behind` and the schedule lag p99 over
-those seconds is under 10 ms (`Judged.clean`, shared with the benchmark). The search
-doubles from FIRST_RATE until a rate is missed, then bisects; the figure written is the
-highest kept rate rounded down to 100.
+one Locust run per rate. With two usable cores or more the server is pinned to one and
+Locust to another, as in the benchmark: the figure is what one process keeps on a core of
+its own against a target that costs almost nothing, an upper bound for a real profile. A
+rate is kept when every second of the run's middle was recorded, none is flagged `behind`,
+the schedule lag p99 over them is under 10 ms, and every request got an answer (a hello
+server that died would refuse connections cheaply and flatter the figure): `Judged.clean`,
+shared with the benchmark. The search doubles from FIRST_RATE until a rate is missed, then
+bisects; the figure written is the highest kept rate rounded down to 100.
 """
 
 from __future__ import annotations
@@ -35,18 +36,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.events import EVENTS_FILE, EventKind, kind_of
+from harness.events import EVENTS_FILE, EventKind, detail_of, kind_of
+from harness.events import read as events_of
 from harness.files import atomic_write
 from harness.histogram import Histogram
-from harness.load.child import LOAD_START_TIMEOUT_S, locust_argv
+from harness.load.child import LOAD_START_TIMEOUT_S, free_local_port, locust_argv
 from harness.proc import Child
-from harness.samples import generator_rows
+from harness.samples import OK, generator_rows, request_rows
 
 CLEAN_LAG_P99_MS = 10.0
 SKIP_FIRST_S, SKIP_LAST_S = 2, 1  # start-up and stop are not the generator's steady pace
 FIRST_RATE = 1000.0
 MAX_RATE = 64000.0  # the doubling stops here: a pool of that many users is already seconds to spawn
-SERVER_CORE, GENERATOR_CORE = 1, 0
 
 SERVER = """
 from aiohttp import web
@@ -77,30 +78,48 @@ class Judged:
     """One constant_rate run over its middle seconds."""
 
     rate: float  # asked for
-    seconds: int
-    behind: int  # seconds flagged behind
+    seconds: int  # middle seconds that have a generator row
+    behind: int  # of those, seconds flagged behind
     lag_p99_ms: float
     worst_p99_ms: float  # the worst single second's lag p99
+    missing: int = 0  # middle seconds with no generator row: the run did not record them
+    failed: int = 0  # requests that did not get an ok answer from the hello target
 
     @property
     def clean(self) -> bool:
-        """Kept its schedule: no second behind, lag p99 under CLEAN_LAG_P99_MS."""
-        return self.seconds > 0 and self.behind == 0 and self.lag_p99_ms < CLEAN_LAG_P99_MS
+        """Kept its schedule: every middle second recorded, none behind, lag p99 under CLEAN_LAG_P99_MS,
+        and every request answered (refused connections are cheap, and would flatter the rate)."""
+        return (
+            self.seconds > 0
+            and self.missing == 0
+            and self.failed == 0
+            and self.behind == 0
+            and self.lag_p99_ms < CLEAN_LAG_P99_MS
+        )
+
+    @property
+    def verdict(self) -> str:
+        return "keeps its schedule" if self.clean else "misses its schedule"
+
+    def facts(self) -> str:
+        """What the run's middle seconds showed (the benchmark prints them beside its own figures)."""
+        unrecorded = f", {self.missing} s not recorded" if self.missing else ""
+        failed = f", {self.failed} requests failed" if self.failed else ""
+        return (
+            f"behind {self.behind}/{self.seconds} s{unrecorded}{failed}, "
+            f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms)"
+        )
 
     def line(self) -> str:
-        verdict = "keeps its schedule" if self.clean else "misses its schedule"
-        return (
-            f"constant_rate {self.rate:7.0f}: behind {self.behind}/{self.seconds} s, "
-            f"lag p99 {self.lag_p99_ms:7.1f} ms (worst second {self.worst_p99_ms:7.1f} ms): {verdict}"
-        )
+        return f"constant_rate {self.rate:7.0f}: {self.facts()}: {self.verdict}"
 
 
 def middle_seconds(run_dir: Path) -> tuple[int, int]:
     """The whole seconds [first, last) of the test's steady middle, from the run's timeline."""
-    events = [json.loads(line) for line in (run_dir / EVENTS_FILE).read_text().splitlines() if line.strip()]
+    events = events_of(run_dir)
 
     def when(kind: EventKind) -> float:
-        found = [e["ts"] for e in events if kind_of(e) == kind and e["detail"].get("role") != "worker"]
+        found = [e["ts"] for e in events if kind_of(e) == kind and detail_of(e).get("role") != "worker"]
         if not found:
             raise HarnessError(f"{run_dir / EVENTS_FILE}: no {kind.value} event; Locust did not run the test")
         return float(found[0])
@@ -109,7 +128,7 @@ def middle_seconds(run_dir: Path) -> tuple[int, int]:
 
 
 def judge(rate: float, run_dir: Path) -> Judged:
-    """The constant_rate run in `run_dir` over its middle seconds."""
+    """The constant_rate run in `run_dir` over its middle seconds, from its samples."""
     first, last = middle_seconds(run_dir)
     behind: set[int] = set()
     lag, per_second = Histogram(), defaultdict[int, Histogram](Histogram)
@@ -120,15 +139,17 @@ def judge(rate: float, run_dir: Path) -> Judged:
             hist = Histogram.decode(row["hist"])
             lag.add(hist)
             per_second[row["ts"]].add(hist)
+    failed = sum(row["count"] for row in request_rows(run_dir) if first <= row["ts"] < last and row["outcome"] != OK)
     worst = max((h.percentile(99) for h in per_second.values() if h.counts), default=0.0)
     p99 = lag.percentile(99) if lag.counts else 0.0
-    seconds = max(last - first, 0)
     return Judged(
         rate=rate,
-        seconds=seconds,
+        seconds=len(per_second),
         behind=len(behind),
         lag_p99_ms=p99 / 1000.0,
         worst_p99_ms=worst / 1000.0,
+        missing=max(last - first, 0) - len(per_second),
+        failed=failed,
     )
 
 
@@ -161,12 +182,6 @@ def search(measure: Callable[[float], Judged], steps: int, say: Callable[[str], 
     return kept
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, server: Child, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -181,33 +196,47 @@ def _wait_for_port(port: int, server: Child, timeout: float) -> None:
 
 
 class Bench:
-    """A hello server and a work directory; `measure(rate)` runs the open model at `rate` against it."""
+    """A hello server and a work directory; `measure(rate)` runs the open model at `rate` against it.
+
+    With two usable cores (this process's affinity, not the host's count: a container may
+    have fewer) the server gets one and Locust another, each pinned; otherwise they share."""
 
     def __init__(self, workdir: Path, seconds: float) -> None:
         self.workdir, self.seconds, self.runs = workdir, seconds, 0
-        self.pinned = (os.cpu_count() or 1) >= 2
+        usable = sorted(os.sched_getaffinity(0))
+        self.cores = (usable[0], usable[1]) if len(usable) >= 2 else None  # (Locust's, the server's)
         self.userfile = workdir / "hello_user.py"
         self.userfile.write_text(USER)
-        port = _free_port()
+        port = free_local_port()
         server = workdir / "hello_server.py"
         server.write_text(hello_server(port))
-        self.server = Child.start([sys.executable, str(server)], parent_death=signal.SIGKILL)
+        self.server_log = workdir / "hello_server.log"
+        with self.server_log.open("wb") as out:
+            self.server = Child.start(
+                [sys.executable, str(server)], parent_death=signal.SIGKILL, stdout=out, stderr=out
+            )
         try:
-            self._pin(self.server, SERVER_CORE)
+            self._pin(self.server, 1)
             _wait_for_port(port, self.server, LOAD_START_TIMEOUT_S)
         except BaseException:
             self.close()
             raise
         self.url = f"http://127.0.0.1:{port}"
 
-    def _pin(self, child: Child, core: int) -> None:
-        if not self.pinned:
+    @property
+    def placement(self) -> str:
+        if self.cores is None:
+            return "one usable core: the hello server and Locust share it"
+        return f"hello server on core {self.cores[1]}, Locust on core {self.cores[0]}"
+
+    def _pin(self, child: Child, which: int) -> None:
+        if self.cores is None:
             return
         try:
             for task in os.listdir(f"/proc/{child.pid}/task"):  # every thread it has so far
-                os.sched_setaffinity(int(task), {core})
-        except OSError:
-            pass  # it already exited: the run reports that itself
+                os.sched_setaffinity(int(task), {self.cores[which]})
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # it already exited: the caller finds out from its exit code
 
     def measure(self, rate: float) -> Judged:
         self.runs += 1
@@ -217,10 +246,13 @@ class Bench:
         with log.open("wb") as out:
             locust = Child.start(argv, parent_death=signal.SIGTERM, cwd=self.workdir, stdout=out, stderr=out)
         try:
-            self._pin(locust, GENERATOR_CORE)
+            self._pin(locust, 0)
             code = locust.wait(self.seconds + LOAD_START_TIMEOUT_S + 30)
         finally:
             locust.stop(signal.SIGTERM, 10)
+        if not self.server.running:
+            tail = self.server_log.read_text(errors="replace")[-2000:]
+            raise HarnessError(f"the calibration's hello server exited ({self.server.returncode}):\n{tail}")
         if code is None or not (run_dir / EVENTS_FILE).exists():
             tail = log.read_text(errors="replace")[-2000:]
             raise HarnessError(f"Locust did not finish a {rate:.0f} req/s calibration run (exit {code}):\n{tail}")
@@ -230,17 +262,12 @@ class Bench:
         self.server.stop(signal.SIGTERM, 10)
 
 
-def calibrate(seconds: float, steps: int, path: Path, say: Callable[[str], None] = print) -> float:
+def calibrate(seconds: float, steps: int, path: Path, say: Callable[[str], None] = print) -> int:
     """Measure this machine, write `path`, return the figure written (req/s)."""
     with tempfile.TemporaryDirectory(prefix="gameday-calibrate-") as tmp:
         bench = Bench(Path(tmp), seconds)
         try:
-            placement = (
-                f"hello server on core {SERVER_CORE}, Locust on core {GENERATOR_CORE}"
-                if bench.pinned
-                else "one core: server and Locust share it"
-            )
-            say(f"calibrating one Locust process's open model ({placement}, {seconds:g} s a run):")
+            say(f"calibrating one Locust process's open model ({bench.placement}, {seconds:g} s a run):")
             best = search(bench.measure, steps, say)
         finally:
             bench.close()
@@ -249,11 +276,16 @@ def calibrate(seconds: float, steps: int, path: Path, say: Callable[[str], None]
             "one Locust process kept none of the rates above on schedule here; "
             "is the machine busy? Run `gameday calibrate` again when it is idle"
         )
+    return write_figure(best, path)
+
+
+def write_figure(best: Judged, path: Path) -> int:
+    """Write the calibration for the highest kept run `best` (its rate rounded down to 100) to `path`."""
     rps = math.floor(best.rate / 100) * 100
     record = {
         "one_process_rps": rps,
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),
         "load_average": round(os.getloadavg()[0], 2),
         "kept": asdict(best),
     }

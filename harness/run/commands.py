@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from harness import generator_capacity
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate.set_defaults(func=cmd_validate)
     calibrate = sub.add_parser(
         "calibrate",
-        help="measure the rate one Locust process keeps on schedule on this machine (about 2 min); "
+        help="measure the rate one Locust process keeps on schedule on this machine (1-3 min); "
         "validate and run then advise load.processes from it",
     )
     calibrate.add_argument("--seconds", type=float, default=10.0, help="length of each constant_rate run (default 10)")
@@ -78,12 +79,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-SKIP_SECONDS = SKIP_FIRST_S + SKIP_LAST_S
-
-
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    if args.seconds < SKIP_SECONDS + 2 or args.steps < 0:
-        raise SpecError(f"--seconds must be at least {SKIP_SECONDS + 2} and --steps at least 0")
+    default_sigint()  # as for `gameday run`: a script's Ctrl-C must stop it (and its children)
+    shortest = SKIP_FIRST_S + SKIP_LAST_S + 2  # two steady seconds to judge
+    problems = []
+    if not (math.isfinite(args.seconds) and args.seconds >= shortest):
+        problems.append(f"--seconds {args.seconds:g}: must be a number of seconds, at least {shortest}")
+    if args.steps < 0:
+        problems.append(f"--steps {args.steps}: must be 0 or more")
+    if problems:
+        raise SpecError(problems)
     path = generator_capacity.calibration_path()
     rps = calibrate(args.seconds, args.steps, path, say=lambda line: print(line, flush=True))
     print(f"one Locust process keeps {rps} req/s on schedule here; written to {path}")
@@ -105,10 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from harness.targets.kubernetes import check_allowed
 
         check_allowed(gameday.target)  # refused: exit 2, no run directory, nothing started
+    # read once, before the run directory exists: a damaged calibration stops here (exit 2)
+    capacity = generator_capacity.for_load(gameday.load)
     run_dir = orchestrator.new_run_dir(args.reports, gameday.name)
-    progress = Progress()
+    progress = Progress(capacity=capacity)
     progress.line(f"game day '{gameday.name}' -> {run_dir}")
-    note = generator_capacity.advice(gameday.load)
+    note = generator_capacity.advice(gameday.load, capacity)
     if note:
         progress.line(f"note: {note}")
     options = RunOptions(stack_name=args.stack_name, base_port=args.base_port, defects=tuple(args.defect))

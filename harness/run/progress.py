@@ -1,10 +1,11 @@
 """Progress of a running game day: a live status line on a terminal, plain lines in CI logs.
 
 On a TTY the status line (phase, time left, rps, p99, error rate) is redrawn in
-place about once a second. When the game day asks one Locust process for more than it
-kept on schedule in benchmarks/open_model.py, the line ends by suggesting
-`load.processes` (harness.generator_capacity). Elsewhere (CI) the same status is printed as a plain
-line every `plain_every_s` seconds, so logs stay readable.
+place about once a second. When the game day asks one Locust process for more than one
+keeps on schedule (this machine's `gameday calibrate` figure, else the benchmark's; see
+harness.generator_capacity), the line ends by suggesting `load.processes`. Elsewhere (CI)
+the same status is printed as a plain line every `plain_every_s` seconds, so logs stay
+readable.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ if TYPE_CHECKING:  # for annotations only: harness.run.seams holds a Progress in
 
 
 class Progress:
-    def __init__(self, stream: TextIO = sys.stdout, tty: bool | None = None, plain_every_s: float = 10.0):
+    def __init__(
+        self,
+        stream: TextIO = sys.stdout,
+        tty: bool | None = None,
+        plain_every_s: float = 10.0,
+        capacity: generator_capacity.Capacity | None = None,
+    ):
         self.stream = stream
+        self.capacity = capacity  # read once when the run starts (None: read when drawn)
         self.tty = stream.isatty() if tty is None else tty
         self.plain_every_s = plain_every_s
         self._last = 0.0
@@ -38,7 +46,7 @@ class Progress:
         if now - self._last < every:
             return
         self._last = now
-        text = status_text(ctx, now)
+        text = status_text(ctx, now, self.capacity)
         if self.tty:
             self.stream.write("\r\033[K" + text)
             self.stream.flush()
@@ -63,7 +71,7 @@ def phase_name(ctx: RunContext, now: float) -> str:
     return "recovery" if started else "baseline"
 
 
-def status_text(ctx: RunContext, now: float) -> str:
+def status_text(ctx: RunContext, now: float, capacity: generator_capacity.Capacity | None = None) -> str:
     left = (
         max(0.0, ctx.load_started + ctx.gameday.load.duration - now) if ctx.load_started else ctx.gameday.load.duration
     )
@@ -74,7 +82,7 @@ def status_text(ctx: RunContext, now: float) -> str:
         p99 = overall.get("p99_ms")
         text += f" | {overall['throughput']:7.1f} rps | p99 {p99:7.1f} ms" if p99 is not None else ""
         text += f" | errors {overall['error_rate']:6.2%}"
-    suggested = generator_capacity.suggestion(ctx.gameday.load)
+    suggested = generator_capacity.suggestion(ctx.gameday.load, capacity)
     if suggested:
         text += f" | generator over one process's pace: {suggested}"
     return text
