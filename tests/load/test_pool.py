@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import gevent
+import gevent.event
 import pytest
 
 from harness.load.pool import Pool
@@ -142,9 +143,12 @@ def test_a_schedule_begins_once_the_members_spawned_at_test_start_have_parked():
     begun: list[float] = []
     parked_at_begin: list[int] = []
 
+    made = gevent.event.Event()
+
     def make(now: float) -> Schedule:
         begun.append(now)
         parked_at_begin.append(pool.parked)
+        made.set()
         return Schedule(lambda t: 100.0, now)
 
     def member() -> None:
@@ -154,7 +158,9 @@ def test_a_schedule_begins_once_the_members_spawned_at_test_start_have_parked():
     pool.begin(make)
     members = [gevent.spawn(member) for _ in range(200)]
     spawned = time.time()
-    gevent.sleep(0.5)
+    # Wait for the schedule itself, not a fixed time: on a loaded machine a 0.5 s sleep expired
+    # before the members had parked, and libev runs an expired timer before an idle watcher.
+    made.wait(timeout=60)
     gevent.killall(members)
     assert parked_at_begin == [200]
     assert begun[0] >= spawned + 0.19
