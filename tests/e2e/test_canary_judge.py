@@ -1,6 +1,7 @@
 """The shipped canary judge, run as shipped (`gameday run gamedays/canary-judge.yaml`), on a healthy
 stack and with the canary-regression defect: the comparison SLOs see a canary that the aggregate
-SLOs cannot, and the report draws the two versions side by side."""
+SLOs cannot, and the report draws the two versions side by side. The same two runs make the checks
+every shipped game day gets (test_shipped_gamedays.py leaves this one to this file)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import lxml.html
 import pytest
 from e2e_support import run_shipped, verdicts
+from test_shipped_gamedays import assert_fails_as_planted, assert_passes_as_shipped, planted_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.shipped, pytest.mark.timeout(900)]
 
@@ -28,6 +30,7 @@ def chart_data(run_dir) -> dict:
 
 def test_a_healthy_canary_passes_and_the_report_draws_both_versions(tmp_path):
     done, run_dir, result = run_shipped("gamedays/canary-judge.yaml", tmp_path)
+    assert_passes_as_shipped("canary-judge.yaml", done, result)  # what every shipped game day must do
     states = verdicts(result)
     assert done.returncode == 0 and set(states.values()) == {"pass"}, (states, done.stdout[-3000:])
     judged = by_slo(result)
@@ -45,6 +48,7 @@ def test_a_healthy_canary_passes_and_the_report_draws_both_versions(tmp_path):
 
 def test_canary_regression_fails_the_comparisons_while_the_aggregate_slos_pass(tmp_path):
     done, _, result = run_shipped("gamedays/canary-judge.yaml", tmp_path, "--defect", "canary-regression")
+    assert_fails_as_planted(planted_row("canary-judge.yaml"), done, result)  # the README's claim, as for the others
     states = verdicts(result)
     assert done.returncode == 1, (states, done.stdout[-3000:])
     judged = by_slo(result)
