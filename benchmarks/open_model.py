@@ -308,8 +308,8 @@ def _watch_starvation(proc: subprocess.Popen, deadline: float) -> tuple[float, l
 
 def open_result(rate: float, ran: Ran) -> Open:
     """The constant_rate run's figures over its middle seconds, judged as `gameday calibrate` judges them."""
-    judged = judge(rate, ran.run_dir)
     first, last = middle_seconds(ran.run_dir)
+    judged = judge(rate, ran.run_dir, (first, last))
     return Open(judged, ran.rate(first, last), ran.steady_us(first, last), ran.starved, ran.blocks(first, last))
 
 

@@ -28,13 +28,13 @@ import signal
 import socket
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.clock import wait_until
 from harness.errors import HarnessError
 from harness.events import EVENTS_FILE, EventKind, detail_of, kind_of
 from harness.events import read as events_of
@@ -127,9 +127,9 @@ def middle_seconds(run_dir: Path) -> tuple[int, int]:
     return int(when(EventKind.TEST_START)) + SKIP_FIRST_S, int(when(EventKind.TEST_STOP)) - SKIP_LAST_S
 
 
-def judge(rate: float, run_dir: Path) -> Judged:
-    """The constant_rate run in `run_dir` over its middle seconds, from its samples."""
-    first, last = middle_seconds(run_dir)
+def judge(rate: float, run_dir: Path, middle: tuple[int, int] | None = None) -> Judged:
+    """The constant_rate run in `run_dir` over its `middle` seconds (default `middle_seconds`), from its samples."""
+    first, last = middle or middle_seconds(run_dir)
     behind: set[int] = set()
     lag, per_second = Histogram(), defaultdict[int, Histogram](Histogram)
     for row in generator_rows(run_dir):
@@ -182,17 +182,12 @@ def search(measure: Callable[[float], Judged], steps: int, say: Callable[[str], 
     return kept
 
 
-def _wait_for_port(port: int, server: Child, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.running:
-            raise HarnessError(f"the calibration's hello server exited ({server.returncode}) before it listened")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise HarnessError(f"the calibration's hello server did not listen on 127.0.0.1:{port} within {timeout:g} s")
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 class Bench:
@@ -217,7 +212,16 @@ class Bench:
             )
         try:
             self._pin(self.server, 1)
-            _wait_for_port(port, self.server, LOAD_START_TIMEOUT_S)
+            if not wait_until(lambda: not self.server.running or _listening(port), LOAD_START_TIMEOUT_S):
+                raise HarnessError(
+                    f"the calibration's hello server did not listen on 127.0.0.1:{port} "
+                    f"within {LOAD_START_TIMEOUT_S:g} s"
+                )
+            if not self.server.running:
+                raise HarnessError(
+                    f"the calibration's hello server exited ({self.server.returncode}) before it listened:\n"
+                    + self.server_log.read_text(errors="replace")[-2000:]
+                )
         except BaseException:
             self.close()
             raise
