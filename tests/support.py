@@ -7,27 +7,45 @@ import random
 import socket
 import time
 
+# Each pytest-xdist worker draws from slices of its own, all below the kernel's ephemeral range
+# (32768+). A port the OS picks (bind to port 0) lies in that range, where any outgoing
+# connection on the machine can take it between the pick and the server's bind: CI lost a
+# RabbitMQ broker that way (eaddrinuse on a port free_port had just returned).
+SINGLE_PORTS_LOW, SINGLE_PORTS_PER_WORKER = 10000, 1000  # free_port: 10000-17999
+BASE_PORTS_LOW, BASE_PORTS_PER_WORKER = 20000, 1500  # free_base_port: 20000-31999
+_next_single: int | None = None
+
+
+def _worker_slot() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    return int(worker) % 8 if worker.isdigit() else 0
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, from this worker's slice.
+
+    The slice is walked in turn from a random start, so one process never hands out the same
+    port twice in a row (a fixture that asks for three ports before it binds any gets three),
+    and a port comes round again only after the rest of the slice.
+    """
+    global _next_single
+    low = SINGLE_PORTS_LOW + _worker_slot() * SINGLE_PORTS_PER_WORKER
+    if _next_single is None:
+        _next_single = random.randrange(SINGLE_PORTS_PER_WORKER)
+    for _ in range(SINGLE_PORTS_PER_WORKER):
+        port = low + _next_single
+        _next_single = (_next_single + 1) % SINGLE_PORTS_PER_WORKER
+        if _is_free(port):
+            return port
+    raise RuntimeError(f"no free port in {low}-{low + SINGLE_PORTS_PER_WORKER - 1}")
 
 
 def free_base_port(span: int = 100) -> int:
-    """A base port whose next `span` ports are all free (for a whole stack).
-
-    Drawn below the kernel's ephemeral range (32768+), where outgoing connections
-    would otherwise grab a stack's port between this check and its use, and from a
-    slice of its own for each pytest-xdist worker, so parallel workers never pick
-    overlapping blocks.
-    """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    slot = int(worker) % 8 if worker.isdigit() else 0
-    low = 20000 + slot * 1500
+    """A base port whose next `span` ports are all free (for a whole stack), from this worker's
+    slice (so parallel workers never pick overlapping blocks)."""
+    low = BASE_PORTS_LOW + _worker_slot() * BASE_PORTS_PER_WORKER
     for _ in range(200):
-        base = random.randrange(low, low + 1500 - span)
+        base = random.randrange(low, low + BASE_PORTS_PER_WORKER - span)
         if all(_is_free(base + i) for i in range(span)):
             return base
     raise RuntimeError("no free port range found")
