@@ -58,6 +58,8 @@ class ExperimentRunner:
         self.last: _Started | None = None
         self.ended = True  # poll() has begun recording the end of the last experiment
         self.recorded = True  # ... and has finished: only then does the tab show it as over
+        self.starting: str | None = None  # the experiment whose `chaos run` is being started
+        self.abort_when_started: str | None = None  # the reason of an abort asked for meanwhile
 
     @property
     def running(self) -> bool:
@@ -65,6 +67,8 @@ class ExperimentRunner:
 
     def start(self, experiment: Experiment, run_dir: Path) -> RunnerView:
         """Start `experiment` recording into `run_dir`; ExperimentBusy if another is still going."""
+        if self.starting is not None:
+            raise ExperimentBusy(f"experiment '{self.starting}' is starting; abort it or wait for it to end")
         if self.last is not None and self.last.driver.running:
             raise ExperimentBusy(
                 f"experiment '{self.last.experiment.name}' is still running; abort it or wait for it to end"
@@ -72,15 +76,30 @@ class ExperimentRunner:
         self.poll()
         journal = next_journal(run_dir)
         driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
+        # Published only once its child exists. Under gevent the fork waits for the exec
+        # cooperatively, and the tab's ticker polls meanwhile: a driver published before it
+        # started looked like one that had exited, and its end was "recorded" (half-way, with
+        # an error) before it began, so the tab showed it running forever. Seen in the suite.
+        self.starting = experiment.name
+        try:
+            driver.start()
+        finally:
+            self.starting = None
         self.last, self.ended, self.recorded = _Started(experiment, driver, Timeline(run_dir)), False, False
-        driver.start()
+        reason, self.abort_when_started = self.abort_when_started, None
         self.last.timeline.emit(
             "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
         )
+        if reason is not None:
+            self.abort(reason)
         return self.view()
 
     def abort(self, reason: str = "user") -> bool:
-        """Interrupt the running experiment so its rollbacks run; False when none runs or it is already aborting."""
+        """Interrupt the running experiment so its rollbacks run; False when none runs or it is already aborting.
+        One that is still starting is interrupted as soon as it has started."""
+        if self.starting is not None:
+            first, self.abort_when_started = self.abort_when_started is None, self.abort_when_started or reason
+            return first
         last = self.last
         if last is None or not last.driver.running or last.driver.interrupted:
             return False

@@ -294,3 +294,82 @@ def test_the_ui_records_an_abort_it_had_to_send_again(tmp_path):
     recorded = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in recorded] == ["error"]
     assert "SIGINT sent again" in recorded[0]["detail"]["message"] and recorded[0]["detail"]["signalled"]
+
+
+class _StartedChild:
+    """Stands in for harness.proc.Child once `chaos run` is up: runs until `exit(code)`."""
+
+    def __init__(self):
+        self.returncode, self.pid = None, 4242
+
+    @property
+    def running(self):
+        return self.returncode is None
+
+    def exit(self, code):
+        self.returncode = code
+
+    def wait(self, timeout):
+        return self.returncode
+
+
+def test_a_poll_while_chaos_run_is_still_starting_leaves_the_experiment_to_its_end(tmp_path, monkeypatch):
+    """gevent's fork waits for the exec cooperatively, so the tab's ticker (or a second Run click)
+    gets in while `start()` is under way. Seen in the suite: the ticker took the driver that had no
+    child yet for one that had exited, began to record its end, failed half-way, and the tab then
+    showed the experiment running for ever, with no chaos-end in events.jsonl."""
+    from harness.errors import ExperimentBusy
+    from harness.run.chaos_driver import ChaosDriver
+    from harness.ui import runner as runner_module
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner
+
+    runner = ExperimentRunner()
+    experiment = find("kill-model-replica.json")
+    mid_start = []
+
+    class Starting(ChaosDriver):
+        def start(self):
+            runner.poll()  # the ticker, while the fork waits for the exec
+            mid_start.append(runner.view()["state"])
+            with pytest.raises(ExperimentBusy, match="is starting"):
+                runner.start(experiment, tmp_path)  # a second click on Run
+            self._child = _StartedChild()
+
+    monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
+    runner.start(experiment, tmp_path)
+    assert mid_start == ["idle"]
+    runner.poll()
+    assert runner.view()["state"] == "running"
+    runner.last.driver._child.exit(0)
+    assert runner.view()["state"] == "exited 0"
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert kinds == ["chaos-start", "chaos-end"]
+
+
+def test_an_abort_asked_for_while_chaos_run_starts_interrupts_it_once_it_has_started(tmp_path, monkeypatch):
+    from harness.run.chaos_driver import ChaosDriver
+    from harness.ui import runner as runner_module
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner
+
+    runner = ExperimentRunner()
+    answers = []
+
+    class Starting(ChaosDriver):
+        def start(self):
+            answers.append(runner.abort("user"))  # the Abort button, while the fork waits for the exec
+            answers.append(runner.abort("guardrail"))  # asked again: already pending
+            self._child = _FakeChild()
+            self._child.running, self._child.pid = True, 4242
+
+    monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
+    runner.start(find("kill-model-replica.json"), tmp_path)
+    assert answers == [True, False]
+    assert runner.last.driver._child.sent == [signal.SIGINT]
+    assert runner.view()["state"] == "aborting"
+    recorded = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["kind"], e["detail"].get("reason")) for e in recorded] == [
+        ("chaos-start", None),
+        ("chaos-abort", "user"),
+    ]
