@@ -79,7 +79,11 @@ def run_chaos(experiment: Path, run_dir: Path) -> None:
     subprocess.run(argv, env=env, cwd=run_dir, check=True, capture_output=True, timeout=60)
 
 
-def test_events_line_up_with_the_journal_within_100ms(tmp_path):
+def test_each_activity_event_lies_inside_its_journal_entry_after_its_pause(tmp_path):
+    """Orderings, not a time bound (a busy machine cannot break them): chaoslib stamps the journal's
+    start after any `pauses.before` and fires the registry's start_activity after that, and the
+    end event carries the journal's own end. An event taken before the 0.3 s pause would start
+    0.3 s before the journal's entry."""
     experiment = write_experiment(tmp_path / "exp.json")
     run_chaos(experiment, tmp_path)
     journal = json.loads((tmp_path / "journal.json").read_text())
@@ -96,8 +100,8 @@ def test_events_line_up_with_the_journal_within_100ms(tmp_path):
     ordered = sorted(runs, key=lambda r: r["start"])
     for run, start, end in zip(ordered, starts, ends):
         assert start["name"] == end["name"] == run["activity"]["name"]
-        assert abs(start["ts"] - epoch(run["start"])) < 0.1
-        assert abs(end["ts"] - epoch(run["end"])) < 0.1
+        assert epoch(run["start"]) <= start["ts"] <= epoch(run["end"])
+        assert abs(end["ts"] - epoch(run["end"])) < 1e-6  # the same instant, copied
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "experiment-start" and kinds[-1] == "experiment-end"
     assert events[-1]["detail"]["status"] == "completed"
