@@ -6,6 +6,7 @@
     child.wait(timeout)                      its exit code, None if still running after `timeout`
     child.stop(signal.SIGINT, timeout)       signal the group, wait, then SIGKILL the group
     child.kill()                             SIGKILL the group and reap it
+    listening(host, port)                    whether something accepts TCP connections there (a child up yet?)
 
 Every child is started the same way, because each of these was once missing somewhere:
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -160,3 +162,13 @@ class Child:
         """SIGKILL the whole group and reap the child; its exit code (None if it would not die in `wait`)."""
         signal_group(self.pid, signal.SIGKILL)
         return self.wait(wait)
+
+
+def listening(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts a TCP connection on `host`:`port` within `timeout` s: the test for
+    a child that serves (Locust's web UI, the calibration's hello server) or a port-forward being up."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True

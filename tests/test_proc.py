@@ -138,3 +138,16 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def test_listening_says_whether_something_accepts_connections_on_the_port():
+    import socket
+
+    from harness.proc import listening
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert listening("127.0.0.1", port)
+    assert not listening("127.0.0.1", port)  # closed: refused

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import tempfile
 from collections import defaultdict
@@ -41,7 +40,7 @@ from harness.events import read as events_of
 from harness.files import atomic_write
 from harness.histogram import Histogram
 from harness.load.child import LOAD_START_TIMEOUT_S, free_local_port, locust_argv
-from harness.proc import Child
+from harness.proc import Child, listening
 from harness.samples import OK, generator_rows, request_rows
 
 CLEAN_LAG_P99_MS = 10.0
@@ -182,14 +181,6 @@ def search(measure: Callable[[float], Judged], steps: int, say: Callable[[str], 
     return kept
 
 
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 class Bench:
     """A hello server and a work directory; `measure(rate)` runs the open model at `rate` against it.
 
@@ -212,7 +203,7 @@ class Bench:
             )
         try:
             self._pin(self.server, 1)
-            if not wait_until(lambda: not self.server.running or _listening(port), LOAD_START_TIMEOUT_S):
+            if not wait_until(lambda: not self.server.running or listening("127.0.0.1", port), LOAD_START_TIMEOUT_S):
                 raise HarnessError(
                     f"the calibration's hello server did not listen on 127.0.0.1:{port} "
                     f"within {LOAD_START_TIMEOUT_S:g} s"

@@ -16,13 +16,13 @@ a run it only:
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
 from harness.errors import TargetError
 from harness.load.child import LOAD_START_TIMEOUT_S
+from harness.proc import listening
 from harness.spec.models import KubernetesTarget
 from harness.targets.k8s import access
 from harness.targets.k8s.client import Cluster, api_error, kube_contexts
@@ -67,7 +67,7 @@ class KubernetesRun:
         self.check()
         self.cluster = Cluster.connect(self.spec.context, self.config_file)
         self.gateway = find_gateway(self.cluster, self.spec.namespace)
-        if self.sink_forward and not _listening(SINK_FORWARD):
+        if self.sink_forward and not listening(*SINK_FORWARD, timeout=2):
             raise TargetError(
                 f"load.where is local, so the data-flow sink reads Kafka from here, but nothing listens on "
                 f"{SINK_FORWARD[0]}:{SINK_FORWARD[1]}; run `kubectl -n {self.spec.namespace} port-forward svc/kafka "
@@ -142,14 +142,6 @@ def check_allowed(spec: KubernetesTarget, namespaces: tuple[str, ...] = (), conf
         spec.allowed_namespaces,
         kube_contexts(config_file if config_file is not None else kubeconfig_file()),
     )
-
-
-def _listening(address: tuple[str, int]) -> bool:
-    try:
-        socket.create_connection(address, timeout=2).close()
-    except OSError:
-        return False
-    return True
 
 
 def find_gateway(cluster: Cluster, namespace: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from harness.clock import wait_until
 from harness.errors import HarnessError, SpecError
 from harness.load.child import INJECT
-from harness.proc import Child
+from harness.proc import Child, listening
 from harness.run.orchestrator import new_run_dir
 from harness.status import ExitCode
 from harness.targets.local import LocalRun
@@ -131,21 +130,15 @@ def _serve(argv: list[str], env: dict[str, str], options: UiOptions, out: Callab
 
 
 def _wait_for_web(child: Child, options: UiOptions) -> None:
-    if not wait_until(lambda: not child.running or _listening(options), STARTUP_TIMEOUT_S):
+    if not wait_until(
+        lambda: not child.running or listening(options.web_host, options.web_port, 0.5), STARTUP_TIMEOUT_S
+    ):
         raise HarnessError(
             f"the Locust web UI did not listen on {options.web_host}:{options.web_port} "
             f"within {STARTUP_TIMEOUT_S:g}s; is the port taken? pass --web-port"
         )
     if not child.running:
         raise HarnessError(f"Locust exited at start-up (exit {child.returncode}); see its output above")
-
-
-def _listening(options: UiOptions) -> bool:
-    try:
-        with socket.create_connection((options.web_host, options.web_port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _stop(child: Child) -> int:
