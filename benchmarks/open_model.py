@@ -15,6 +15,12 @@ to core 0, side by side in one run:
                   while other work kept Locust off its core 3% of the run is tried again
     4. saturated  what constant_rate sends when asked for far more than it can (1.5x
                   bare): the rate at which the generator saturates
+    5. floor      the leanest sender on Locust's own HTTP client (benchmarks/floor_sender.py:
+                  gevent greenlets and FastHttpSession, no Locust runner, no plugin): its
+                  closed model flat out, and the highest rate its open model keeps, judged
+                  and searched like (3). It is what an even schedule costs on this machine
+                  with this client, whatever the harness does: (5)/(1) is the most any open
+                  model on Locust's client could reach here, (3)/(5) is the harness's share
 
 It prints each figure, the ratios (3)/(1) and (4)/(1) with the goal (>= 0.8) beside them,
 and the generator's CPU per request of every variant over the same middle seconds (its
@@ -54,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +128,7 @@ class Open:
     cpu_us: float
     starved: float
     blocks: float
+    label: str = "constant_rate"  # the floor's open model is "floor open"
 
     @property
     def asked(self) -> float:
@@ -132,7 +140,7 @@ class Open:
 
     def line(self) -> str:
         return (
-            f"constant_rate {self.asked:7.0f}: sent {self.sent:7.0f} req/s, {self.judged.facts()}, "
+            f"{self.label} {self.asked:7.0f}: sent {self.sent:7.0f} req/s, {self.judged.facts()}, "
             f"{self.cpu_us:4.0f} us CPU/req, {self.blocks:.2f} blocks/req{_starved(self.starved)}: "
             f"{self.judged.verdict}"
         )
@@ -241,6 +249,41 @@ class Bench:
         ran = self._harness("constant_rate", {"rate": float(round(rate))}, processes)
         return open_result(rate, ran)
 
+    def _floor(self, mode: str, amount: float) -> tuple[dict, float]:
+        """benchmarks/floor_sender.py on the generator's core: its JSON figures, and its starvation."""
+        argv = [sys.executable, str(Path(__file__).with_name("floor_sender.py")), self.url, mode, f"{amount:g}",
+                str(self.seconds)]  # fmt: skip
+        proc = subprocess.Popen(
+            argv, preexec_fn=pinned({GENERATOR_CORE}), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True, text=True,
+        )  # fmt: skip
+        try:
+            starved, _ = _watch_starvation(proc, time.monotonic() + self.seconds + 90)
+            out = proc.stdout.read() if proc.stdout else ""
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        return json.loads(out.strip().splitlines()[-1]), starved
+
+    def floor_closed(self) -> Closed:
+        figures, starved = self._floor("closed", self.users)
+        return Closed(figures["rate"], figures["cpu_us"], starved, figures["blocks"])
+
+    def floor_open(self, rate: float) -> Open:
+        rate = float(round(rate))
+        figures, starved = self._floor("open", rate)
+        judged = Judged(
+            rate=rate,
+            seconds=figures["seconds"],
+            behind=figures["behind"],
+            lag_p99_ms=figures["lag_p99_ms"],
+            worst_p99_ms=figures["worst_p99_ms"],
+            missing=figures["missing"],
+            failed=figures["failed"],
+        )
+        return Open(judged, figures["rate"], figures["cpu_us"], starved, figures["blocks"], label="floor open")
+
 
 def _schedstat(pid: int) -> tuple[int, int] | None:
     """(ns on a CPU, ns runnable but waiting for one) of the process's main thread."""
@@ -313,18 +356,20 @@ def open_result(rate: float, ran: Ran) -> Open:
     return Open(judged, ran.rate(first, last), ran.steady_us(first, last), ran.starved, ran.blocks(first, last))
 
 
-def search_clean(bench: Bench, ceiling: float, steps: int, processes: int | None = None) -> tuple[Open | None, list]:
-    """The highest clean constant_rate below `ceiling`, by bisection (first try: 0.7 x ceiling)."""
+def search_clean(
+    measure: Callable[[float], Open], ceiling: float, steps: int, prefix: str = "  "
+) -> tuple[Open | None, list]:
+    """The highest rate below `ceiling` that `measure` finds clean, by bisection (first try: 0.7 x ceiling)."""
     low, high, best, tried = 0.0, ceiling, None, []
     rate = ceiling * 0.7
     for _ in range(steps):
-        result = bench.open(rate, processes)
+        result = measure(rate)
         tried.append(result)
-        print(("  2 workers: " if processes else "  ") + result.line(), flush=True)
+        print(prefix + result.line(), flush=True)
         if not result.clean and result.starved >= STARVED_RETRY:
-            result = bench.open(rate, processes)  # other work took the core: that run said nothing
+            result = measure(rate)  # other work took the core: that run said nothing
             tried.append(result)
-            print(("  2 workers: " if processes else "  ") + "again: " + result.line(), flush=True)
+            print(prefix + "again: " + result.line(), flush=True)
         if result.clean:
             low, best = rate, result
         else:
@@ -342,7 +387,7 @@ def scale_out(bench: Bench, one: float, steps: int) -> str:
             f"core {SERVER_CORE} and the generator core {GENERATOR_CORE}, so two workers would share one core "
             "and their sum would measure nothing about scale-out. Run on >= 4 cores."
         )
-    best, _ = search_clean(bench, one * 2.5, steps, processes=2)
+    best, _ = search_clean(lambda rate: bench.open(rate, 2), one * 2.5, steps, "  2 workers: ")
     two = best.asked if best else 0.0
     return (
         f"scale-out (load.processes: 2, cores {sorted(SCALE_OUT_CORES)}): clean {two:.0f} req/s against "
@@ -401,15 +446,18 @@ def run_all(bench: Bench, args: argparse.Namespace) -> int:
     bare = unstarved(bench.bare, f"1. bare Locust FastHttpUser, closed, {args.users} users:  ")
     closed = unstarved(bench.harness_closed, f"2. harness closed model (steady {args.users}):           ")
     print("3. the highest constant_rate that keeps its schedule (bisection):", flush=True)
-    clean, tried = search_clean(bench, bare.rate, args.steps)
+    clean, tried = search_clean(bench.open, bare.rate, args.steps)
     print("4. saturation (constant_rate at 1.5x bare):", flush=True)
     saturated = bench.open(bare.rate * 1.5)
     print("  " + saturated.line(), flush=True)
+    print("5. the floor: the leanest sender on Locust's HTTP client (benchmarks/floor_sender.py):", flush=True)
+    floor_closed = unstarved(bench.floor_closed, f"  closed, {args.users} greenlets flat out:         ")
+    floor, floor_tried = search_clean(bench.floor_open, bare.rate, args.steps)
     again = bench.bare()
     print(f"1. bare Locust again, last:                      {again.line()}", flush=True)
-    report(max(bare, again, key=lambda c: c.rate), closed, clean, saturated)
+    report(max(bare, again, key=lambda c: c.rate), closed, clean, saturated, floor_closed, floor)
     print(scale_out(bench, clean.asked if clean else 0.0, args.steps))
-    runs = [bare, closed, *tried, saturated, again]
+    runs = [bare, closed, *tried, saturated, floor_closed, *floor_tried, again]
     starved = [r for r in runs if r.starved >= 0.05]
     if starved:
         print(
@@ -420,9 +468,12 @@ def run_all(bench: Bench, args: argparse.Namespace) -> int:
     return 0
 
 
-def report(bare: Closed, closed: Closed, clean: Open | None, saturated: Open) -> None:
+def report(
+    bare: Closed, closed: Closed, clean: Open | None, saturated: Open, floor_closed: Closed, floor: Open | None
+) -> None:
     """The figures side by side, ratios against the better of the two bare runs, goals beside them."""
     clean_rate = clean.asked if clean else 0.0
+    floor_rate = floor.asked if floor else 0.0
 
     def goal(ratio: float) -> str:
         return f"(goal >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'})"
@@ -442,6 +493,16 @@ def report(bare: Closed, closed: Closed, clean: Open | None, saturated: Open) ->
         f"(4) constant_rate, saturated      {saturated.sent:7.0f} req/s  {saturated.cpu_us:4.0f} us CPU/req  "
         f"(4)/(1) {saturated.sent / bare.rate:.2f} {goal(saturated.sent / bare.rate)}"
     )
+    floor_cpu = f"{floor.cpu_us:4.0f} us CPU/req" if floor else "   - us CPU/req"
+    print(
+        f"(5) floor, closed max             {floor_closed.rate:7.0f} req/s  {floor_closed.cpu_us:4.0f} us CPU/req  "
+        f"(5c)/(1) {floor_closed.rate / bare.rate:.2f}"
+    )
+    print(
+        f"(5) floor, open, clean            {floor_rate:7.0f} req/s  {floor_cpu}  "
+        f"(5)/(1) {floor_rate / bare.rate:.2f}: the most an open model on Locust's client kept here"
+    )
+    print(f"(3)/(5) {clean_rate / floor_rate if floor_rate else 0:.2f}: the harness's clean rate against that floor")
     if clean:
         print(
             f"open-model overhead: {clean.cpu_us / bare.cpu_us - 1:+.0%} generator CPU per request against bare "
