@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 import support
 
 
@@ -36,6 +37,15 @@ def test_a_port_something_listens_on_is_never_handed_out(monkeypatch):
         assert support.free_port() != held
 
 
-def test_a_base_port_block_lies_below_the_ephemeral_range():
+def test_every_workers_slices_lie_below_the_ephemeral_range_and_apart():
+    singles_end = support.SINGLE_PORTS_LOW + support.WORKER_SLOTS * support.SINGLE_PORTS_PER_WORKER
+    bases_end = support.BASE_PORTS_LOW + support.WORKER_SLOTS * support.BASE_PORTS_PER_WORKER
+    assert singles_end <= support.BASE_PORTS_LOW and bases_end <= ephemeral_low()
     base = support.free_base_port()
-    assert base + 100 <= ephemeral_low()
+    assert support.BASE_PORTS_LOW <= base and base + 100 <= bases_end
+
+
+def test_a_ninth_worker_is_refused_rather_than_folded_onto_the_first(monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw8")
+    with pytest.raises(RuntimeError, match="run fewer"):
+        support.free_port()

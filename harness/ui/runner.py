@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from gevent.event import Event
+
 from harness import events
 from harness.errors import ExperimentBusy
 from harness.events import EventKind
@@ -60,6 +62,8 @@ class ExperimentRunner:
         self.recorded = True  # ... and has finished: only then does the tab show it as over
         self.starting: str | None = None  # the experiment whose `chaos run` is being started
         self.abort_when_started: str | None = None  # the reason of an abort asked for meanwhile
+        self.start_done = Event()  # cleared while an experiment starts: finish() waits for it
+        self.start_done.set()
 
     @property
     def running(self) -> bool:
@@ -73,24 +77,28 @@ class ExperimentRunner:
             raise ExperimentBusy(
                 f"experiment '{self.last.experiment.name}' is still running; abort it or wait for it to end"
             )
-        self.poll()
-        journal = next_journal(run_dir)
-        driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
         # Published only once its child exists. Under gevent the fork waits for the exec
         # cooperatively, and the tab's ticker polls meanwhile: a driver published before it
         # started looked like one that had exited, and its end was "recorded" (half-way, with
         # an error) before it began, so the tab showed it running forever. Seen in the suite.
         self.starting = experiment.name
+        self.start_done.clear()
+        started = False
         try:
+            self.poll()
+            journal = next_journal(run_dir)
+            driver = ChaosDriver(experiment.path, run_dir, env=self.env, journal=journal)
             driver.start()
+            self.last, self.ended, self.recorded = _Started(experiment, driver, Timeline(run_dir)), False, False
+            self.last.timeline.emit(
+                "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
+            )
+            started = True
         finally:
-            self.starting = None
-        self.last, self.ended, self.recorded = _Started(experiment, driver, Timeline(run_dir)), False, False
-        reason, self.abort_when_started = self.abort_when_started, None
-        self.last.timeline.emit(
-            "harness", EventKind.CHAOS_START, str(experiment.path), pid=driver.pid, via="ui", journal=journal
-        )
-        if reason is not None:
+            # A failed start drops an abort asked for meanwhile: it must not hit the next experiment.
+            reason, self.abort_when_started, self.starting = self.abort_when_started, None, None
+            self.start_done.set()
+        if started and reason is not None:
             self.abort(reason)
         return self.view()
 
@@ -138,7 +146,9 @@ class ExperimentRunner:
         self.recorded = True
 
     def finish(self, timeout: float = ROLLBACK_TIMEOUT_S, reason: str = "test stopped") -> None:
-        """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s."""
+        """Abort any running experiment and wait for its rollbacks; SIGKILL it after `timeout` s.
+        One still starting is waited for first (up to `timeout` s), so the abort reaches its child."""
+        self.start_done.wait(timeout)
         self.abort(reason)
         last = self.last
         if last is not None and last.driver.running and last.driver.wait(timeout) is None:

@@ -373,3 +373,75 @@ def test_an_abort_asked_for_while_chaos_run_starts_interrupts_it_once_it_has_sta
         ("chaos-start", None),
         ("chaos-abort", "user"),
     ]
+
+
+class _ChildThatStopsOnSigint:
+    """Stands in for harness.proc.Child: runs until SIGINT reaches its group, then exits 0."""
+
+    def __init__(self):
+        self.sent, self.pid, self.returncode = [], 4242, None
+
+    @property
+    def running(self):
+        return self.returncode is None
+
+    def signal(self, sig):
+        self.sent.append(sig)
+        self.returncode = 0
+        return True
+
+    def wait(self, timeout):
+        return self.returncode
+
+
+def test_a_failed_start_drops_the_abort_asked_for_while_it_started(tmp_path, monkeypatch):
+    from harness.run.chaos_driver import ChaosDriver
+    from harness.ui import runner as runner_module
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner
+
+    runner = ExperimentRunner()
+    failing = [True]
+
+    class Starting(ChaosDriver):
+        def start(self):
+            if failing.pop():
+                runner.abort("user")
+                raise OSError("exec failed")
+            self._child = _ChildThatStopsOnSigint()
+
+    monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
+    failing.insert(0, False)
+    with pytest.raises(OSError):
+        runner.start(find("kill-model-replica.json"), tmp_path)
+    runner.start(find("kill-model-replica.json"), tmp_path)  # the next Run is not hit by that abort
+    assert runner.last.driver._child.sent == [] and runner.view()["state"] == "running"
+
+
+def test_stopping_the_test_while_an_experiment_starts_waits_for_it_and_rolls_it_back(tmp_path, monkeypatch):
+    """The test's stop (or Locust's quit) during the start: finish() waits for the child to exist,
+    then interrupts it, instead of ending the run before `chaos run` began."""
+    import gevent
+
+    from harness.run.chaos_driver import ChaosDriver
+    from harness.ui import runner as runner_module
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner
+
+    runner = ExperimentRunner()
+
+    class Starting(ChaosDriver):
+        def start(self):
+            gevent.sleep(0.05)  # the fork waiting for the exec: other greenlets run
+            self._child = _ChildThatStopsOnSigint()
+
+    monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
+    starter = gevent.spawn(runner.start, find("kill-model-replica.json"), tmp_path)
+    gevent.sleep(0)
+    assert runner.starting == "kill-model-replica.json"
+    runner.finish(timeout=60)
+    # when finish() returns the run may be closed: by then the child existed and was interrupted
+    assert runner.last is not None and runner.last.driver._child.sent == [signal.SIGINT]
+    starter.get(timeout=60)
+    recorded = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in recorded] == ["chaos-start", "chaos-abort", "chaos-end", "chaos-rollback"]
