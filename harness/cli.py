@@ -16,6 +16,7 @@ from types import FrameType
 from typing import NoReturn
 
 from harness.errors import GamedayError, SpecError
+from harness.proc import default_sigint
 from harness.status import ExitCode
 from harness.targets import local
 
@@ -26,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return ExitCode.INVALID_INPUT
-    # SIGTERM gets the same clean-up path as Ctrl-C: whatever was started is taken down.
+    # SIGTERM gets the same clean-up path as Ctrl-C: whatever was started is taken down. A command
+    # started from a script (or in the background) inherits SIGINT ignored; every command's
+    # documented stop is Ctrl-C, so Python's own handler goes back in first.
+    default_sigint()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return args.func(args) or 0

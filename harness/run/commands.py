@@ -8,7 +8,6 @@ from pathlib import Path
 
 from harness import generator_capacity
 from harness.errors import SpecError
-from harness.proc import default_sigint
 from harness.run import orchestrator
 from harness.run.calibrate import SKIP_FIRST_S, SKIP_LAST_S, calibrate
 from harness.run.drivers import RunOptions, real_drivers
@@ -80,7 +79,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    default_sigint()  # as for `gameday run`: a script's Ctrl-C must stop it (and its children)
     shortest = SKIP_FIRST_S + SKIP_LAST_S + 2  # two steady seconds to judge
     problems = []
     if not (math.isfinite(args.seconds) and args.seconds >= shortest):
@@ -96,7 +94,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    default_sigint()  # started from a script, SIGINT arrives ignored; the documented stop is SIGINT
     gameday = load_gameday(args.gameday)
     if gameday.target.kind == "local" and args.defect:
         from stack.config import DEFECTS

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-from harness.proc import default_sigint
 from harness.ui.launcher import UiOptions, launch
 
 
@@ -48,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    default_sigint()  # started from a script, SIGINT arrives ignored; the documented stop is Ctrl-C
     options = UiOptions(
         gameday=args.gameday,
         profile=args.profile,

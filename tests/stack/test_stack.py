@@ -256,6 +256,8 @@ def test_interrupted_up_takes_down_what_it_started(tmp_path, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # as from a script or in a shell's background: SIGINT arrives ignored, and must still stop it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     state = home / "stacks" / "cut"
     assert _wait(lambda: len(marked_processes(state)) >= 3, 30), "stack processes never appeared"
