@@ -37,8 +37,10 @@ from gevent.hub import Waiter  # noqa: E402
 from locust.contrib.fasthttp import FastHttpSession  # noqa: E402
 from locust.event import EventHook  # noqa: E402
 
-SKIP_FIRST_S, SKIP_LAST_S = 2, 1  # as harness.run.calibrate
-BEHIND_MS = 200.0  # as harness.load.options.DEFAULT_BEHIND_MS
+from harness.histogram import Histogram  # noqa: E402 - the harness's own lag histogram and thresholds
+from harness.load.options import DEFAULT_BEHIND_MS  # noqa: E402
+from harness.run.calibrate import SKIP_FIRST_S, SKIP_LAST_S  # noqa: E402
+
 MEMBERS = 300  # open: parked members; a hello target needs a handful
 
 
@@ -50,16 +52,12 @@ def thread_stats() -> tuple[int, int]:
     return ran, blocked
 
 
-def percentile(values: list[float], q: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(len(values) * q))] if values else 0.0
-
-
 def main() -> None:
     url, mode, amount, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     start = time.time() + 1.0  # the members connect lazily; this is only the greenlets' start-up
     end = start + seconds
     middle = (int(start) + SKIP_FIRST_S, int(end) - SKIP_LAST_S)
-    lags: dict[int, list[float]] = defaultdict(list)  # per second due, ms
+    lags: dict[int, Histogram] = defaultdict(Histogram)  # per second due, in us (as the plugin records)
     backlog: dict[int, float] = defaultdict(float)  # per second, the oldest waiting slot's age, ms
     failed = [0]
 
@@ -73,7 +71,7 @@ def main() -> None:
 
     def record(due: float, sent: float) -> None:
         if middle[0] <= int(due) < middle[1]:
-            lags[int(due)].append((sent - due) * 1000.0)
+            lags[int(due)].record(int((sent - due) * 1e6))
 
     def mark() -> None:
         gevent.sleep(max(0.0, middle[0] - time.time()))
@@ -133,21 +131,26 @@ def main() -> None:
         greenlets.append(gevent.spawn(clock))
     gevent.sleep(max(0.0, end - time.time()) + 0.5)
     greenlets[0].join()
-    everything = [lag for second in lags.values() for lag in second]
-    sent = len(everything)
+    everything = Histogram()
+    for second in lags.values():
+        everything.add(second)
+    sent = everything.total
     (ran0, blocked0), (ran1, blocked1) = marks["first"], marks["last"]
-    per_second = [percentile(second, 0.99) for second in lags.values()]
-    behind = sum(percentile(lags[s], 0.99) > BEHIND_MS or backlog[s] > BEHIND_MS for s in range(middle[0], middle[1]))
+    per_second = {s: h.percentile(99) / 1000.0 for s, h in lags.items()}  # ms
+    # a second counts as recorded, as a generator row of the plugin's does, if a slot due in it
+    # was sent or one was still waiting in it
+    recorded = [s for s in range(middle[0], middle[1]) if s in lags or backlog.get(s, 0.0) > 0]
+    behind = sum(per_second.get(s, 0.0) > DEFAULT_BEHIND_MS or backlog[s] > DEFAULT_BEHIND_MS for s in recorded)
     print(
         json.dumps(
             {
                 "mode": mode,
                 "amount": amount,
-                "seconds": len(lags),
-                "missing": max(middle[1] - middle[0], 0) - len(lags),
+                "seconds": len(recorded),
+                "missing": max(middle[1] - middle[0], 0) - len(recorded),
                 "rate": sent / max(middle[1] - middle[0], 1),
-                "lag_p99_ms": percentile(everything, 0.99),
-                "worst_p99_ms": max(per_second, default=0.0),
+                "lag_p99_ms": everything.percentile(99) / 1000.0 if sent else 0.0,
+                "worst_p99_ms": max(per_second.values(), default=0.0),
                 "behind": behind,
                 "failed": failed[0],
                 "cpu_us": (ran1 - ran0) / 1e3 / max(sent, 1),

@@ -257,7 +257,7 @@ class Bench:
         with err.open("w") as stderr:
             proc = subprocess.Popen(
                 argv, preexec_fn=pinned({GENERATOR_CORE}), stdout=subprocess.PIPE, stderr=stderr,
-                start_new_session=True, text=True,
+                start_new_session=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )  # fmt: skip
             try:
                 starved, _ = _watch_starvation(proc, time.monotonic() + self.seconds + 90)

@@ -11,12 +11,10 @@ import time
 # (32768+). A port the OS picks (bind to port 0) lies in that range, where any outgoing
 # connection on the machine can take it between the pick and the server's bind: CI lost a
 # RabbitMQ broker that way (eaddrinuse on a port free_port had just returned).
+WORKER_SLOTS = 8
 SINGLE_PORTS_LOW, SINGLE_PORTS_PER_WORKER = 10000, 1000  # free_port: 10000-17999
 BASE_PORTS_LOW, BASE_PORTS_PER_WORKER = 20000, 1500  # free_base_port: 20000-31999
 _next_single: int | None = None
-
-
-WORKER_SLOTS = 8
 
 
 def _worker_slot() -> int:

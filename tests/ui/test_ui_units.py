@@ -297,14 +297,21 @@ def test_the_ui_records_an_abort_it_had_to_send_again(tmp_path):
 
 
 class _StartedChild:
-    """Stands in for harness.proc.Child once `chaos run` is up: runs until `exit(code)`."""
+    """Stands in for harness.proc.Child once `chaos run` is up: counts the signals sent to its group,
+    and runs until `exit(code)` (or, `exits_on_sigint`, until SIGINT reaches it: then exits 0)."""
 
-    def __init__(self):
-        self.returncode, self.pid = None, 4242
+    def __init__(self, exits_on_sigint=False):
+        self.sent, self.pid, self.returncode, self.exits_on_sigint = [], 4242, None, exits_on_sigint
 
     @property
     def running(self):
         return self.returncode is None
+
+    def signal(self, sig):
+        self.sent.append(sig)
+        if self.exits_on_sigint and sig == signal.SIGINT:
+            self.exit(0)
+        return True
 
     def exit(self, code):
         self.returncode = code
@@ -360,8 +367,7 @@ def test_an_abort_asked_for_while_chaos_run_starts_interrupts_it_once_it_has_sta
         def start(self):
             answers.append(runner.abort("user"))  # the Abort button, while the fork waits for the exec
             answers.append(runner.abort("guardrail"))  # asked again: already pending
-            self._child = _FakeChild()
-            self._child.running, self._child.pid = True, 4242
+            self._child = _StartedChild()
 
     monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
     runner.start(find("kill-model-replica.json"), tmp_path)
@@ -373,25 +379,6 @@ def test_an_abort_asked_for_while_chaos_run_starts_interrupts_it_once_it_has_sta
         ("chaos-start", None),
         ("chaos-abort", "user"),
     ]
-
-
-class _ChildThatStopsOnSigint:
-    """Stands in for harness.proc.Child: runs until SIGINT reaches its group, then exits 0."""
-
-    def __init__(self):
-        self.sent, self.pid, self.returncode = [], 4242, None
-
-    @property
-    def running(self):
-        return self.returncode is None
-
-    def signal(self, sig):
-        self.sent.append(sig)
-        self.returncode = 0
-        return True
-
-    def wait(self, timeout):
-        return self.returncode
 
 
 def test_a_failed_start_drops_the_abort_asked_for_while_it_started(tmp_path, monkeypatch):
@@ -408,7 +395,7 @@ def test_a_failed_start_drops_the_abort_asked_for_while_it_started(tmp_path, mon
             if failing.pop():
                 runner.abort("user")
                 raise OSError("exec failed")
-            self._child = _ChildThatStopsOnSigint()
+            self._child = _StartedChild()
 
     monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
     failing.insert(0, False)
@@ -433,7 +420,7 @@ def test_stopping_the_test_while_an_experiment_starts_waits_for_it_and_rolls_it_
     class Starting(ChaosDriver):
         def start(self):
             gevent.sleep(0.05)  # the fork waiting for the exec: other greenlets run
-            self._child = _ChildThatStopsOnSigint()
+            self._child = _StartedChild(exits_on_sigint=True)
 
     monkeypatch.setattr(runner_module, "ChaosDriver", Starting)
     starter = gevent.spawn(runner.start, find("kill-model-replica.json"), tmp_path)
