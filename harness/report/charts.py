@@ -62,6 +62,7 @@ class Marker(TypedDict):
     kind: str  # chaos | abort | error | generator
     label: str
     detected: NotRequired[float]  # generator only: when Locust marked the worker missing (ts: when the gap began)
+    back: NotRequired[float]  # generator only: when the worker heartbeat again (absent: lost for the rest of the run)
 
 
 class ChartData(TypedDict):
@@ -223,7 +224,9 @@ def phase_bands(phases: dict[str, tuple]) -> list[PhaseBand]:
 
 def markers(events: tuple[dict, ...]) -> list[Marker]:
     """A labelled vertical line for each chaos method/rollback activity, guardrail abort, harness error
-    and load worker the Locust master marked missing (from then on the load is short of that worker)."""
+    and load worker the Locust master marked missing. A worker that heartbeat again later (a process
+    starved of CPU for a few seconds, not a dead one) carries `back`: the load was short of it only
+    until then, so it is no loss for the rest of the run."""
     out = []
     for event in events:
         detail = detail_of(event)
@@ -234,14 +237,31 @@ def markers(events: tuple[dict, ...]) -> list[Marker]:
         elif event.get("source") == "harness" and event.get("kind") == "error":
             out.append(Marker(ts=event["ts"], kind="error", label=f"error: {event.get('name', '')}"))
         elif event.get("source") == "load" and kind_of(event) == EventKind.WORKER_MISSING:
-            out.append(Marker(ts=event["ts"], kind="generator", label=_worker_missing_label(event, detail)))
+            out.append(_worker_missing_marker(event, detail, events))
     return out
 
 
-def _worker_missing_label(event: dict, detail: dict) -> str:
+def _worker_missing_marker(event: dict, detail: dict, events: tuple[dict, ...]) -> Marker:
+    name = str(event.get("name", ""))[:60]
     left = detail.get("remaining")
     suffix = f" ({left} left)" if isinstance(left, int) and not isinstance(left, bool) else ""
-    return f"load worker lost: {str(event.get('name', ''))[:60]}{suffix}"
+    back = next(
+        (
+            later["ts"]
+            for later in events
+            if later.get("source") == "load"
+            and kind_of(later) == EventKind.WORKER_BACK
+            and later.get("name") == event.get("name")
+            and later["ts"] > event["ts"]
+        ),
+        None,
+    )
+    if back is None:
+        return Marker(ts=event["ts"], kind="generator", label=f"load worker lost: {name}{suffix}")
+    label = (
+        f"load worker missed heartbeats: {name}{suffix}, back {back - event['ts']:.1f} s after it was marked missing"
+    )
+    return Marker(ts=event["ts"], kind="generator", label=label, back=back)
 
 
 def back_to_gap_start(marks: list[Marker], per_second: pd.DataFrame) -> list[Marker]:
@@ -260,9 +280,9 @@ def back_to_gap_start(marks: list[Marker], per_second: pd.DataFrame) -> list[Mar
             continue
         while second - 1 in bound:
             second -= 1
-        out.append(
-            Marker(ts=float(min(second, mark["ts"])), kind=mark["kind"], label=mark["label"], detected=mark["ts"])
-        )
+        moved = mark.copy()
+        moved["ts"], moved["detected"] = float(min(second, mark["ts"])), mark["ts"]
+        out.append(moved)
     return sorted(out, key=lambda m: m["ts"])
 
 

@@ -107,7 +107,8 @@ def render_report(analysis: Analysis, document: Mapping[str, Any]) -> str:
         "experiments": experiment_views(analysis.run_dir),
         "charts": charts,
         "errors": top_errors(analysis.run_dir),
-        "worker_losses": [m for m in charts["markers"] if m["kind"] == "generator"],
+        # a worker that came back is a marker on the chart, not a loss for the headline
+        "worker_losses": [m for m in charts["markers"] if m["kind"] == "generator" and "back" not in m],
         "chart_specs": REQUEST_CHARTS
         + ([EVENTS_CHART] if charts["has_events"] else [])
         + variant_charts(charts)

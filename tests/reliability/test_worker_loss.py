@@ -164,11 +164,24 @@ def test_load_goes_on_from_the_surviving_worker(run):
     assert max(workers.values()) == 2
 
 
+def stayed_lost(events: list[dict]) -> list[dict]:
+    """worker-missing events with no later worker-back from that worker. On a busy 2-core machine a
+    worker starved of CPU can miss Locust's heartbeats for a few seconds and then heartbeat again
+    (seen in CI, during Locust's start); that gap is marked, but it is not the loss this test causes."""
+    return [
+        gone
+        for gone in events
+        if gone["kind"] == "worker-missing"
+        and not any(e["kind"] == "worker-back" and e["name"] == gone["name"] and e["ts"] > gone["ts"] for e in events)
+    ]
+
+
 def test_timeline_has_worker_missing_soon_after_the_kill(run):
-    missing = [e for e in events_of(run.run_dir) if e["kind"] == "worker-missing"]
-    assert len(missing) == 1, missing
-    assert run.killed_at < missing[0]["ts"] < run.killed_at + 10  # Locust: about 4 missed 1 s heartbeats
-    assert missing[0]["detail"]["remaining"] == 1
+    events = events_of(run.run_dir)
+    lost = stayed_lost(events)
+    assert len(lost) == 1, [e for e in events if e["kind"] in ("worker-missing", "worker-back")]
+    assert run.killed_at < lost[0]["ts"] < run.killed_at + 10  # Locust: about 4 missed 1 s heartbeats
+    assert lost[0]["detail"]["remaining"] == 1
 
 
 def test_fault_and_recovery_are_marked_generator_bound_with_their_seconds(run):
@@ -196,8 +209,9 @@ def test_baseline_verdicts_stay_trustworthy(run):
 def test_report_marks_the_loss_on_the_chart_the_headline_and_the_verdicts(run):
     page = lxml.html.fromstring((run.run_dir / "report.html").read_bytes())
     markers = json.loads(page.get_element_by_id("chart-data").text)["markers"]
-    assert [m["kind"] for m in markers].count("generator") == 1, markers
-    assert page.find_class("worker-loss"), "no headline warning about the lost worker"
+    lost = [m for m in markers if m["kind"] == "generator" and "back" not in m]
+    assert len(lost) == 1 and lost[0]["label"].startswith("load worker lost: "), markers
+    assert len(page.find_class("worker-loss")) == 1, "not one headline warning about the lost worker"
     bound = {tr.get("data-phase") for tr in page.find_class("verdict") if tr.find_class("generator-bound")}
     behind_in_baseline = {"baseline"} if run.result["phases"]["baseline"]["generator_bound"] else set()
     assert bound in ({"fault", "recovery", "run"}, {"fault", "recovery", "run"} | behind_in_baseline), bound

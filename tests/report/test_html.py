@@ -153,7 +153,7 @@ def test_report_of_a_one_hour_run_stays_under_5_mb(tmp_path):
     assert len([b for b in data["phases"] if b["name"] == "fault"]) == 6
 
 
-def worker_loss_run(directory, lost_at: int = 28):
+def worker_loss_run(directory, lost_at: int = 28, extra: tuple[dict, ...] = ()):
     """Two Locust workers until T0+lost_at, then one (half the load): the master marked the other missing."""
     from rundir_factory import event, generator_row, request_row, timeline, write_run
 
@@ -165,7 +165,7 @@ def worker_loss_run(directory, lost_at: int = 28):
     lost = event(T0 + lost_at + 4.2, "worker_missing", source="load", name="host_0123abcd", remaining=1)
     write_run(
         directory,
-        timeline(60, 5, [(25, 35)], extra=[lost]),
+        timeline(60, 5, [(25, 35)], extra=[lost, *extra]),
         rows,
         spec=(healthy_run(directory / "x") / "gameday.yaml").read_text(),
     )
@@ -182,6 +182,37 @@ def test_lost_load_worker_is_a_marker_at_the_gap_start_and_a_headline_warning(tm
     assert len(warning) == 1
     assert "from t+28.0s" in warning[0].text_content() and "missing at t+32.2s" in warning[0].text_content()
     assert [tr.get("data-kind") for tr in q(doc, "tr", "marker")].count("generator") == 1
+
+
+def test_worker_that_heartbeats_again_is_a_marker_saying_so_and_no_headline_loss(tmp_path):
+    """A worker starved of CPU misses Locust's heartbeats for a few seconds, is marked missing, then
+    heartbeats again: the chart marks the gap, but only the worker that stayed lost is headlined."""
+    from rundir_factory import event
+
+    starved = (
+        event(T0 + 9.5, "worker_missing", source="load", name="host_starved", remaining=1),
+        event(T0 + 11.0, "worker_back", source="load", name="host_starved", remaining=2),
+        event(T0 + 12.0, "worker_back", source="load", name="host_0123abcd", remaining=2),  # before its loss
+    )
+    doc, _ = page(worker_loss_run(tmp_path / "run", extra=starved))
+    marks = [m for m in chart_data(doc)["markers"] if m["kind"] == "generator"]
+    assert marks == [
+        {
+            "ts": T0 + 9.5,
+            "kind": "generator",
+            "label": "load worker missed heartbeats: host_starved (1 left), back 1.5 s after it was marked missing",
+            "back": T0 + 11.0,
+        },
+        {
+            "ts": T0 + 28,
+            "kind": "generator",
+            "label": "load worker lost: host_0123abcd (1 left)",
+            "detected": T0 + 32.2,
+        },
+    ]
+    warning = q(doc, "p", "worker-loss")
+    assert len(warning) == 1 and "host_0123abcd" in warning[0].text_content()
+    assert [tr.get("data-kind") for tr in q(doc, "tr", "marker")].count("generator") == 2
 
 
 def test_phases_and_verdicts_short_of_a_worker_say_generator_bound_with_seconds(tmp_path):
