@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -23,6 +23,7 @@ import pandas as pd
 from harness.analysis import status as run_status
 from harness.analysis.canary import judge_comparison
 from harness.analysis.degradation import Degradation, degradation
+from harness.analysis.experiment_checks import ExperimentCheck, experiment_checks
 from harness.analysis.metric_slis import MetricData, judge_metric, read_metrics, recovery_rules
 from harness.analysis.metric_slis import summary as metric_summary
 from harness.analysis.phases import Fault, Phases, Window, faults, phases
@@ -63,10 +64,13 @@ class Analysis:
     ledger: Ledger
     variants: dict[str, VariantSlis] = field(default_factory=dict)  # by variant, when the load recorded them
     metrics: MetricData = field(default_factory=lambda: MetricData({}, {}))
+    experiments: tuple[ExperimentCheck, ...] = ()  # each chaos block's experiment, judged
 
     @property
     def states(self) -> list[str]:
-        return [v.state for v in self.verdicts]
+        """Every verdict's state, then every experiment's: an experiment that did not do what it was
+        written to do fails the run as a failed SLO does (harness.analysis.experiment_checks)."""
+        return [v.state for v in self.verdicts] + [c.state for c in self.experiments]
 
 
 def analyse(run_dir: str | Path, gameday: GameDay | None = None, allow_generator_bound: bool | None = None) -> Analysis:
@@ -112,6 +116,7 @@ def analyse(run_dir: str | Path, gameday: GameDay | None = None, allow_generator
         ledger,
         variants,
         metrics,
+        experiment_checks(events),
     )
 
 
@@ -195,6 +200,7 @@ class ResultDoc(TypedDict):
     ledger: dict[str, int]
     variants: dict[str, Any]
     metrics: dict[str, Any]
+    experiments: list[dict[str, Any]]
     exit_code: int
 
 
@@ -213,6 +219,7 @@ def result_document(analysis: Analysis) -> ResultDoc:
         ledger=_ledger_doc(analysis.ledger),
         variants=_variants_doc(analysis),
         metrics=_metrics_doc(analysis),
+        experiments=[asdict(c) for c in analysis.experiments],
         exit_code=exit_code(analysis),
     )
 

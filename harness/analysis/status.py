@@ -12,9 +12,10 @@ A directory that Locust recorded alone (the plugin injected into a user's own
 `locust` command: no harness `run-start`) is completed when Locust recorded its
 `test-stop`, crashed otherwise.
 
-Exit codes (`harness.status.ExitCode`): 0 every SLO passed; 1 an SLO failed or had no
-data; 3 aborted or interrupted; 4 the target or the harness failed. (2, invalid input,
-is raised before any run directory exists.)
+Exit codes (`harness.status.ExitCode`): 0 every SLO passed and every experiment ran as
+written (harness.analysis.experiment_checks); 1 one of them failed or had no data; 3 aborted or
+interrupted; 4 the target or the harness failed. (2, invalid input, is raised before any
+run directory exists.)
 """
 
 from __future__ import annotations

@@ -214,7 +214,15 @@ def before_hypothesis_control(context: dict, **_: Any) -> None:
 
 
 def after_hypothesis_control(context: dict, state: dict | None = None, **_: Any) -> None:
-    emit(EventKind.HYPOTHESIS_END, context.get("title", "?"), {"met": (state or {}).get("steady_state_met")})
+    """`met`, and the probes out of tolerance with what they answered (harness.analysis.experiment_checks
+    names them when the hypothesis failed)."""
+    state = state or {}
+    unmet = [
+        {"probe": (run.get("activity") or {}).get("name", "?"), "output": repr(run.get("output"))[:200]}
+        for run in state.get("probes") or ()
+        if isinstance(run, dict) and run.get("tolerance_met") is False
+    ]
+    emit(EventKind.HYPOTHESIS_END, context.get("title", "?"), {"met": state.get("steady_state_met"), "unmet": unmet})
 
 
 def before_method_control(context: dict, **_: Any) -> None:

@@ -12,6 +12,10 @@ JUnit reporters also accept):
           <failure type="fail|no-data|inconclusive" message="observed X, objective Y">details</failure>
         </testcase>
         ... one testcase per SLO, in spec order ...
+        <testcase classname="gameday.<game day>.chaos" name="experiment <file>" time="<its seconds>">
+          <failure type="fail" message="<why>"/>    when it did not run as written
+        </testcase>                                 (harness.analysis.experiment_checks)
+        ... one per experiment that ran to its end ...
         <testcase classname="gameday.<game day>" name="run status">   only when the run did
           <error type="aborted|interrupted|..." message="..."/>          not complete
         </testcase>
@@ -38,6 +42,7 @@ def junit_xml(document: Mapping[str, Any]) -> bytes:
     """The JUnit XML of a result document, UTF-8 with an XML declaration."""
     name = document["gameday"].get("name") or "gameday"
     cases = [_slo_case(name, v) for v in document["verdicts"]]
+    cases += [_experiment_case(name, c) for c in document.get("experiments") or ()]
     status_case = _status_case(name, document["run"])
     if status_case is not None:
         cases.append(status_case)
@@ -100,6 +105,20 @@ def _details(verdict: Mapping[str, Any]) -> str:
             "window; the verdict is not trustworthy, suspect the generator"
         )
     return "\n".join(lines)
+
+
+def _experiment_case(gameday: str, check: Mapping[str, Any]) -> ET.Element:
+    case = ET.Element(
+        "testcase",
+        {
+            "classname": f"gameday.{gameday}.chaos",
+            "name": f"experiment {check['experiment']}",
+            "time": f"{max(0.0, check['end'] - check['start']):.3f}",
+        },
+    )
+    if check["state"] != "pass":
+        ET.SubElement(case, "failure", {"type": check["state"], "message": check["reason"]})
+    return case
 
 
 def _status_case(gameday: str, run: Mapping[str, Any]) -> ET.Element | None:

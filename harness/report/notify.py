@@ -39,6 +39,16 @@ def notification(analysis: Any) -> Notification:
         for v in document["verdicts"]
         if v["state"] != "pass"
     ]
+    failed += [
+        {
+            "slo": f"experiment {c['experiment']}",
+            "state": c["state"],
+            "observed": c["reason"],
+            "objective": "runs as written",
+        }
+        for c in document["experiments"]
+        if c["state"] != "pass"
+    ]
     return Notification(
         text=slack_escape(summary_line(analysis)),
         gameday=head.name,

@@ -1,7 +1,7 @@
 """Plain-text forms of a run's outcome, for the terminal and for webhooks.
 
 summary_line(analysis) -> str    one line for the end of `gameday run`
-verdict_table(analysis) -> str   the SLO verdicts as an aligned text table
+verdict_table(analysis) -> str   the SLO verdicts, then the experiments', as an aligned text table
 scoped_sli(verdict) -> str       the SLI with its variant, comparison or metric agg
 headline(document) -> Headline   the facts both of those and the HTML headline show
 """
@@ -81,32 +81,25 @@ def summary_line(analysis: Analysis) -> str:
     head = headline(document)
     line = f"{head.word} {head.name}: {head.passed}/{head.total} SLOs passed in {format_duration(head.duration_s)}"
     failed = [f"{v['slo']} (observed {v['observed_text']})" for v in document["verdicts"] if v["state"] != "pass"]
+    failed += [f"experiment {c['experiment']} ({c['reason']})" for c in document["experiments"] if c["state"] != "pass"]
     if failed:
         line += "; not passed: " + "; ".join(failed)
     return printable(f"{line} (exit {exit_code(analysis)})")
 
 
 def verdict_table(analysis: Analysis) -> str:
-    """The SLO verdicts as a plain-text table, one row per SLO, columns aligned."""
+    """The SLO verdicts as a plain-text table, one row per SLO, columns aligned; then a row per
+    experiment, which is judged too (harness.analysis.experiment_checks): did it run as written?"""
+    document = result_document(analysis)
     rows: list[tuple[str, ...]] = [("VERDICT", "SLI", "PHASE", "ENDPOINT", "OBJECTIVE", "OBSERVED")]
-    for v in result_document(analysis)["verdicts"]:
-        rows.append(
-            tuple(
-                map(
-                    printable,
-                    (
-                        v["state"].upper(),
-                        scoped_sli(v),
-                        v["phase"],
-                        v["endpoint"] or "*",
-                        v["objective"],
-                        v["observed_text"] + (f" ({v['reason']})" if v["reason"] else ""),
-                    ),
-                )
-            )
-        )
+    for v in document["verdicts"]:
+        observed = v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")
+        rows.append((v["state"].upper(), scoped_sli(v), v["phase"], v["endpoint"] or "*", v["objective"], observed))
+    for c in document["experiments"]:
+        rows.append((c["state"].upper(), "experiment", "fault", c["experiment"], "runs as written", c["reason"]))
     if len(rows) == 1:
         return "no SLOs in this game day"
+    rows = [tuple(map(printable, row)) for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths)), r[-1]]) for r in rows)
 

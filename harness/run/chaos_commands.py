@@ -27,6 +27,7 @@ from stack.config import StackConfig
 EXIT_CODES = {
     "completed": ExitCode.OK,
     "deviated": ExitCode.FAILED,
+    "not-run": ExitCode.FAILED,  # the steady state did not hold before the method: nothing was injected
     "failed": ExitCode.FAILED,
     "aborted": ExitCode.INTERRUPTED,
     "interrupted": ExitCode.INTERRUPTED,

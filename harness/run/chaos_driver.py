@@ -211,8 +211,14 @@ class ChaosDriver:
     @property
     def status(self) -> str | None:
         """The journal's status ('completed', 'failed', 'interrupted', 'aborted'), 'deviated' when
-        the steady state deviated, or None while no journal exists."""
+        the steady state deviated, 'not-run' when it did not hold before the method (chaos says
+        'completed', but the method never ran), or None while no journal exists."""
         journal = self.journal()
         if journal is None:
             return None
-        return "deviated" if journal.get("deviated") else journal.get("status")
+        if journal.get("deviated"):
+            return "deviated"
+        before = (journal.get("steady_states") or {}).get("before") or {}
+        if journal.get("status") == "completed" and before.get("steady_state_met") is False:
+            return "not-run"
+        return journal.get("status")

@@ -294,9 +294,15 @@ def _chaos_end(ctx: RunContext, chaos: ChaosRun, block: ChaosBlock) -> None:
         status=journal.get("status"),
         deviated=journal.get("deviated"),
     )
+    before = (journal.get("steady_states") or {}).get("before") or {}
     ctx.progress.line(
         f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
         + (" (steady state deviated)" if journal.get("deviated") else "")
+        + (
+            " (steady state not met before the method: its fault was never injected)"
+            if before.get("steady_state_met") is False
+            else ""
+        )
     )
     ctx.chaos = None
 

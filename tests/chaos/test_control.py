@@ -36,8 +36,9 @@ def test_emit_does_nothing_without_a_run_dir(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def write_experiment(path: Path) -> Path:
-    """A stack-free experiment: python probes/actions from the standard library, with pauses."""
+def write_experiment(path: Path, hypothesis_dir: str = "/tmp") -> Path:
+    """A stack-free experiment: python probes/actions from the standard library, with pauses. Its
+    steady-state hypothesis is that `hypothesis_dir` is a directory."""
 
     def act(name, func, args, kind="action", pauses=None):
         a = {
@@ -55,7 +56,10 @@ def write_experiment(path: Path) -> Path:
         "title": "timeline",
         "description": "stack-free",
         "controls": CONTROLS,
-        "steady-state-hypothesis": {"title": "tmp exists", "probes": [act("tmp", "isdir", {"s": "/tmp"}, "probe")]},
+        "steady-state-hypothesis": {
+            "title": "tmp exists",
+            "probes": [act("tmp", "isdir", {"s": hypothesis_dir}, "probe")],
+        },
         "method": [
             act("first", "exists", {"path": "/"}, pauses={"before": 0.3, "after": 0.2}),
             act("second", "exists", {"path": "/tmp"}),
@@ -131,3 +135,15 @@ def test_the_extension_overrides_the_name_convention():
     assert control.removes_fault({"type": "action", "name": "un-partition"}, explicit)
     assert not control.removes_fault({"type": "action", "name": "heal-kafka"}, explicit)
     assert control.removal_names({"extensions": [{"name": "other"}]}) is None
+
+
+def test_a_hypothesis_unmet_before_the_method_is_recorded_with_the_probe_and_its_answer(tmp_path):
+    """chaoslib then skips the method and still says 'completed'; the hypothesis-end event names the
+    probe out of tolerance (harness.analysis.experiment_checks fails the experiment on it)."""
+    experiment = write_experiment(tmp_path / "exp.json", hypothesis_dir=str(tmp_path / "absent"))
+    run_chaos(experiment, tmp_path)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    ends = [e["detail"] for e in events if e["kind"] == "hypothesis-end"]
+    assert ends == [{"met": False, "unmet": [{"probe": "tmp", "output": "False"}]}]
+    assert not [e for e in events if e["kind"] == "method-start"]
+    assert json.loads((tmp_path / "journal.json").read_text())["status"] == "completed"

@@ -55,7 +55,11 @@ def test_canary_regression_fails_the_comparisons_while_the_aggregate_slos_pass(t
     latency, correctness = judged[LATENCY], judged[CORRECTNESS]
     assert latency["state"] == "fail" and latency["observed"] > 1.2 and latency["compare"]["significant"], latency
     assert latency["compare"]["variant_value"] - latency["compare"]["against_value"] > 0.03  # ~50 ms later
-    assert correctness["state"] == "fail" and -0.06 < correctness["observed"] < -0.01, correctness
+    # About 3.6% of the canary's answers are wrong (130 of the 4,000 fresh inputs and 1 of the 16 hot
+    # ones fall in the defect's slice); over its ~530 answers that is 19 +- 4.4. A loaded CI run saw
+    # 32 of 530 (-6.04 points), so the bound is the defect's size with room for that tail; a
+    # measurement bug (a difference of tens of points, or none) still fails it.
+    assert correctness["state"] == "fail" and -0.10 < correctness["observed"] < -0.01, correctness
     for slo in AGGREGATE:
         assert judged[slo]["state"] == "pass", (slo, states)  # what an aggregate SLO alone would have said
     assert judged["latency.p99[POST /v1/score]@baseline < 150ms"]["state"] == "pass"

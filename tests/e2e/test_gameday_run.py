@@ -204,3 +204,44 @@ def test_data_flow_loses_nothing_through_a_scorer_kill_and_a_partition(healthy_s
     assert fault["events.e2e_latency.p99"] > 5 * baseline["events.e2e_latency.p50"], "the partition did not show"
     assert len(doc["recovery"]) == 2 and all(r["seconds"] is not None for r in doc["recovery"])
     assert (run_dir / "journal.json").exists() and (run_dir / "journal-2.json").exists()
+
+
+def test_experiment_whose_steady_state_fails_before_the_method_fails_the_run_with_every_slo_passing(
+    healthy_stack, tmp_path
+):
+    """`chaos run` ends an experiment whose hypothesis is unmet before the method 'completed', exit 0,
+    with its method never run. The game day's SLOs all pass (nothing happened); the run must fail and
+    name the probe, and the fault must indeed not have been injected."""
+    kill = json.loads((ROOT / "experiments" / "kill-model-replica.json").read_text())
+    kill["steady-state-hypothesis"] = {
+        "title": "replica-1's breaker is open (never, on a healthy stack)",
+        "probes": [
+            {
+                "type": "probe",
+                "name": "breaker-replica-1-open",
+                "provider": {
+                    "type": "python",
+                    "module": "harness.chaos.probes",
+                    "func": "breaker_state",
+                    "arguments": {"replica": "replica-1"},
+                },
+                "tolerance": "open",
+            }
+        ],
+    }
+    experiment = tmp_path / "unmet.json"
+    experiment.write_text(json.dumps(kill))
+    spec = write_spec(
+        tmp_path / "gd.yaml",
+        **base_spec(healthy_stack.name, chaos={"experiment": str(experiment), "start_after": "7s"}),
+    )
+    result = run(spec, healthy_stack.home, tmp_path / "runs")
+    run_dir, doc = result_of(tmp_path / "runs")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert [v["state"] for v in doc["verdicts"]] == ["pass", "pass"]
+    assert [(c["experiment"], c["state"]) for c in doc["experiments"]] == [(str(experiment), "fail")]
+    assert "breaker-replica-1-open answered 'closed'" in doc["experiments"][0]["reason"], doc["experiments"]
+    assert "never injected" in result.stdout and doc["run"]["outcome"] == "fail"
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert not [e for e in events if e["kind"] == "activity-start" and (e["detail"] or {}).get("phase") == "method"]
+    assert json.loads((run_dir / "journal.json").read_text())["status"] == "completed"  # what chaos said

@@ -108,7 +108,12 @@ def run(
         warmup=warmup,
         slos=SLOS,
     )
-    result = gameday("run", str(spec), "--reports", str(tmp_path / "runs"), home=tmp_path, timeout=200)
+    # --allow-generator-bound: these runs are 9-12 s long, so one second of Locust behind schedule
+    # on a busy machine (4 stacks on 2 cores) is over the 10% that makes a verdict inconclusive
+    # (seen in a full local run). What is tested is the sink's delivery, every event counted;
+    # the generator's own seconds are still flagged in the result.
+    argv = ["run", str(spec), "--reports", str(tmp_path / "runs"), "--allow-generator-bound"]
+    result = gameday(*argv, home=tmp_path, timeout=200)
     run_dir, doc = result_of(tmp_path / "runs")
     return result, run_dir, doc
 

@@ -150,7 +150,9 @@ def test_open_model_reports_a_stall_that_a_closed_model_hides(tmp_path):
         results[model] = _slow_samples(tmp_path / model)
     (open_slow, open_p99), (closed_slow, closed_p99) = results["open"], results["closed"]
     assert open_p99 >= 900
-    assert closed_p99 < 100  # two stuck requests among ~300: p99 never sees the stall
+    # two stuck requests among ~300: p99 never sees the 1 s stall (a busy machine can push the
+    # closed model's p99 past 100 ms, seen at 112 ms, but not to half the stall)
+    assert closed_p99 < 500
     assert closed_slow <= 2  # one stuck request per user
     assert open_slow >= 30  # requests due in the stall's last 750 ms (~37)
 

@@ -72,6 +72,27 @@ def test_completed_run_writes_journal_and_exits_zero(tmp_path, start_driver):
     assert driver.journal()["rollbacks"][0]["activity"]["name"] == "rollback-sleep"
 
 
+def test_a_steady_state_unmet_before_the_method_is_status_not_run_though_chaos_says_completed(tmp_path, start_driver):
+    path = experiment(tmp_path / "e.json", pause=0)
+    doc = json.loads(path.read_text())
+    doc["steady-state-hypothesis"] = {
+        "title": "a file that is not there",
+        "probes": [
+            {
+                "type": "probe",
+                "name": "absent",
+                "provider": {"type": "python", "module": "os.path", "func": "exists", "arguments": {"path": "/nope"}},
+                "tolerance": True,
+            }
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    driver = start_driver(path, tmp_path / "run")
+    assert driver.wait(60) == 0  # chaos's own exit code
+    assert driver.journal()["status"] == "completed" and driver.journal()["run"] == []
+    assert driver.status == "not-run"
+
+
 def test_interrupt_runs_rollbacks_even_when_the_parent_ignores_sigint(tmp_path, start_driver):
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under a non-interactive shell
     try:

@@ -1,0 +1,136 @@
+"""Each experiment is judged on whether it ran as written: an unmet steady state before the method
+(its fault never injected), a deviation after it, or a failed activity fails the run."""
+
+import json
+
+import lxml.html
+from rundir_factory import T0, event, steady_rows, timeline, write_run
+
+from harness.analysis.experiment_checks import experiment_checks
+from harness.analysis.result import analyse, exit_code
+from harness.report.reports import write_reports
+from harness.report.summary import summary_line, verdict_table
+from harness.status import ExitCode
+
+FILE = "experiments/trip-breaker.json"
+
+
+def experiment(
+    at: float,
+    status: str = "completed",
+    deviated: bool = False,
+    before: bool | None = True,
+    after: bool | None = True,
+    unmet: tuple = (),
+) -> list[dict]:
+    """The events of one chaos block starting at T0+at, as the harness and the chaos control write them."""
+    probes = [{"probe": name, "output": output} for name, output in unmet]
+    events = [event(T0 + at, "chaos-start", name=FILE, pid=1)]
+    if before is not None:
+        events.append(
+            event(T0 + at + 0.3, "hypothesis-end", "chaos", "hypothesis", met=before, unmet=[] if before else probes)
+        )
+    if before is not False:
+        events.append(event(T0 + at + 0.4, "method-start", "chaos", "method"))
+        if after is not None:
+            events.append(
+                event(T0 + at + 5, "hypothesis-end", "chaos", "hypothesis", met=after, unmet=[] if after else probes)
+            )
+    events.append(event(T0 + at + 6, "chaos-end", name=FILE, returncode=0, status=status, deviated=deviated))
+    return events
+
+
+def only(events):
+    checks = experiment_checks(events)
+    assert len(checks) == 1, checks
+    return checks[0]
+
+
+def test_an_experiment_whose_steady_state_held_before_and_after_passes():
+    check = only(experiment(20))
+    assert (check.experiment, check.state, check.start, check.end) == (FILE, "pass", T0 + 20, T0 + 26)
+
+
+def test_a_steady_state_unmet_before_the_method_fails_naming_the_probe_although_chaos_says_completed():
+    """chaostoolkit-lib ends such a run 'completed', not deviated, exit 0: the fault was never injected."""
+    check = only(experiment(20, before=False, unmet=[("breaker-replica-1-closed", "'open'")]))
+    assert check.state == "fail"
+    assert "did not hold before the method (breaker-replica-1-closed answered 'open')" in check.reason
+    assert "never injected" in check.reason
+
+
+def test_a_steady_state_unmet_after_the_method_fails_as_deviated():
+    check = only(experiment(20, deviated=True, after=False, unmet=[("scorer-lag-is-small", "4000")]))
+    assert check.state == "fail" and "after the method (scorer-lag-is-small answered 4000)" in check.reason
+
+
+def test_a_failed_activity_fails_the_experiment():
+    assert only(experiment(20, status="failed")).state == "fail"
+
+
+def test_aborted_interrupted_and_unfinished_experiments_are_left_to_the_run_status():
+    assert experiment_checks(experiment(20, status="aborted") + experiment(40, status="interrupted")) == ()
+    assert experiment_checks(experiment(20)[:-1]) == ()  # no chaos-end: the harness crashed
+
+
+def test_events_out_of_file_order_are_read_by_time():
+    events = experiment(20, before=False) + experiment(40)
+    checks = experiment_checks(list(reversed(events)))
+    assert [c.state for c in checks] == ["fail", "pass"]
+
+
+SPEC = """
+name: three-faults
+load: {profile: p.py, rate: 10, duration: 60s}
+chaos:
+  - {experiment: experiments/kill-model-replica.json, start_after: 10s}
+  - {experiment: experiments/trip-breaker.json, start_after: 25s}
+  - {experiment: experiments/partition-kafka.json, start_after: 40s}
+warmup: 5s
+slos:
+  - {sli: availability, phase: recovery, objective: ">= 99%"}
+  - {sli: recovery_time, objective: "< 20s"}
+"""
+
+
+def test_every_slo_passing_does_not_pass_a_run_whose_middle_experiment_never_injected_its_fault(tmp_path):
+    """The nightly under `--defect breaker-never-recovers`: the first experiment leaves a breaker open,
+    the second finds its steady state unmet and never runs its method, the third runs. Every SLO passes
+    on the two faults that happened; the run must still fail, and every report must say why."""
+    events = sorted(
+        timeline(60, 5, [(10, 15), (40, 45)])
+        + experiment(25, before=False, unmet=[("breaker-replica-1-closed", "'open'")]),
+        key=lambda e: e["ts"],
+    )
+    run = write_run(tmp_path / "run", events, steady_rows(0, 60), spec=SPEC)
+    analysis = analyse(run)
+    assert [v.state for v in analysis.verdicts] == ["pass", "pass"]
+    assert exit_code(analysis) == ExitCode.FAILED
+    paths = write_reports(run)
+    doc = json.loads(paths.result.read_text())
+    assert doc["run"]["outcome"] == "fail" and doc["exit_code"] == 1
+    assert [c["state"] for c in doc["experiments"]] == ["fail"]
+    assert "FAIL three-faults: 2/2 SLOs passed" in summary_line(analysis)
+    assert f"experiment {FILE} (the steady-state hypothesis did not hold before" in summary_line(analysis)
+    assert any(line.startswith("FAIL") and FILE in line for line in verdict_table(analysis).splitlines())
+    junit = lxml.etree.fromstring(paths.junit.read_bytes())
+    failed = junit.xpath("//testcase[failure]")
+    assert [(c.get("classname"), c.get("name")) for c in failed] == [
+        ("gameday.three-faults.chaos", f"experiment {FILE}")
+    ]
+    assert junit.get("failures") == "1"
+    page = lxml.html.fromstring(paths.html.read_bytes())
+    warning = page.find_class("experiment-failed")
+    assert len(warning) == 1 and "breaker-replica-1-closed answered 'open'" in warning[0].text_content()
+    assert [r.get("data-state") for r in page.find_class("experiment-check")] == ["fail"]
+
+
+def test_a_run_whose_experiments_all_ran_passes_with_a_passing_case_each(tmp_path):
+    events = sorted(timeline(60, 5, [(10, 15)]) + experiment(25) + experiment(40), key=lambda e: e["ts"])
+    run = write_run(tmp_path / "run", events, steady_rows(0, 60), spec=SPEC)
+    paths = write_reports(run)
+    doc = json.loads(paths.result.read_text())
+    assert doc["exit_code"] == 0 and [c["state"] for c in doc["experiments"]] == ["pass", "pass"]
+    junit = lxml.etree.fromstring(paths.junit.read_bytes())
+    assert len(junit.xpath("//testcase[@classname='gameday.three-faults.chaos']")) == 2 and not junit.xpath("//failure")
+    assert not lxml.html.fromstring(paths.html.read_bytes()).find_class("experiment-failed")
