@@ -8,18 +8,24 @@ all pass. An unmet hypothesis before is also a finding in itself: the stack was 
 in its steady state (a breaker left open by the experiment before it, say). So each
 experiment is judged, and a failed one fails the run like a failed SLO:
 
-    pass   the hypothesis held before and after the method (or none is declared), and
-           the experiment completed
-    fail   the hypothesis did not hold before the method (its fault was never injected),
-           it did not hold after it (Chaos Toolkit's "deviated"), or an activity failed
-           (status `failed`)
+    pass   the hypothesis held before and after the method (or none is declared), no
+           activity failed and every method probe answered within its tolerance
+    fail   the hypothesis did not hold before the method (its fault was never injected);
+           or a method activity failed (an action that may not have injected its fault:
+           Chaos Toolkit records it and goes on, still `completed`), or a method probe
+           answered outside its tolerance (the stack was not as the experiment expected
+           mid-fault); or a rollback failed (a fault may be left behind); or the
+           hypothesis did not hold after the method ("deviated"); or Chaos Toolkit
+           ended it `failed`
 
 An experiment that ended `aborted` or `interrupted` is not judged here: the run's status
 says so. One with no `chaos-end` (the harness crashed) is not judged either.
 
 Events used: the harness's `chaos-start`/`chaos-end` (detail `status`, `deviated`) and,
-between them, the chaos control's `hypothesis-end` (detail `met`, `unmet` probes) and
-`method-start`.
+between them, the chaos control's `hypothesis-end` (detail `met`, `unmet` probes),
+`method-start` and `activity-end` (detail `phase`, `type`, `status`, `error`, and for a
+method probe with a tolerance `tolerance_met`, which the chaos control checks because
+Chaos Toolkit does not).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 from harness.events import EventKind
 
 PASS, FAIL = "pass", "fail"
+PASSED = "the hypothesis held before and after the method; every activity succeeded, within its tolerance"
 
 
 @dataclass(frozen=True)
@@ -65,25 +72,43 @@ def experiment_checks(events: Iterable[Mapping[str, Any]]) -> tuple[ExperimentCh
 
 def _check(start: Mapping[str, Any], chaos: list[Mapping[str, Any]], end: Mapping[str, Any]) -> ExperimentCheck | None:
     detail = end.get("detail") or {}
-    status, name = detail.get("status"), str(start.get("name", ""))
-
-    def made(state: str, reason: str) -> ExperimentCheck:
-        return ExperimentCheck(name, state, reason, float(start["ts"]), float(end["ts"]))
-
+    status = detail.get("status")
+    if status not in ("completed", "failed"):
+        return None  # aborted, interrupted or no journal: the run's status tells
     before = _hypothesis_before_method(chaos)
     if before is not None and before.get("met") is False:
-        return made(
-            FAIL,
+        reasons = [
             "the steady-state hypothesis did not hold before the method"
-            f"{_unmet(before)}, so the method never ran and its fault was never injected",
-        )
-    if detail.get("deviated"):
-        return made(FAIL, f"the steady-state hypothesis did not hold after the method{_unmet(_last_hypothesis(chaos))}")
-    if status == "failed":
-        return made(FAIL, "an activity of the experiment failed (its journal says which)")
-    if status == "completed":
-        return made(PASS, "ran its method; the steady-state hypothesis held before and after")
-    return None  # aborted, interrupted or no journal: the run's status tells
+            f"{_unmet(before)}, so the method never ran and its fault was never injected"
+        ]
+    else:
+        reasons = [*_failed_activities(chaos, "method"), *_failed_activities(chaos, "rollback")]
+        if detail.get("deviated"):
+            reasons.append(
+                f"the steady-state hypothesis did not hold after the method{_unmet(_last_hypothesis(chaos))}"
+            )
+        if status == "failed" and not reasons:
+            reasons.append("Chaos Toolkit ended it 'failed' (its journal says why)")
+    state, reason = (FAIL, "; ".join(reasons)) if reasons else (PASS, PASSED)
+    return ExperimentCheck(str(start.get("name", "")), state, reason, float(start["ts"]), float(end["ts"]))
+
+
+def _failed_activities(chaos: list[Mapping[str, Any]], phase: str) -> list[str]:
+    """A method action that failed may not have injected its fault, a method probe out of its
+    tolerance found the stack not as the experiment expected, and a failed rollback may have left
+    a fault behind."""
+    out = []
+    for event in chaos:
+        detail = event.get("detail") or {}
+        if event.get("kind") != EventKind.ACTIVITY_END or detail.get("phase") != phase:
+            continue
+        what = f"{phase} {detail.get('type') or 'activity'} {event.get('name', '?')}"
+        if detail.get("status") == "failed":
+            error = str(detail.get("error") or "").strip().splitlines()
+            out.append(f"{what} failed" + (f": {error[-1][:200]}" if error else ""))
+        elif detail.get("tolerance_met") is False:  # checked by the chaos control; Chaos Toolkit does not
+            out.append(f"{what} answered {detail.get('output')}, outside its tolerance")
+    return out
 
 
 def _hypothesis_before_method(chaos: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:

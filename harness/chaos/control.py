@@ -30,6 +30,12 @@ record on its way to chaos.log/chaos.out, every event it writes, and the journal
 run engine's last hook, just before `chaos run` writes journal.json. So a secret stays
 out even when `gameday run` is SIGKILLed and never gets to redact after the child exits.
 Every redaction step is guarded: a failure to redact never fails an activity or a rollback.
+
+A *method* probe's `tolerance` is checked here, with chaoslib's own `within_tolerance`:
+Chaos Toolkit checks tolerances only in the steady-state hypothesis and records a method
+probe as succeeded whatever it answered, so trip-breaker's "breaker-replica-1-open" would
+verify nothing. Its activity-end carries `tolerance_met`, and
+harness.analysis.experiment_checks fails the experiment when it is false.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from chaoslib.hypothesis import within_tolerance
+
 from harness import events
 from harness.chaos import redact
 from harness.events import Event, EventKind
@@ -52,7 +60,14 @@ RUN_DIR_ENV = "GAMEDAY_RUN_DIR"
 REMOVAL_PREFIXES = ("heal", "restore", "thaw", "resume", "roll-back", "rollback", "undo", "uncordon", "unfreeze")
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"phase": "method", "registry_hooked": False, "secrets": [], "removals": None}
+_state: dict[str, Any] = {
+    "phase": "method",
+    "registry_hooked": False,
+    "secrets": [],
+    "removals": None,
+    "configuration": None,  # what Chaos Toolkit resolved, for a probe tolerance (within_tolerance)
+    "resolved": None,
+}
 
 
 def removal_names(experiment: Any) -> frozenset[str] | None:
@@ -122,6 +137,8 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
             and removes_fault(activity, _state["removals"])
         ):
             detail["removes_fault"] = True
+        if _state["phase"] == "method" and activity.get("type") == "probe" and "tolerance" in activity:
+            detail["tolerance_met"] = _within_tolerance(activity["tolerance"], run)
         detail["status"] = run.get("status")
         detail["start"] = _epoch(run.get("start"))
         detail["duration"] = run.get("duration")
@@ -130,6 +147,17 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
         else:
             detail["output"] = repr(run.get("output"))[:200]
     return detail
+
+
+def _within_tolerance(tolerance: Any, run: dict) -> bool | None:
+    """Whether a method probe's answer is within its tolerance; None when it failed to answer
+    (its status says so) or the tolerance could not be evaluated."""
+    if run.get("status") != "succeeded":
+        return None
+    try:
+        return bool(within_tolerance(tolerance, run.get("output"), _state["configuration"], _state["resolved"]))
+    except Exception:  # noqa: BLE001 (a tolerance chaoslib cannot evaluate must not fail the activity)
+        return None
 
 
 class _Timeline:
@@ -162,8 +190,16 @@ class _Timeline:
 
 
 # ---- the control's hooks (names fixed by chaoslib) -------------------------------
-def configure_control(event_registry: Any = None, secrets: Any = None, experiment: Any = None, **_: Any) -> None:
-    _state.update(phase="method", registry_hooked=False, removals=removal_names(experiment))
+def configure_control(
+    event_registry: Any = None, secrets: Any = None, experiment: Any = None, configuration: Any = None, **_: Any
+) -> None:
+    _state.update(
+        phase="method",
+        registry_hooked=False,
+        removals=removal_names(experiment),
+        configuration=configuration,
+        resolved=secrets,
+    )
     _protect(secrets)
     if event_registry is not None and os.environ.get(RUN_DIR_ENV):
         event_registry.register(_Timeline())

@@ -64,6 +64,38 @@ def test_a_steady_state_unmet_after_the_method_fails_as_deviated():
     assert check.state == "fail" and "after the method (scorer-lag-is-small answered 4000)" in check.reason
 
 
+def activity_end(at: float, name: str, phase: str, type_: str = "action", **detail) -> dict:
+    return event(T0 + at, "activity-end", "chaos", name, phase=phase, type=type_, **detail)
+
+
+def test_a_failed_method_action_a_probe_out_of_tolerance_and_a_failed_rollback_each_fail_it():
+    """Chaos Toolkit records each of these and still ends the experiment 'completed', exit 0."""
+    events = experiment(20)
+    events[3:3] = [
+        activity_end(21, "kill-one-replica", "method", status="failed", error="Traceback...\nStackError: no replica"),
+        activity_end(22, "breaker-open", "method", "probe", status="succeeded", output="'closed'", tolerance_met=False),
+        activity_end(22.5, "gateway-healthy", "method", "probe", status="succeeded", output="True", tolerance_met=True),
+        activity_end(25.5, "heal", "rollback", status="failed", error="OSError: refused"),
+    ]
+    check = only(events)
+    assert check.state == "fail"
+    assert check.reason == (
+        "method action kill-one-replica failed: StackError: no replica; "
+        "method probe breaker-open answered 'closed', outside its tolerance; "
+        "rollback action heal failed: OSError: refused"
+    )
+
+
+def test_probes_within_tolerance_and_succeeded_activities_pass():
+    events = experiment(20)
+    events[3:3] = [
+        activity_end(21, "kill-one-replica", "method", status="succeeded", output="None"),
+        activity_end(22, "breaker-open", "method", "probe", status="succeeded", output="'open'", tolerance_met=True),
+        activity_end(25.5, "heal", "rollback", status="succeeded", output="None"),
+    ]
+    assert only(events).state == "pass"
+
+
 def test_a_failed_activity_fails_the_experiment():
     assert only(experiment(20, status="failed")).state == "fail"
 

@@ -147,3 +147,40 @@ def test_a_hypothesis_unmet_before_the_method_is_recorded_with_the_probe_and_its
     assert ends == [{"met": False, "unmet": [{"probe": "tmp", "output": "False"}]}]
     assert not [e for e in events if e["kind"] == "method-start"]
     assert json.loads((tmp_path / "journal.json").read_text())["status"] == "completed"
+
+
+def test_a_method_probe_is_checked_against_its_tolerance_which_chaos_toolkit_ignores_there(tmp_path):
+    """chaoslib records a method probe 'succeeded' whatever it answered; the control records whether
+    the answer was within its tolerance, with chaoslib's own within_tolerance."""
+    probe = {"type": "probe", "provider": {"type": "python", "module": "os.path", "func": "isdir"}}
+    doc = {
+        "title": "method probes",
+        "description": "stack-free",
+        "controls": CONTROLS,
+        "method": [
+            {
+                **probe,
+                "name": "tmp-is-a-dir",
+                "tolerance": True,
+                "provider": {**probe["provider"], "arguments": {"s": "/tmp"}},
+            },
+            {
+                **probe,
+                "name": "absent-is-a-dir",
+                "tolerance": True,
+                "provider": {**probe["provider"], "arguments": {"s": "/nope"}},
+            },
+            {**probe, "name": "no-tolerance", "provider": {**probe["provider"], "arguments": {"s": "/nope"}}},
+        ],
+    }
+    (tmp_path / "exp.json").write_text(json.dumps(doc))
+    run_chaos(tmp_path / "exp.json", tmp_path)
+    ends = {
+        e["name"]: e["detail"]
+        for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())
+        if e["kind"] == "activity-end"
+    }
+    assert ends["tmp-is-a-dir"]["tolerance_met"] is True
+    assert ends["absent-is-a-dir"]["tolerance_met"] is False and ends["absent-is-a-dir"]["status"] == "succeeded"
+    assert "tolerance_met" not in ends["no-tolerance"]
+    assert json.loads((tmp_path / "journal.json").read_text())["status"] == "completed"
