@@ -3,7 +3,8 @@
     RunStatus   completed | aborted | interrupted | target-failed | crashed
                 (the orchestrator writes it as `run-end` detail `status`)
     ExitCode    0 OK              every SLO passed (a command that judges nothing: it did its work)
-                1 FAILED          an SLO failed, had no data or was inconclusive
+                1 FAILED          an SLO failed, had no data or was inconclusive, or an
+                                  experiment did not run as written
                 2 INVALID_INPUT   a spec, experiment, profile or flag is wrong (before any run)
                 3 INTERRUPTED     aborted by a guardrail, or stopped by SIGINT/SIGTERM
                 4 ERROR           the target or the harness failed

@@ -8,6 +8,7 @@ slis         every SLI per phase and endpoint, and per second
 recovery     recovery_time per fault
 degradation  fault against baseline: ratio and Mann-Whitney U p-value
 verdicts     pass | fail | no-data per SLO, with evidence
+experiment_checks  whether each chaos experiment ran as written (fails the run when not)
 status       run status and exit code
 result       analyse(run_dir) and the versioned result.json document
 """

@@ -18,8 +18,12 @@ experiment is judged, and a failed one fails the run like a failed SLO:
            hypothesis did not hold after the method ("deviated"); or Chaos Toolkit
            ended it `failed`
 
-An experiment that ended `aborted` or `interrupted` is not judged here: the run's status
-says so. One with no `chaos-end` (the harness crashed) is not judged either.
+An experiment that ended `aborted` or `interrupted`, or without a journal, fails too when
+it did so by itself (an unexpected error in the method, a control that interrupted it, a
+`chaos run` that crashed). One the harness stopped (a guardrail's `abort`, the web UI's
+`chaos-abort`) is not judged: the run's status says so. Under `gameday run` a stopped
+experiment has no `chaos-end` at all (the teardown writes `chaos-rollback`), and neither
+has one whose harness crashed.
 
 Events used: the harness's `chaos-start`/`chaos-end` (detail `status`, `deviated`) and,
 between them, the chaos control's `hypothesis-end` (detail `met`, `unmet` probes),
@@ -34,16 +38,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.analysis.verdicts import FAIL, PASS
 from harness.events import EventKind
 
-PASS, FAIL = "pass", "fail"
-PASSED = "the hypothesis held before and after the method; every activity succeeded, within its tolerance"
+PASSED = (
+    "ran as written: the steady-state hypothesis (if any) held before and after the method, "
+    "and every activity succeeded within its tolerance"
+)
 
 
 @dataclass(frozen=True)
 class ExperimentCheck:
-    """One chaos block's experiment: `experiment` is the file as the spec names it."""
+    """One chaos block's experiment: `block` is its place in the run (1, 2, ...: a spec may run
+    the same file twice), `experiment` the file as the spec names it."""
 
+    block: int
     experiment: str
     state: str  # pass | fail
     reason: str
@@ -52,45 +61,57 @@ class ExperimentCheck:
 
 
 def experiment_checks(events: Iterable[Mapping[str, Any]]) -> tuple[ExperimentCheck, ...]:
-    """A check per experiment that ran to its end (completed, failed or deviated), in run order."""
+    """A check per experiment that ended by itself, in run order (module docstring)."""
     out = []
-    current: list[Mapping[str, Any]] | None = None
+    block, current = 0, None
     # by time: the chaos control writes from its own process, the harness from the run's
     for event in sorted(events, key=lambda e: float(e.get("ts") or 0.0)):
         source, kind = event.get("source"), event.get("kind")
         if source == "harness" and kind == EventKind.CHAOS_START:
-            current = [event]
+            block, current = block + 1, [event]
         elif source == "harness" and kind == EventKind.CHAOS_END and current is not None:
-            check = _check(current[0], current[1:], event)
+            check = _check(block, current[0], current[1:], event)
             if check is not None:
                 out.append(check)
             current = None
-        elif current is not None and source == "chaos":
+        elif current is not None:
             current.append(event)
     return tuple(out)
 
 
-def _check(start: Mapping[str, Any], chaos: list[Mapping[str, Any]], end: Mapping[str, Any]) -> ExperimentCheck | None:
+def _check(
+    block: int, start: Mapping[str, Any], inside: list[Mapping[str, Any]], end: Mapping[str, Any]
+) -> ExperimentCheck | None:
     detail = end.get("detail") or {}
     status = detail.get("status")
+    chaos = [e for e in inside if e.get("source") == "chaos"]
     if status not in ("completed", "failed"):
-        return None  # aborted, interrupted or no journal: the run's status tells
+        if any(e.get("kind") in (EventKind.CHAOS_ABORT, EventKind.ABORT) for e in inside):
+            return None  # stopped on the harness's own request (a guardrail, the UI's Abort)
+        reasons = [
+            f"Chaos Toolkit ended it {status!r} by itself (chaos.log says why)"
+            if status
+            else f"chaos run exited {detail.get('returncode')} without a journal (chaos.out says why)"
+        ]
+    else:
+        reasons = _reasons(chaos, status, bool(detail.get("deviated")))
+    state, reason = (FAIL, "; ".join(reasons)) if reasons else (PASS, PASSED)
+    return ExperimentCheck(block, str(start.get("name", "")), state, reason, float(start["ts"]), float(end["ts"]))
+
+
+def _reasons(chaos: list[Mapping[str, Any]], status: str, deviated: bool) -> list[str]:
     before = _hypothesis_before_method(chaos)
     if before is not None and before.get("met") is False:
-        reasons = [
+        return [
             "the steady-state hypothesis did not hold before the method"
             f"{_unmet(before)}, so the method never ran and its fault was never injected"
         ]
-    else:
-        reasons = [*_failed_activities(chaos, "method"), *_failed_activities(chaos, "rollback")]
-        if detail.get("deviated"):
-            reasons.append(
-                f"the steady-state hypothesis did not hold after the method{_unmet(_last_hypothesis(chaos))}"
-            )
-        if status == "failed" and not reasons:
-            reasons.append("Chaos Toolkit ended it 'failed' (its journal says why)")
-    state, reason = (FAIL, "; ".join(reasons)) if reasons else (PASS, PASSED)
-    return ExperimentCheck(str(start.get("name", "")), state, reason, float(start["ts"]), float(end["ts"]))
+    reasons = [*_failed_activities(chaos, "method"), *_failed_activities(chaos, "rollback")]
+    if deviated:
+        reasons.append(f"the steady-state hypothesis did not hold after the method{_unmet(_last_hypothesis(chaos))}")
+    if status == "failed" and not reasons:
+        reasons.append("Chaos Toolkit ended it 'failed' (its journal says why)")
+    return reasons
 
 
 def _failed_activities(chaos: list[Mapping[str, Any]], phase: str) -> list[str]:

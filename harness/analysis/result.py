@@ -163,7 +163,8 @@ def _request(gameday: GameDay | None) -> Request:
 
 
 def exit_code(analysis: Analysis) -> ExitCode:
-    """0 pass, 1 an SLO failed or had no data, 3 aborted/interrupted, 4 target or harness failed."""
+    """0 pass, 1 an SLO failed or had no data or an experiment did not run as written, 3 aborted/interrupted,
+    4 target or harness failed."""
     return run_status.exit_code(analysis.status, analysis.states)
 
 
@@ -200,7 +201,7 @@ class ResultDoc(TypedDict):
     ledger: dict[str, int]
     variants: dict[str, Any]
     metrics: dict[str, Any]
-    experiments: list[dict[str, Any]]
+    experiment_checks: list[dict[str, Any]]
     exit_code: int
 
 
@@ -219,7 +220,7 @@ def result_document(analysis: Analysis) -> ResultDoc:
         ledger=_ledger_doc(analysis.ledger),
         variants=_variants_doc(analysis),
         metrics=_metrics_doc(analysis),
-        experiments=[asdict(c) for c in analysis.experiments],
+        experiment_checks=[asdict(c) for c in analysis.experiments],
         exit_code=exit_code(analysis),
     )
 

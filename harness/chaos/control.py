@@ -41,6 +41,7 @@ harness.analysis.experiment_checks fails the experiment when it is false.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 import threading
@@ -49,6 +50,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from chaoslib import substitute
 from chaoslib.hypothesis import within_tolerance
 
 from harness import events
@@ -138,7 +140,8 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
         ):
             detail["removes_fault"] = True
         if _state["phase"] == "method" and activity.get("type") == "probe" and "tolerance" in activity:
-            detail["tolerance_met"] = _within_tolerance(activity["tolerance"], run)
+            # into the journal's own run entry as well, so the report's journal view shows it
+            detail["tolerance_met"] = run["tolerance_met"] = _within_tolerance(activity["tolerance"], run)
         detail["status"] = run.get("status")
         detail["start"] = _epoch(run.get("start"))
         detail["duration"] = run.get("duration")
@@ -150,14 +153,20 @@ def _activity_detail(activity: dict, run: dict | None = None) -> dict[str, Any]:
 
 
 def _within_tolerance(tolerance: Any, run: dict) -> bool | None:
-    """Whether a method probe's answer is within its tolerance; None when it failed to answer
-    (its status says so) or the tolerance could not be evaluated."""
+    """Whether a method probe's answer is within its tolerance, checked as chaoslib checks a
+    hypothesis probe's (a string tolerance substituted first; a probe tolerance run on a copy, so
+    the experiment is not changed); None when the probe failed to answer (its status says so) or
+    the tolerance gave no verdict (a type chaoslib does not know, an error)."""
     if run.get("status") != "succeeded":
         return None
+    configuration, secrets = _state["configuration"], _state["resolved"]
     try:
-        return bool(within_tolerance(tolerance, run.get("output"), _state["configuration"], _state["resolved"]))
+        if isinstance(tolerance, str):
+            tolerance = substitute(tolerance, configuration, secrets)
+        checked = within_tolerance(copy.deepcopy(tolerance), run.get("output"), configuration, secrets)
     except Exception:  # noqa: BLE001 (a tolerance chaoslib cannot evaluate must not fail the activity)
         return None
+    return checked if isinstance(checked, bool) else None
 
 
 class _Timeline:
@@ -254,11 +263,19 @@ def after_hypothesis_control(context: dict, state: dict | None = None, **_: Any)
     names them when the hypothesis failed)."""
     state = state or {}
     unmet = [
-        {"probe": (run.get("activity") or {}).get("name", "?"), "output": repr(run.get("output"))[:200]}
+        {"probe": (run.get("activity") or {}).get("name", "?"), "output": _answer(run)}
         for run in state.get("probes") or ()
         if isinstance(run, dict) and run.get("tolerance_met") is False
     ]
     emit(EventKind.HYPOTHESIS_END, context.get("title", "?"), {"met": state.get("steady_state_met"), "unmet": unmet})
+
+
+def _answer(run: dict) -> str:
+    """What a probe answered, or the last line of its error when it raised instead."""
+    if run.get("status") == "failed" and run.get("exception"):
+        lines = "".join(run["exception"]).strip().splitlines()
+        return f"an error ({lines[-1][:200]})" if lines else "an error"
+    return repr(run.get("output"))[:200]
 
 
 def before_method_control(context: dict, **_: Any) -> None:

@@ -39,6 +39,7 @@ from harness.analysis.phases import second_mask
 from harness.analysis.result import Analysis, result_document
 from harness.analysis.slis import ALL
 from harness.report.charts import event_seconds
+from harness.report.summary import experiment_rows
 from harness.status import ExitCode
 
 PASS, MARGINAL, FAIL = "pass", "marginal", "fail"
@@ -201,10 +202,13 @@ def _score(limits: Threshold, med_a: float | None, change: float | None, p_value
 
 
 def slo_changes(a: Analysis, b: Analysis) -> list[SloChange]:
-    """Each SLO (by label) present in both runs; one that passed in A but not in B scores fail."""
-    verdicts_a = {v["slo"]: v for v in result_document(a)["verdicts"]}
+    """Each SLO (by label) present in both runs, then each experiment check (by block and file: B's
+    experiment that never injected its fault makes a milder run, not a better one); one that passed
+    in A but not in B scores fail."""
+    doc_a, doc_b = result_document(a), result_document(b)
+    verdicts_a = {v["slo"]: v for v in [*doc_a["verdicts"], *experiment_rows(doc_a)]}
     out = []
-    for v in result_document(b)["verdicts"]:
+    for v in [*doc_b["verdicts"], *experiment_rows(doc_b)]:
         old = verdicts_a.get(v["slo"])
         if old is None:
             continue

@@ -28,6 +28,7 @@ from harness.analysis.result import (
 )
 from harness.errors import SpecError
 from harness.report.html import environment
+from harness.report.summary import experiment_rows
 
 INDEX_FILE = "index.html"
 
@@ -40,6 +41,7 @@ class RunSummary:
     outcome: str
     duration_s: float | None
     verdicts: tuple[dict[str, Any], ...] = ()
+    experiments: tuple[dict[str, Any], ...] = ()  # experiment checks as verdict-shaped rows (summary.experiment_rows)
     error: str = ""
     report: str | None = None  # report.html relative to the index, when it exists
 
@@ -91,6 +93,7 @@ def _summary(root: Path, path: Path) -> RunSummary:
         run["outcome"],
         duration,
         tuple(document["verdicts"]),
+        tuple(experiment_rows(document)),
         report=_relative_href(os.path.relpath(report, root)) if report.exists() else None,
     )
 

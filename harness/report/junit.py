@@ -12,7 +12,7 @@ JUnit reporters also accept):
           <failure type="fail|no-data|inconclusive" message="observed X, objective Y">details</failure>
         </testcase>
         ... one testcase per SLO, in spec order ...
-        <testcase classname="gameday.<game day>.chaos" name="experiment <file>" time="<its seconds>">
+        <testcase classname="gameday.<game day>.chaos" name="experiment <n>: <file>" time="<its seconds>">
           <failure type="fail" message="<why>"/>    when it did not run as written
         </testcase>                                 (harness.analysis.experiment_checks)
         ... one per experiment that ran to its end ...
@@ -42,7 +42,7 @@ def junit_xml(document: Mapping[str, Any]) -> bytes:
     """The JUnit XML of a result document, UTF-8 with an XML declaration."""
     name = document["gameday"].get("name") or "gameday"
     cases = [_slo_case(name, v) for v in document["verdicts"]]
-    cases += [_experiment_case(name, c) for c in document.get("experiments") or ()]
+    cases += [_experiment_case(name, c) for c in document["experiment_checks"]]
     status_case = _status_case(name, document["run"])
     if status_case is not None:
         cases.append(status_case)
@@ -112,7 +112,7 @@ def _experiment_case(gameday: str, check: Mapping[str, Any]) -> ET.Element:
         "testcase",
         {
             "classname": f"gameday.{gameday}.chaos",
-            "name": f"experiment {check['experiment']}",
+            "name": f"experiment {check['block']}: {check['experiment']}",  # a spec may run one file twice
             "time": f"{max(0.0, check['end'] - check['start']):.3f}",
         },
     )

@@ -16,7 +16,7 @@ import urllib.request
 from typing import Any, TypedDict
 
 from harness.analysis.result import result_document
-from harness.report.summary import headline, summary_line
+from harness.report.summary import experiment_rows, headline, summary_line
 
 
 class Notification(TypedDict):
@@ -40,14 +40,9 @@ def notification(analysis: Any) -> Notification:
         if v["state"] != "pass"
     ]
     failed += [
-        {
-            "slo": f"experiment {c['experiment']}",
-            "state": c["state"],
-            "observed": c["reason"],
-            "objective": "runs as written",
-        }
-        for c in document["experiments"]
-        if c["state"] != "pass"
+        {"slo": e["slo"], "state": e["state"], "observed": e["observed_text"], "objective": e["objective"]}
+        for e in experiment_rows(document)
+        if e["state"] != "pass"
     ]
     return Notification(
         text=slack_escape(summary_line(analysis)),

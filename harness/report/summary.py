@@ -4,6 +4,7 @@ summary_line(analysis) -> str    one line for the end of `gameday run`
 verdict_table(analysis) -> str   the SLO verdicts, then the experiments', as an aligned text table
 scoped_sli(verdict) -> str       the SLI with its variant, comparison or metric agg
 headline(document) -> Headline   the facts both of those and the HTML headline show
+experiment_rows(document)        each experiment check as a verdict-shaped row, for every listing
 """
 
 from __future__ import annotations
@@ -59,6 +60,23 @@ def headline(document: Mapping[str, Any]) -> Headline:
     )
 
 
+def experiment_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each experiment check (harness.analysis.experiment_checks) shaped as a verdict (`slo`, `state`,
+    `objective`, `observed`, `observed_text`), so that every listing of verdicts shows it the same
+    way; [] for a result.json written before the checks existed."""
+    return [
+        {
+            "slo": f"experiment {c['block']}: {c['experiment']}",
+            "experiment": c["experiment"],
+            "state": c["state"],
+            "objective": "runs as written",
+            "observed": None,
+            "observed_text": c["reason"],
+        }
+        for c in document.get("experiment_checks") or ()
+    ]
+
+
 def describe_target(target: dict[str, Any] | None) -> str:
     """'local (default)', 'http https://staging.example', 'kubernetes ns=serving'..."""
     if not target:
@@ -81,7 +99,7 @@ def summary_line(analysis: Analysis) -> str:
     head = headline(document)
     line = f"{head.word} {head.name}: {head.passed}/{head.total} SLOs passed in {format_duration(head.duration_s)}"
     failed = [f"{v['slo']} (observed {v['observed_text']})" for v in document["verdicts"] if v["state"] != "pass"]
-    failed += [f"experiment {c['experiment']} ({c['reason']})" for c in document["experiments"] if c["state"] != "pass"]
+    failed += [f"{e['slo']} ({e['observed_text']})" for e in experiment_rows(document) if e["state"] != "pass"]
     if failed:
         line += "; not passed: " + "; ".join(failed)
     return printable(f"{line} (exit {exit_code(analysis)})")
@@ -95,8 +113,17 @@ def verdict_table(analysis: Analysis) -> str:
     for v in document["verdicts"]:
         observed = v["observed_text"] + (f" ({v['reason']})" if v["reason"] else "")
         rows.append((v["state"].upper(), scoped_sli(v), v["phase"], v["endpoint"] or "*", v["objective"], observed))
-    for c in document["experiments"]:
-        rows.append((c["state"].upper(), "experiment", "fault", c["experiment"], "runs as written", c["reason"]))
+    for e in experiment_rows(document):
+        rows.append(
+            (
+                e["state"].upper(),
+                "experiment",
+                "fault",
+                e["slo"].removeprefix("experiment "),
+                e["objective"],
+                e["observed_text"],
+            )
+        )
     if len(rows) == 1:
         return "no SLOs in this game day"
     rows = [tuple(map(printable, row)) for row in rows]

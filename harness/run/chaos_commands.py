@@ -28,6 +28,7 @@ EXIT_CODES = {
     "completed": ExitCode.OK,
     "deviated": ExitCode.FAILED,
     "not-run": ExitCode.FAILED,  # the steady state did not hold before the method: nothing was injected
+    "activity-failed": ExitCode.FAILED,  # Chaos Toolkit says completed (harness.run.chaos_driver.journal_status)
     "failed": ExitCode.FAILED,
     "aborted": ExitCode.INTERRUPTED,
     "interrupted": ExitCode.INTERRUPTED,

@@ -210,15 +210,33 @@ class ChaosDriver:
 
     @property
     def status(self) -> str | None:
-        """The journal's status ('completed', 'failed', 'interrupted', 'aborted'), 'deviated' when
-        the steady state deviated, 'not-run' when it did not hold before the method (chaos says
-        'completed', but the method never ran), or None while no journal exists."""
+        """journal_status of the journal, or None while no journal exists."""
         journal = self.journal()
-        if journal is None:
-            return None
-        if journal.get("deviated"):
-            return "deviated"
-        before = (journal.get("steady_states") or {}).get("before") or {}
-        if journal.get("status") == "completed" and before.get("steady_state_met") is False:
-            return "not-run"
-        return journal.get("status")
+        return None if journal is None else journal_status(journal)
+
+
+# What journal_status adds to `chaos run`'s own status, for a line of progress.
+STATUS_NOTES = {
+    "deviated": "the steady state deviated",
+    "not-run": "the steady state did not hold before the method: its fault was never injected",
+    "activity-failed": "an activity failed, or a method probe answered outside its tolerance",
+}
+
+
+def journal_status(journal: dict) -> str | None:
+    """The journal's status ('completed', 'failed', 'interrupted', 'aborted'), refined where Chaos
+    Toolkit says 'completed' although the experiment did not run as written: 'deviated', 'not-run'
+    (the steady state did not hold before the method, which never ran), 'activity-failed' (a method
+    or rollback activity failed, or a method probe answered outside the tolerance the chaos control
+    checks). harness.analysis.experiment_checks judges the same from the timeline."""
+    if journal.get("deviated"):
+        return "deviated"
+    status = journal.get("status")
+    if status != "completed":
+        return status
+    if ((journal.get("steady_states") or {}).get("before") or {}).get("steady_state_met") is False:
+        return "not-run"
+    runs = [*(journal.get("run") or ()), *(journal.get("rollbacks") or ())]
+    if any(isinstance(r, dict) and (r.get("status") == "failed" or r.get("tolerance_met") is False) for r in runs):
+        return "activity-failed"
+    return status

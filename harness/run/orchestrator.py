@@ -39,6 +39,7 @@ from harness.events import EventKind
 from harness.files import disk_free, mount_point
 from harness.load.child import LOAD_START_TIMEOUT_S
 from harness.run import guardrail
+from harness.run.chaos_driver import STATUS_NOTES, journal_status
 from harness.run.progress import Progress
 from harness.run.seams import ChaosRun, Drivers, LoadDriver, MetricsReader, RunContext, TargetRun
 from harness.run.timeline import Timeline
@@ -294,16 +295,9 @@ def _chaos_end(ctx: RunContext, chaos: ChaosRun, block: ChaosBlock) -> None:
         status=journal.get("status"),
         deviated=journal.get("deviated"),
     )
-    before = (journal.get("steady_states") or {}).get("before") or {}
-    ctx.progress.line(
-        f"chaos: {block.experiment} ended: {journal.get('status', 'no journal')}"
-        + (" (steady state deviated)" if journal.get("deviated") else "")
-        + (
-            " (steady state not met before the method: its fault was never injected)"
-            if before.get("steady_state_met") is False
-            else ""
-        )
-    )
+    status = journal_status(journal) if journal else None
+    note = STATUS_NOTES.get(status or "")
+    ctx.progress.line(f"chaos: {block.experiment} ended: {status or 'no journal'}" + (f" ({note})" if note else ""))
     ctx.chaos = None
 
 

@@ -35,7 +35,7 @@ def test_result_json_is_strict_json_with_version_and_every_section(tmp_path):
         "ledger",
         "variants",
         "metrics",
-        "experiments",
+        "experiment_checks",
         "exit_code",
     }
     assert doc["gameday"]["name"] == "doc" and doc["run"]["status"] == "completed"

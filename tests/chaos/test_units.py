@@ -144,3 +144,34 @@ def test_live_sli_refuses_a_stale_file_and_an_unknown_window(tmp_path, monkeypat
     write_live(tmp_path, time.time() - 60)
     with pytest.raises(ActivityFailed, match="load generator has stopped"):
         probes.live_sli("p99")
+
+
+def test_a_health_check_tries_again_after_a_bad_answer_and_gives_up_after_three():
+    """One late or failed answer on a busy machine is not an unhealthy service; three in a row are."""
+    import http.server
+    import threading
+
+    seen: list[int] = []
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        fail_first = 2
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append(1)
+            self.send_response(503 if len(seen) <= self.fail_first else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    try:
+        assert probes.answers(url, timeout=1.0) is True and len(seen) == 3
+        seen.clear()
+        Flaky.fail_first = 3
+        assert probes.answers(url, timeout=1.0) is False and len(seen) == 3
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -239,8 +239,8 @@ def test_experiment_whose_steady_state_fails_before_the_method_fails_the_run_wit
     run_dir, doc = result_of(tmp_path / "runs")
     assert result.returncode == 1, result.stdout[-3000:]
     assert [v["state"] for v in doc["verdicts"]] == ["pass", "pass"]
-    assert [(c["experiment"], c["state"]) for c in doc["experiments"]] == [(str(experiment), "fail")]
-    assert "breaker-replica-1-open answered 'closed'" in doc["experiments"][0]["reason"], doc["experiments"]
+    assert [(c["experiment"], c["state"]) for c in doc["experiment_checks"]] == [(str(experiment), "fail")]
+    assert "breaker-replica-1-open answered 'closed'" in doc["experiment_checks"][0]["reason"], doc["experiment_checks"]
     assert "never injected" in result.stdout and doc["run"]["outcome"] == "fail"
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert not [e for e in events if e["kind"] == "activity-start" and (e["detail"] or {}).get("phase") == "method"]

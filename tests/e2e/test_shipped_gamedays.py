@@ -132,10 +132,15 @@ def test_every_game_day_run_elsewhere_makes_these_checks_there():
 
 
 def assert_passes_as_shipped(name: str, done, result: dict) -> None:
-    """The shipped game day `name` passed whole: exit 0, every SLO of the file judged and passed."""
+    """The shipped game day `name` passed whole: exit 0, every SLO of the file judged and passed, and
+    every experiment judged as run as written (a check missing means a block ended without one)."""
     spec = spec_of(name)
     states = verdicts(result)
-    assert done.returncode == 0, (states, done.stdout[-3000:] + done.stderr[-3000:])
+    checks = [(c["block"], c["experiment"], c["state"], c["reason"]) for c in result["experiment_checks"]]
+    assert done.returncode == 0, (states, checks, done.stdout[-3000:] + done.stderr[-3000:])
+    assert [c[:3] for c in checks] == [
+        (i, block["experiment"], "pass") for i, block in enumerate(chaos_blocks(spec), 1)
+    ], checks
     assert result["run"]["status"] == "completed"
     assert len(result["verdicts"]) == len(spec["slos"]), states  # every SLO of the file judged
     assert set(states.values()) == {"pass"}, states

@@ -167,3 +167,16 @@ if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "report-fixtures")
     for factory in (healthy_run, failed_run, aborted_run, no_data_run, hostile_run):
         print(factory(out / factory.__name__.removesuffix("_run")))
+
+
+def with_experiment(run_dir, met_before: bool):
+    """Append a second chaos block to a run's timeline: one that ran, or one whose steady state did not
+    hold before the method (so it injected nothing, and the run looks milder, not better)."""
+    events = [
+        event(T0 + 40, "chaos-start", name="experiments/trip-breaker.json", pid=1),
+        event(T0 + 40.3, "hypothesis-end", "chaos", "h", met=met_before, unmet=[]),
+        event(T0 + 46, "chaos-end", name="experiments/trip-breaker.json", returncode=0, status="completed"),
+    ]
+    with (run_dir / "events.jsonl").open("a") as out:
+        out.writelines(json.dumps(e) + "\n" for e in events)
+    return run_dir

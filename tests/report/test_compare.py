@@ -2,7 +2,7 @@
 
 import lxml.html
 import numpy as np
-from report_runs import failed_run, healthy_run
+from report_runs import failed_run, healthy_run, with_experiment
 
 from harness.report import load_analysis
 from harness.report.compare import FAIL, MARGINAL, PASS, compare, judge_metric
@@ -59,3 +59,12 @@ def test_comparison_page_lists_failing_rows(tmp_path):
         ("fault", "latency.p50"),
         ("fault", "latency.p99"),
     }
+
+
+def test_an_experiment_that_ran_in_a_but_not_in_b_is_a_regression(tmp_path):
+    a = load_analysis(with_experiment(healthy_run(tmp_path / "a"), met_before=True))
+    b = load_analysis(with_experiment(healthy_run(tmp_path / "b"), met_before=False))
+    result = compare(a, b)
+    changed = [(s.slo, s.state_a, s.state_b) for s in result.slos if s.score == FAIL]
+    assert changed == [("experiment 1: experiments/trip-breaker.json", "pass", "fail")]
+    assert result.verdict == FAIL and result.exit_code == 1

@@ -5,7 +5,7 @@ import os
 
 import lxml.html
 import pytest
-from report_runs import failed_run, healthy_run, no_data_run
+from report_runs import failed_run, healthy_run, no_data_run, with_experiment
 
 from harness.errors import SpecError
 from harness.report import write_reports
@@ -68,3 +68,14 @@ def test_a_run_folder_named_like_a_url_scheme_links_relatively(tmp_path):
     doc = lxml.html.fromstring(write_index(tmp_path / "runs").read_bytes())
     hrefs = [a.get("href") for a in doc.xpath("//a[contains(@href, 'report.html')]")]
     assert hrefs == ["./javascript%3Aalert%281%29/report.html"]
+
+
+def test_a_run_failed_by_an_experiment_that_never_ran_says_so_on_its_row(tmp_path):
+    """Every SLO passed; the row's FAIL must come with its reason, not stand alone."""
+    with_experiment(healthy_run(tmp_path / "runs" / "a"), met_before=False)
+    doc = lxml.html.fromstring(write_index(tmp_path).read_bytes())
+    [row] = doc.xpath('//tr[@class="run"]')
+    assert row.get("data-outcome") == "fail"
+    assert "experiment 1: experiments/trip-breaker.json: the steady-state hypothesis did not hold" in row.text_content()
+    trend_labels = [run.values for run in collect(tmp_path)]
+    assert all(not any(label.startswith("experiment") for label in values) for values in trend_labels)

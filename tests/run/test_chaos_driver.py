@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run.chaos_driver import ChaosDriver, declares_control
+from harness.run.chaos_driver import ChaosDriver, declares_control, journal_status
 
 CONTROLS = [{"name": "gameday", "provider": {"type": "python", "module": "harness.chaos.control"}}]
 
@@ -157,3 +157,15 @@ def test_a_second_interrupt_does_not_cut_the_rollbacks_short(tmp_path, start_dri
     driver.interrupt()  # e.g. the teardown after a guardrail abort
     assert driver.wait(60) is not None
     assert marker.exists(), "the rollback was cut short"
+
+
+def test_journal_status_says_what_chaos_toolkit_calls_completed_but_did_not_run_as_written():
+    ok = {"status": "completed", "deviated": False, "steady_states": {"before": {"steady_state_met": True}}}
+    ran = {"status": "succeeded"}
+    assert journal_status({**ok, "run": [ran], "rollbacks": [ran]}) == "completed"
+    assert journal_status({**ok, "deviated": True}) == "deviated"
+    assert journal_status({**ok, "steady_states": {"before": {"steady_state_met": False}}}) == "not-run"
+    assert journal_status({**ok, "run": [ran, {"status": "failed"}]}) == "activity-failed"
+    assert journal_status({**ok, "run": [{"status": "succeeded", "tolerance_met": False}]}) == "activity-failed"
+    assert journal_status({**ok, "rollbacks": [{"status": "failed"}]}) == "activity-failed"
+    assert journal_status({**ok, "status": "interrupted", "run": [{"status": "failed"}]}) == "interrupted"
