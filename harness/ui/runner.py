@@ -26,7 +26,7 @@ from gevent.event import Event
 from harness import events
 from harness.errors import ExperimentBusy
 from harness.events import EventKind
-from harness.run.chaos_driver import RESIGNAL_AFTER_S, ChaosDriver
+from harness.run.chaos_driver import RESIGNAL_AFTER_S, STATUS_NOTES, ChaosDriver
 from harness.run.timeline import Timeline
 from harness.ui.catalog import Experiment
 
@@ -36,7 +36,8 @@ ROLLBACK_TIMEOUT_S = 120.0
 class RunnerView(TypedDict):
     name: str | None
     title: str | None
-    state: str  # idle | running | aborting | <journal status: completed, interrupted, ...>
+    state: str  # idle | running | aborting | <journal status: completed, not-run, interrupted, ...>
+    note: str | None  # what a refined status means (harness.run.chaos_driver.STATUS_NOTES)
     activity: str | None  # e.g. "kill-one-replica (method)"
     started: float | None
     journal: str | None
@@ -161,7 +162,7 @@ class ExperimentRunner:
         self.poll()
         if self.last is None:
             return RunnerView(
-                name=None, title=None, state="idle", activity=None, started=None, journal=None, run_dir=None
+                name=None, title=None, state="idle", note=None, activity=None, started=None, journal=None, run_dir=None
             )
         experiment, driver = self.last.experiment, self.last.driver
         # Until its end is in events.jsonl, an experiment is not over: poll() yields to other
@@ -176,6 +177,7 @@ class ExperimentRunner:
             name=experiment.name,
             title=experiment.title,
             state=state,
+            note=STATUS_NOTES.get(state),
             activity=current_activity(driver.run_dir, driver.started_at or 0.0) if driver.running else None,
             started=driver.started_at,
             journal=driver.journal_name,

@@ -220,6 +220,30 @@ def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path
     assert kinds.count("chaos-end") == 1
 
 
+def test_the_tab_explains_an_experiment_that_ended_completed_without_running_its_method(tmp_path):
+    """Chaos Toolkit says 'completed'; the tab says not-run, and why, so an ad hoc tester is not misled."""
+    from harness.run.timeline import Timeline
+    from harness.ui.catalog import find
+    from harness.ui.runner import ExperimentRunner, _Started
+
+    class NotRun(_EndedDriver):
+        interrupted, status, returncode = False, "not-run", 0
+
+        def journal(self):
+            return {"status": "completed", "deviated": False, "steady_states": {"before": {"steady_state_met": False}}}
+
+    runner = ExperimentRunner()
+    driver = NotRun(tmp_path, lambda: runner.view()["state"])
+    runner.last, runner.ended, runner.recorded = (
+        _Started(find("trip-breaker.json"), driver, Timeline(tmp_path)),
+        False,
+        False,
+    )
+    view = runner.view()
+    assert view["state"] == "not-run" and "never injected" in (view["note"] or "")
+    assert runner.view()["note"] and ExperimentRunner().view()["note"] is None  # idle: nothing to explain
+
+
 class _FakeChild:
     """Stands in for harness.proc.Child: counts the signals sent to its group."""
 

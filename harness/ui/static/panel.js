@@ -56,6 +56,7 @@
     current.replaceChildren();
     if (exp.name) {
       current.append(el("b", exp.name), el("span", ` — ${exp.state}`, "experiment-state"));
+      if (exp.note) current.append(el("span", ` (${exp.note})`, "experiment-note"));
       if (exp.activity) current.append(el("span", ` · now: ${exp.activity}`, "experiment-activity"));
       if (busy) {
         const abort = el("button", "Abort (roll back)", "abort");
