@@ -200,20 +200,22 @@ class _EndedDriver:
         return False  # it has exited
 
 
-def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path):
-    """A view taken while poll() is still recording chaos-end must not say the experiment is over:
-    a client that then reads events.jsonl would find no chaos-end (a race seen in the suite)."""
+def _ended_runner(tmp_path, driver_class, experiment: str):
+    """An ExperimentRunner whose last experiment's child has exited but whose end is not recorded yet."""
     from harness.run.timeline import Timeline
     from harness.ui.catalog import find
     from harness.ui.runner import ExperimentRunner, _Started
 
     runner = ExperimentRunner()
-    driver = _EndedDriver(tmp_path, lambda: runner.view()["state"])
-    runner.last, runner.ended, runner.recorded = (
-        _Started(find("kill-model-replica.json"), driver, Timeline(tmp_path)),
-        False,
-        False,
-    )
+    driver = driver_class(tmp_path, lambda: runner.view()["state"])
+    runner.last, runner.ended, runner.recorded = (_Started(find(experiment), driver, Timeline(tmp_path)), False, False)
+    return runner, driver
+
+
+def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path):
+    """A view taken while poll() is still recording chaos-end must not say the experiment is over:
+    a client that then reads events.jsonl would find no chaos-end (a race seen in the suite)."""
+    runner, driver = _ended_runner(tmp_path, _EndedDriver, "kill-model-replica.json")
     assert runner.view()["state"] == "interrupted"
     assert driver.seen and all(state == "aborting" for state in driver.seen)
     kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
@@ -222,9 +224,7 @@ def test_the_tab_shows_an_experiment_over_only_once_its_end_is_recorded(tmp_path
 
 def test_the_tab_explains_an_experiment_that_ended_completed_without_running_its_method(tmp_path):
     """Chaos Toolkit says 'completed'; the tab says not-run, and why, so an ad hoc tester is not misled."""
-    from harness.run.timeline import Timeline
-    from harness.ui.catalog import find
-    from harness.ui.runner import ExperimentRunner, _Started
+    from harness.ui.runner import ExperimentRunner
 
     class NotRun(_EndedDriver):
         interrupted, status, returncode = False, "not-run", 0
@@ -232,13 +232,7 @@ def test_the_tab_explains_an_experiment_that_ended_completed_without_running_its
         def journal(self):
             return {"status": "completed", "deviated": False, "steady_states": {"before": {"steady_state_met": False}}}
 
-    runner = ExperimentRunner()
-    driver = NotRun(tmp_path, lambda: runner.view()["state"])
-    runner.last, runner.ended, runner.recorded = (
-        _Started(find("trip-breaker.json"), driver, Timeline(tmp_path)),
-        False,
-        False,
-    )
+    runner, _ = _ended_runner(tmp_path, NotRun, "trip-breaker.json")
     view = runner.view()
     assert view["state"] == "not-run" and "never injected" in (view["note"] or "")
     assert runner.view()["note"] and ExperimentRunner().view()["note"] is None  # idle: nothing to explain
