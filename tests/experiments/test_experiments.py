@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -64,11 +66,45 @@ def stack(tmp_path_factory):
         yield config
 
 
+@contextlib.contextmanager
+def score_traffic(config, per_second: float = 40):
+    """Score requests at the gateway in a thread while the block runs: an experiment's method probes
+    assert what its fault does to traffic (trip-breaker's breakers open only on failed calls, and on
+    an idle stack it once 'completed' having tripped nothing). Inputs are fresh, or the gateway's
+    cache answers and no call fails. Answers are not judged here."""
+    import threading
+    import urllib.request
+
+    from stack.model import example_features
+
+    stop = threading.Event()
+    rng = random.Random()  # fresh inputs: the gateway's cache would answer repeated ones itself
+
+    def send() -> None:
+        while not stop.wait(1 / per_second):
+            body = json.dumps({"features": example_features(rng)}).encode()
+            request = urllib.request.Request(f"{config.url('gateway')}/v1/score", data=body, method="POST")
+            request.add_header("Content-Type", "application/json")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(request, timeout=2).close()
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LOCAL, ids=lambda p: p.name)
 def test_local_experiment_completes_and_leaves_the_stack_healthy(path, stack, tmp_path):
+    """Under score traffic, each runs as written: completed, and journal_status finds no failed activity
+    and no method probe out of its tolerance."""
     driver = ChaosDriver(path, tmp_path / "run")
-    driver.start()
-    code = driver.wait(180)
+    with score_traffic(stack):
+        driver.start()
+        code = driver.wait(180)
     assert driver.status == "completed", (code, (tmp_path / "run" / "chaos.out").read_text()[-3000:])
     assert wait_until(lambda: stack_healthy(stack), 30), faults_present(stack)
