@@ -36,13 +36,8 @@ def notification(analysis: Any) -> Notification:
     head = headline(document)
     failed = [
         {"slo": v["slo"], "state": v["state"], "observed": v["observed_text"], "objective": v["objective"]}
-        for v in document["verdicts"]
+        for v in [*document["verdicts"], *experiment_rows(document)]  # the checks are verdict-shaped
         if v["state"] != "pass"
-    ]
-    failed += [
-        {"slo": e["slo"], "state": e["state"], "observed": e["observed_text"], "objective": e["objective"]}
-        for e in experiment_rows(document)
-        if e["state"] != "pass"
     ]
     return Notification(
         text=slack_escape(summary_line(analysis)),

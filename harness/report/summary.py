@@ -119,7 +119,7 @@ def verdict_table(analysis: Analysis) -> str:
                 e["state"].upper(),
                 "experiment",
                 "fault",
-                e["slo"].removeprefix("experiment "),
+                e["experiment"],
                 e["objective"],
                 e["observed_text"],
             )

@@ -73,8 +73,10 @@ def score_traffic(config, per_second: float = 40):
     an idle stack it once 'completed' having tripped nothing). Inputs are fresh, or the gateway's
     cache answers and no call fails. Answers are not judged here."""
     import threading
-    import urllib.request
 
+    from chaoslib.exceptions import ActivityFailed
+
+    from harness.chaos.httpjson import call
     from stack.model import example_features
 
     stop = threading.Event()
@@ -82,11 +84,8 @@ def score_traffic(config, per_second: float = 40):
 
     def send() -> None:
         while not stop.wait(1 / per_second):
-            body = json.dumps({"features": example_features(rng)}).encode()
-            request = urllib.request.Request(f"{config.url('gateway')}/v1/score", data=body, method="POST")
-            request.add_header("Content-Type", "application/json")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(request, timeout=2).close()
+            with contextlib.suppress(ActivityFailed):  # a failed call is the fault at work
+                call("POST", f"{config.url('gateway')}/v1/score", {"features": example_features(rng)}, timeout=2)
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
